@@ -1,0 +1,9 @@
+#!/usr/bin/env bash
+# Set up (if needed), then run lint, strict type checks, doctests and the test suite.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/setup.sh
+.venv/bin/ruff check src tests benchmarks
+.venv/bin/ruff format --check src tests benchmarks
+.venv/bin/mypy
+.venv/bin/python -m pytest -n 2 --doctest-modules src/labelwise tests "$@"

@@ -1,0 +1,186 @@
+"""Validation helpers used at the public boundary (private kernels trust inputs)."""
+
+from __future__ import annotations
+
+import difflib
+import warnings
+from collections.abc import Iterable
+from typing import Any
+
+import numpy as np
+
+from labelwise._typing import IndexArray, RNGLike
+from labelwise.exceptions import BatchSizeWarning, InvalidParameterError
+
+
+def check_rng(rng: RNGLike) -> np.random.Generator:
+    """Normalise a seed or generator into a ``numpy.random.Generator``.
+
+    Args:
+        rng: ``None`` (fresh entropy), an ``int`` seed or a ``Generator``.
+
+    Returns:
+        A generator. A passed generator is returned as is (and advanced by its user).
+    """
+    if rng is None or isinstance(rng, int | np.integer):
+        if rng is not None and int(rng) < 0:
+            raise InvalidParameterError(
+                f"rng seed must be a non-negative int; got {rng}. Pass e.g. rng=0."
+            )
+        return np.random.default_rng(None if rng is None else int(rng))
+    if isinstance(rng, np.random.Generator):
+        return rng
+    raise InvalidParameterError(
+        "rng must be None, an int seed or a numpy.random.Generator; "
+        f"got {type(rng).__name__}. Pass e.g. rng=0 or np.random.default_rng(0)."
+    )
+
+
+def child_seed(rng: np.random.Generator) -> int:
+    """Draw a 63-bit seed from ``rng`` for a sub-component (e.g. torch)."""
+    return int(rng.integers(0, 2**63 - 1))
+
+
+def check_features(
+    x: Any, *, name: str = "X", ndim_min: int = 2, allow_nan: bool = False
+) -> np.ndarray:
+    """Check that ``x`` is a finite numeric array with at least ``ndim_min`` dims.
+
+    Args:
+        x: Array-like of shape ``(n_samples, ...)``.
+        name: Name used in error messages.
+        ndim_min: Minimal number of dimensions.
+        allow_nan: Whether non-finite values are accepted.
+
+    Returns:
+        The array (no copy when already an ndarray).
+    """
+    arr = np.asarray(x)
+    if arr.dtype == object or not np.issubdtype(arr.dtype, np.number):
+        raise InvalidParameterError(
+            f"{name} must be a numeric array; got dtype {arr.dtype}. "
+            "Convert it with np.asarray(X, dtype=np.float32)."
+        )
+    if arr.ndim < ndim_min:
+        hint = (
+            " Reshape with X.reshape(-1, 1) for a single feature."
+            if arr.ndim == 1
+            else ""
+        )
+        raise InvalidParameterError(
+            f"{name} must have shape (n_samples, n_features, ...) with at least "
+            f"{ndim_min} dimensions; got shape {arr.shape}.{hint}"
+        )
+    if arr.shape[0] == 0:
+        raise InvalidParameterError(
+            f"{name} is empty (shape {arr.shape}); pass at least one sample."
+        )
+    if not allow_nan and np.issubdtype(arr.dtype, np.floating):
+        finite = np.isfinite(arr)
+        if not finite.all():
+            bad = np.argwhere(~finite.reshape(arr.shape[0], -1).all(axis=1)).ravel()
+            raise InvalidParameterError(
+                f"{name} contains NaN or infinite values in {bad.size} row(s), "
+                f"first at rows {bad[:5].tolist()}. Impute or drop them before "
+                "active learning."
+            )
+    return arr
+
+
+def check_indices(
+    indices: Any, n_samples: int, *, name: str = "indices", allow_empty: bool = False
+) -> IndexArray:
+    """Validate absolute indices: integers, 1-D, in range, unique.
+
+    Args:
+        indices: Array-like of integer indices into a pool of ``n_samples``.
+        n_samples: Size of the pool.
+        name: Name used in error messages.
+        allow_empty: Whether an empty array is accepted.
+
+    Returns:
+        The indices as a 1-D ``int64`` array.
+    """
+    arr = np.asarray(indices)
+    if arr.ndim == 0:
+        arr = arr.reshape(1)
+    if arr.size == 0:
+        if allow_empty:
+            return np.zeros(0, dtype=np.int64)
+        raise InvalidParameterError(f"{name} is empty; pass at least one index.")
+    if arr.ndim != 1:
+        raise InvalidParameterError(
+            f"{name} must be one-dimensional; got shape {arr.shape}. Flatten it."
+        )
+    if not np.issubdtype(arr.dtype, np.integer):
+        if np.issubdtype(arr.dtype, np.floating) and np.all(arr == np.round(arr)):
+            arr = arr.astype(np.int64)
+        else:
+            raise InvalidParameterError(
+                f"{name} must be integers; got dtype {arr.dtype}."
+            )
+    arr = arr.astype(np.int64, copy=False)
+    out = (arr < 0) | (arr >= n_samples)
+    if out.any():
+        raise InvalidParameterError(
+            f"{name} must lie in [0, {n_samples - 1}] (absolute pool indices); got "
+            f"{arr[out][:5].tolist()} out of range."
+        )
+    uniq, counts = np.unique(arr, return_counts=True)
+    if (counts > 1).any():
+        raise InvalidParameterError(
+            f"{name} contains duplicates: {uniq[counts > 1][:5].tolist()}. "
+            "Pass each index once."
+        )
+    return arr
+
+
+def check_batch_size(batch_size: Any, n_available: int, *, stacklevel: int = 3) -> int:
+    """Validate a batch size; warn and shrink it when the pool is smaller.
+
+    Args:
+        batch_size: Requested number of samples.
+        n_available: Number of unlabeled candidates.
+        stacklevel: Passed to ``warnings.warn``.
+
+    Returns:
+        ``min(batch_size, n_available)``.
+    """
+    if isinstance(batch_size, bool) or not isinstance(batch_size, int | np.integer):
+        raise InvalidParameterError(
+            f"batch_size must be a positive int; got {batch_size!r}."
+        )
+    if batch_size < 1:
+        raise InvalidParameterError(
+            f"batch_size must be a positive int; got {batch_size}."
+        )
+    if n_available == 0:
+        raise InvalidParameterError(
+            "The unlabeled pool is empty: every sample is labeled already. "
+            "Stop querying or add unlabeled samples."
+        )
+    if batch_size > n_available:
+        warnings.warn(
+            f"batch_size={batch_size} exceeds the {n_available} unlabeled samples; "
+            f"selecting {n_available}.",
+            BatchSizeWarning,
+            stacklevel=stacklevel,
+        )
+        return n_available
+    return int(batch_size)
+
+
+def check_positive(value: Any, name: str, *, integer: bool = False) -> None:
+    """Raise unless ``value`` is a positive number (an int when ``integer``)."""
+    kinds: tuple[type, ...] = (int, np.integer) if integer else (int, float, np.number)
+    if isinstance(value, bool) or not isinstance(value, kinds) or not value > 0:  # type: ignore[operator]
+        kind = "int" if integer else "number"
+        raise InvalidParameterError(f"{name} must be a positive {kind}; got {value!r}.")
+
+
+def closest_name(name: str, choices: Iterable[str]) -> str:
+    """Format a 'did you mean' hint for an unknown name."""
+    options = sorted(choices)
+    match = difflib.get_close_matches(name, options, n=1, cutoff=0.5)
+    hint = f" Did you mean '{match[0]}'?" if match else ""
+    return f"{hint} Available: {', '.join(options)}."

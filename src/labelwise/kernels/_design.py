@@ -1,0 +1,298 @@
+"""Greedy A-optimal experimental design with Kronecker-factored candidates (BAIT).
+
+Candidate ``x`` contributes the information ``V_xᵀ V_x`` with
+``V_x = L_x ⊗ h_xᵀ`` (``L_x`` is ``r x k``, ``h_x`` has ``d`` entries, so ``V_x`` is
+``r x (k d)``). Starting from a precision ``M``, the selection minimises
+``tr(M_S⁻¹ F)`` greedily: forward steps add the candidate with the largest
+decrease (Woodbury update with the trace rotation), then backward steps remove the
+selected point whose removal increases the trace least.
+
+Instead of evaluating ``V_x M⁻¹ F M⁻¹ V_xᵀ`` from scratch for every candidate at
+every step (BAIT's reference code: four ``(N r x D) (D x D)`` products per step),
+each candidate carries two ``r x r`` matrices, ``P_x = V_x M⁻¹ V_xᵀ`` and
+``C_x = V_x M⁻¹ F M⁻¹ V_xᵀ``, updated after each pick from one ``(N x d)`` by
+``(d x 2 k r)`` product. Candidate state is kept in float64, and is recomputed
+exactly from ``M⁻¹`` before backward pruning (in float32 the incremental state
+drifts and pruning amplifies the drift; see PERFORMANCE.md).
+
+References:
+    Ash, J., Goel, S., Krishnamurthy, A., Kakade, S. Gone Fishing: Neural Active
+    Learning with Fisher Embeddings (NeurIPS 2021).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import torch
+
+from labelwise._typing import IndexArray
+from labelwise.exceptions import InvalidParameterError
+
+_DT = torch.float64
+
+
+def _rows_per_chunk(k: int, d: int, budget: int = 1 << 22) -> int:
+    return max(1, budget // max(1, k * k * d))
+
+
+def kron_quadratic_blocks(
+    mat: torch.Tensor, right: torch.Tensor, k: int
+) -> torch.Tensor:
+    """``Q[n, a, b] = h_nᵀ mat[a-block, b-block] h_n`` for a ``(k d, k d)`` matrix.
+
+    Args:
+        mat: Matrix of shape ``(k*d, k*d)``.
+        right: The ``h_n``, shape ``(n, d)``.
+        k: Number of blocks.
+
+    Returns:
+        Tensor of shape ``(n, k, k)``, computed in chunks of rows.
+    """
+    n, d = right.shape
+    # m4[i, a, b, j] = mat[a*d + i, b*d + j]
+    m4 = mat.reshape(k, d, k, d).permute(1, 0, 2, 3).reshape(d, k * k * d)
+    out = torch.empty((n, k, k), dtype=mat.dtype)
+    step = _rows_per_chunk(k, d)
+    for s in range(0, n, step):
+        h = right[s : s + step].to(mat.dtype)
+        y = (h @ m4).reshape(-1, k, k, d)
+        out[s : s + step] = torch.einsum("nabj,nj->nab", y, h)
+    return out
+
+
+def kron_gram(left: torch.Tensor, right: torch.Tensor) -> torch.Tensor:
+    """``sum_n V_nᵀ V_n`` for ``V_n = left_n ⊗ right_nᵀ``, shape ``(k d, k d)``.
+
+    Args:
+        left: Shape ``(n, r, k)``.
+        right: Shape ``(n, d)``.
+
+    Returns:
+        The ``(k*d, k*d)`` sum, in float64.
+    """
+    n, _, k = left.shape
+    d = right.shape[1]
+    out = torch.zeros((k, d, k, d), dtype=_DT)
+    step = _rows_per_chunk(k, d)
+    for s in range(0, n, step):
+        lt = left[s : s + step].to(_DT)
+        h = right[s : s + step].to(_DT)
+        kk = lt.transpose(1, 2) @ lt  # (m, k, k)
+        z = (kk.reshape(-1, k * k, 1) * h[:, None, :]).reshape(-1, k * k * d)
+        out += (z.t() @ h).reshape(k, k, d, d).permute(0, 2, 1, 3)
+    return out.reshape(k * d, k * d)
+
+
+def _factor(left: torch.Tensor, right: torch.Tensor, j: int) -> torch.Tensor:
+    """Explicit ``V_j = left_j ⊗ right_jᵀ``, shape ``(r, k d)``."""
+    return torch.kron(left[j].to(_DT), right[j].to(_DT)[None, :])
+
+
+def _project(
+    left: torch.Tensor, right: torch.Tensor, mats: torch.Tensor
+) -> torch.Tensor:
+    """``left_x E_xᵀ mats`` for every candidate: ``(n, r, m)`` for ``mats`` ``(kd, m)``.
+
+    ``E_x = I_k ⊗ h_x`` (``k d x k``); one ``(n x d) (d x k m)`` product.
+    """
+    n, r, k = left.shape
+    d = right.shape[1]
+    m = mats.shape[1]
+    mm = mats.reshape(k, d, m).permute(1, 0, 2).reshape(d, k * m)
+    out = torch.empty((n, r, m), dtype=_DT)
+    step = max(1, (1 << 22) // max(1, k * m))
+    for s in range(0, n, step):
+        e = (right[s : s + step].to(_DT) @ mm).reshape(-1, k, m)
+        out[s : s + step] = left[s : s + step].to(_DT) @ e
+    return out
+
+
+def _sandwich(left: torch.Tensor, q: torch.Tensor) -> torch.Tensor:
+    """``left_x q_x left_xᵀ`` batched."""
+    lt = left.to(_DT)
+    return lt @ q @ lt.transpose(1, 2)
+
+
+class _State:
+    """Posterior quantities shared by the forward and backward passes."""
+
+    def __init__(self, precision: torch.Tensor, fisher: torch.Tensor):
+        dim = precision.shape[0]
+        chol, info = torch.linalg.cholesky_ex(precision)
+        if int(info) != 0:
+            raise InvalidParameterError(
+                "precision must be symmetric positive definite; its Cholesky "
+                f"factorisation failed at pivot {int(info)}. Increase the prior "
+                "(e.g. lambda)."
+            )
+        self.minv = torch.cholesky_inverse(chol)
+        self.fisher = fisher
+        self.g = self.minv @ fisher @ self.minv
+        self.eye_dim = dim
+
+    def update(self, v: torch.Tensor, sign: float) -> tuple[torch.Tensor, ...]:
+        """Add (``sign=1``) or remove (``sign=-1``) ``vᵀ v``; return ``u, s, w, t``."""
+        u = self.minv @ v.t()  # (D, r)
+        inner = v @ u
+        inner = inner + sign * torch.eye(v.shape[0], dtype=_DT)
+        s = torch.linalg.inv(inner)
+        fu = self.fisher @ u
+        w = self.minv @ fu  # M⁻¹ F U
+        t = u.t() @ fu  # Uᵀ F U
+        us = u @ s
+        self.minv -= us @ u.t()
+        self.g += -us @ w.t() - w @ us.t() + us @ t @ us.t()
+        return u, s, w, t
+
+
+def _apply_update(
+    p: torch.Tensor,
+    c: torch.Tensor,
+    a: torch.Tensor,
+    wx: torch.Tensor,
+    s: torch.Tensor,
+    t: torch.Tensor,
+) -> None:
+    """In-place rank-``r`` update of the candidate blocks ``P`` and ``C``."""
+    y = a @ s
+    p -= y @ a.transpose(1, 2)
+    z = y @ wx.transpose(1, 2)
+    c -= z + z.transpose(1, 2) - y @ t @ y.transpose(1, 2)
+
+
+def _trace_solve(c: torch.Tensor, a: torch.Tensor) -> torch.Tensor:
+    """``tr(C A⁻¹)`` batched for symmetric ``C`` and SPD ``A``; ``nan`` if not SPD.
+
+    Uses ``A = L Lᵀ`` and ``tr(C A⁻¹) = tr(L⁻¹ C L⁻ᵀ)`` (two triangular solves,
+    cheaper than an explicit inverse).
+    """
+    chol, info = torch.linalg.cholesky_ex(a)
+    x = torch.linalg.solve_triangular(chol, c, upper=False)
+    y = torch.linalg.solve_triangular(chol, x.transpose(1, 2), upper=False)
+    out: torch.Tensor = y.diagonal(dim1=1, dim2=2).sum(1)
+    out[info != 0] = float("nan")
+    return out
+
+
+def greedy_a_optimal(
+    left: Any,
+    right: Any,
+    n_select: int,
+    *,
+    fisher: Any,
+    precision: Any,
+    n_forward: int | None = None,
+) -> tuple[IndexArray, np.ndarray]:
+    """Greedy forward-backward A-optimal design (BAIT's selection).
+
+    Minimises ``tr((precision + sum_{x in S} V_xᵀ V_x)⁻¹ fisher)`` over batches
+    ``S`` of ``n_select`` candidates, with ``V_x = left_x ⊗ right_xᵀ``: forward
+    greedy to ``n_forward`` picks (default ``2 * n_select``, BAIT's oversampling),
+    then backward pruning to ``n_select``. Ties go to the smallest index.
+
+    Args:
+        left: Candidate factors, shape ``(n, r, k)``.
+        right: Candidate features, shape ``(n, d)``.
+        n_select: Batch size, in ``[1, n]``.
+        fisher: Target information ``F``, shape ``(k*d, k*d)``, symmetric PSD.
+        precision: Starting precision ``M``, shape ``(k*d, k*d)``, symmetric PD.
+        n_forward: Forward steps before pruning; clipped to ``[n_select, n]``.
+
+    Returns:
+        ``(indices, gains)``: the selected candidate indices in forward order,
+        shape ``(n_select,)``, and the forward gain (trace decrease) of each forward
+        pick, shape ``(n_forward,)``.
+    """
+    lt = torch.as_tensor(
+        np.asarray(left) if not isinstance(left, torch.Tensor) else left
+    )
+    ht = torch.as_tensor(
+        np.asarray(right) if not isinstance(right, torch.Tensor) else right
+    )
+    if lt.ndim != 3 or ht.ndim != 2 or lt.shape[0] != ht.shape[0]:
+        raise InvalidParameterError(
+            "greedy_a_optimal expects left of shape (n, r, k) and right of shape "
+            f"(n, d) with the same n; got {tuple(lt.shape)} and {tuple(ht.shape)}."
+        )
+    n, _, k = lt.shape
+    d = ht.shape[1]
+    dim = k * d
+    f = torch.as_tensor(
+        np.asarray(fisher) if not isinstance(fisher, torch.Tensor) else fisher
+    ).to(_DT)
+    m0 = torch.as_tensor(
+        np.asarray(precision) if not isinstance(precision, torch.Tensor) else precision
+    ).to(_DT)
+    for name, mat in (("fisher", f), ("precision", m0)):
+        if tuple(mat.shape) != (dim, dim):
+            raise InvalidParameterError(
+                f"{name} must have shape (k*d, k*d) = ({dim}, {dim}); got "
+                f"{tuple(mat.shape)}."
+            )
+        if not torch.isfinite(mat).all():
+            raise InvalidParameterError(f"{name} contains NaN or infinite values.")
+    if not (torch.isfinite(lt).all() and torch.isfinite(ht).all()):
+        raise InvalidParameterError("left/right contain NaN or infinite values.")
+    if (
+        isinstance(n_select, bool)
+        or not isinstance(n_select, int | np.integer)
+        or not 1 <= n_select <= n
+    ):
+        raise InvalidParameterError(
+            f"n_select must be an int in [1, n={n}]; got {n_select!r}."
+        )
+    n_fwd = 2 * int(n_select) if n_forward is None else int(n_forward)
+    n_fwd = min(max(n_fwd, int(n_select)), n)
+    return _greedy_a_optimal(lt, ht, int(n_select), f, m0, n_fwd)
+
+
+def _greedy_a_optimal(
+    left: torch.Tensor,
+    right: torch.Tensor,
+    n_select: int,
+    fisher: torch.Tensor,
+    precision: torch.Tensor,
+    n_forward: int,
+) -> tuple[IndexArray, np.ndarray]:
+    k = left.shape[2]
+    r = left.shape[1]
+    state = _State(precision, fisher)
+    p = _sandwich(left, kron_quadratic_blocks(state.minv, right, k))
+    c = _sandwich(left, kron_quadratic_blocks(state.g, right, k))
+    eye = torch.eye(r, dtype=_DT)
+    taken = torch.zeros(left.shape[0], dtype=torch.bool)
+    picks: list[int] = []
+    gains = np.empty(n_forward)
+    for step in range(n_forward):
+        score = _trace_solve(c, p + eye)
+        score = torch.nan_to_num(score, nan=-float("inf"))
+        score[taken] = -float("inf")
+        j = int(torch.argmax(score))
+        gains[step] = float(score[j])
+        picks.append(j)
+        taken[j] = True
+        v = _factor(left, right, j)
+        u, s, w, t = state.update(v, 1.0)
+        aw = _project(left, right, torch.cat([u, w], dim=1))
+        _apply_update(p, c, aw[..., :r], aw[..., r:], s, t)
+    if n_forward > n_select:
+        sel = torch.tensor(picks)
+        ls, rs = left[sel], right[sel]
+        ps = _sandwich(ls, kron_quadratic_blocks(state.minv, rs, k))
+        cs = _sandwich(ls, kron_quadratic_blocks(state.g, rs, k))
+        alive = torch.ones(len(picks), dtype=torch.bool)
+        for _ in range(n_forward - n_select):
+            # removal raises tr(M⁻¹F) by tr(C (I - P)⁻¹) = -tr(C (P - I)⁻¹)
+            score = -_trace_solve(cs, eye - ps)
+            score = torch.nan_to_num(score, nan=-float("inf"))
+            score[~alive] = -float("inf")
+            q = int(torch.argmax(score))
+            alive[q] = False
+            v = _factor(ls, rs, q)
+            u, s, w, t = state.update(v, -1.0)
+            aw = _project(ls, rs, torch.cat([u, w], dim=1))
+            _apply_update(ps, cs, aw[..., :r], aw[..., r:], s, t)
+        picks = [pk for pk, keep in zip(picks, alive.tolist(), strict=True) if keep]
+    return np.asarray(picks, dtype=np.int64), gains

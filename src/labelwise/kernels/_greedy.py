@@ -1,0 +1,275 @@
+"""k-center greedy and k-means++ seeding on one incremental loop.
+
+Public functions validate their inputs once and call private kernels that trust
+them (the ``kmeans_plusplus`` / ``_kmeans_plusplus`` split of scikit-learn).
+
+References:
+    Sener, O., Savarese, S. Active Learning for Convolutional Neural Networks: A
+    Core-Set Approach (ICLR 2018). Arthur, D., Vassilvitskii, S. k-means++: the
+    advantages of careful seeding (SODA 2007). Ash, J. et al. Deep Batch Active
+    Learning by Diverse, Uncertain Gradient Lower Bounds (ICLR 2020).
+"""
+
+from __future__ import annotations
+
+import warnings
+from typing import Any, Literal, overload
+
+import numpy as np
+import torch
+
+from labelwise._typing import FloatArray, IndexArray, RNGLike
+from labelwise._validation import check_features, check_indices, check_rng
+from labelwise.exceptions import FallbackWarning, InvalidParameterError
+from labelwise.kernels._points import (
+    DensePoints,
+    KroneckerPoints,
+    min_sqdist_to_set,
+)
+
+
+def _as_tensor(x: Any, name: str) -> torch.Tensor:
+    arr = check_features(x, name=name) if not isinstance(x, torch.Tensor) else x
+    t = torch.as_tensor(arr)
+    if t.ndim != 2:
+        raise InvalidParameterError(
+            f"{name} must have shape (n_samples, n_features); got {tuple(t.shape)}."
+        )
+    if not t.is_floating_point():
+        t = t.to(torch.float32)
+    if not torch.isfinite(t).all():
+        raise InvalidParameterError(f"{name} contains NaN or infinite values.")
+    return t
+
+
+def _check_n_select(n_select: Any, n_available: int) -> int:
+    if (
+        isinstance(n_select, bool)
+        or not isinstance(n_select, int | np.integer)
+        or not 1 <= n_select <= n_available
+    ):
+        raise InvalidParameterError(
+            f"n_select must be an int in [1, n_available={n_available}]; "
+            f"got {n_select!r}."
+        )
+    return int(n_select)
+
+
+# ----------------------------------------------------------------- k-center
+def _kcenter_greedy(
+    points: DensePoints, min_d2: torch.Tensor, n_select: int
+) -> tuple[IndexArray, np.ndarray]:
+    """Greedy farthest-first traversal; ``min_d2`` is updated in place.
+
+    ``min_d2`` must be ``-inf`` at points that may not be picked (labeled ones are
+    covered, i.e. 0, already). Ties go to the smallest index.
+    """
+    picks = np.empty(n_select, dtype=np.int64)
+    radii = np.empty(n_select, dtype=np.float64)
+    for t in range(n_select):
+        j = int(torch.argmax(min_d2))
+        picks[t] = j
+        radii[t] = float(min_d2[j]) ** 0.5
+        torch.minimum(min_d2, points.sqdist_to(j), out=min_d2)
+        min_d2[j] = -float("inf")
+    return picks, radii
+
+
+@overload
+def kcenter_greedy(
+    features: FloatArray | torch.Tensor,
+    n_select: int,
+    *,
+    labeled: Any = ...,
+    rng: RNGLike = ...,
+    return_radii: Literal[False] = ...,
+) -> IndexArray: ...
+@overload
+def kcenter_greedy(
+    features: FloatArray | torch.Tensor,
+    n_select: int,
+    *,
+    labeled: Any = ...,
+    rng: RNGLike = ...,
+    return_radii: Literal[True],
+) -> tuple[IndexArray, np.ndarray]: ...
+def kcenter_greedy(
+    features: FloatArray | torch.Tensor,
+    n_select: int,
+    *,
+    labeled: Any = None,
+    rng: RNGLike = None,
+    return_radii: bool = False,
+) -> IndexArray | tuple[IndexArray, np.ndarray]:
+    """Greedy k-center (farthest-first) selection, seeded with the labeled set.
+
+    Repeatedly picks the unlabeled point farthest (Euclidean) from its nearest
+    center, where the centers are the labeled points and the points picked so far.
+    The labeled-set distances take one chunked matrix product; each pick then costs
+    one pass over the data (``O(n * d)``); no ``n x n`` matrix is formed. Extra
+    memory: one transposed copy of ``features`` plus ``O(n)``. Ties go to the
+    smallest index. Distances use the norms trick in the dtype of ``features``.
+
+    Args:
+        features: Array of shape ``(n_samples, n_features)``.
+        n_select: Number of points to pick, in ``[1, n_samples - n_labeled]``.
+        labeled: Indices of labeled rows (centers from the start). Defaults to none.
+        rng: Seed or generator. Used only when ``labeled`` is empty, to draw the
+            first center uniformly. Defaults to ``None``.
+        return_radii: Also return, per pick, its distance to the nearest center at
+            the time of the pick (the covering radius before the pick).
+
+    Returns:
+        Row indices of shape ``(n_select,)`` in pick order (and the radii).
+
+    Examples:
+        >>> x = np.array([[0.0], [1.0], [2.0], [10.0]])
+        >>> kcenter_greedy(x, 2, labeled=[0]).tolist()
+        [3, 2]
+    """
+    x = _as_tensor(features, "features")
+    n = x.shape[0]
+    lab = check_indices(
+        [] if labeled is None else labeled, n, name="labeled", allow_empty=True
+    )
+    n_select = _check_n_select(n_select, n - lab.size)
+    points = DensePoints(x)
+    if lab.size:
+        min_d2 = min_sqdist_to_set(x, x[torch.from_numpy(lab)])
+        min_d2[torch.from_numpy(lab)] = -float("inf")
+        picks, radii = _kcenter_greedy(points, min_d2, n_select)
+    else:
+        first = int(check_rng(rng).integers(n))
+        min_d2 = points.sqdist_to(first)
+        min_d2[first] = -float("inf")
+        rest, radii_rest = (
+            _kcenter_greedy(points, min_d2, n_select - 1)
+            if n_select > 1
+            else (np.empty(0, np.int64), np.empty(0))
+        )
+        picks = np.concatenate([[first], rest]).astype(np.int64)
+        radii = np.concatenate([[np.inf], radii_rest])
+    return (picks, radii) if return_radii else picks
+
+
+# ----------------------------------------------------------------- k-means++
+def _kmeanspp(
+    points: DensePoints | KroneckerPoints,
+    n_select: int,
+    rng: np.random.Generator,
+    first: str,
+) -> tuple[IndexArray, list[str]]:
+    """k-means++ seeding (D² sampling) over all points of ``points``."""
+    n = points.n
+    picks = np.empty(n_select, dtype=np.int64)
+    notes: list[str] = []
+    if first == "largest-norm":
+        j = int(torch.argmax(points.sq_norms()))
+    else:
+        j = int(rng.integers(n))
+    picks[0] = j
+    min_d2 = points.sqdist_to(j).double()
+    min_d2[j] = 0.0
+    chosen = np.zeros(n, dtype=bool)
+    chosen[j] = True
+    for t in range(1, n_select):
+        cs = torch.cumsum(min_d2, 0)
+        total = float(cs[-1])
+        if not total > 0.0:
+            # every remaining point coincides with a center: draw uniformly
+            rest = np.flatnonzero(~chosen)
+            j = int(rng.choice(rest))
+            if not notes:
+                notes.append(
+                    f"k-means++: all remaining points coincide with chosen centers at "
+                    f"pick {t}; the rest were drawn uniformly."
+                )
+                warnings.warn(notes[-1], FallbackWarning, stacklevel=3)
+        else:
+            u = rng.random() * total
+            j = min(int(torch.searchsorted(cs, u, right=True)), n - 1)
+            if chosen[j]:  # only reachable through round-off at the boundary
+                j = int(torch.argmax(min_d2))
+        picks[t] = j
+        chosen[j] = True
+        torch.minimum(min_d2, points.sqdist_to(j).double(), out=min_d2)
+        min_d2[j] = 0.0
+    return picks, notes
+
+
+def kmeans_plusplus(
+    features: FloatArray | torch.Tensor,
+    n_select: int,
+    *,
+    rng: RNGLike = None,
+    first: Literal["largest-norm", "random"] = "largest-norm",
+) -> IndexArray:
+    """k-means++ seeding: pick ``n_select`` rows by D² sampling.
+
+    The first center is the row of largest norm (BADGE's rule) or, with
+    ``first="random"``, a uniformly drawn row (the original k-means++). Each next
+    center is drawn with probability proportional to its squared distance to the
+    nearest chosen center. No Lloyd iterations follow (seeding only).
+
+    Args:
+        features: Array of shape ``(n_samples, n_features)``.
+        n_select: Number of centers, in ``[1, n_samples]``.
+        rng: Seed or generator for the D² draws. Defaults to ``None``.
+        first: How the first center is chosen. Defaults to ``"largest-norm"``.
+
+    Returns:
+        Row indices of shape ``(n_select,)`` in pick order.
+
+    Examples:
+        >>> x = np.array([[0.0, 0.0], [0.1, 0.0], [5.0, 5.0]])
+        >>> kmeans_plusplus(x, 1).tolist()
+        [2]
+    """
+    x = _as_tensor(features, "features")
+    n_select = _check_n_select(n_select, x.shape[0])
+    _check_first(first)
+    return _kmeanspp(DensePoints(x), n_select, check_rng(rng), first)[0]
+
+
+def kmeans_plusplus_factored(
+    left: FloatArray | torch.Tensor,
+    right: FloatArray | torch.Tensor,
+    n_select: int,
+    *,
+    rng: RNGLike = None,
+    first: Literal["largest-norm", "random"] = "largest-norm",
+) -> IndexArray:
+    """k-means++ seeding on points ``g_i = left_i ⊗ right_i`` without building them.
+
+    This is BADGE's selection on its gradient embedding ``(onehot(ŷ) - p) ⊗ h``:
+    the inner products factorise, so only ``left`` ``(n, k)`` and ``right``
+    ``(n, d)`` are read and memory stays ``O(n (k + d))``.
+
+    Args:
+        left: Array of shape ``(n_samples, k)``.
+        right: Array of shape ``(n_samples, d)``.
+        n_select: Number of centers, in ``[1, n_samples]``.
+        rng: Seed or generator for the D² draws. Defaults to ``None``.
+        first: How the first center is chosen. Defaults to ``"largest-norm"``.
+
+    Returns:
+        Row indices of shape ``(n_select,)`` in pick order.
+    """
+    a = _as_tensor(left, "left")
+    h = _as_tensor(right, "right")
+    if a.shape[0] != h.shape[0]:
+        raise InvalidParameterError(
+            f"left and right must have the same number of rows; got {a.shape[0]} "
+            f"and {h.shape[0]}."
+        )
+    n_select = _check_n_select(n_select, a.shape[0])
+    _check_first(first)
+    h = h.to(a.dtype)
+    return _kmeanspp(KroneckerPoints(a, h), n_select, check_rng(rng), first)[0]
+
+
+def _check_first(first: str) -> None:
+    if first not in ("largest-norm", "random"):
+        raise InvalidParameterError(
+            f"first must be 'largest-norm' or 'random'; got {first!r}."
+        )

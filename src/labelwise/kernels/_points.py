@@ -1,0 +1,83 @@
+"""Point sets with cheap incremental squared distances (private).
+
+Both classes store their data transposed (features x points, column-major for the
+points) because torch's CPU BLAS runs ``X.T @ v`` on a ``(d, n)`` contiguous array
+several times faster than ``X @ v`` on a row-major ``(n, d)`` array (see
+PERFORMANCE.md). No ``n x n`` matrix is ever formed.
+"""
+
+from __future__ import annotations
+
+import torch
+
+_CHUNK = 8192
+
+
+class DensePoints:
+    """Rows ``x_i`` of a ``(n, d)`` matrix; ``||x_i - x_j||^2`` by the norms trick."""
+
+    def __init__(self, x: torch.Tensor):
+        self.n = int(x.shape[0])
+        self.xt = x.t().contiguous()
+        self.sq = torch.empty(self.n, dtype=x.dtype)
+        for s in range(0, self.n, _CHUNK):
+            blk = x[s : s + _CHUNK]
+            self.sq[s : s + _CHUNK] = (blk * blk).sum(1)
+
+    def sqdist_to(self, i: int) -> torch.Tensor:
+        """Squared distances of all points to point ``i``, shape ``(n,)``."""
+        dots = torch.mv(self.xt.t(), self.xt[:, i].contiguous())
+        out = dots.mul_(-2.0).add_(self.sq).add_(self.sq[i])
+        return out.clamp_min_(0.0)
+
+    def sq_norms(self) -> torch.Tensor:
+        """Squared norms, shape ``(n,)``."""
+        return self.sq
+
+
+class KroneckerPoints:
+    """Points ``g_i = a_i ⊗ h_i`` given only ``a`` ``(n, k)`` and ``h`` ``(n, d)``.
+
+    ``||g_i - g_j||^2 = |a_i|^2 |h_i|^2 + |a_j|^2 |h_j|^2 - 2 (a_i·a_j)(h_i·h_j)``,
+    so the ``(n, k*d)`` matrix of the ``g_i`` (BADGE's gradient embedding) is never
+    built: each distance pass reads ``n * (k + d)`` numbers instead of ``n * k * d``.
+    """
+
+    def __init__(self, a: torch.Tensor, h: torch.Tensor):
+        self.n = int(a.shape[0])
+        self.at = a.t().contiguous()
+        self.ht = h.t().contiguous()
+        self.sq = (a * a).sum(1) * (h * h).sum(1)
+
+    def sqdist_to(self, i: int) -> torch.Tensor:
+        """Squared distances of all points to point ``i``, shape ``(n,)``."""
+        da = torch.mv(self.at.t(), self.at[:, i].contiguous())
+        dh = torch.mv(self.ht.t(), self.ht[:, i].contiguous())
+        out = da.mul_(dh).mul_(-2.0).add_(self.sq).add_(self.sq[i])
+        return out.clamp_min_(0.0)
+
+    def sq_norms(self) -> torch.Tensor:
+        """Squared norms ``|a_i|^2 |h_i|^2``, shape ``(n,)``."""
+        return self.sq
+
+
+def min_sqdist_to_set(
+    x: torch.Tensor, centers: torch.Tensor, chunk_size: int = 4096
+) -> torch.Tensor:
+    """Squared distance of each row of ``x`` to its nearest row of ``centers``.
+
+    Chunked over both ``x`` and ``centers`` so memory stays
+    ``O(chunk_size * chunk_size)``.
+    """
+    n = x.shape[0]
+    out = torch.full((n,), float("inf"), dtype=x.dtype)
+    c_sq = (centers * centers).sum(1)
+    for s in range(0, n, chunk_size):
+        blk = x[s : s + chunk_size]
+        b_sq = (blk * blk).sum(1, keepdim=True)
+        best = out[s : s + chunk_size]
+        for t in range(0, centers.shape[0], chunk_size):
+            c = centers[t : t + chunk_size]
+            d2 = torch.addmm(b_sq + c_sq[t : t + chunk_size], blk, c.t(), alpha=-2.0)
+            torch.minimum(best, d2.min(1).values, out=best)
+    return out.clamp_min_(0.0)

@@ -1,0 +1,36 @@
+"""The active-learning loop: ask/tell learner, oracles, simulations and results."""
+
+from labelwise.loop.experiment import (
+    RunConfig,
+    classification_metrics,
+    initial_indices,
+    run_simulation,
+)
+from labelwise.loop.learner import ActiveLearner
+from labelwise.loop.oracle import HumanOracle, Oracle, SimulatedOracle
+from labelwise.loop.report import (
+    auc_table,
+    curve_table,
+    format_auc_table,
+    normalized_auc,
+    plot_learning_curves,
+)
+from labelwise.loop.store import ResultStore, run_id
+
+__all__ = [
+    "ActiveLearner",
+    "HumanOracle",
+    "Oracle",
+    "ResultStore",
+    "RunConfig",
+    "SimulatedOracle",
+    "auc_table",
+    "classification_metrics",
+    "curve_table",
+    "format_auc_table",
+    "initial_indices",
+    "normalized_auc",
+    "plot_learning_curves",
+    "run_id",
+    "run_simulation",
+]

@@ -1,0 +1,212 @@
+"""Simulated active-learning experiments: the learner with an oracle of true labels.
+
+:func:`run_simulation` trains the round-0 model on a random initial set, then
+repeats query -> label -> retrain for ``n_rounds`` rounds, evaluating each model
+on a test set. Every round is committed to a :class:`ResultStore` in one
+transaction, so rerunning an interrupted run continues from its last complete
+round; a finished run is skipped.
+"""
+
+from __future__ import annotations
+
+import time
+import traceback
+from collections.abc import Callable, Mapping
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import numpy as np
+
+from labelwise._validation import check_features
+from labelwise.exceptions import InvalidParameterError
+from labelwise.loop.learner import ActiveLearner
+from labelwise.loop.oracle import SimulatedOracle
+from labelwise.loop.store import ResultStore, run_id
+from labelwise.pool import LabelState
+from labelwise.strategies.base import Strategy
+
+_INIT = 0
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    """Full configuration of one simulated run (its id is a hash of this).
+
+    Attributes:
+        dataset: Dataset name.
+        model: Model name.
+        strategy: Strategy name.
+        seed: Seed of the run (initial set, training, selection).
+        n_initial: Size of the random initial labeled set.
+        batch_size: Labels per round.
+        n_rounds: Rounds after the initial model.
+        strategy_params: Strategy hyperparameters.
+        extra: Other settings that change results (pool size, model options).
+    """
+
+    dataset: str
+    model: str
+    strategy: str
+    seed: int
+    n_initial: int
+    batch_size: int
+    n_rounds: int
+    strategy_params: Mapping[str, Any] = field(default_factory=dict)
+    extra: Mapping[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        for name in ("n_initial", "batch_size"):
+            v = getattr(self, name)
+            if not isinstance(v, int) or v < 1:
+                raise InvalidParameterError(f"{name} must be an int >= 1; got {v!r}.")
+        if not isinstance(self.n_rounds, int) or self.n_rounds < 0:
+            raise InvalidParameterError(
+                f"n_rounds must be an int >= 0; got {self.n_rounds!r}."
+            )
+        if not isinstance(self.seed, int) or self.seed < 0:
+            raise InvalidParameterError(f"seed must be an int >= 0; got {self.seed!r}.")
+
+    def as_dict(self) -> dict[str, Any]:
+        """Plain dict (JSON-serialisable)."""
+        d = asdict(self)
+        d["strategy_params"] = dict(self.strategy_params)
+        d["extra"] = dict(self.extra)
+        return d
+
+    @property
+    def run_id(self) -> str:
+        """Stable id of this configuration."""
+        return run_id(self.as_dict())
+
+
+def classification_metrics(y_true: np.ndarray, y_pred: np.ndarray) -> dict[str, float]:
+    """Accuracy and balanced accuracy (mean recall over the classes in ``y_true``)."""
+    y_true = np.asarray(y_true)
+    y_pred = np.asarray(y_pred)
+    recalls = [np.mean(y_pred[y_true == c] == c) for c in np.unique(y_true)]
+    return {
+        "accuracy": float(np.mean(y_true == y_pred)),
+        "balanced_accuracy": float(np.mean(recalls)),
+    }
+
+
+def initial_indices(n_pool: int, n_initial: int, seed: int) -> np.ndarray:
+    """The random initial set of a run: same for every strategy with one seed."""
+    if n_initial >= n_pool:
+        raise InvalidParameterError(
+            f"n_initial={n_initial} must be smaller than the pool ({n_pool} items)."
+        )
+    rng = np.random.default_rng([seed, _INIT])
+    return np.sort(rng.choice(n_pool, size=n_initial, replace=False)).astype(np.int64)
+
+
+def run_simulation(
+    config: RunConfig,
+    model: Any,
+    strategy: Strategy,
+    X_pool: Any,
+    y_pool: Any,
+    X_test: Any,
+    y_test: Any,
+    *,
+    classes: list[Any],
+    store: ResultStore,
+    on_round: Callable[[int, dict[str, float]], None] | None = None,
+) -> str:
+    """Run (or resume) one simulated experiment and store every round.
+
+    Args:
+        config: The run's configuration (its id keys the store).
+        model: Fresh model; it is retrained from scratch every round.
+        strategy: Selection strategy.
+        X_pool: Pool inputs ``(n_pool, ...)``.
+        y_pool: True pool labels ``(n_pool,)`` (revealed by a simulated oracle).
+        X_test: Test inputs ``(n_test, ...)``.
+        y_test: Test labels ``(n_test,)``.
+        classes: Class names.
+        store: Where rounds are committed.
+        on_round: Called as ``on_round(round, metrics)`` after each commit.
+
+    Returns:
+        ``"finished"``, ``"skipped"`` (it was finished before) or ``"failed"``
+        (the traceback is stored with the run; no exception propagates).
+    """
+    rid = config.run_id
+    if store.start_run(rid, config.as_dict()) == "finished":
+        return "skipped"
+    try:
+        _run(
+            config,
+            rid,
+            model,
+            strategy,
+            X_pool,
+            y_pool,
+            X_test,
+            y_test,
+            classes,
+            store,
+            on_round,
+        )
+    except KeyboardInterrupt:
+        raise
+    except Exception:
+        store.fail_run(rid, traceback.format_exc())
+        return "failed"
+    return "finished"
+
+
+def _run(
+    config: RunConfig,
+    rid: str,
+    model: Any,
+    strategy: Strategy,
+    X_pool: Any,
+    y_pool: Any,
+    X_test: Any,
+    y_test: Any,
+    classes: list[Any],
+    store: ResultStore,
+    on_round: Callable[[int, dict[str, float]], None] | None,
+) -> None:
+    x_pool = check_features(X_pool)
+    y_pool = np.asarray(y_pool)
+    x_test = check_features(X_test)
+    y_test = np.asarray(y_test)
+    oracle = SimulatedOracle(y_pool)
+    state = LabelState(x_pool.shape[0], classes=classes)
+    last, idx, rounds = store.resume_point(rid)
+    if idx.size == 0:
+        init = initial_indices(x_pool.shape[0], config.n_initial, config.seed)
+        store.record_initial(rid, init, oracle.label(init))
+        idx, rounds = init, np.zeros(init.size, dtype=np.int64)
+    for r in np.unique(rounds):
+        sel = idx[rounds == r]
+        state.teach(sel, oracle.label(sel), round=int(r))
+    learner = ActiveLearner(model, strategy, x_pool, state=state, seed=config.seed)
+    for rnd in range(last + 1, config.n_rounds + 1):
+        learner.fit()
+        if learner.model_round != rnd:  # pragma: no cover - store inconsistency
+            raise RuntimeError(
+                f"Resume mismatch: model round {learner.model_round} != {rnd}."
+            )
+        pred = learner.predict_proba(x_test).argmax(1)
+        metrics = classification_metrics(y_test, pred)
+        metrics["train_seconds"] = learner.last_train_seconds
+        info: dict[str, Any] = {}
+        new = None
+        if rnd < config.n_rounds:
+            start = time.perf_counter()
+            selection = learner.query(config.batch_size)
+            metrics["select_seconds"] = time.perf_counter() - start
+            labels = oracle.label(selection.indices)
+            info = {k: v for k, v in selection.info.items() if k != "forward_gains"}
+            new = (selection.indices, labels, rnd + 1)
+        n_labeled = state.n_labeled
+        store.record_round(
+            rid, rnd, n_labeled, metrics, new, info, finished=rnd == config.n_rounds
+        )
+        if new is not None:
+            learner.teach(new[0], new[1])
+        if on_round is not None:
+            on_round(rnd, metrics)

@@ -1,0 +1,136 @@
+"""Ask/tell active learner: ``query`` -> (someone labels) -> ``teach`` -> ``fit``.
+
+The learner never blocks inside library code: a notebook, a command line or a web
+page sits between :meth:`ActiveLearner.query` and :meth:`ActiveLearner.teach`.
+
+Rounds: labels taught before the first ``fit`` belong to round 0; labels taught
+while the model of round ``r`` is current belong to round ``r + 1``. Randomness is
+derived from ``(seed, round, purpose)``, so a learner rebuilt from a saved
+:class:`~labelwise.pool.LabelState` continues exactly as the original would.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from labelwise._validation import check_features
+from labelwise.exceptions import InvalidParameterError, NotFittedError
+from labelwise.pool import LabelState
+from labelwise.strategies.base import Selection, Strategy
+
+_FIT, _QUERY = 1, 2
+
+
+class ActiveLearner:
+    """Pool-based batch active learner driven by a person or a simulated oracle.
+
+    Args:
+        model: Model with ``fit(X, y, *, n_classes, rng)`` and the capabilities
+            the strategy needs.
+        strategy: Selection strategy.
+        X: The pool, shape ``(n_samples, ...)``; indices are rows of ``X``.
+        classes: Class names (classification). Ignored when ``state`` is given.
+        state: Label state to resume from. Defaults to a fresh one.
+        seed: Seed of every random choice. Defaults to 0.
+
+    Examples:
+        >>> from labelwise.models import SklearnClassifier
+        >>> from labelwise.strategies import Entropy
+        >>> X = np.random.default_rng(0).normal(size=(50, 2))
+        >>> learner = ActiveLearner(SklearnClassifier(), Entropy(), X, classes=[0, 1])
+        >>> learner.teach([0, 1, 2, 3], [0, 1, 0, 1])
+        >>> selection = learner.fit().query(5)
+        >>> len(selection.indices)
+        5
+    """
+
+    def __init__(
+        self,
+        model: Any,
+        strategy: Strategy,
+        X: Any,
+        *,
+        classes: Sequence[Any] | None = None,
+        state: LabelState | None = None,
+        seed: int = 0,
+    ):
+        self.X = check_features(X, ndim_min=2)
+        if state is None:
+            if classes is None:
+                raise InvalidParameterError(
+                    "Pass classes=[...] (the class names) or a LabelState."
+                )
+            state = LabelState(self.X.shape[0], classes=classes)
+        if state.n_samples != self.X.shape[0]:
+            raise InvalidParameterError(
+                f"The label state covers {state.n_samples} items but X has "
+                f"{self.X.shape[0]} rows."
+            )
+        if not isinstance(seed, int) or seed < 0:
+            raise InvalidParameterError(f"seed must be an int >= 0; got {seed!r}.")
+        strategy.check_model(model)
+        self.model = model
+        self.strategy = strategy
+        self.state = state
+        self.seed = seed
+        self.model_round: int | None = None
+        self.last_train_seconds = 0.0
+
+    def rng(self, purpose: int, round: int) -> np.random.Generator:
+        """Generator for one ``purpose`` in one ``round`` (deterministic)."""
+        return np.random.default_rng([self.seed, round, purpose])
+
+    @property
+    def round(self) -> int:
+        """The round that labels taught now belong to."""
+        return 0 if self.model_round is None else self.model_round + 1
+
+    def fit(self) -> ActiveLearner:
+        """Retrain the model from scratch on all labels collected so far."""
+        idx = self.state.labeled_indices()
+        if idx.size == 0:
+            raise InvalidParameterError(
+                "No labels yet: teach() some labels before fit()."
+            )
+        model_round = max(self.state.last_round, 0)
+        start = time.perf_counter()
+        self.model.fit(
+            self.X[idx],
+            self.state.labels(idx),
+            n_classes=self.state.n_classes,
+            rng=self.rng(_FIT, model_round),
+        )
+        self.last_train_seconds = time.perf_counter() - start
+        self.model_round = model_round
+        return self
+
+    def query(self, batch_size: int) -> Selection:
+        """Ask the strategy which unlabeled items to label next."""
+        if self.model_round is None:
+            raise NotFittedError("Call fit() before query().")
+        return self.strategy.select(
+            self.model,
+            self.X,
+            self.state,
+            batch_size,
+            rng=self.rng(_QUERY, self.round),
+        )
+
+    def teach(self, indices: Any, labels: Any) -> None:
+        """Store labels (atomic; bad input raises and stores nothing)."""
+        self.state.teach(indices, labels, round=self.round)
+
+    def predict_proba(self, X: Any) -> np.ndarray:
+        """Probabilities of the current model."""
+        if self.model_round is None:
+            raise NotFittedError("Call fit() before predict_proba().")
+        return np.asarray(self.model.predict_proba(X))
+
+    def save_state(self, path: str | os.PathLike[str]) -> None:
+        """Save the label state atomically (see :meth:`LabelState.save`)."""
+        self.state.save(path)

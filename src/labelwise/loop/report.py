@@ -1,0 +1,149 @@
+"""Learning curves and their areas, from the tidy measurement table."""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+
+def curve_table(df: pd.DataFrame, metric: str = "accuracy") -> pd.DataFrame:
+    """Mean, standard error and seed count per strategy and number of labels.
+
+    Args:
+        df: Tidy measurements (see ``ResultStore.measurements``).
+        metric: Metric to aggregate.
+
+    Returns:
+        Columns ``dataset, model, strategy, n_labeled, mean, sem, n_seeds``.
+    """
+    sub = df[df["metric"] == metric]
+    g = sub.groupby(["dataset", "model", "strategy", "n_labeled"])["value"]
+    out = g.agg(mean="mean", std="std", n_seeds="count").reset_index()
+    out["sem"] = (out["std"] / np.sqrt(out["n_seeds"])).fillna(0.0)
+    return out.drop(columns="std")
+
+
+def normalized_auc(n_labeled: np.ndarray, values: np.ndarray) -> float:
+    """Trapezoidal area under ``values`` over ``n_labeled``, divided by its range.
+
+    The result is the curve's mean height, in the metric's units (e.g. a mean
+    accuracy over the labeling budget).
+    """
+    order = np.argsort(n_labeled)
+    x = np.asarray(n_labeled, dtype=float)[order]
+    y = np.asarray(values, dtype=float)[order]
+    if x.size < 2 or x[-1] == x[0]:
+        return float(y.mean())
+    return float(np.trapezoid(y, x) / (x[-1] - x[0]))
+
+
+def auc_table(df: pd.DataFrame, metric: str = "accuracy") -> pd.DataFrame:
+    """Normalised area under each run's learning curve, summarised over seeds.
+
+    Returns:
+        Columns ``dataset, model, strategy, auc_mean, auc_sem, final_mean,
+        n_seeds``, sorted by dataset then decreasing ``auc_mean``.
+    """
+    sub = df[df["metric"] == metric]
+    rows: list[dict[str, Any]] = []
+    for (ds, model, strat, seed), g in sub.groupby(
+        ["dataset", "model", "strategy", "seed"]
+    ):
+        g = g.sort_values("n_labeled")
+        rows.append(
+            {
+                "dataset": ds,
+                "model": model,
+                "strategy": strat,
+                "seed": seed,
+                "auc": normalized_auc(g["n_labeled"].to_numpy(), g["value"].to_numpy()),
+                "final": float(g["value"].iloc[-1]),
+            }
+        )
+    per = pd.DataFrame(rows)
+    if per.empty:
+        return pd.DataFrame(
+            columns=[
+                "dataset",
+                "model",
+                "strategy",
+                "auc_mean",
+                "auc_sem",
+                "final_mean",
+                "n_seeds",
+            ]
+        )
+    agg = per.groupby(["dataset", "model", "strategy"]).agg(
+        auc_mean=("auc", "mean"),
+        auc_std=("auc", "std"),
+        final_mean=("final", "mean"),
+        n_seeds=("auc", "count"),
+    )
+    agg["auc_sem"] = (agg["auc_std"] / np.sqrt(agg["n_seeds"])).fillna(0.0)
+    agg = agg.drop(columns="auc_std").reset_index()
+    return agg.sort_values(
+        ["dataset", "model", "auc_mean"], ascending=[True, True, False]
+    )[
+        ["dataset", "model", "strategy", "auc_mean", "auc_sem", "final_mean", "n_seeds"]
+    ].reset_index(drop=True)
+
+
+def format_auc_table(table: pd.DataFrame) -> str:
+    """Markdown table of :func:`auc_table` output."""
+    lines = [
+        "| dataset | model | strategy | AUC (mean ± s.e.) | final accuracy | seeds |",
+        "|---|---|---|---|---|---|",
+    ]
+    for row in table.itertuples():
+        lines.append(
+            f"| {row.dataset} | {row.model} | {row.strategy} | "
+            f"{row.auc_mean:.4f} ± {row.auc_sem:.4f} | {row.final_mean:.4f} | "
+            f"{row.n_seeds} |"
+        )
+    return "\n".join(lines)
+
+
+def plot_learning_curves(
+    df: pd.DataFrame, path: str | os.PathLike[str], metric: str = "accuracy"
+) -> None:
+    """Draw mean ± standard error over seeds per strategy, one panel per dataset.
+
+    Random sampling, when present, is drawn in black so the others compare to it.
+    """
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    table = curve_table(df, metric)
+    groups = list(table.groupby(["dataset", "model"]))
+    n = max(1, len(groups))
+    fig, axes = plt.subplots(1, n, figsize=(6.4 * n, 4.6), squeeze=False)
+    for ax, ((ds, model), g) in zip(axes[0], groups, strict=False):
+        for strat, s in g.groupby("strategy"):
+            s = s.sort_values("n_labeled")
+            kw: dict[str, Any] = (
+                {"color": "black", "lw": 2.2} if strat == "random" else {}
+            )
+            line = ax.plot(
+                s["n_labeled"], s["mean"], marker="o", ms=3, label=strat, **kw
+            )[0]
+            ax.fill_between(
+                s["n_labeled"],
+                s["mean"] - s["sem"],
+                s["mean"] + s["sem"],
+                color=line.get_color(),
+                alpha=0.18,
+            )
+        seeds = int(g["n_seeds"].max())
+        ax.set_title(f"{ds} / {model} (mean ± s.e., {seeds} seeds)")
+        ax.set_xlabel("number of labels")
+        ax.set_ylabel(metric.replace("_", " "))
+        ax.grid(alpha=0.3)
+        ax.legend()
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)

@@ -1,0 +1,24 @@
+"""Model adapters and capability protocols."""
+
+from labelwise.models.base import (
+    Embedder,
+    Ensemble,
+    MCDropoutSampler,
+    ProbabilisticClassifier,
+    require,
+)
+from labelwise.models.pytorch import SplitNetwork, TorchClassifier, cnn, mlp
+from labelwise.models.sklearn import SklearnClassifier
+
+__all__ = [
+    "Embedder",
+    "Ensemble",
+    "MCDropoutSampler",
+    "ProbabilisticClassifier",
+    "SklearnClassifier",
+    "SplitNetwork",
+    "TorchClassifier",
+    "cnn",
+    "mlp",
+    "require",
+]

@@ -1,0 +1,95 @@
+"""Model capabilities as runtime-checkable protocols.
+
+A strategy declares the capabilities it needs; :func:`require` checks them once,
+before any work, and raises :class:`UnsupportedModelError` naming what is missing
+and how to get it. Models may implement only some capabilities.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Protocol, runtime_checkable
+
+from labelwise._typing import FloatArray, RNGLike
+from labelwise.exceptions import UnsupportedModelError
+
+
+@runtime_checkable
+class ProbabilisticClassifier(Protocol):
+    """A classifier trained from scratch by ``fit`` that predicts probabilities."""
+
+    def fit(
+        self, X: Any, y: Any, *, n_classes: int, rng: RNGLike = None
+    ) -> ProbabilisticClassifier:
+        """Train on ``X`` ``(n, ...)`` and class indices ``y`` ``(n,)``."""
+        ...
+
+    def predict_proba(self, X: Any) -> FloatArray:
+        """Class probabilities of shape ``(n_samples, n_classes)``."""
+        ...
+
+
+@runtime_checkable
+class Embedder(Protocol):
+    """A model exposing the input of its last linear layer (penultimate features)."""
+
+    def embed(self, X: Any) -> FloatArray:
+        """Embeddings of shape ``(n_samples, n_embedding)``."""
+        ...
+
+
+@runtime_checkable
+class MCDropoutSampler(Protocol):
+    """A model that draws stochastic predictions with dropout active."""
+
+    def predict_proba_samples(
+        self, X: Any, n_samples: int, *, rng: RNGLike = None
+    ) -> FloatArray:
+        """Probabilities of ``n_samples`` passes, shape ``(T, n, n_classes)``."""
+        ...
+
+
+@runtime_checkable
+class Ensemble(Protocol):
+    """A model made of several independently trained members."""
+
+    def predict_proba_members(self, X: Any) -> FloatArray:
+        """Probabilities per member, shape ``(n_members, n, n_classes)``."""
+        ...
+
+
+_HINTS: dict[type, str] = {
+    ProbabilisticClassifier: "implement fit(X, y, *, n_classes, rng) and "
+    "predict_proba(X), or wrap an estimator in SklearnClassifier",
+    Embedder: "use TorchClassifier (penultimate layer) or SklearnClassifier (input "
+    "features), or implement embed(X)",
+    MCDropoutSampler: "use a network with dropout, e.g. --dropout 0.2 on the "
+    "command line or mlp(dropout=0.2)",
+    Ensemble: "use TorchClassifier(n_members=5) (--members 5 on the command line)",
+}
+
+
+def require(model: Any, capability: type, strategy: str) -> None:
+    """Raise ``UnsupportedModelError`` unless ``model`` has ``capability``.
+
+    Besides the protocol's methods, a model may report a capability as absent
+    through ``has_capability(name) -> bool`` (e.g. a network without dropout).
+
+    Args:
+        model: The model to check.
+        capability: One of the protocols of this module.
+        strategy: Name of the strategy asking, for the message.
+    """
+    ok = isinstance(model, capability)
+    if ok and hasattr(model, "has_capability"):
+        ok = bool(model.has_capability(capability.__name__))
+    if not ok:
+        raise UnsupportedModelError(
+            f"Strategy '{strategy}' needs a model with capability "
+            f"{capability.__name__}; got {type(model).__name__}"
+            f"{_describe(model)}. To fix: {_HINTS.get(capability, '')}."
+        )
+
+
+def _describe(model: Any) -> str:
+    desc = getattr(model, "describe", None)
+    return f" ({desc()})" if callable(desc) else ""

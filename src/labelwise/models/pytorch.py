@@ -1,0 +1,351 @@
+"""PyTorch classifier adapter and the built-in networks.
+
+Any network split into a feature extractor and a linear head fits: a module with
+attributes ``features`` (input -> penultimate embedding) and ``head`` (an
+``nn.Linear``). :class:`TorchClassifier` retrains it from scratch on every
+``fit`` and derives every capability a strategy may ask for: probabilities,
+penultimate embeddings, MC-dropout samples and ensemble members.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from labelwise._typing import FloatArray, RNGLike
+from labelwise._validation import check_features, check_positive, check_rng, child_seed
+from labelwise.exceptions import InvalidParameterError, NotFittedError
+
+NetworkFactory = Callable[[Sequence[int], int], nn.Module]
+"""``factory(input_shape, n_classes) -> module`` with ``.features`` and ``.head``."""
+
+
+class SplitNetwork(nn.Module):
+    """``head(features(x))``: a feature extractor followed by a linear head.
+
+    Args:
+        features: Module mapping inputs to embeddings of shape ``(n, d)``.
+        head: Linear layer mapping embeddings to logits ``(n, n_classes)``.
+    """
+
+    def __init__(self, features: nn.Module, head: nn.Linear):
+        super().__init__()
+        self.features = features
+        self.head = head
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Logits of shape ``(n, n_classes)``."""
+        out: torch.Tensor = self.head(self.features(x))
+        return out
+
+
+def mlp(
+    input_shape: Sequence[int],
+    n_classes: int,
+    *,
+    hidden: int = 128,
+    dropout: float = 0.0,
+) -> SplitNetwork:
+    """The reference MLP of BADGE/BAIT: one hidden ReLU layer, head without bias.
+
+    Args:
+        input_shape: Shape of one input (flattened).
+        n_classes: Number of classes.
+        hidden: Width of the hidden layer. Defaults to 128.
+        dropout: Dropout rate after the hidden layer (0 = none, the reference).
+
+    Returns:
+        A :class:`SplitNetwork` whose embedding has ``hidden`` dimensions.
+    """
+    n_in = int(math.prod(input_shape))
+    layers: list[nn.Module] = [nn.Flatten(), nn.Linear(n_in, hidden), nn.ReLU()]
+    if dropout > 0:
+        layers.append(nn.Dropout(dropout))
+    return SplitNetwork(
+        nn.Sequential(*layers), nn.Linear(hidden, n_classes, bias=False)
+    )
+
+
+def cnn(
+    input_shape: Sequence[int],
+    n_classes: int,
+    *,
+    hidden: int = 128,
+    dropout: float = 0.0,
+) -> SplitNetwork:
+    """A small CNN for ``1 x 28 x 28`` images (two conv blocks, one dense layer).
+
+    Args:
+        input_shape: ``(channels, 28, 28)``.
+        n_classes: Number of classes.
+        hidden: Width of the embedding. Defaults to 128.
+        dropout: Dropout rate before the head. Defaults to 0.
+
+    Returns:
+        A :class:`SplitNetwork` whose embedding has ``hidden`` dimensions.
+    """
+    shape = tuple(int(s) for s in input_shape)
+    if len(shape) != 3 or shape[1:] != (28, 28):
+        raise InvalidParameterError(
+            f"cnn expects inputs of shape (channels, 28, 28); got {shape}. Use mlp "
+            "for tabular data."
+        )
+    layers: list[nn.Module] = [
+        nn.Conv2d(shape[0], 32, 3),
+        nn.ReLU(),
+        nn.MaxPool2d(2),
+        nn.Conv2d(32, 64, 3),
+        nn.ReLU(),
+        nn.MaxPool2d(2),
+        nn.Flatten(),
+        nn.Linear(64 * 5 * 5, hidden),
+        nn.ReLU(),
+    ]
+    if dropout > 0:
+        layers.append(nn.Dropout(dropout))
+    return SplitNetwork(nn.Sequential(*layers), nn.Linear(hidden, n_classes))
+
+
+class TorchClassifier:
+    """Classifier adapter for a PyTorch network split into features and a head.
+
+    Every :meth:`fit` builds fresh networks (retraining from scratch, as in the
+    BADGE/BAIT experiments) and trains them with Adam on mini-batches. Training
+    stops after ``max_epochs`` or, with ``stop_at_train_accuracy`` set, at the
+    end of the first epoch whose training accuracy reaches it (the reference rule
+    is 0.99). Predictions run in chunks of ``predict_batch_size`` without
+    gradients.
+
+    Args:
+        network: ``factory(input_shape, n_classes)`` returning a module with
+            ``features`` and ``head`` (e.g. :func:`mlp`, :func:`cnn`).
+        lr: Adam learning rate. Defaults to 1e-3 (the reference uses 1e-4).
+        max_epochs: Epoch limit. Defaults to 200.
+        batch_size: Mini-batch size. Defaults to 64.
+        weight_decay: Adam weight decay. Defaults to 0.
+        stop_at_train_accuracy: Early stop threshold, ``None`` to always run
+            ``max_epochs``. Defaults to 0.99.
+        grad_clip: Clamp gradients to ``[-grad_clip, grad_clip]`` (the reference
+            clamps at 0.1); ``None`` disables. Defaults to ``None``.
+        n_members: Ensemble size; each member is trained from its own seed, and
+            ``predict_proba`` averages them. Defaults to 1.
+        predict_batch_size: Chunk size for inference. Defaults to 4096.
+
+    Examples:
+        >>> clf = TorchClassifier(mlp, max_epochs=5)
+        >>> X = np.random.default_rng(0).normal(size=(40, 3)).astype(np.float32)
+        >>> y = (X[:, 0] > 0).astype(int)
+        >>> clf.fit(X, y, n_classes=2, rng=0).predict_proba(X).shape
+        (40, 2)
+    """
+
+    def __init__(
+        self,
+        network: NetworkFactory = mlp,
+        *,
+        lr: float = 1e-3,
+        max_epochs: int = 200,
+        batch_size: int = 64,
+        weight_decay: float = 0.0,
+        stop_at_train_accuracy: float | None = 0.99,
+        grad_clip: float | None = None,
+        n_members: int = 1,
+        predict_batch_size: int = 4096,
+    ):
+        check_positive(lr, "lr")
+        check_positive(max_epochs, "max_epochs", integer=True)
+        check_positive(batch_size, "batch_size", integer=True)
+        check_positive(n_members, "n_members", integer=True)
+        check_positive(predict_batch_size, "predict_batch_size", integer=True)
+        if stop_at_train_accuracy is not None and not 0 < stop_at_train_accuracy <= 1:
+            raise InvalidParameterError(
+                "stop_at_train_accuracy must be in (0, 1] or None; got "
+                f"{stop_at_train_accuracy!r}."
+            )
+        self.network = network
+        self.lr = lr
+        self.max_epochs = max_epochs
+        self.batch_size = batch_size
+        self.weight_decay = weight_decay
+        self.stop_at_train_accuracy = stop_at_train_accuracy
+        self.grad_clip = grad_clip
+        self.n_members = n_members
+        self.predict_batch_size = predict_batch_size
+        self.members_: list[nn.Module] = []
+        self.n_classes_: int | None = None
+        self.epochs_: list[int] = []
+
+    # ----------------------------------------------------------- capability
+    def describe(self) -> str:
+        """One line describing the configuration."""
+        name = getattr(self.network, "__name__", type(self.network).__name__)
+        return f"network={name}, n_members={self.n_members}"
+
+    def has_capability(self, name: str) -> bool:
+        """Whether a capability protocol (by class name) is really available."""
+        if name == "MCDropoutSampler":
+            probe = self.members_[0] if self.members_ else self._probe()
+            return any(isinstance(m, nn.Dropout) for m in probe.modules())
+        if name == "Ensemble":
+            return self.n_members >= 2
+        return True
+
+    def _probe(self) -> nn.Module:
+        """Build an untrained network on a typical input shape to inspect it."""
+        for shape in ((1,), (1, 28, 28), (3, 32, 32)):
+            try:
+                return self.network(shape, 2)
+            except Exception:
+                continue
+        return nn.Sequential()
+
+    # ------------------------------------------------------------- training
+    def fit(
+        self, X: Any, y: Any, *, n_classes: int, rng: RNGLike = None
+    ) -> TorchClassifier:
+        """Train ``n_members`` fresh networks on ``X`` and labels ``y``.
+
+        Args:
+            X: Inputs of shape ``(n, ...)``.
+            y: Class indices of shape ``(n,)`` in ``[0, n_classes)``.
+            n_classes: Number of classes.
+            rng: Seed or generator for initialisation and shuffling.
+
+        Returns:
+            ``self``.
+        """
+        x = torch.as_tensor(check_features(X, ndim_min=2), dtype=torch.float32)
+        yt = torch.as_tensor(np.asarray(y), dtype=torch.long)
+        if yt.shape != (x.shape[0],):
+            raise InvalidParameterError(
+                f"y must have shape ({x.shape[0]},) to match X; got {tuple(yt.shape)}."
+            )
+        gen = check_rng(rng)
+        self.n_classes_ = int(n_classes)
+        self.members_ = []
+        self.epochs_ = []
+        for _ in range(self.n_members):
+            seed = child_seed(gen)
+            with torch.random.fork_rng(devices=[]):
+                torch.manual_seed(seed)
+                net = self.network(tuple(x.shape[1:]), self.n_classes_)
+            if not hasattr(net, "features") or not isinstance(
+                getattr(net, "head", None), nn.Linear
+            ):
+                raise InvalidParameterError(
+                    "The network must have a 'features' module and a 'head' "
+                    "nn.Linear; wrap yours in SplitNetwork(features, head)."
+                )
+            self.epochs_.append(self._train(net, x, yt, seed))
+            net.eval()
+            self.members_.append(net)
+        return self
+
+    def _train(
+        self, net: nn.Module, x: torch.Tensor, y: torch.Tensor, seed: int
+    ) -> int:
+        opt = torch.optim.Adam(
+            net.parameters(), lr=self.lr, weight_decay=self.weight_decay
+        )
+        gen = torch.Generator().manual_seed(seed)
+        loss_fn = nn.CrossEntropyLoss()
+        n = x.shape[0]
+        epoch = 0
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(seed + 1)  # dropout masks during training
+            for epoch in range(1, self.max_epochs + 1):  # noqa: B007
+                net.train()
+                perm = torch.randperm(n, generator=gen)
+                correct = 0
+                for s in range(0, n, self.batch_size):
+                    idx = perm[s : s + self.batch_size]
+                    logits = net(x[idx])
+                    loss = loss_fn(logits, y[idx])
+                    opt.zero_grad(set_to_none=True)
+                    loss.backward()
+                    if self.grad_clip is not None:
+                        for p in net.parameters():
+                            if p.grad is not None:
+                                p.grad.clamp_(-self.grad_clip, self.grad_clip)
+                    opt.step()
+                    correct += int((logits.argmax(1) == y[idx]).sum())
+                if (
+                    self.stop_at_train_accuracy is not None
+                    and correct / n >= self.stop_at_train_accuracy
+                ):
+                    break
+        return epoch
+
+    # ----------------------------------------------------------- inference
+    def _check_fitted(self) -> None:
+        if not self.members_:
+            raise NotFittedError(
+                "TorchClassifier is not fitted; call fit(X, y, n_classes=...) first."
+            )
+
+    def _chunks(self, X: Any) -> list[torch.Tensor]:
+        x = torch.as_tensor(check_features(X, ndim_min=2), dtype=torch.float32)
+        return list(torch.split(x, self.predict_batch_size))
+
+    @torch.no_grad()
+    def _forward(self, net: nn.Module, X: Any, what: str) -> np.ndarray:
+        outs = []
+        for chunk in self._chunks(X):
+            features: nn.Module = net.features  # type: ignore[assignment]
+            head: nn.Module = net.head  # type: ignore[assignment]
+            h = features(chunk)
+            outs.append(h if what == "embed" else torch.softmax(head(h), dim=1))
+        return torch.cat(outs).numpy()
+
+    def predict_proba(self, X: Any) -> FloatArray:
+        """Class probabilities ``(n, n_classes)``, averaged over members."""
+        self._check_fitted()
+        probs = [self._forward(m, X, "proba") for m in self.members_]
+        return np.asarray(np.mean(probs, axis=0))
+
+    def predict_proba_members(self, X: Any) -> FloatArray:
+        """Probabilities of each member, shape ``(n_members, n, n_classes)``."""
+        self._check_fitted()
+        return np.stack([self._forward(m, X, "proba") for m in self.members_])
+
+    def embed(self, X: Any) -> FloatArray:
+        """Penultimate embeddings ``(n, d)`` of the first member (eval mode)."""
+        self._check_fitted()
+        return self._forward(self.members_[0], X, "embed")
+
+    @torch.no_grad()
+    def predict_proba_samples(
+        self, X: Any, n_samples: int, *, rng: RNGLike = None
+    ) -> FloatArray:
+        """MC-dropout probabilities, shape ``(n_samples, n, n_classes)``.
+
+        Only the dropout layers are switched to training mode (batch-norm layers
+        keep their running statistics, unlike the reference code). With an
+        ensemble, each pass uses the first member.
+        """
+        self._check_fitted()
+        check_positive(n_samples, "n_samples", integer=True)
+        net = self.members_[0]
+        drops = [m for m in net.modules() if isinstance(m, nn.Dropout)]
+        if not drops:
+            raise InvalidParameterError(
+                "MC dropout needs dropout layers; build the network with dropout > 0."
+            )
+        seed = child_seed(check_rng(rng))
+        out = []
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(seed)
+            for m in drops:
+                m.train()
+            try:
+                for _ in range(n_samples):
+                    out.append(self._forward(net, X, "proba"))
+            finally:
+                for m in drops:
+                    m.eval()
+        return np.stack(out)

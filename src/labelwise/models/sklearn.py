@@ -1,0 +1,105 @@
+"""scikit-learn classifier adapter.
+
+Wraps any estimator with ``predict_proba``. Its embedding is the input features,
+so Core-Set, BADGE and BAIT also run on convex models, as in the BAIT paper's
+§6.1 (for a linear model the last-layer gradient is ``(onehot - p) ⊗ x``).
+"""
+
+from __future__ import annotations
+
+import warnings
+from typing import Any
+
+import numpy as np
+from sklearn.base import clone
+from sklearn.linear_model import LogisticRegression
+
+from labelwise._typing import FloatArray, RNGLike
+from labelwise._validation import check_features, check_rng, child_seed
+from labelwise.exceptions import FallbackWarning, InvalidParameterError, NotFittedError
+
+
+class SklearnClassifier:
+    """Adapter for a scikit-learn estimator with ``predict_proba``.
+
+    ``fit`` clones the estimator (a fresh model every round) and, if it has a
+    ``random_state`` parameter, sets it from ``rng``. Probabilities are returned
+    for all ``n_classes`` classes, with 0 for classes absent from the labels.
+
+    Args:
+        estimator: Unfitted estimator. Defaults to
+            ``LogisticRegression(max_iter=1000)``.
+
+    Examples:
+        >>> clf = SklearnClassifier()
+        >>> X = np.array([[0.0], [1.0], [2.0], [3.0]])
+        >>> clf.fit(X, [0, 0, 2, 2], n_classes=3).predict_proba(X).shape
+        (4, 3)
+    """
+
+    def __init__(self, estimator: Any = None):
+        est = LogisticRegression(max_iter=1000) if estimator is None else estimator
+        if not hasattr(est, "predict_proba") or not hasattr(est, "fit"):
+            raise InvalidParameterError(
+                f"estimator must implement fit and predict_proba; got "
+                f"{type(est).__name__}. Wrap a margin classifier such as SVC in "
+                "sklearn.calibration.CalibratedClassifierCV."
+            )
+        self.estimator = est
+        self.estimator_: Any = None
+        self.n_classes_: int | None = None
+        self.constant_class_: int | None = None
+
+    def describe(self) -> str:
+        """One line describing the estimator."""
+        return type(self.estimator).__name__
+
+    @staticmethod
+    def _flat(X: Any) -> np.ndarray:
+        x = check_features(X, ndim_min=2)
+        return x.reshape(x.shape[0], -1)
+
+    def fit(
+        self, X: Any, y: Any, *, n_classes: int, rng: RNGLike = None
+    ) -> SklearnClassifier:
+        """Fit a fresh clone on ``X`` ``(n, ...)`` and class indices ``y``."""
+        x = self._flat(X)
+        yy = np.asarray(y).astype(np.int64)
+        if yy.shape != (x.shape[0],):
+            raise InvalidParameterError(
+                f"y must have shape ({x.shape[0]},) to match X; got {yy.shape}."
+            )
+        self.n_classes_ = int(n_classes)
+        present = np.unique(yy)
+        if present.size < 2:
+            warnings.warn(
+                f"Only class {present.tolist()} is labeled; predicting it with "
+                "probability 1 until a second class is labeled.",
+                FallbackWarning,
+                stacklevel=2,
+            )
+            self.constant_class_ = int(present[0])
+            self.estimator_ = None
+            return self
+        self.constant_class_ = None
+        est = clone(self.estimator)
+        if "random_state" in est.get_params():
+            est.set_params(random_state=child_seed(check_rng(rng)) % (2**32))
+        self.estimator_ = est.fit(x, yy)
+        return self
+
+    def predict_proba(self, X: Any) -> FloatArray:
+        """Probabilities of shape ``(n, n_classes)``."""
+        if self.n_classes_ is None:
+            raise NotFittedError("SklearnClassifier is not fitted; call fit first.")
+        x = self._flat(X)
+        out = np.zeros((x.shape[0], self.n_classes_))
+        if self.constant_class_ is not None:
+            out[:, self.constant_class_] = 1.0
+            return out
+        out[:, self.estimator_.classes_] = self.estimator_.predict_proba(x)
+        return out
+
+    def embed(self, X: Any) -> FloatArray:
+        """The input features, flattened to ``(n, n_features)``."""
+        return self._flat(X).astype(np.float32)

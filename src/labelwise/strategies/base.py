@@ -1,0 +1,176 @@
+"""Strategy base class and the :class:`Selection` result.
+
+A strategy stores keyword-only hyperparameters in ``__init__`` and has one public
+method, :meth:`Strategy.select`, a final template that validates the inputs,
+checks the model's capabilities, calls ``_select`` and checks its result.
+Subclasses override ``_select``, not ``select``. Strategies hold no state between
+calls, so one instance serves every round.
+
+Randomness policy: ``select`` is a pure function of its arguments when ``rng`` is
+an int (the same seed gives the same batch); a passed ``Generator`` is advanced.
+"""
+
+from __future__ import annotations
+
+import inspect
+import time
+import warnings
+from abc import ABC, abstractmethod
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, ClassVar, final
+
+import numpy as np
+
+from labelwise._typing import FloatArray, IndexArray, RNGLike
+from labelwise._validation import check_batch_size, check_features, check_rng
+from labelwise.exceptions import InvalidParameterError, LabelwiseWarning
+from labelwise.models.base import ProbabilisticClassifier, require
+from labelwise.pool import LabelState
+
+
+@dataclass(frozen=True)
+class Selection:
+    """The batch a strategy asks to label.
+
+    Attributes:
+        indices: Absolute pool indices, unique and unlabeled, shape ``(b,)``.
+        scores: Optional per-index score (higher = more informative), ``(b,)``.
+        info: Timings (``seconds``), warnings raised and any fallback used.
+    """
+
+    indices: IndexArray
+    scores: FloatArray | None = None
+    info: Mapping[str, Any] = field(default_factory=dict)
+
+
+class Strategy(ABC):
+    """Base class of all selection strategies.
+
+    Shared arguments of :meth:`select`:
+
+    * ``model``: a fitted model with the capabilities listed in ``requires``.
+    * ``X``: the whole pool, shape ``(n_samples, ...)``, in the index space of
+      ``state``.
+    * ``state``: the :class:`~labelwise.pool.LabelState` of the pool.
+    * ``batch_size``: number of items to select; shrunk with a
+      :class:`~labelwise.exceptions.BatchSizeWarning` when the unlabeled pool is
+      smaller.
+    * ``rng``: seed or generator; ``None`` draws fresh entropy.
+    """
+
+    name: ClassVar[str] = ""
+    requires: ClassVar[tuple[type, ...]] = (ProbabilisticClassifier,)
+
+    def check_model(self, model: Any) -> None:
+        """Raise ``UnsupportedModelError`` if ``model`` lacks a needed capability."""
+        for cap in self.requires:
+            require(model, cap, self.name or type(self).__name__)
+
+    @final
+    def select(
+        self,
+        model: Any,
+        X: Any,
+        state: LabelState,
+        batch_size: int,
+        *,
+        rng: RNGLike = None,
+    ) -> Selection:
+        """Select up to ``batch_size`` unlabeled pool items to label next.
+
+        Args:
+            model: Fitted model (see the class docstring).
+            X: Pool inputs of shape ``(n_samples, ...)``.
+            state: Label state of the pool.
+            batch_size: Number of items to select.
+            rng: Seed or generator. Defaults to ``None``.
+
+        Returns:
+            A :class:`Selection` with ``min(batch_size, n_unlabeled)`` indices.
+        """
+        if not isinstance(state, LabelState):
+            raise InvalidParameterError(
+                f"state must be a LabelState; got {type(state).__name__}."
+            )
+        x = check_features(X, ndim_min=2)
+        if x.shape[0] != state.n_samples:
+            raise InvalidParameterError(
+                f"X has {x.shape[0]} rows but the label state covers "
+                f"{state.n_samples} pool items; pass the whole pool."
+            )
+        n_unlabeled = state.n_unlabeled
+        batch = check_batch_size(batch_size, n_unlabeled, stacklevel=3)
+        self.check_model(model)
+        gen = check_rng(rng)
+        start = time.perf_counter()
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            sel = self._select(model, x, state, batch, gen)
+        for w in caught:
+            warnings.warn_explicit(
+                w.message, w.category, w.filename, w.lineno, source=w.source
+            )
+        info = dict(sel.info)
+        info["seconds"] = time.perf_counter() - start
+        info["warnings"] = [
+            str(w.message) for w in caught if issubclass(w.category, LabelwiseWarning)
+        ]
+        idx = np.asarray(sel.indices, dtype=np.int64)
+        self._check_result(idx, state, batch)
+        return Selection(indices=idx, scores=sel.scores, info=info)
+
+    def _check_result(self, idx: IndexArray, state: LabelState, batch: int) -> None:
+        ok = (
+            idx.ndim == 1
+            and idx.size == batch
+            and np.unique(idx).size == idx.size
+            and (idx >= 0).all()
+            and (idx < state.n_samples).all()
+        )
+        if not ok or state.labeled_mask[idx].any():
+            raise RuntimeError(  # a bug in the strategy, not in the user's input
+                f"{type(self).__name__}._select returned invalid indices "
+                f"(size {idx.size}, expected {batch}, unique, unlabeled)."
+            )
+
+    @abstractmethod
+    def _select(
+        self,
+        model: Any,
+        X: np.ndarray,
+        state: LabelState,
+        batch_size: int,
+        rng: np.random.Generator,
+    ) -> Selection:
+        """Select exactly ``batch_size`` unlabeled indices (inputs are validated)."""
+
+    def get_params(self) -> dict[str, Any]:
+        """Hyperparameters as passed to ``__init__``."""
+        sig = inspect.signature(type(self).__init__)
+        return {
+            p: getattr(self, p)
+            for p in sig.parameters
+            if p != "self" and sig.parameters[p].kind == inspect.Parameter.KEYWORD_ONLY
+        }
+
+    def __repr__(self) -> str:
+        params = ", ".join(f"{k}={v!r}" for k, v in self.get_params().items())
+        return f"{type(self).__name__}({params})"
+
+
+def top_k(scores: np.ndarray, k: int, *tiebreaks: np.ndarray) -> IndexArray:
+    """Positions of the ``k`` largest scores; ties by ``tiebreaks``, then position.
+
+    Args:
+        scores: Array of shape ``(n,)``.
+        k: Number of positions, ``<= n``.
+        *tiebreaks: Secondary keys of shape ``(n,)``, larger first.
+
+    Returns:
+        Positions of shape ``(k,)``, best first.
+    """
+    if not np.isfinite(scores).all():
+        raise InvalidParameterError("Scores contain NaN or infinite values.")
+    keys = [np.arange(scores.size)] + [-t for t in reversed(tiebreaks)] + [-scores]
+    return np.lexsort(keys)[:k].astype(np.int64)

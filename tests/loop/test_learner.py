@@ -1,0 +1,98 @@
+import numpy as np
+import pytest
+
+from labelwise import ActiveLearner, InvalidParameterError, LabelState, NotFittedError
+from labelwise.models import SklearnClassifier
+from labelwise.strategies import get_strategy
+from labelwise.testing import make_pool
+
+
+def _truth(n=80, seed=0):
+    rng = np.random.default_rng(seed)
+    y = rng.integers(3, size=n)
+    x = np.eye(3)[y] * 2 + rng.normal(size=(n, 3))
+    return x, y
+
+
+def test_ask_tell_rounds():
+    x, y = _truth()
+    learner = ActiveLearner(
+        SklearnClassifier(), get_strategy("margin"), x, classes=["a", "b", "c"]
+    )
+    with pytest.raises(NotFittedError):
+        learner.query(3)
+    learner.teach([0, 1, 2, 3, 4, 5], y[:6])
+    assert learner.round == 0
+    learner.fit()
+    for expected_round in (1, 2):
+        sel = learner.query(5)
+        learner.teach(sel.indices, y[sel.indices])
+        assert learner.state.rounds(sel.indices).tolist() == [expected_round] * 5
+        learner.fit()
+        assert learner.model_round == expected_round
+    assert learner.state.n_labeled == 16
+
+
+def test_bad_teach_keeps_labels():
+    x, y = _truth()
+    learner = ActiveLearner(
+        SklearnClassifier(), get_strategy("entropy"), x, classes=[0, 1, 2]
+    )
+    learner.teach([0, 1, 2], y[:3])
+    before = learner.state.state_dict()
+    for idx, lab in ([[2, 9], [0, 0]], [[9, 9], [0, 0]], [[9], [7]], [[200], [0]]):
+        with pytest.raises(InvalidParameterError):
+            learner.teach(idx, lab)
+    assert np.array_equal(learner.state.state_dict()["labels"], before["labels"])
+    assert np.array_equal(learner.state.state_dict()["round"], before["round"])
+
+
+def test_resume_from_saved_state_gives_same_queries(tmp_path):
+    x, y = _truth()
+
+    def drive(learner, n_rounds):
+        out = []
+        for _ in range(n_rounds):
+            learner.fit()
+            sel = learner.query(4)
+            learner.teach(sel.indices, y[sel.indices])
+            out.append(sel.indices.tolist())
+        return out
+
+    a = ActiveLearner(
+        SklearnClassifier(), get_strategy("badge"), x, classes=[0, 1, 2], seed=5
+    )
+    a.teach(np.arange(6), y[:6])
+    full = drive(a, 4)
+    b = ActiveLearner(
+        SklearnClassifier(), get_strategy("badge"), x, classes=[0, 1, 2], seed=5
+    )
+    b.teach(np.arange(6), y[:6])
+    first = drive(b, 2)
+    b.save_state(tmp_path / "s.npz")
+    c = ActiveLearner(
+        SklearnClassifier(),
+        get_strategy("badge"),
+        x,
+        state=LabelState.load(tmp_path / "s.npz"),
+        seed=5,
+    )
+    assert first + drive(c, 2) == full
+
+
+def test_construction_errors():
+    x, _ = make_pool()
+    with pytest.raises(InvalidParameterError, match="classes"):
+        ActiveLearner(SklearnClassifier(), get_strategy("random"), x)
+    with pytest.raises(InvalidParameterError, match="covers"):
+        ActiveLearner(
+            SklearnClassifier(),
+            get_strategy("random"),
+            x,
+            state=LabelState(3, classes=[0, 1]),
+        )
+    learner = ActiveLearner(
+        SklearnClassifier(), get_strategy("random"), x, classes=[0, 1]
+    )
+    with pytest.raises(InvalidParameterError, match="No labels yet"):
+        learner.fit()

@@ -1,0 +1,42 @@
+import numpy as np
+import pytest
+from sklearn.ensemble import RandomForestClassifier
+from sklearn.svm import SVC
+
+from labelwise import FallbackWarning, InvalidParameterError, NotFittedError
+from labelwise.models import SklearnClassifier
+
+
+def test_probabilities_cover_all_classes():
+    x = np.array([[0.0], [1.0], [2.0], [3.0]])
+    p = SklearnClassifier().fit(x, [0, 0, 2, 2], n_classes=4).predict_proba(x)
+    assert p.shape == (4, 4)
+    assert np.allclose(p.sum(1), 1) and np.allclose(p[:, [1, 3]], 0)
+
+
+def test_embedding_is_the_features():
+    x = np.arange(12.0).reshape(3, 2, 2)
+    assert SklearnClassifier().embed(x).tolist() == x.reshape(3, 4).tolist()
+
+
+def test_single_class_fallback():
+    with pytest.warns(FallbackWarning, match="Only class"):
+        clf = SklearnClassifier().fit(np.ones((3, 2)), [1, 1, 1], n_classes=3)
+    assert clf.predict_proba(np.ones((2, 2))).tolist() == [[0, 1, 0], [0, 1, 0]]
+
+
+def test_errors_and_seeding():
+    with pytest.raises(InvalidParameterError, match="CalibratedClassifierCV"):
+        SklearnClassifier(SVC())
+    with pytest.raises(NotFittedError):
+        SklearnClassifier().predict_proba(np.ones((2, 2)))
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(40, 3))
+    y = (x[:, 0] > 0).astype(int)
+    a = SklearnClassifier(RandomForestClassifier(n_estimators=5)).fit(
+        x, y, n_classes=2, rng=3
+    )
+    b = SklearnClassifier(RandomForestClassifier(n_estimators=5)).fit(
+        x, y, n_classes=2, rng=3
+    )
+    assert np.allclose(a.predict_proba(x), b.predict_proba(x))

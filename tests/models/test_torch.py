@@ -1,0 +1,95 @@
+import functools
+
+import numpy as np
+import pytest
+import torch
+
+from labelwise import InvalidParameterError, NotFittedError, UnsupportedModelError
+from labelwise.models import SplitNetwork, TorchClassifier, cnn, mlp, require
+from labelwise.models.base import Ensemble, MCDropoutSampler
+
+
+def _blobs(n=120, seed=0):
+    rng = np.random.default_rng(seed)
+    y = rng.integers(3, size=n)
+    x = (np.eye(3)[y] * 3 + rng.normal(size=(n, 3))).astype(np.float32)
+    return x, y
+
+
+def test_reference_mlp_structure():
+    net = mlp((784,), 10)
+    assert net.head.bias is None and net.head.in_features == 128
+    assert net.features(torch.zeros(2, 784)).shape == (2, 128)
+
+
+def test_fit_learns_and_stops_at_train_accuracy():
+    x, y = _blobs()
+    clf = TorchClassifier(mlp, max_epochs=300, stop_at_train_accuracy=0.95)
+    clf.fit(x, y, n_classes=3, rng=0)
+    acc = (clf.predict_proba(x).argmax(1) == y).mean()
+    assert acc >= 0.95
+    assert clf.epochs_[0] < 300
+
+
+def test_same_seed_same_model_and_chunking():
+    x, y = _blobs()
+    a = TorchClassifier(mlp, max_epochs=5, predict_batch_size=7).fit(
+        x, y, n_classes=3, rng=1
+    )
+    b = TorchClassifier(mlp, max_epochs=5).fit(x, y, n_classes=3, rng=1)
+    assert np.allclose(a.predict_proba(x), b.predict_proba(x), atol=1e-6)
+    assert np.allclose(a.embed(x), b.embed(x), atol=1e-5)
+    c = TorchClassifier(mlp, max_epochs=5).fit(x, y, n_classes=3, rng=2)
+    assert not np.allclose(a.predict_proba(x), c.predict_proba(x))
+
+
+def test_mc_dropout_and_capability():
+    x, y = _blobs()
+    plain = TorchClassifier(mlp, max_epochs=2).fit(x, y, n_classes=3, rng=0)
+    with pytest.raises(UnsupportedModelError, match="dropout"):
+        require(plain, MCDropoutSampler, "bald")
+    drop = TorchClassifier(functools.partial(mlp, dropout=0.5), max_epochs=2)
+    require(drop, MCDropoutSampler, "bald")  # detected before fit
+    drop.fit(x, y, n_classes=3, rng=0)
+    s1 = drop.predict_proba_samples(x, 4, rng=0)
+    s2 = drop.predict_proba_samples(x, 4, rng=0)
+    assert s1.shape == (4, 120, 3) and np.allclose(s1, s2)
+    assert s1.std(0).max() > 1e-3
+    # dropout layers are back in eval mode: deterministic predictions
+    assert np.allclose(drop.predict_proba(x), drop.predict_proba(x))
+
+
+def test_ensemble_members():
+    x, y = _blobs()
+    with pytest.raises(UnsupportedModelError, match="n_members"):
+        require(TorchClassifier(mlp), Ensemble, "variation-ratio")
+    ens = TorchClassifier(mlp, max_epochs=3, n_members=3).fit(x, y, n_classes=3, rng=0)
+    m = ens.predict_proba_members(x)
+    assert m.shape == (3, 120, 3)
+    assert np.allclose(m.mean(0), ens.predict_proba(x), atol=1e-6)
+    assert not np.allclose(m[0], m[1])
+
+
+def test_cnn_shapes_and_errors():
+    x = np.random.default_rng(0).normal(size=(10, 1, 28, 28)).astype(np.float32)
+    y = np.arange(10) % 2
+    clf = TorchClassifier(cnn, max_epochs=1).fit(x, y, n_classes=2, rng=0)
+    assert clf.predict_proba(x).shape == (10, 2) and clf.embed(x).shape == (10, 128)
+    with pytest.raises(InvalidParameterError, match=r"\(channels, 28, 28\)"):
+        cnn((3,), 2)
+
+
+def test_errors():
+    x, y = _blobs()
+    with pytest.raises(NotFittedError, match="call fit"):
+        TorchClassifier(mlp).predict_proba(x)
+    with pytest.raises(InvalidParameterError, match="shape"):
+        TorchClassifier(mlp).fit(x, y[:5], n_classes=3)
+    with pytest.raises(InvalidParameterError, match="lr"):
+        TorchClassifier(mlp, lr=0)
+    with pytest.raises(InvalidParameterError, match="SplitNetwork"):
+        TorchClassifier(lambda s, k: torch.nn.Linear(3, k)).fit(x, y, n_classes=3)
+    net = SplitNetwork(torch.nn.Identity(), torch.nn.Linear(3, 3))
+    assert TorchClassifier(lambda s, k: net, max_epochs=1).fit(x, y, n_classes=3).embed(
+        x
+    ).shape == (120, 3)
