@@ -13,16 +13,21 @@ import torch
 _CHUNK = 8192
 
 
+def _sq_norms(x: torch.Tensor) -> torch.Tensor:
+    """Squared row norms without an ``x``-sized temporary."""
+    out = torch.empty(x.shape[0], dtype=x.dtype)
+    for s in range(0, x.shape[0], _CHUNK):
+        out[s : s + _CHUNK] = torch.linalg.vector_norm(x[s : s + _CHUNK], dim=1) ** 2
+    return out
+
+
 class DensePoints:
     """Rows ``x_i`` of a ``(n, d)`` matrix; ``||x_i - x_j||^2`` by the norms trick."""
 
     def __init__(self, x: torch.Tensor):
         self.n = int(x.shape[0])
         self.xt = x.t().contiguous()
-        self.sq = torch.empty(self.n, dtype=x.dtype)
-        for s in range(0, self.n, _CHUNK):
-            blk = x[s : s + _CHUNK]
-            self.sq[s : s + _CHUNK] = (blk * blk).sum(1)
+        self.sq = _sq_norms(x)
 
     def sqdist_to(self, i: int) -> torch.Tensor:
         """Squared distances of all points to point ``i``, shape ``(n,)``."""
@@ -47,7 +52,7 @@ class KroneckerPoints:
         self.n = int(a.shape[0])
         self.at = a.t().contiguous()
         self.ht = h.t().contiguous()
-        self.sq = (a * a).sum(1) * (h * h).sum(1)
+        self.sq = _sq_norms(a) * _sq_norms(h)
 
     def sqdist_to(self, i: int) -> torch.Tensor:
         """Squared distances of all points to point ``i``, shape ``(n,)``."""
@@ -62,7 +67,7 @@ class KroneckerPoints:
 
 
 def min_sqdist_to_set(
-    x: torch.Tensor, centers: torch.Tensor, chunk_size: int = 4096
+    x: torch.Tensor, centers: torch.Tensor, chunk_size: int = 2048
 ) -> torch.Tensor:
     """Squared distance of each row of ``x`` to its nearest row of ``centers``.
 
@@ -71,13 +76,14 @@ def min_sqdist_to_set(
     """
     n = x.shape[0]
     out = torch.full((n,), float("inf"), dtype=x.dtype)
-    c_sq = (centers * centers).sum(1)
+    c_sq = _sq_norms(centers)
     for s in range(0, n, chunk_size):
         blk = x[s : s + chunk_size]
-        b_sq = (blk * blk).sum(1, keepdim=True)
+        b_sq = _sq_norms(blk)[:, None]
         best = out[s : s + chunk_size]
         for t in range(0, centers.shape[0], chunk_size):
             c = centers[t : t + chunk_size]
-            d2 = torch.addmm(b_sq + c_sq[t : t + chunk_size], blk, c.t(), alpha=-2.0)
+            d2 = torch.addmm(c_sq[None, t : t + chunk_size], blk, c.t(), alpha=-2.0)
+            d2.add_(b_sq)
             torch.minimum(best, d2.min(1).values, out=best)
     return out.clamp_min_(0.0)
