@@ -87,6 +87,7 @@ def test_properties(seed, n, n_lab, n_sel):
     rng = np.random.default_rng(seed)
     x = rng.normal(size=(n, 3))
     lab = rng.choice(n, size=n_lab, replace=False)
+    n_sel = min(n_sel, n - n_lab)
     picks, radii = kcenter_greedy(x, n_sel, labeled=lab, rng=seed, return_radii=True)
     assert len(set(picks.tolist())) == n_sel
     assert not set(picks.tolist()) & set(lab.tolist())
