@@ -17,7 +17,11 @@ def test_readme_python_blocks_run(tmp_path, monkeypatch, capsys):
 
 
 def test_readme_opens_with_the_two_commands():
-    lines = [ln.strip() for ln in README.read_text().splitlines()[:12] if ln.startswith("    ")]
+    lines = [
+        ln.strip()
+        for ln in README.read_text().splitlines()[:12]
+        if ln.startswith("    ")
+    ]
     assert lines[:2] == ["bash scripts/main.sh", "bash scripts/test.sh"]
     ci = (README.parent / ".ci" / "run").read_text()
     assert "bash scripts/test.sh" in ci

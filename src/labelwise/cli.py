@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import functools
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -16,8 +15,6 @@ app = typer.Typer(
     no_args_is_help=True,
     help="labelwise: deep batch active learning for classification and regression.",
 )
-
-MODELS = ("mlp", "cnn", "logreg")
 
 
 def _fail(exc: Exception) -> None:
@@ -60,29 +57,6 @@ def datasets(
             state = "cached" if (root / name / "raw.npz").exists() else "not fetched"
             typer.echo(f"{name}\t{state}")
         typer.echo(f"(cache: {root}; fetch with: labelwise datasets --fetch NAME)")
-
-
-def make_model(
-    name: str,
-    *,
-    epochs: int,
-    lr: float,
-    dropout: float,
-    members: int,
-    hidden: int,
-) -> Any:
-    """Build a fresh model by command-line name."""
-    from labelwise.models import SklearnClassifier, TorchClassifier, cnn, mlp
-
-    if name == "logreg":
-        return SklearnClassifier()
-    factory = {"mlp": mlp, "cnn": cnn}[name]
-    return TorchClassifier(
-        functools.partial(factory, hidden=hidden, dropout=dropout),
-        lr=lr,
-        max_epochs=epochs,
-        n_members=members,
-    )
 
 
 def _tick(bar: Any) -> None:
@@ -139,19 +113,17 @@ def run(
         plot_learning_curves,
         run_simulation,
     )
+    from labelwise.models.registry import make_model
     from labelwise.strategies import get_strategy
 
     try:
-        if model not in MODELS:
-            from labelwise._validation import closest_name
-            from labelwise.exceptions import InvalidParameterError
-
-            raise InvalidParameterError(
-                f"Unknown model '{model}'.{closest_name(model, MODELS)}"
-            )
         strats = [get_strategy(s) for s in strategy]
-        model_kw: dict[str, Any] = dict(
-            epochs=epochs, lr=lr, dropout=dropout, members=members, hidden=hidden
+        model_kw: dict[str, Any] = (
+            {}
+            if model == "logreg"
+            else dict(
+                epochs=epochs, lr=lr, dropout=dropout, members=members, hidden=hidden
+            )
         )
         for s in strats:  # fail at once on a missing capability
             s.check_model(make_model(model, **model_kw))

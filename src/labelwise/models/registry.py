@@ -1,0 +1,88 @@
+"""Models by name, as the command line and benchmark grids refer to them."""
+
+from __future__ import annotations
+
+import functools
+from typing import Any
+
+from labelwise._validation import closest_name
+from labelwise.exceptions import InvalidParameterError
+from labelwise.models.pytorch import TorchClassifier, cnn, mlp
+from labelwise.models.sklearn import SklearnClassifier
+
+TORCH_PARAMS: dict[str, type | tuple[type, ...]] = {
+    "epochs": int,
+    "lr": (int, float),
+    "hidden": int,
+    "dropout": (int, float),
+    "members": int,
+}
+"""Parameters of the torch models and their types."""
+
+MODEL_PARAMS: dict[str, dict[str, type | tuple[type, ...]]] = {
+    "mlp": TORCH_PARAMS,
+    "cnn": TORCH_PARAMS,
+    "logreg": {},
+}
+"""Valid parameters per model name."""
+
+DEFAULTS: dict[str, Any] = {
+    "epochs": 200,
+    "lr": 1e-3,
+    "hidden": 128,
+    "dropout": 0.0,
+    "members": 1,
+}
+
+
+def available_models() -> list[str]:
+    """Model names."""
+    return sorted(MODEL_PARAMS)
+
+
+def check_model_params(name: str, params: dict[str, Any]) -> dict[str, Any]:
+    """Validate ``params`` for model ``name``; return them with defaults filled in."""
+    if name not in MODEL_PARAMS:
+        raise InvalidParameterError(
+            f"Unknown model '{name}'.{closest_name(name, MODEL_PARAMS)}"
+        )
+    valid = MODEL_PARAMS[name]
+    for key, value in params.items():
+        if key not in valid:
+            raise InvalidParameterError(
+                f"Unknown parameter '{key}' for model '{name}'. Valid: "
+                f"{', '.join(sorted(valid)) or 'none'}."
+            )
+        if isinstance(value, bool) or not isinstance(value, valid[key]):
+            raise InvalidParameterError(
+                f"Model parameter '{key}' must be {_type_name(valid[key])}; got "
+                f"{value!r}."
+            )
+    return {k: params.get(k, DEFAULTS[k]) for k in valid}
+
+
+def _type_name(t: type | tuple[type, ...]) -> str:
+    return "a number" if isinstance(t, tuple) else f"an {t.__name__}"
+
+
+def make_model(name: str, **params: Any) -> Any:
+    """A fresh, unfitted model: ``mlp``, ``cnn`` or ``logreg``.
+
+    Args:
+        name: Model name.
+        **params: ``epochs``, ``lr``, ``hidden``, ``dropout``, ``members``
+            (torch models only).
+
+    Returns:
+        A :class:`TorchClassifier` or :class:`SklearnClassifier`.
+    """
+    p = check_model_params(name, params)
+    if name == "logreg":
+        return SklearnClassifier()
+    factory = {"mlp": mlp, "cnn": cnn}[name]
+    return TorchClassifier(
+        functools.partial(factory, hidden=p["hidden"], dropout=float(p["dropout"])),
+        lr=float(p["lr"]),
+        max_epochs=p["epochs"],
+        n_members=p["members"],
+    )
