@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -195,6 +196,64 @@ def run(
 
 
 @app.command()
+def bench(
+    config: Annotated[Path, typer.Argument(help="Grid file (TOML).")],
+    out: Annotated[Path, typer.Option(help="Output folder (results, logs, report).")],
+    workers: Annotated[int, typer.Option(help="Local worker processes.")] = 1,
+    ray: Annotated[
+        str | None,
+        typer.Option(
+            help="Run on Ray: '--ray' alone starts a local instance; '--ray ADDRESS' "
+            "joins a cluster (e.g. auto or HOST:6379). DIR must be shared."
+        ),
+    ] = None,
+    report: Annotated[bool, typer.Option(help="Write the report at the end.")] = True,
+) -> None:
+    """Run an experiment grid; rerunning the same command resumes it.
+
+    Writes DIR/results.sqlite (one transaction per round), DIR/logs/RUN_ID.log and,
+    at the end, DIR/report.html.
+    """
+    from labelwise.bench import build_report, load_grid, run_grid
+
+    try:
+        grid = load_grid(config)
+    except LabelwiseError as exc:
+        _fail(exc)
+        return
+    if workers < 1:
+        _fail(ValueError(f"--workers must be >= 1; got {workers}."))
+    n_runs = len(grid.runs())
+    typer.echo(
+        f"grid '{grid.name}': {n_runs} runs ({len(grid.datasets)} datasets x "
+        f"{len(grid.models)} models x {len(grid.strategies)} strategies x "
+        f"{len(grid.settings.seeds)} seeds) -> {out}"
+    )
+    counts = run_grid(grid, out, workers=workers, ray_address=ray)
+    typer.echo(
+        f"finished {counts['finished']}, already done {counts['skipped']}, "
+        f"failed {counts['failed']} (tracebacks in {out / 'logs'})"
+    )
+    if report:
+        typer.echo(f"report: {build_report(out)}")
+    if counts["failed"]:
+        raise typer.Exit(code=1)
+
+
+@app.command("report")
+def report_cmd(
+    directory: Annotated[Path, typer.Argument(help="A bench or run output folder.")],
+) -> None:
+    """Write DIR/report.html (self-contained) and its PNGs."""
+    from labelwise.bench import build_report
+
+    try:
+        typer.echo(f"report: {build_report(directory)}")
+    except FileNotFoundError as exc:
+        _fail(exc)
+
+
+@app.command()
 def export(
     directory: Annotated[Path, typer.Argument(help="Folder holding results.sqlite.")],
     csv: Annotated[Path, typer.Option("--csv", help="CSV file to write.")],
@@ -216,9 +275,21 @@ def export(
     typer.echo(f"wrote {n} rows to {csv}")
 
 
+def _normalise_argv(argv: list[str]) -> list[str]:
+    """Let ``--ray`` stand alone: ``--ray`` -> ``--ray local``."""
+    out = []
+    for i, arg in enumerate(argv):
+        out.append(arg)
+        if arg == "--ray":
+            nxt = argv[i + 1] if i + 1 < len(argv) else None
+            if nxt is None or nxt.startswith("-") or nxt.endswith(".toml"):
+                out.append("local")
+    return out
+
+
 def main() -> None:
     """Entry point of the ``labelwise`` command."""
-    app()
+    app(args=_normalise_argv(sys.argv[1:]), prog_name="labelwise")
 
 
 if __name__ == "__main__":  # pragma: no cover

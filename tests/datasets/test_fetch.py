@@ -147,4 +147,5 @@ def test_real_registry_fetch_satellite(tmp_path):
     d = ds.load("satellite", root=tmp_path)
     assert d.X_train.shape == (4435, 36) and d.X_test.shape == (2000, 36)
     assert sorted(set(d.y_train.tolist())) == list(range(6))
-    assert not [p for p in (tmp_path / "satellite").iterdir() if p.name != "raw.npz"]
+    left = {p.name for p in (tmp_path / "satellite").iterdir()}
+    assert left == {"raw.npz", ".lock"}

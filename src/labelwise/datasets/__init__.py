@@ -30,6 +30,7 @@ features are standardised per column with training statistics.
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import pickle
 import struct
@@ -301,32 +302,37 @@ def fetch_raw(name: str, *, root: Path | None = None) -> Raw:
     """
     spec = _spec(name)
     folder = (root or cache_dir()) / name
-    cached = folder / "raw.npz"
-    if cached.exists():
-        with np.load(cached) as data:
-            raw: Raw = (
-                data["X_train"],
-                data["y_train"],
-                data["X_test"],
-                data["y_test"],
-            )
-        _check_content(name, raw, spec)
-        return raw
     folder.mkdir(parents=True, exist_ok=True)
+    cached = folder / "raw.npz"
+    # one process fetches at a time; the others wait and then read the cache
+    with open(folder / ".lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not cached.exists():
+            return _fetch_into(name, spec, folder, cached)
+    with np.load(cached) as data:
+        raw: Raw = (data["X_train"], data["y_train"], data["X_test"], data["y_test"])
+    _check_content(name, raw, spec)
+    return raw
+
+
+def _fetch_into(name: str, spec: _Spec, folder: Path, cached: Path) -> Raw:
+    """Fetch, parse, verify, then cache atomically; return the raw arrays."""
     fetched = fetch_first(name, spec.sources, folder) if spec.sources else {}
     files = {
         k: v
         for k, v in fetched.items()
         if not spec.members or Path(k).name in spec.members
     }
-    raw = spec.parse(files)
-    _check_content(name, raw, spec)
-    tmp = folder / "raw.tmp.npz"
-    np.savez(tmp, X_train=raw[0], y_train=raw[1], X_test=raw[2], y_test=raw[3])
-    tmp.replace(cached)
-    for path in fetched.values():
-        if path.exists():
-            path.unlink()
+    try:
+        raw = spec.parse(files)
+        _check_content(name, raw, spec)
+        tmp = folder / "raw.tmp.npz"
+        np.savez(tmp, X_train=raw[0], y_train=raw[1], X_test=raw[2], y_test=raw[3])
+        tmp.replace(cached)
+    finally:
+        for path in fetched.values():
+            if path.exists():
+                path.unlink()
     return raw
 
 

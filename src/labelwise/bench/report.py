@@ -1,0 +1,175 @@
+"""One self-contained HTML report (plus PNGs) for a bench or run directory."""
+
+from __future__ import annotations
+
+import base64
+import html
+import os
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from labelwise.bench.stats import auc_ranks, average_ranks, penalty_matrix, timing_table
+from labelwise.loop.report import curve_table, plot_learning_curves
+from labelwise.loop.store import ResultStore
+
+TIMING_METRICS = {"select_seconds", "train_seconds"}
+CSS = """
+body{font-family:system-ui,sans-serif;margin:2em auto;max-width:1200px;color:#222}
+table{border-collapse:collapse;margin:1em 0;font-size:0.9em}
+td,th{border:1px solid #ccc;padding:3px 8px;text-align:right}
+th{background:#f3f3f3} img{max-width:100%} h2{margin-top:2em}
+details pre{background:#f8f8f8;padding:1em;overflow:auto}
+"""
+
+
+def _plt() -> Any:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def plot_penalty(
+    strategies: list[str], pen: np.ndarray, n_exp: int, path: str | os.PathLike[str]
+) -> None:
+    """Heat map of the penalty matrix with its column averages as a last row."""
+    plt = _plt()
+    k = len(strategies)
+    col_mean = pen.mean(axis=0) if k else pen
+    data = np.vstack([pen, col_mean[None, :]]) if k else pen
+    fig, ax = plt.subplots(figsize=(1.1 * k + 3, 0.9 * k + 2.5))
+    im = ax.imshow(data, cmap="viridis")
+    ax.set_xticks(range(k), strategies, rotation=45, ha="right")
+    ax.set_yticks(range(k + 1), [*strategies, "column mean"])
+    for i in range(data.shape[0]):
+        for j in range(k):
+            ax.text(j, i, f"{data[i, j]:.2f}", ha="center", va="center", color="w")
+    ax.axhline(k - 0.5, color="white", lw=2)
+    ax.set_title(
+        f"row beats column (sum over {n_exp} experiments);\n"
+        "column mean: how often it is beaten (lower is better)"
+    )
+    fig.colorbar(im, ax=ax, shrink=0.7)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def plot_timings(times: pd.DataFrame, path: str | os.PathLike[str]) -> None:
+    """Bar chart of mean selection and training seconds per round per strategy."""
+    plt = _plt()
+    agg = times.groupby("strategy")[["select_seconds", "train_seconds"]].mean()
+    fig, ax = plt.subplots(figsize=(max(5.0, 0.9 * len(agg) + 2), 3.8))
+    x = np.arange(len(agg))
+    ax.bar(x - 0.2, agg["select_seconds"].fillna(0), 0.4, label="selection")
+    ax.bar(x + 0.2, agg["train_seconds"].fillna(0), 0.4, label="training")
+    ax.set_xticks(x, agg.index, rotation=30, ha="right")
+    ax.set_ylabel("seconds per round (mean)")
+    ax.set_yscale("log")
+    ax.legend()
+    ax.grid(alpha=0.3, axis="y")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def _img(path: Path) -> str:
+    data = base64.b64encode(path.read_bytes()).decode()
+    return f'<img src="data:image/png;base64,{data}" alt="{html.escape(path.stem)}">'
+
+
+def _table(df: pd.DataFrame, floats: str = "{:.4f}") -> str:
+    return df.to_html(index=False, float_format=floats.format, border=0)
+
+
+def build_report(directory: str | os.PathLike[str]) -> Path:
+    """Write ``report.html`` and its PNGs into ``directory`` (which holds results).
+
+    Sections: learning curves per dataset for every curve metric recorded (mean
+    ± standard error over seeds, random drawn in black), normalised areas with
+    ranks per dataset and on average, the pairwise penalty matrix, mean selection
+    and training seconds per round, and failed runs with their tracebacks.
+
+    Returns:
+        The path of ``report.html``.
+    """
+    folder = Path(directory)
+    db = folder / "results.sqlite"
+    if not db.exists():
+        raise FileNotFoundError(f"No results.sqlite in {folder}; run a bench first.")
+    store = ResultStore(db)
+    df = store.measurements()
+    runs = store.runs()
+    parts = [
+        f"<!doctype html><html><head><meta charset='utf-8'><title>labelwise report"
+        f"</title><style>{CSS}</style></head><body><h1>labelwise report: "
+        f"{html.escape(str(folder.name))}</h1>",
+        f"<p>{len(runs)} runs ({(runs['status'] == 'finished').sum()} finished, "
+        f"{(runs['status'] == 'failed').sum()} failed, "
+        f"{(runs['status'] == 'running').sum()} unfinished); "
+        f"{df['dataset'].nunique()} datasets, {df['strategy'].nunique()} strategies, "
+        f"{df['seed'].nunique()} seeds.</p>",
+    ]
+    curve_metrics = [
+        m for m in sorted(df["metric"].unique()) if m not in TIMING_METRICS
+    ]
+    if "accuracy" in curve_metrics:
+        curve_metrics.remove("accuracy")
+        curve_metrics.insert(0, "accuracy")
+    parts.append("<h2>Learning curves</h2>")
+    for metric in curve_metrics:
+        png = folder / f"curves_{metric}.png"
+        plot_learning_curves(df, png, metric=metric)
+        parts.append(f"<h3>{html.escape(metric)}</h3>{_img(png)}")
+        table = curve_table(df, metric)
+        parts.append(f"<details><summary>values</summary>{_table(table)}</details>")
+    if "accuracy" in curve_metrics:
+        ranks = auc_ranks(df, "accuracy")
+        parts.append(
+            "<h2>Normalised area under the accuracy curve</h2><p>Trapezoidal area "
+            "over the number of labels divided by its width (mean accuracy over the "
+            "budget); rank 1 is best within a dataset and model.</p>"
+        )
+        parts.append(_table(ranks))
+        avg = average_ranks(ranks).reset_index().rename(columns={"rank": "mean rank"})
+        parts.append("<h3>Average rank</h3>" + _table(avg, "{:.2f}"))
+        strategies, pen, n_exp = penalty_matrix(df, runs, "accuracy")
+        parts.append(
+            "<h2>Pairwise penalty matrix</h2><p>BADGE/BAIT protocol: at checkpoint "
+            "budgets n₀ + 2^k·B (until random reaches 99% of its final accuracy), a "
+            "paired two-sided t-test over seeds (|t| &gt; 2.776 for 5 seeds); each win "
+            "of the row over the column adds 1/z, z = checkpoints of the experiment."
+            "</p>"
+        )
+        if n_exp:
+            png = folder / "penalty_matrix.png"
+            plot_penalty(strategies, pen, n_exp, png)
+            parts.append(_img(png))
+            pm = pd.DataFrame(pen, columns=strategies)
+            pm.insert(0, "row beats column", strategies)
+            parts.append(_table(pm, "{:.2f}"))
+        else:
+            parts.append("<p>(needs random sampling and at least 2 seeds)</p>")
+    times = timing_table(df)
+    if not times.empty:
+        png = folder / "timings.png"
+        plot_timings(times, png)
+        parts.append("<h2>Seconds per round</h2>" + _img(png) + _table(times, "{:.3f}"))
+    failed = runs[runs["status"] == "failed"]
+    if not failed.empty:
+        parts.append("<h2>Failed runs</h2>")
+        for row in failed.itertuples():
+            parts.append(
+                f"<details><summary>{html.escape(str(row.dataset))} / "
+                f"{html.escape(str(row.strategy))} / seed {row.seed}</summary><pre>"
+                f"{html.escape(str(row.error))}</pre></details>"
+            )
+    parts.append("</body></html>")
+    out = folder / "report.html"
+    out.write_text("\n".join(parts))
+    return out

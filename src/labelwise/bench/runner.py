@@ -1,0 +1,248 @@
+"""Run an experiment grid: resumable, on a local process pool or a Ray cluster.
+
+Every run writes its rounds into ``DIR/results.sqlite`` as it goes (one
+transaction per round) and its log into ``DIR/logs/RUN_ID.log``. Rerunning the same
+grid skips finished runs and continues unfinished ones from their last complete
+round. Workers use one torch thread each, so a run gives the same numbers
+whichever executor runs it.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures as cf
+import functools
+import json
+import multiprocessing
+import os
+import time
+from collections.abc import Callable, Iterable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from labelwise.bench.config import GridConfig
+from labelwise.loop.experiment import RunConfig, run_simulation
+from labelwise.loop.store import ResultStore
+
+RESULTS = "results.sqlite"
+
+
+@functools.lru_cache(maxsize=4)
+def _data(name: str, pool_size: int | None, test_size: int | None) -> tuple[Any, ...]:
+    from labelwise.datasets import load
+
+    d = load(name)
+    pool = _subsample(len(d.y_train), pool_size)
+    test = _subsample(len(d.y_test), test_size)
+    return d.X_train[pool], d.y_train[pool], d.X_test[test], d.y_test[test], d.classes
+
+
+def _subsample(n: int, size: int | None) -> np.ndarray:
+    if size is None or size >= n:
+        return np.arange(n)
+    return np.sort(np.random.default_rng(0).choice(n, size=size, replace=False))
+
+
+def execute_run(run: dict[str, Any], out: str) -> tuple[str, str]:
+    """Run one grid cell (a :class:`RunConfig` as a dict) into ``out``.
+
+    Args:
+        run: ``RunConfig.as_dict()`` of the run.
+        out: The grid's output folder.
+
+    Returns:
+        ``(run_id, status)`` with status ``finished``, ``skipped`` or ``failed``.
+    """
+    import torch
+
+    from labelwise.models.registry import make_model
+    from labelwise.strategies import get_strategy
+
+    torch.set_num_threads(1)
+    cfg = RunConfig(**run)
+    extra = cfg.extra
+    folder = Path(out)
+    (folder / "logs").mkdir(parents=True, exist_ok=True)
+    log_path = folder / "logs" / f"{cfg.run_id}.log"
+    with open(log_path, "a", buffering=1) as log:
+        log.write(f"{time.strftime('%F %T')} start {json.dumps(run, default=str)}\n")
+        store = ResultStore(folder / RESULTS)
+        try:
+            x_pool, y_pool, x_test, y_test, classes = _data(
+                cfg.dataset, extra.get("pool_size"), extra.get("test_size")
+            )
+            model = make_model(cfg.model, **extra.get("model_params", {}))
+            strategy = get_strategy(
+                extra.get("strategy_name", cfg.strategy), **cfg.strategy_params
+            )
+        except Exception as exc:
+            store.start_run(cfg.run_id, cfg.as_dict())
+            store.fail_run(cfg.run_id, f"{type(exc).__name__}: {exc}")
+            log.write(f"{time.strftime('%F %T')} failed before start: {exc}\n")
+            return cfg.run_id, "failed"
+
+        def on_round(rnd: int, metrics: dict[str, float]) -> None:
+            vals = " ".join(f"{k}={v:.4g}" for k, v in metrics.items())
+            log.write(f"{time.strftime('%F %T')} round {rnd} {vals}\n")
+
+        status = run_simulation(
+            cfg,
+            model,
+            strategy,
+            x_pool,
+            y_pool,
+            x_test,
+            y_test,
+            classes=classes,
+            store=store,
+            on_round=on_round,
+        )
+        if status == "failed":
+            err = store.runs().set_index("run_id").loc[cfg.run_id, "error"]
+            log.write(f"{time.strftime('%F %T')} failed:\n{err!s}\n")
+        log.write(f"{time.strftime('%F %T')} {status}\n")
+    return cfg.run_id, status
+
+
+def _init_worker(cache: str | None) -> None:
+    if cache:
+        os.environ["LABELWISE_DATA"] = cache
+
+
+def _rounds_done(store: ResultStore, ids: set[str]) -> int:
+    con = store._connect()
+    try:
+        rows = con.execute("SELECT run_id, COUNT(*) FROM rounds GROUP BY run_id")
+        return sum(n for rid, n in rows if rid in ids)
+    finally:
+        con.close()
+
+
+def run_grid(
+    grid: GridConfig,
+    out: str | os.PathLike[str],
+    *,
+    workers: int = 1,
+    ray_address: str | None = None,
+    progress: bool = True,
+    on_progress: Callable[[int, int], None] | None = None,
+) -> dict[str, int]:
+    """Run every cell of ``grid`` into ``out`` (resuming what is there).
+
+    Args:
+        grid: The validated grid.
+        out: Output folder (``results.sqlite``, ``logs/``, ``grid.json``).
+        workers: Local worker processes; 1 runs in this process.
+        ray_address: Run on Ray instead: ``"local"`` starts a local instance,
+            anything else is passed to ``ray.init(address=...)`` (``"auto"``
+            joins a running cluster). The folder must be shared with the workers.
+        progress: Show one overall progress bar (rounds, with ETA).
+        on_progress: Called as ``on_progress(done_rounds, total_rounds)``.
+
+    Returns:
+        Counts of runs per status: ``finished``, ``skipped``, ``failed``.
+    """
+    from tqdm import tqdm
+
+    folder = Path(out)
+    folder.mkdir(parents=True, exist_ok=True)
+    store = ResultStore(folder / RESULTS)
+    runs = grid.runs()
+    (folder / "grid.json").write_text(
+        json.dumps({"name": grid.name, "runs": [r.as_dict() for r in runs]}, indent=1)
+    )
+    ids = {r.run_id for r in runs}
+    total = sum(r.n_rounds + 1 for r in runs)
+    counts = {"finished": 0, "skipped": 0, "failed": 0}
+    jobs = [r.as_dict() for r in runs]
+    bar = tqdm(
+        total=total,
+        initial=_rounds_done(store, ids),
+        unit="round",
+        disable=not progress,
+        dynamic_ncols=True,
+    )
+
+    def refresh() -> None:
+        done = _rounds_done(store, ids)
+        bar.update(done - bar.n)
+        if on_progress is not None:
+            on_progress(done, total)
+
+    try:
+        if ray_address is not None:
+            results = _run_ray(jobs, str(folder), ray_address, workers, refresh)
+        elif workers <= 1:
+            results = []
+            for job in jobs:
+                results.append(execute_run(job, str(folder)))
+                refresh()
+        else:
+            results = _run_pool(jobs, str(folder), workers, refresh)
+        refresh()
+    finally:
+        bar.close()
+    for _, status in results:
+        counts[status] += 1
+    return counts
+
+
+def _run_pool(
+    jobs: list[dict[str, Any]], out: str, workers: int, refresh: Callable[[], None]
+) -> list[tuple[str, str]]:
+    ctx = multiprocessing.get_context("spawn")
+    with cf.ProcessPoolExecutor(
+        max_workers=workers,
+        mp_context=ctx,
+        initializer=_init_worker,
+        initargs=(os.environ.get("LABELWISE_DATA"),),
+    ) as pool:
+        pending = {pool.submit(execute_run, job, out) for job in jobs}
+        results: list[tuple[str, str]] = []
+        while pending:
+            done, pending = cf.wait(pending, timeout=0.5)
+            results.extend(f.result() for f in done)
+            refresh()
+    return results
+
+
+def _run_ray(
+    jobs: list[dict[str, Any]],
+    out: str,
+    address: str,
+    workers: int,
+    refresh: Callable[[], None],
+) -> list[tuple[str, str]]:
+    import ray
+
+    env = {k: v for k, v in os.environ.items() if k == "LABELWISE_DATA"}
+    kwargs: dict[str, Any] = {
+        "ignore_reinit_error": True,
+        "include_dashboard": False,
+        "log_to_driver": False,
+        "runtime_env": {"env_vars": env} if env else None,
+    }
+    if address == "local":
+        kwargs["num_cpus"] = max(1, workers)
+    else:
+        kwargs["address"] = address
+    started_here = not ray.is_initialized()
+    ray.init(**kwargs)
+    try:
+        task = ray.remote(num_cpus=1)(execute_run)
+        pending = [task.remote(job, out) for job in jobs]
+        results: list[tuple[str, str]] = []
+        while pending:
+            done, pending = ray.wait(pending, num_returns=len(pending), timeout=0.5)
+            results.extend(ray.get(done))
+            refresh()
+        return results
+    finally:
+        if started_here:
+            ray.shutdown()
+
+
+def grid_run_ids(grid: GridConfig) -> Iterable[str]:
+    """Run ids of a grid (for selecting its rows in a shared store)."""
+    return (r.run_id for r in grid.runs())

@@ -1,0 +1,174 @@
+"""Statistics over runs: ranks of learning-curve areas and the pairwise penalty matrix.
+
+References:
+    Ash, J. et al. Deep Batch Active Learning by Diverse, Uncertain Gradient Lower
+    Bounds (ICLR 2020), §5 and ``scripts/agg_results.py`` of their repository; the
+    same protocol in Ash et al., Gone Fishing (NeurIPS 2021), §6.2.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+from scipy import stats as sps
+
+from labelwise.loop.report import auc_table
+
+EXPERIMENT = ["dataset", "model", "batch_size"]
+
+
+def auc_ranks(df: pd.DataFrame, metric: str = "accuracy") -> pd.DataFrame:
+    """AUC table with the rank of each strategy per dataset and model (1 = best).
+
+    Returns:
+        :func:`auc_table` columns plus ``rank``.
+    """
+    table = auc_table(df, metric)
+    table["rank"] = table.groupby(["dataset", "model"])["auc_mean"].rank(
+        ascending=False, method="average"
+    )
+    return table
+
+
+def average_ranks(ranks: pd.DataFrame) -> pd.Series:
+    """Mean rank of each strategy over datasets and models (lower is better)."""
+    return ranks.groupby("strategy")["rank"].mean().sort_values()
+
+
+def checkpoints(
+    budgets: np.ndarray, random_mean: np.ndarray, n_initial: int, batch_size: int
+) -> list[int]:
+    """Budgets at which strategies are compared (§7.1 of ALGORITHMS.md).
+
+    ``L_0 = n_initial`` and ``L_k = n_initial + 2^(k-1) B``, kept while they were
+    measured and at most the largest budget; the list stops after the first budget
+    at which random sampling's mean reaches 99 % of its final mean.
+
+    Args:
+        budgets: Measured numbers of labels, ascending.
+        random_mean: Random sampling's mean metric at ``budgets``.
+        n_initial: Initial labels.
+        batch_size: Labels per round.
+    """
+    final = float(random_mean[-1])
+    at = dict(zip(budgets.tolist(), random_mean.tolist(), strict=True))
+    out: list[int] = []
+    k = 0
+    while True:
+        budget = n_initial if k == 0 else n_initial + 2 ** (k - 1) * batch_size
+        if budget > budgets[-1]:
+            break
+        if budget in at:
+            out.append(budget)
+            if at[budget] >= 0.99 * final:
+                break
+        k += 1
+    return out
+
+
+def penalty_matrix(
+    df: pd.DataFrame,
+    runs: pd.DataFrame,
+    metric: str = "accuracy",
+    max_seeds: int = 5,
+    alpha: float = 0.05,
+) -> tuple[list[str], np.ndarray, int]:
+    """Pairwise penalty matrix of the BADGE/BAIT papers.
+
+    For each experiment (dataset x model x batch size) and each checkpoint budget,
+    each ordered pair of strategies ``(i, j)`` is compared by a paired two-sided
+    t-test over the first ``N = min(N_i, N_j, max_seeds)`` common seeds (paired by
+    seed, so both used the same initial set); when ``i`` is significantly better,
+    ``P[i, j]`` grows by ``1/z`` (``z`` = the experiment's number of checkpoints).
+    With 5 seeds the threshold is ``|t| > 2.776``. Experiments without random
+    sampling, or with fewer than 2 common seeds, add nothing.
+
+    Args:
+        df: Tidy measurements.
+        runs: The runs table (for ``n_initial`` and ``batch_size``).
+        metric: Metric compared (higher is better).
+        max_seeds: Seeds used per comparison. Defaults to 5 (the papers).
+        alpha: Two-sided significance level. Defaults to 0.05.
+
+    Returns:
+        ``(strategies, P, n_experiments)``; ``P[i, j]`` counts how often row ``i``
+        beat column ``j``; column means say how often a strategy is beaten.
+    """
+    import json
+
+    cfg = runs.assign(
+        batch_size=[json.loads(c)["batch_size"] for c in runs["config"]],
+        n_initial=[json.loads(c)["n_initial"] for c in runs["config"]],
+    )[["dataset", "model", "strategy", "seed", "batch_size", "n_initial"]]
+    sub = df[df["metric"] == metric].merge(
+        cfg, on=["dataset", "model", "strategy", "seed"]
+    )
+    strategies = sorted(sub["strategy"].unique())
+    index = {s: i for i, s in enumerate(strategies)}
+    pen = np.zeros((len(strategies), len(strategies)))
+    n_exp = 0
+    for (_, _, batch), exp in sub.groupby(EXPERIMENT):
+        rand = exp[exp["strategy"] == "random"]
+        if rand.empty:
+            continue
+        curve = rand.groupby("n_labeled")["value"].mean().sort_index()
+        cps = checkpoints(
+            curve.index.to_numpy(),
+            curve.to_numpy(),
+            int(exp["n_initial"].iloc[0]),
+            int(str(batch)),
+        )
+        if not cps:
+            continue
+        n_exp += 1
+        table = exp.pivot_table(
+            index=["strategy", "seed"], columns="n_labeled", values="value"
+        )
+        for budget in cps:
+            for si in strategies:
+                for sj in strategies:
+                    if si == sj:
+                        continue
+                    diff = _paired(table, si, sj, budget, max_seeds)
+                    if diff is None:
+                        continue
+                    n = diff.size
+                    sd = diff.std(ddof=1)
+                    mean = diff.mean()
+                    if sd == 0:
+                        significant = mean != 0
+                    else:
+                        t = np.sqrt(n) * mean / sd
+                        significant = abs(t) > sps.t.ppf(1 - alpha / 2, n - 1)
+                    if significant and mean > 0:
+                        pen[index[si], index[sj]] += 1.0 / len(cps)
+    return strategies, pen, n_exp
+
+
+def _paired(
+    table: pd.DataFrame, si: str, sj: str, budget: int, max_seeds: int
+) -> np.ndarray | None:
+    if budget not in table.columns:
+        return None
+    try:
+        a = table.loc[si][budget].dropna()
+        b = table.loc[sj][budget].dropna()
+    except KeyError:
+        return None
+    seeds = sorted(set(a.index) & set(b.index))[:max_seeds]
+    if len(seeds) <= 1:
+        return None
+    return np.asarray(a.loc[seeds].to_numpy() - b.loc[seeds].to_numpy(), dtype=float)
+
+
+def timing_table(df: pd.DataFrame) -> pd.DataFrame:
+    """Mean selection and training seconds per round, per dataset and strategy."""
+    sub = df[df["metric"].isin(["select_seconds", "train_seconds"])]
+    out = sub.pivot_table(
+        index=["dataset", "model", "strategy"],
+        columns="metric",
+        values="value",
+        aggfunc="mean",
+    ).reset_index()
+    out.columns.name = None
+    return out

@@ -1,0 +1,101 @@
+import pytest
+
+from labelwise.bench import ConfigError, load_grid, parse_grid
+
+BASE = {
+    "datasets": ["digits"],
+    "models": ["logreg", {"name": "mlp", "params": {"epochs": 5}}],
+    "strategies": ["random", {"name": "bald", "params": {"n_mc_samples": 3}}],
+    "settings": {"initial": 10, "batch_size": 5, "rounds": 2, "seeds": [0, 4]},
+}
+
+
+def _with(**changes):
+    data = {k: (dict(v) if isinstance(v, dict) else list(v)) for k, v in BASE.items()}
+    for key, value in changes.items():
+        if "." in key:
+            section, sub = key.split(".")
+            data[section][sub] = value
+        else:
+            data[key] = value
+    return data
+
+
+def test_expands_the_grid():
+    grid = parse_grid(BASE)
+    runs = grid.runs()
+    assert len(runs) == 1 * 2 * 2 * 2
+    labels = {r.strategy for r in runs}
+    assert labels == {"random", "bald(n_mc_samples=3)"}
+    assert {r.seed for r in runs} == {0, 4}
+    assert len({r.run_id for r in runs}) == len(runs)
+    mlp = next(r for r in runs if r.model == "mlp")
+    assert (
+        mlp.extra["model_params"]["epochs"] == 5
+        and mlp.extra["model_params"]["lr"] == 1e-3
+    )
+
+
+@pytest.mark.parametrize(
+    ("data", "match"),
+    [
+        (
+            _with(strategy=["x"]),
+            "unknown top-level key 'strategy'; valid keys: datasets",
+        ),
+        (
+            _with(**{"settings.batch": 3}),
+            "unknown key 'batch' in \\[settings\\]; valid keys: initial",
+        ),
+        (
+            _with(**{"settings.rounds": "ten"}),
+            "key 'rounds' in \\[settings\\] must be an int",
+        ),
+        (_with(**{"settings.initial": 0}), "'initial' must be positive"),
+        (_with(**{"settings.seeds": [-1]}), "'seeds' must list ints"),
+        (_with(datasets=["digitz"]), "unknown dataset 'digitz'.*valid: digits"),
+        (_with(strategies=["badg"]), "Did you mean 'badge'"),
+        (
+            _with(strategies=[{"name": "bald", "params": {"t": 1}}]),
+            "Bad parameters for strategy 'bald'",
+        ),
+        (
+            _with(strategies=[{"name": "bald", "extra": 1}]),
+            "unknown key 'extra'.*valid keys: name, params",
+        ),
+        (
+            _with(models=[{"name": "mlp", "params": {"epoch": 1}}]),
+            "Unknown parameter 'epoch' for model 'mlp'. Valid: dropout, epochs",
+        ),
+        (
+            _with(models=[{"name": "mlp", "params": {"lr": "big"}}]),
+            "'lr' must be a number",
+        ),
+        (_with(models=["svm"]), "Unknown model 'svm'"),
+        (_with(strategies=[]), "'strategies' must be a non-empty list"),
+        (_with(strategies=["random", "random"]), "same entry twice"),
+    ],
+)
+def test_rejects_bad_grids(data, match):
+    with pytest.raises(ConfigError, match=match):
+        parse_grid(data, "grid.toml")
+
+
+def test_load_grid_file_errors(tmp_path):
+    with pytest.raises(ConfigError, match="does not exist"):
+        load_grid(tmp_path / "none.toml")
+    bad = tmp_path / "bad.toml"
+    bad.write_text("datasets = [")
+    with pytest.raises(ConfigError, match="not valid TOML"):
+        load_grid(bad)
+
+
+def test_shipped_configs_are_valid():
+    from pathlib import Path
+
+    configs = sorted(
+        (Path(__file__).parents[2] / "benchmarks" / "configs").glob("*.toml")
+    )
+    assert configs
+    for path in configs:
+        assert load_grid(path).runs()

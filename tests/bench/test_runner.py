@@ -1,0 +1,195 @@
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from labelwise.bench import parse_grid, run_grid
+from labelwise.cli import _normalise_argv, app
+
+ROOT = Path(__file__).parents[2]
+SMALL = {
+    "name": "small",
+    "datasets": ["digits"],
+    "models": ["logreg"],
+    "strategies": ["random", "margin", "coreset"],
+    "settings": {"initial": 10, "batch_size": 10, "rounds": 3, "seeds": 2},
+}
+
+
+def _accuracies(folder):
+    con = sqlite3.connect(Path(folder) / "results.sqlite")
+    return con.execute(
+        "SELECT r.strategy, r.seed, m.round, m.value FROM measurements m "
+        "JOIN runs r USING (run_id) WHERE m.metric LIKE '%accuracy' ORDER BY 1, 2, 3, m.metric"
+    ).fetchall()
+
+
+def _check_complete(folder, grid):
+    con = sqlite3.connect(Path(folder) / "results.sqlite")
+    runs = con.execute("SELECT run_id, status FROM runs").fetchall()
+    expected = {r.run_id for r in grid.runs()}
+    assert {r for r, _ in runs} == expected and len(runs) == len(expected)
+    assert {s for _, s in runs} == {"finished"}
+    s = grid.settings
+    for rid in expected:
+        rounds = [
+            r for (r,) in con.execute("SELECT round FROM rounds WHERE run_id=?", (rid,))
+        ]
+        assert sorted(rounds) == list(range(s.rounds + 1))
+        n, distinct = con.execute(
+            "SELECT COUNT(*), COUNT(DISTINCT idx) FROM labels WHERE run_id=?", (rid,)
+        ).fetchone()
+        assert n == distinct == s.initial + s.rounds * s.batch_size
+        dup = con.execute(
+            "SELECT COUNT(*) FROM (SELECT round, metric, COUNT(*) c FROM measurements "
+            "WHERE run_id=? GROUP BY round, metric HAVING c > 1)",
+            (rid,),
+        ).fetchone()[0]
+        assert dup == 0
+
+
+def test_pool_and_inline_give_the_same_numbers_and_resume(tmp_path):
+    grid = parse_grid(SMALL)
+    seen = []
+    counts = run_grid(
+        grid,
+        tmp_path / "a",
+        workers=1,
+        progress=False,
+        on_progress=lambda d, t: seen.append((d, t)),
+    )
+    assert counts == {"finished": 6, "skipped": 0, "failed": 0}
+    assert seen[-1] == (24, 24)
+    run_grid(grid, tmp_path / "b", workers=2, progress=False)
+    assert _accuracies(tmp_path / "a") == _accuracies(tmp_path / "b")
+    _check_complete(tmp_path / "b", grid)
+    again = run_grid(grid, tmp_path / "b", workers=2, progress=False)
+    assert again["skipped"] == 6
+    assert len(list((tmp_path / "a" / "logs").glob("*.log"))) == 6
+
+
+def test_ray_gives_the_same_numbers(tmp_path):
+    grid = parse_grid({**SMALL, "strategies": ["random", "margin"]})
+    run_grid(grid, tmp_path / "pool", workers=2, progress=False)
+    run_grid(grid, tmp_path / "ray", workers=2, ray_address="local", progress=False)
+    assert _accuracies(tmp_path / "pool") == _accuracies(tmp_path / "ray")
+
+
+def test_failed_run_is_recorded_and_the_rest_go_on(tmp_path):
+    grid = parse_grid({**SMALL, "strategies": ["random", "variation-ratio"]})
+    counts = run_grid(grid, tmp_path, progress=False)
+    assert counts["failed"] == 2 and counts["finished"] == 2
+    con = sqlite3.connect(tmp_path / "results.sqlite")
+    errors = [e for (e,) in con.execute("SELECT error FROM runs WHERE status='failed'")]
+    assert all("UnsupportedModelError" in e for e in errors)
+
+
+def test_sigkill_then_resume(tmp_path):
+    """Kill the whole process group mid-run with SIGKILL, start again, nothing lost."""
+    config = tmp_path / "fault.toml"
+    config.write_text(
+        'name = "fault"\ndatasets = ["digits"]\nmodels = ["logreg"]\n'
+        'strategies = ["random", "margin", "badge"]\n'
+        "[settings]\ninitial = 10\nbatch_size = 5\nrounds = 25\nseeds = 2\n"
+    )
+    out = tmp_path / "out"
+    cmd = [
+        sys.executable,
+        "-m",
+        "labelwise.cli",
+        "bench",
+        str(config),
+        "--out",
+        str(out),
+        "--workers",
+        "2",
+        "--no-report",
+    ]
+    proc = subprocess.Popen(
+        cmd,
+        start_new_session=True,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        env=os.environ.copy(),
+    )
+    db = out / "results.sqlite"
+    deadline = time.time() + 120
+    done = 0
+    while time.time() < deadline:
+        time.sleep(0.2)
+        if db.exists():
+            try:
+                done = (
+                    sqlite3.connect(db)
+                    .execute("SELECT COUNT(*) FROM rounds")
+                    .fetchone()[0]
+                )
+            except sqlite3.OperationalError:
+                continue
+            if done >= 20:
+                break
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+    assert 20 <= done < 6 * 26, done  # killed mid-run
+    res = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+    assert res.returncode == 0, res.stderr
+    assert "already done" in res.stdout
+    from labelwise.bench import load_grid
+
+    _check_complete(out, load_grid(config))
+
+
+def test_cli_quick_grid_end_to_end(tmp_path):
+    """CI exercises the shipped quick grid through the command line, report included."""
+    res = CliRunner().invoke(
+        app,
+        [
+            "bench",
+            str(ROOT / "benchmarks/configs/quick.toml"),
+            "--out",
+            str(tmp_path),
+            "--workers",
+            "2",
+        ],
+    )
+    assert res.exit_code == 0, res.output
+    html = (tmp_path / "report.html").read_text()
+    for section in (
+        "Learning curves",
+        "Normalised area",
+        "Average rank",
+        "Pairwise penalty matrix",
+        "Seconds per round",
+    ):
+        assert section in html
+    assert html.count("data:image/png;base64,") >= 4
+    for png in ("curves_accuracy.png", "penalty_matrix.png", "timings.png"):
+        assert (tmp_path / png).read_bytes()[:4] == b"\x89PNG"
+    res = CliRunner().invoke(
+        app, ["export", str(tmp_path), "--csv", str(tmp_path / "x.csv")]
+    )
+    assert res.exit_code == 0
+    res = CliRunner().invoke(app, ["report", str(tmp_path)])
+    assert res.exit_code == 0 and "report.html" in res.output
+
+
+@pytest.mark.parametrize(
+    ("argv", "expected"),
+    [
+        (["bench", "g.toml", "--ray"], ["bench", "g.toml", "--ray", "local"]),
+        (["bench", "--ray", "g.toml"], ["bench", "--ray", "local", "g.toml"]),
+        (["bench", "g.toml", "--ray", "auto"], ["bench", "g.toml", "--ray", "auto"]),
+        (
+            ["bench", "g.toml", "--ray", "--workers", "2"],
+            ["bench", "g.toml", "--ray", "local", "--workers", "2"],
+        ),
+    ],
+)
+def test_ray_flag_takes_an_optional_address(argv, expected):
+    assert _normalise_argv(argv) == expected

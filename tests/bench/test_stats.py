@@ -1,0 +1,113 @@
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+from scipy import stats
+
+from labelwise.bench.stats import auc_ranks, average_ranks, checkpoints, penalty_matrix
+
+
+def test_checkpoints():
+    budgets = np.array([100, 200, 300, 400, 500, 600, 700, 800, 900, 1000, 1100])
+    flat_late = np.array([0.5, 0.6, 0.7, 0.75, 0.8, 0.85, 0.88, 0.9, 0.92, 0.95, 1.0])
+    assert checkpoints(budgets, flat_late, 100, 100) == [100, 200, 300, 500, 900]
+    early = np.array([0.5, 0.995, 1, 1, 1, 1, 1, 1, 1, 1, 1.0])
+    assert checkpoints(budgets, early, 100, 100) == [100, 200]
+
+
+def _frame(curves, seeds=5, n0=10, b=10, rounds=4, datasets=("d1",)):
+    """Synthetic accuracy curves: curves[strategy](seed, round) -> value."""
+    rows, runs = [], []
+    for ds in datasets:
+        for strat, fn in curves.items():
+            for seed in range(seeds):
+                runs.append(
+                    {
+                        "dataset": ds,
+                        "model": "m",
+                        "strategy": strat,
+                        "seed": seed,
+                        "config": json.dumps({"batch_size": b, "n_initial": n0}),
+                    }
+                )
+                for r in range(rounds + 1):
+                    rows.append(
+                        {
+                            "dataset": ds,
+                            "model": "m",
+                            "strategy": strat,
+                            "seed": seed,
+                            "round": r,
+                            "n_labeled": n0 + r * b,
+                            "metric": "accuracy",
+                            "value": fn(seed, r),
+                        }
+                    )
+    return pd.DataFrame(rows), pd.DataFrame(runs)
+
+
+def slow_penalty(df, runs, strategies, cps):
+    """Direct use of scipy's paired t-test per checkpoint."""
+    pen = np.zeros((len(strategies), len(strategies)))
+    for budget in cps:
+        for i, si in enumerate(strategies):
+            for j, sj in enumerate(strategies):
+                if i == j:
+                    continue
+                a = (
+                    df[(df.strategy == si) & (df.n_labeled == budget)]
+                    .sort_values("seed")
+                    .value.to_numpy()[:5]
+                )
+                b = (
+                    df[(df.strategy == sj) & (df.n_labeled == budget)]
+                    .sort_values("seed")
+                    .value.to_numpy()[:5]
+                )
+                t, p = stats.ttest_rel(a, b)
+                if p < 0.05 and t > 0:
+                    pen[i, j] += 1 / len(cps)
+    return pen
+
+
+def test_penalty_matrix_matches_scipy():
+    rng = np.random.default_rng(0)
+    noise = rng.normal(scale=0.01, size=(3, 6, 5))
+    curves = {
+        "random": lambda s, r: 0.5 + 0.05 * r + noise[0, s, r],
+        "good": lambda s, r: 0.5 + 0.07 * r + noise[1, s, r],
+        "noisy": lambda s, r: 0.5 + 0.05 * r + 3 * noise[2, s, r],
+    }
+    df, runs = _frame(curves, seeds=6)
+    strategies, pen, n_exp = penalty_matrix(df, runs)
+    assert strategies == ["good", "noisy", "random"] and n_exp == 1
+    random_curve = df[df.strategy == "random"].groupby("n_labeled").value.mean()
+    cps = checkpoints(random_curve.index.to_numpy(), random_curve.to_numpy(), 10, 10)
+    assert np.allclose(pen, slow_penalty(df, runs, strategies, cps))
+    assert pen[0, 2] >= 0.5  # "good" beats random at every checkpoint after the first
+    assert pen[2, 0] == 0
+
+
+def test_penalty_sums_over_experiments_and_needs_random():
+    curves = {
+        "random": lambda s, r: 0.5 + 0.01 * s,
+        "a": lambda s, r: 0.6 + 0.01 * s + 0.001 * r,
+    }
+    df, runs = _frame(curves, datasets=("d1", "d2"))
+    _, pen, n_exp = penalty_matrix(df, runs)
+    assert n_exp == 2 and pen[0, 1] == pytest.approx(2.0)
+    df2, runs2 = _frame({"a": curves["a"], "b": curves["random"]})
+    assert penalty_matrix(df2, runs2)[2] == 0
+
+
+def test_ranks():
+    curves = {
+        "random": lambda s, r: 0.5 + 0.01 * r,
+        "a": lambda s, r: 0.6,
+        "b": lambda s, r: 0.4,
+    }
+    df, _ = _frame(curves, seeds=2, datasets=("d1", "d2"))
+    ranks = auc_ranks(df)
+    assert ranks.set_index(["dataset", "strategy"]).loc[("d1", "a"), "rank"] == 1
+    assert average_ranks(ranks).to_dict() == {"a": 1.0, "random": 2.0, "b": 3.0}
