@@ -6,7 +6,6 @@ import sys
 from pathlib import Path
 from typing import Annotated, Any
 
-import numpy as np
 import typer
 
 from labelwise.exceptions import LabelwiseError
@@ -60,16 +59,6 @@ def datasets(
         typer.echo(f"(cache: {root}; fetch with: labelwise datasets --fetch NAME)")
 
 
-def _tick(bar: Any) -> None:
-    bar.update(1)
-
-
-def _subsample(n: int, size: int | None, seed: int) -> np.ndarray:
-    if size is None or size >= n:
-        return np.arange(n)
-    return np.sort(np.random.default_rng(seed).choice(n, size=size, replace=False))
-
-
 @app.command()
 def run(
     dataset: Annotated[str, typer.Option(help="Dataset name (labelwise datasets).")],
@@ -97,87 +86,66 @@ def run(
     members: Annotated[
         int, typer.Option(help="Ensemble members (variation-ratio needs >= 2).")
     ] = 1,
+    workers: Annotated[int, typer.Option(help="Worker processes.")] = 1,
 ) -> None:
     """Run a simulated active-learning experiment and draw its learning curves.
 
     Writes DIR/results.sqlite (rerunning resumes it) and DIR/learning_curve.png,
-    and prints the normalised area under each learning curve.
+    and prints the normalised area under each learning curve. It is a one-dataset
+    grid of ``labelwise bench``.
     """
-    from tqdm import tqdm
-
-    from labelwise.datasets import load
+    from labelwise.bench import parse_grid, run_grid
+    from labelwise.datasets import fetch_raw
     from labelwise.loop import (
         ResultStore,
-        RunConfig,
         auc_table,
         format_auc_table,
         plot_learning_curves,
-        run_simulation,
     )
     from labelwise.models.registry import make_model
     from labelwise.strategies import get_strategy
 
+    model_kw: dict[str, Any] = (
+        {}
+        if model == "logreg"
+        else dict(epochs=epochs, lr=lr, dropout=dropout, members=members, hidden=hidden)
+    )
+    settings: dict[str, Any] = dict(
+        initial=initial, batch_size=batch_size, rounds=rounds, seeds=seeds
+    )
+    settings.update(
+        {k: v for k, v in (("pool_size", pool_size), ("test_size", test_size)) if v}
+    )
     try:
-        strats = [get_strategy(s) for s in strategy]
-        model_kw: dict[str, Any] = (
-            {}
-            if model == "logreg"
-            else dict(
-                epochs=epochs, lr=lr, dropout=dropout, members=members, hidden=hidden
-            )
+        grid = parse_grid(
+            {
+                "name": "run",
+                "datasets": [dataset],
+                "models": [{"name": model, "params": model_kw}],
+                "strategies": strategy,
+                "settings": settings,
+            },
+            "command line",
         )
-        for s in strats:  # fail at once on a missing capability
-            s.check_model(make_model(model, **model_kw))
-        data = load(dataset)
+        for s in grid.strategies:  # fail at once on a missing capability
+            get_strategy(s.name, **s.params).check_model(make_model(model, **model_kw))
+        fetch_raw(dataset)
     except LabelwiseError as exc:
         _fail(exc)
         return
-    pool = _subsample(len(data.y_train), pool_size, 0)
-    test = _subsample(len(data.y_test), test_size, 0)
-    x_pool, y_pool = data.X_train[pool], data.y_train[pool]
-    x_test, y_test = data.X_test[test], data.y_test[test]
-    store = ResultStore(out / "results.sqlite")
-    extra = {"pool_size": len(pool), "test_size": len(test), **model_kw}
-    total = len(strats) * seeds * (rounds + 1)
     typer.echo(
-        f"{dataset}: pool {len(pool)}, test {len(test)}; model {model}; "
-        f"{len(strats)} strategies x {seeds} seeds x {rounds} rounds"
+        f"{dataset}: model {model}; {len(grid.strategies)} strategies x {seeds} seeds "
+        f"x {rounds} rounds -> {out}"
     )
-    failed = []
-    with tqdm(total=total, unit="round", dynamic_ncols=True) as bar:
-        for strat in strats:
-            for seed in range(seeds):
-                cfg = RunConfig(
-                    dataset=dataset,
-                    model=model,
-                    strategy=strat.name,
-                    seed=seed,
-                    n_initial=initial,
-                    batch_size=batch_size,
-                    n_rounds=rounds,
-                    strategy_params=strat.get_params(),
-                    extra=extra,
-                )
-                bar.set_description(f"{strat.name} seed {seed}")
-                status = run_simulation(
-                    cfg,
-                    make_model(model, **model_kw),
-                    strat,
-                    x_pool,
-                    y_pool,
-                    x_test,
-                    y_test,
-                    classes=data.classes,
-                    store=store,
-                    on_round=lambda r, m: _tick(bar),
-                )
-                if status == "skipped":
-                    bar.update(rounds + 1)
-                elif status == "failed":
-                    failed.append(cfg.run_id)
-    df = store.measurements()
-    df = df[(df["dataset"] == dataset) & (df["model"] == model)]
-    df = df[df["strategy"].isin([s.name for s in strats])]
+    counts = run_grid(grid, out, workers=workers)
+    ids = {r.run_id for r in grid.runs()}
+    store = ResultStore(out / "results.sqlite")
+    runs = store.runs()
+    mine = runs[runs["run_id"].isin(ids)]
+    df = store.measurements().merge(
+        mine[["dataset", "model", "strategy", "seed"]],
+        on=["dataset", "model", "strategy", "seed"],
+    )
     plot_learning_curves(df, out / "learning_curve.png")
     typer.echo(
         "\nNormalised area under the accuracy curve (mean accuracy over the budget):"
@@ -186,12 +154,9 @@ def run(
     typer.echo(
         f"\nresults: {out / 'results.sqlite'}\nplot:    {out / 'learning_curve.png'}"
     )
-    if failed:
-        runs = store.runs().set_index("run_id")
-        for rid in failed:
-            typer.secho(
-                f"run {rid} failed:\n{runs.loc[rid, 'error']!s}", fg="red", err=True
-            )
+    if counts["failed"]:
+        for row in mine[mine["status"] == "failed"].itertuples():
+            typer.secho(f"run {row.run_id} failed:\n{row.error!s}", fg="red", err=True)
         raise typer.Exit(code=1)
 
 

@@ -85,11 +85,6 @@ def kron_gram(left: torch.Tensor, right: torch.Tensor) -> torch.Tensor:
     return out.reshape(k * d, k * d)
 
 
-def _factor(left: torch.Tensor, right: torch.Tensor, j: int) -> torch.Tensor:
-    """Explicit ``V_j = left_j ⊗ right_jᵀ``, shape ``(r, k d)``."""
-    return torch.kron(left[j].to(_DT), right[j].to(_DT)[None, :])
-
-
 def _project(
     left: torch.Tensor, right: torch.Tensor, mats: torch.Tensor
 ) -> torch.Tensor:
@@ -116,10 +111,15 @@ def _sandwich(left: torch.Tensor, q: torch.Tensor) -> torch.Tensor:
 
 
 class _State:
-    """Posterior quantities shared by the forward and backward passes."""
+    """``M⁻¹`` and ``G = M⁻¹ F M⁻¹``, updated in place by rank-``r`` terms.
 
-    def __init__(self, precision: torch.Tensor, fisher: torch.Tensor):
-        dim = precision.shape[0]
+    ``U = M⁻¹ Vᵀ`` and ``W = G Vᵀ`` use the Kronecker structure of ``V`` (one pass
+    over each ``D x D`` matrix), and ``Uᵀ F U = V W``, so no ``D x D`` by
+    ``D x r`` product with ``F`` is needed; the two updates are in-place rank-``r``
+    and rank-``2r`` products (no ``D x D`` temporaries).
+    """
+
+    def __init__(self, precision: torch.Tensor, fisher: torch.Tensor, k: int):
         chol, info = torch.linalg.cholesky_ex(precision)
         if int(info) != 0:
             raise InvalidParameterError(
@@ -127,23 +127,34 @@ class _State:
                 f"factorisation failed at pivot {int(info)}. Increase the prior "
                 "(e.g. lambda)."
             )
-        self.minv = torch.cholesky_inverse(chol)
-        self.fisher = fisher
+        self.k = k
+        self.minv = torch.cholesky_inverse(chol).contiguous()
         self.g = self.minv @ fisher @ self.minv
-        self.eye_dim = dim
 
-    def update(self, v: torch.Tensor, sign: float) -> tuple[torch.Tensor, ...]:
-        """Add (``sign=1``) or remove (``sign=-1``) ``vᵀ v``; return ``u, s, w, t``."""
-        u = self.minv @ v.t()  # (D, r)
-        inner = v @ u
-        inner = inner + sign * torch.eye(v.shape[0], dtype=_DT)
+    def _times_vt(
+        self, mat: torch.Tensor, left: torch.Tensor, h: torch.Tensor
+    ) -> torch.Tensor:
+        """``mat @ Vᵀ`` for ``V = left ⊗ hᵀ``: ``(D, r)``."""
+        dim = mat.shape[0]
+        mh = mat.reshape(dim * self.k, -1) @ h  # (D k,)
+        return mh.reshape(dim, self.k) @ left.t()
+
+    def update(
+        self, left: torch.Tensor, h: torch.Tensor, sign: float
+    ) -> tuple[torch.Tensor, ...]:
+        """Add (``sign=1``) or remove (``sign=-1``) ``VᵀV``; return ``U, S, W, T``."""
+        u = self._times_vt(self.minv, left, h)  # M⁻¹ Vᵀ
+        w = self._times_vt(self.g, left, h)  # G Vᵀ = M⁻¹ F U
+        v_u = left @ torch.einsum("cjq,j->cq", u.reshape(self.k, h.shape[0], -1), h)
+        inner = 0.5 * (v_u + v_u.t()) + sign * torch.eye(left.shape[0], dtype=_DT)
         s = torch.linalg.inv(inner)
-        fu = self.fisher @ u
-        w = self.minv @ fu  # M⁻¹ F U
-        t = u.t() @ fu  # Uᵀ F U
+        v_w = left @ torch.einsum("cjq,j->cq", w.reshape(self.k, h.shape[0], -1), h)
+        t = 0.5 * (v_w + v_w.t())  # Uᵀ F U = V G Vᵀ
         us = u @ s
-        self.minv -= us @ u.t()
-        self.g += -us @ w.t() - w @ us.t() + us @ t @ us.t()
+        self.minv.addmm_(us, u.t(), alpha=-1.0)
+        z = w - 0.5 * us @ t
+        # G ← G - us wᵀ - w usᵀ + us T usᵀ = G - us zᵀ - z usᵀ
+        self.g.addmm_(torch.cat([us, z], 1), torch.cat([z, us], 1).t(), alpha=-1.0)
         return u, s, w, t
 
 
@@ -155,11 +166,17 @@ def _apply_update(
     s: torch.Tensor,
     t: torch.Tensor,
 ) -> None:
-    """In-place rank-``r`` update of the candidate blocks ``P`` and ``C``."""
+    """In-place rank-``r`` update of the candidate blocks ``P`` and ``C``.
+
+    ``P -= a S aᵀ`` and ``C -= y wxᵀ + wx yᵀ - y T yᵀ = y zᵀ + z yᵀ`` with
+    ``y = a S`` and ``z = wx - y T / 2`` (two batched products; ``y`` and ``z``
+    are single matrix products over all candidates).
+    """
     y = a @ s
     p -= y @ a.transpose(1, 2)
-    z = y @ wx.transpose(1, 2)
-    c -= z + z.transpose(1, 2) - y @ t @ y.transpose(1, 2)
+    z = wx - 0.5 * (y @ t)
+    yz = y @ z.transpose(1, 2)
+    c -= yz + yz.transpose(1, 2)
 
 
 def _trace_solve(c: torch.Tensor, a: torch.Tensor) -> torch.Tensor:
@@ -258,7 +275,7 @@ def _greedy_a_optimal(
 ) -> tuple[IndexArray, np.ndarray]:
     k = left.shape[2]
     r = left.shape[1]
-    state = _State(precision, fisher)
+    state = _State(precision, fisher, k)
     p = _sandwich(left, kron_quadratic_blocks(state.minv, right, k))
     c = _sandwich(left, kron_quadratic_blocks(state.g, right, k))
     eye = torch.eye(r, dtype=_DT)
@@ -273,8 +290,7 @@ def _greedy_a_optimal(
         gains[step] = float(score[j])
         picks.append(j)
         taken[j] = True
-        v = _factor(left, right, j)
-        u, s, w, t = state.update(v, 1.0)
+        u, s, w, t = state.update(left[j].to(_DT), right[j].to(_DT), 1.0)
         aw = _project(left, right, torch.cat([u, w], dim=1))
         _apply_update(p, c, aw[..., :r], aw[..., r:], s, t)
     if n_forward > n_select:
@@ -290,8 +306,7 @@ def _greedy_a_optimal(
             score[~alive] = -float("inf")
             q = int(torch.argmax(score))
             alive[q] = False
-            v = _factor(ls, rs, q)
-            u, s, w, t = state.update(v, -1.0)
+            u, s, w, t = state.update(ls[q].to(_DT), rs[q].to(_DT), -1.0)
             aw = _project(ls, rs, torch.cat([u, w], dim=1))
             _apply_update(ps, cs, aw[..., :r], aw[..., r:], s, t)
         picks = [pk for pk, keep in zip(picks, alive.tolist(), strict=True) if keep]
