@@ -28,9 +28,9 @@ from labelwise.strategies import get_strategy
 GRID = {
     "name": "overhead",
     "datasets": ["digits"],
-    "models": [{"name": "mlp", "params": {"epochs": 50}}],
+    "models": [{"name": "mlp", "params": {"epochs": 100}}],
     "strategies": ["random", "margin", "badge"],
-    "settings": {"initial": 20, "batch_size": 20, "rounds": 6, "seeds": 2},
+    "settings": {"initial": 20, "batch_size": 20, "rounds": 8, "seeds": 3},
 }
 
 

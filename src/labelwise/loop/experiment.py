@@ -135,78 +135,50 @@ def run_simulation(
     if store.start_run(rid, config.as_dict()) == "finished":
         return "skipped"
     try:
-        _run(
-            config,
-            rid,
-            model,
-            strategy,
-            X_pool,
-            y_pool,
-            X_test,
-            y_test,
-            classes,
-            store,
-            on_round,
-        )
+        x_pool = check_features(X_pool)
+        y_pool = np.asarray(y_pool)
+        x_test = check_features(X_test)
+        y_test = np.asarray(y_test)
+        oracle = SimulatedOracle(y_pool)
+        state = LabelState(x_pool.shape[0], classes=classes)
+        last, idx, rounds = store.resume_point(rid)
+        if idx.size == 0:
+            init = initial_indices(x_pool.shape[0], config.n_initial, config.seed)
+            store.record_initial(rid, init, oracle.label(init))
+            idx, rounds = init, np.zeros(init.size, dtype=np.int64)
+        for r in np.unique(rounds):
+            sel = idx[rounds == r]
+            state.teach(sel, oracle.label(sel), round=int(r))
+        learner = ActiveLearner(model, strategy, x_pool, state=state, seed=config.seed)
+        for rnd in range(last + 1, config.n_rounds + 1):
+            learner.fit()
+            if learner.model_round != rnd:  # pragma: no cover - store inconsistency
+                raise RuntimeError(
+                    f"Resume mismatch: model round {learner.model_round} != {rnd}."
+                )
+            pred = learner.predict_proba(x_test).argmax(1)
+            metrics = classification_metrics(y_test, pred)
+            metrics["train_seconds"] = learner.last_train_seconds
+            info: dict[str, Any] = {}
+            new = None
+            if rnd < config.n_rounds:
+                start = time.perf_counter()
+                selection = learner.query(config.batch_size)
+                metrics["select_seconds"] = time.perf_counter() - start
+                labels = oracle.label(selection.indices)
+                info = {k: v for k, v in selection.info.items() if k != "forward_gains"}
+                new = (selection.indices, labels, rnd + 1)
+            n_labeled = state.n_labeled
+            store.record_round(
+                rid, rnd, n_labeled, metrics, new, info, finished=rnd == config.n_rounds
+            )
+            if new is not None:
+                learner.teach(new[0], new[1])
+            if on_round is not None:
+                on_round(rnd, metrics)
     except KeyboardInterrupt:
         raise
     except Exception:
         store.fail_run(rid, traceback.format_exc())
         return "failed"
     return "finished"
-
-
-def _run(
-    config: RunConfig,
-    rid: str,
-    model: Any,
-    strategy: Strategy,
-    X_pool: Any,
-    y_pool: Any,
-    X_test: Any,
-    y_test: Any,
-    classes: list[Any],
-    store: ResultStore,
-    on_round: Callable[[int, dict[str, float]], None] | None,
-) -> None:
-    x_pool = check_features(X_pool)
-    y_pool = np.asarray(y_pool)
-    x_test = check_features(X_test)
-    y_test = np.asarray(y_test)
-    oracle = SimulatedOracle(y_pool)
-    state = LabelState(x_pool.shape[0], classes=classes)
-    last, idx, rounds = store.resume_point(rid)
-    if idx.size == 0:
-        init = initial_indices(x_pool.shape[0], config.n_initial, config.seed)
-        store.record_initial(rid, init, oracle.label(init))
-        idx, rounds = init, np.zeros(init.size, dtype=np.int64)
-    for r in np.unique(rounds):
-        sel = idx[rounds == r]
-        state.teach(sel, oracle.label(sel), round=int(r))
-    learner = ActiveLearner(model, strategy, x_pool, state=state, seed=config.seed)
-    for rnd in range(last + 1, config.n_rounds + 1):
-        learner.fit()
-        if learner.model_round != rnd:  # pragma: no cover - store inconsistency
-            raise RuntimeError(
-                f"Resume mismatch: model round {learner.model_round} != {rnd}."
-            )
-        pred = learner.predict_proba(x_test).argmax(1)
-        metrics = classification_metrics(y_test, pred)
-        metrics["train_seconds"] = learner.last_train_seconds
-        info: dict[str, Any] = {}
-        new = None
-        if rnd < config.n_rounds:
-            start = time.perf_counter()
-            selection = learner.query(config.batch_size)
-            metrics["select_seconds"] = time.perf_counter() - start
-            labels = oracle.label(selection.indices)
-            info = {k: v for k, v in selection.info.items() if k != "forward_gains"}
-            new = (selection.indices, labels, rnd + 1)
-        n_labeled = state.n_labeled
-        store.record_round(
-            rid, rnd, n_labeled, metrics, new, info, finished=rnd == config.n_rounds
-        )
-        if new is not None:
-            learner.teach(new[0], new[1])
-        if on_round is not None:
-            on_round(rnd, metrics)
