@@ -86,6 +86,9 @@ def run(
     members: Annotated[
         int, typer.Option(help="Ensemble members (variation-ratio needs >= 2).")
     ] = 1,
+    ema: Annotated[
+        float, typer.Option(help="EMA alpha for LHD, e.g. 0.999 (0 = off).")
+    ] = 0.0,
     workers: Annotated[int, typer.Option(help="Worker processes.")] = 1,
 ) -> None:
     """Run a simulated active-learning experiment and draw its learning curves.
@@ -108,7 +111,14 @@ def run(
     model_kw: dict[str, Any] = (
         {}
         if model == "logreg"
-        else dict(epochs=epochs, lr=lr, dropout=dropout, members=members, hidden=hidden)
+        else dict(
+            epochs=epochs,
+            lr=lr,
+            dropout=dropout,
+            members=members,
+            hidden=hidden,
+            ema=ema,
+        )
     )
     settings: dict[str, Any] = dict(
         initial=initial, batch_size=batch_size, rounds=rounds, seeds=seeds

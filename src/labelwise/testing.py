@@ -87,6 +87,16 @@ class MockModel:
         z = self._logits(X)
         return self._softmax(z[None] + gen.normal(size=(n_samples, *z.shape)))
 
+    def ema_outputs(self, X: Any) -> tuple[np.ndarray, ...]:
+        """Main and "EMA" outputs; the EMA is a fixed perturbation of the main map."""
+        h = np.asarray(self.embed(X), dtype=np.float64)
+        gen = np.random.default_rng(self.seed + 2)
+        h_ema = h * (1.0 + 0.3 * gen.normal(size=h.shape[1]))
+        _, w2 = self._maps(np.asarray(X).reshape(len(X), -1).shape[1])
+        p_main = self._softmax(h @ w2 / 4.0)
+        p_ema = self._softmax(h_ema @ w2 / 4.0)
+        return h.astype(np.float32), h_ema.astype(np.float32), p_main, p_ema
+
     def predict_proba_members(self, X: Any) -> np.ndarray:
         """Member probabilities ``(n_members, n, n_classes)`` (fixed noise)."""
         gen = np.random.default_rng(self.seed + 1)

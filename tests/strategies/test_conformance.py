@@ -40,7 +40,7 @@ def test_bad_parameters():
 
 
 @pytest.mark.parametrize(
-    "name", ["coreset", "badge", "bait", "bald", "variation-ratio"]
+    "name", ["coreset", "badge", "bait", "bald", "variation-ratio", "lhd"]
 )
 def test_missing_capability_is_named(name):
     X, state = make_pool()

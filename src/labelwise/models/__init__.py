@@ -1,6 +1,7 @@
 """Model adapters and capability protocols."""
 
 from labelwise.models.base import (
+    EMAPair,
     Embedder,
     Ensemble,
     MCDropoutSampler,
@@ -11,6 +12,7 @@ from labelwise.models.pytorch import SplitNetwork, TorchClassifier, cnn, mlp
 from labelwise.models.sklearn import SklearnClassifier
 
 __all__ = [
+    "EMAPair",
     "Embedder",
     "Ensemble",
     "MCDropoutSampler",

@@ -57,6 +57,17 @@ class Ensemble(Protocol):
         ...
 
 
+@runtime_checkable
+class EMAPair(Protocol):
+    """A model that tracks an EMA of its weights and captures both networks (LHD)."""
+
+    def ema_outputs(
+        self, X: Any
+    ) -> tuple[FloatArray, FloatArray, FloatArray, FloatArray]:
+        """``(h_main, h_ema, p_main, p_ema)`` of the captured networks."""
+        ...
+
+
 _HINTS: dict[type, str] = {
     ProbabilisticClassifier: "implement fit(X, y, *, n_classes, rng) and "
     "predict_proba(X), or wrap an estimator in SklearnClassifier",
@@ -65,6 +76,7 @@ _HINTS: dict[type, str] = {
     MCDropoutSampler: "use a network with dropout, e.g. --dropout 0.2 on the "
     "command line or mlp(dropout=0.2)",
     Ensemble: "use TorchClassifier(n_members=5) (--members 5 on the command line)",
+    EMAPair: "use TorchClassifier(ema_alpha=0.999) (--ema 0.999 on the command line)",
 }
 
 

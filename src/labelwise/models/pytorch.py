@@ -9,6 +9,7 @@ penultimate embeddings, MC-dropout samples and ensemble members.
 
 from __future__ import annotations
 
+import copy
 import math
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -135,6 +136,18 @@ class TorchClassifier:
         n_members: Ensemble size; each member is trained from its own seed, and
             ``predict_proba`` averages them. Defaults to 1.
         predict_batch_size: Chunk size for inference. Defaults to 4096.
+        ema_alpha: Track an exponential moving average (EMA) of the first
+            member's parameters after every optimiser step, ``β ← α_t β + (1 -
+            α_t) θ`` with ``α_t = min(1 - 1/(t+1), ema_alpha)``; ``t`` counts steps
+            over all fits and is never reset (as in the LHD code, so from the
+            second round on ``α_t = ema_alpha``). ``None`` disables. The LHD
+            paper uses 0.999. Buffers (batch-norm statistics) are copied from the
+            main network.
+        ema_stop_accuracy: With EMA, early stopping also needs the EMA's
+            training accuracy to reach this. Defaults to 0.8 (the LHD code).
+        ema_patience: The main and EMA networks are captured (for LHD) once
+            their training-accuracy gap has shrunk for this many consecutive
+            epochs, or at the last epoch. Defaults to 5.
 
     Examples:
         >>> clf = TorchClassifier(mlp, max_epochs=5)
@@ -156,12 +169,20 @@ class TorchClassifier:
         grad_clip: float | None = None,
         n_members: int = 1,
         predict_batch_size: int = 4096,
+        ema_alpha: float | None = None,
+        ema_stop_accuracy: float = 0.8,
+        ema_patience: int = 5,
     ):
         check_positive(lr, "lr")
         check_positive(max_epochs, "max_epochs", integer=True)
         check_positive(batch_size, "batch_size", integer=True)
         check_positive(n_members, "n_members", integer=True)
         check_positive(predict_batch_size, "predict_batch_size", integer=True)
+        check_positive(ema_patience, "ema_patience", integer=True)
+        if ema_alpha is not None and not 0 < ema_alpha < 1:
+            raise InvalidParameterError(
+                f"ema_alpha must be in (0, 1) or None; got {ema_alpha!r}."
+            )
         if stop_at_train_accuracy is not None and not 0 < stop_at_train_accuracy <= 1:
             raise InvalidParameterError(
                 "stop_at_train_accuracy must be in (0, 1] or None; got "
@@ -176,9 +197,15 @@ class TorchClassifier:
         self.grad_clip = grad_clip
         self.n_members = n_members
         self.predict_batch_size = predict_batch_size
+        self.ema_alpha = ema_alpha
+        self.ema_stop_accuracy = ema_stop_accuracy
+        self.ema_patience = ema_patience
         self.members_: list[nn.Module] = []
         self.n_classes_: int | None = None
         self.epochs_: list[int] = []
+        self.ema_step_ = 0
+        self.captured_: tuple[nn.Module, nn.Module] | None = None
+        self.capture_epoch_: int | None = None
 
     # ----------------------------------------------------------- capability
     def describe(self) -> str:
@@ -193,6 +220,8 @@ class TorchClassifier:
             return any(isinstance(m, nn.Dropout) for m in probe.modules())
         if name == "Ensemble":
             return self.n_members >= 2
+        if name == "EMAPair":
+            return self.ema_alpha is not None
         return True
 
     def _probe(self) -> nn.Module:
@@ -229,7 +258,9 @@ class TorchClassifier:
         self.n_classes_ = int(n_classes)
         self.members_ = []
         self.epochs_ = []
-        for _ in range(self.n_members):
+        self.captured_ = None
+        self.capture_epoch_ = None
+        for member in range(self.n_members):
             seed = child_seed(gen)
             with torch.random.fork_rng(devices=[]):
                 torch.manual_seed(seed)
@@ -241,13 +272,23 @@ class TorchClassifier:
                     "The network must have a 'features' module and a 'head' "
                     "nn.Linear; wrap yours in SplitNetwork(features, head)."
                 )
-            self.epochs_.append(self._train(net, x, yt, seed))
+            ema = (
+                copy.deepcopy(net)
+                if member == 0 and self.ema_alpha is not None
+                else None
+            )
+            self.epochs_.append(self._train(net, x, yt, seed, ema))
             net.eval()
             self.members_.append(net)
         return self
 
     def _train(
-        self, net: nn.Module, x: torch.Tensor, y: torch.Tensor, seed: int
+        self,
+        net: nn.Module,
+        x: torch.Tensor,
+        y: torch.Tensor,
+        seed: int,
+        ema: nn.Module | None = None,
     ) -> int:
         opt = torch.optim.Adam(
             net.parameters(), lr=self.lr, weight_decay=self.weight_decay
@@ -256,9 +297,11 @@ class TorchClassifier:
         loss_fn = nn.CrossEntropyLoss()
         n = x.shape[0]
         epoch = 0
+        prev_gap = float("inf")
+        shrinking = 0
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(seed + 1)  # dropout masks during training
-            for epoch in range(1, self.max_epochs + 1):  # noqa: B007
+            for epoch in range(1, self.max_epochs + 1):
                 net.train()
                 perm = torch.randperm(n, generator=gen)
                 correct = 0
@@ -273,13 +316,55 @@ class TorchClassifier:
                             if p.grad is not None:
                                 p.grad.clamp_(-self.grad_clip, self.grad_clip)
                     opt.step()
+                    if ema is not None:
+                        self._ema_update(ema, net)
                     correct += int((logits.argmax(1) == y[idx]).sum())
+                acc = correct / n
+                ema_ok = True
+                if ema is not None:
+                    gap = acc - self._accuracy(ema, x, y)
+                    ema_ok = acc - gap >= self.ema_stop_accuracy
+                    shrinking = shrinking + 1 if gap < prev_gap else 0
+                    prev_gap = gap
+                    if self.captured_ is None and shrinking >= self.ema_patience:
+                        self._capture(net, ema, epoch)
                 if (
                     self.stop_at_train_accuracy is not None
-                    and correct / n >= self.stop_at_train_accuracy
+                    and acc >= self.stop_at_train_accuracy
+                    and ema_ok
                 ):
                     break
+        if ema is not None and self.captured_ is None:
+            self._capture(net, ema, epoch)
         return epoch
+
+    @torch.no_grad()
+    def _ema_update(self, ema: nn.Module, net: nn.Module) -> None:
+        a = min(1.0 - 1.0 / (self.ema_step_ + 1), float(self.ema_alpha or 0.0))
+        self.ema_step_ += 1
+        for pe, p in zip(ema.parameters(), net.parameters(), strict=True):
+            pe.mul_(a).add_(p, alpha=1.0 - a)
+        for be, b in zip(ema.buffers(), net.buffers(), strict=True):
+            be.copy_(b)
+
+    @torch.no_grad()
+    def _accuracy(self, net: nn.Module, x: torch.Tensor, y: torch.Tensor) -> float:
+        was_training = net.training
+        net.eval()
+        correct = sum(
+            int((net(xc).argmax(1) == yc).sum())
+            for xc, yc in zip(
+                torch.split(x, self.predict_batch_size),
+                torch.split(y, self.predict_batch_size),
+                strict=True,
+            )
+        )
+        net.train(was_training)
+        return correct / x.shape[0]
+
+    def _capture(self, net: nn.Module, ema: nn.Module, epoch: int) -> None:
+        self.captured_ = (copy.deepcopy(net).eval(), copy.deepcopy(ema).eval())
+        self.capture_epoch_ = epoch
 
     # ----------------------------------------------------------- inference
     def _check_fitted(self) -> None:
@@ -307,6 +392,29 @@ class TorchClassifier:
         self._check_fitted()
         probs = [self._forward(m, X, "proba") for m in self.members_]
         return np.asarray(np.mean(probs, axis=0))
+
+    def ema_outputs(
+        self, X: Any
+    ) -> tuple[FloatArray, FloatArray, FloatArray, FloatArray]:
+        """Embeddings and probabilities of the captured main and EMA networks.
+
+        Returns:
+            ``(h_main, h_ema, p_main, p_ema)`` with shapes ``(n, d)``, ``(n, d)``,
+            ``(n, n_classes)``, ``(n, n_classes)``; both networks in eval mode (the
+            LHD code leaves the EMA in train mode for ``h``).
+        """
+        self._check_fitted()
+        if self.captured_ is None:
+            raise NotFittedError(
+                "No EMA snapshot: build TorchClassifier(ema_alpha=0.999) and fit."
+            )
+        main, ema = self.captured_
+        return (
+            self._forward(main, X, "embed"),
+            self._forward(ema, X, "embed"),
+            self._forward(main, X, "proba"),
+            self._forward(ema, X, "proba"),
+        )
 
     def predict_proba_members(self, X: Any) -> FloatArray:
         """Probabilities of each member, shape ``(n_members, n, n_classes)``."""

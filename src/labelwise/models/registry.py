@@ -16,8 +16,9 @@ TORCH_PARAMS: dict[str, type | tuple[type, ...]] = {
     "hidden": int,
     "dropout": (int, float),
     "members": int,
+    "ema": (int, float),
 }
-"""Parameters of the torch models and their types."""
+"""Parameters of the torch models and their types (``ema``: EMA alpha, 0 = off)."""
 
 MODEL_PARAMS: dict[str, dict[str, type | tuple[type, ...]]] = {
     "mlp": TORCH_PARAMS,
@@ -32,6 +33,7 @@ DEFAULTS: dict[str, Any] = {
     "hidden": 128,
     "dropout": 0.0,
     "members": 1,
+    "ema": 0.0,
 }
 
 
@@ -70,8 +72,8 @@ def make_model(name: str, **params: Any) -> Any:
 
     Args:
         name: Model name.
-        **params: ``epochs``, ``lr``, ``hidden``, ``dropout``, ``members``
-            (torch models only).
+        **params: ``epochs``, ``lr``, ``hidden``, ``dropout``, ``members``,
+            ``ema`` (torch models only; ``ema`` is the EMA alpha, 0 = off).
 
     Returns:
         A :class:`TorchClassifier` or :class:`SklearnClassifier`.
@@ -85,4 +87,5 @@ def make_model(name: str, **params: Any) -> Any:
         lr=float(p["lr"]),
         max_epochs=p["epochs"],
         n_members=p["members"],
+        ema_alpha=float(p["ema"]) or None,
     )

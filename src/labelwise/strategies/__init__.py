@@ -9,6 +9,7 @@ from labelwise.strategies._registry import (
 from labelwise.strategies.base import Selection, Strategy, top_k
 from labelwise.strategies.design import Bait
 from labelwise.strategies.diversity import Badge, CoreSet
+from labelwise.strategies.noise import LHD
 from labelwise.strategies.random import RandomSampling
 from labelwise.strategies.uncertainty import (
     BALD,
@@ -21,6 +22,7 @@ from labelwise.strategies.uncertainty import (
 
 __all__ = [
     "BALD",
+    "LHD",
     "Badge",
     "Bait",
     "CoreSet",

@@ -1,0 +1,81 @@
+"""Strategies robust to heteroskedastic label noise.
+
+References:
+    Khosla, S., Whye, C. K., Ash, J. T., Zhang, C., Kawaguchi, K., Lamb, A. Neural
+    Active Learning on Heteroskedastic Distributions (ECAI 2023).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from labelwise.kernels import kmeans_plusplus
+from labelwise.models.base import EMAPair
+from labelwise.pool import LabelState
+from labelwise.strategies._registry import register
+from labelwise.strategies.base import Selection, Strategy
+
+
+def lhd_features(
+    h_main: np.ndarray, h_ema: np.ndarray, p_main: np.ndarray, p_ema: np.ndarray
+) -> np.ndarray:
+    """LHD's ``lh(x) = Δl(x) · Δh(x)``.
+
+    ``Δh = h_EMA - h_main`` (penultimate representations) and ``Δl = |CE(p_EMA,
+    ŷ) - CE(p_main, ŷ)|`` with the EMA's pseudo-label ``ŷ = argmax p_EMA``.
+
+    Args:
+        h_main: Main-network embeddings ``(n, d)``.
+        h_ema: EMA-network embeddings ``(n, d)``.
+        p_main: Main-network probabilities ``(n, k)``.
+        p_ema: EMA-network probabilities ``(n, k)``.
+
+    Returns:
+        Array of shape ``(n, d)``.
+
+    Examples:
+        >>> p = np.array([[0.5, 0.5]])
+        >>> lhd_features(np.zeros((1, 2)), np.ones((1, 2)), p, p).tolist()
+        [[0.0, 0.0]]
+    """
+    rows = np.arange(p_ema.shape[0])
+    y_hat = p_ema.argmax(1)
+    eps = 1e-12
+    ce_ema = -np.log(p_ema[rows, y_hat] + eps)
+    ce_main = -np.log(p_main[rows, y_hat] + eps)
+    delta_l = np.abs(ce_ema - ce_main)
+    out: np.ndarray = (delta_l[:, None] * (h_ema - h_main)).astype(np.float32)
+    return out
+
+
+@register("lhd")
+class LHD(Strategy):
+    """LHD: k-means++ seeding on loss-and-hidden-state differences of main and EMA.
+
+    Uses the main and EMA networks captured during training (see
+    ``TorchClassifier(ema_alpha=...)``), computes :func:`lhd_features` for each
+    unlabeled item and selects by k-means++ seeding exactly as BADGE (largest norm
+    first, D² sampling, labeled points are not centers). Both networks are in
+    eval mode (the reference code leaves the EMA in train mode for ``Δh``, which
+    only matters with batch normalisation).
+    """
+
+    requires = (EMAPair,)
+
+    def __init__(self) -> None:
+        pass
+
+    def _select(
+        self,
+        model: Any,
+        X: np.ndarray,
+        state: LabelState,
+        batch_size: int,
+        rng: np.random.Generator,
+    ) -> Selection:
+        pool = state.unlabeled_indices()
+        lh = lhd_features(*model.ema_outputs(X[pool]))
+        idx = kmeans_plusplus(lh, batch_size, rng=rng)
+        return Selection(indices=pool[idx])
