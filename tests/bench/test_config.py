@@ -65,7 +65,7 @@ def test_expands_the_grid():
         ),
         (
             _with(models=[{"name": "mlp", "params": {"epoch": 1}}]),
-            "Unknown parameter 'epoch' for model 'mlp'. Valid: dropout, ema, epochs",
+            "Unknown parameter 'epoch' for model 'mlp'. Valid: batch, dropout, ema, epochs",
         ),
         (
             _with(models=[{"name": "mlp", "params": {"lr": "big"}}]),

@@ -149,3 +149,14 @@ def test_real_registry_fetch_satellite(tmp_path):
     assert sorted(set(d.y_train.tolist())) == list(range(6))
     left = {p.name for p in (tmp_path / "satellite").iterdir()}
     assert left == {"raw.npz", ".lock"}
+
+
+def test_four_moons_generator(tmp_path):
+    d = ds.load("four-moons", root=tmp_path)
+    assert d.X_train.shape == (30000, 2) and d.X_test.shape == (12000, 2)
+    raw = ds.fetch_raw("four-moons", root=tmp_path)
+    # the 9 000 clean points come first; the 3 000 relabelled points repeat 7 times
+    noisy_x = raw[0][9000:]
+    assert np.array_equal(noisy_x[:3000], noisy_x[3000:6000])
+    assert (raw[3] == 0).sum() == 3000 and set(raw[1][:9000]) == {1, 2, 3}
+    assert 0.2 < np.mean(raw[1][9000:] == 0) < 0.3  # uniform random labels

@@ -93,3 +93,13 @@ def test_errors():
     assert TorchClassifier(lambda s, k: net, max_epochs=1).fit(x, y, n_classes=3).embed(
         x
     ).shape == (120, 3)
+
+
+def test_mlp_layers_and_registry_params():
+    from labelwise.models.registry import make_model
+
+    net = mlp((2,), 4, layers=2)
+    assert sum(isinstance(m, torch.nn.Linear) for m in net.modules()) == 3
+    clf = make_model("mlp", layers=2, batch=16, ema=0.99, epochs=1)
+    assert clf.batch_size == 16 and clf.ema_alpha == 0.99
+    assert make_model("mlp").ema_alpha is None

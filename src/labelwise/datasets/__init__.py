@@ -179,6 +179,30 @@ def _parse_digits(files: dict[str, Path]) -> Raw:
     return xtr, ytr, xte, yte
 
 
+def _parse_four_moons(files: dict[str, Path]) -> Raw:
+    """The Four-Moons toy of the LHD code (scripts/two_moons.py), rebuilt.
+
+    Two ``make_moons(6000, noise=0.1, random_state=123)`` sets, the second shifted
+    by +4 in x₁ with labels +2 (12 000 points, 4 classes). The moon labeled 0 (the
+    top-left one, 3 000 points) gets uniformly random labels, and these noisy
+    points are repeated 7 times in all (21 000 noisy + 9 000 clean = 30 000 pool
+    points; the noisy ones come last). The test set is the clean 12 000 with true
+    labels. The random labels use ``default_rng(0)``.
+    """
+    from sklearn.datasets import make_moons
+
+    x, y = make_moons(n_samples=6000, noise=0.1, random_state=123)
+    x = np.concatenate([x, x + np.array([4.0, 0.0])])
+    y = np.concatenate([y, y + 2]).astype(np.int64)
+    noisy = y == 0
+    rand = np.random.default_rng(0).integers(0, 4, size=int(noisy.sum()))
+    x_noisy = np.tile(x[noisy], (7, 1))
+    y_noisy = np.tile(rand, 7)
+    x_train = np.concatenate([x[~noisy], x_noisy])
+    y_train = np.concatenate([y[~noisy], y_noisy])
+    return x_train, y_train, x.copy(), y.copy()
+
+
 # ------------------------------------------------------------------ registry
 _FMNIST_DIR = "./usr/share/datasets/fashion-mnist/"
 _FMNIST_UP = "http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/"
@@ -245,6 +269,13 @@ _SPECS: dict[str, _Spec] = {
         "c9c899568825c0192b158204e056115690ebe9e01a8a467321a8e34a416b7a26",
         tuple(str(i) for i in range(10)),
         True,
+    ),
+    "four-moons": _Spec(
+        (),
+        _parse_four_moons,
+        "68c32db45b1680d7d9d182fb2255d24a7e350e7766fca680285b45d6b7ef8aa6",
+        ("0", "1", "2", "3"),
+        False,
     ),
     "digits": _Spec(
         (),

@@ -51,25 +51,27 @@ def mlp(
     *,
     hidden: int = 128,
     dropout: float = 0.0,
+    layers: int = 1,
 ) -> SplitNetwork:
     """The reference MLP of BADGE/BAIT: one hidden ReLU layer, head without bias.
 
     Args:
         input_shape: Shape of one input (flattened).
         n_classes: Number of classes.
-        hidden: Width of the hidden layer. Defaults to 128.
+        hidden: Width of the hidden layer(s). Defaults to 128.
         dropout: Dropout rate after the hidden layer (0 = none, the reference).
+        layers: Number of hidden ReLU layers (the LHD Four-Moons MLP has 2).
 
     Returns:
         A :class:`SplitNetwork` whose embedding has ``hidden`` dimensions.
     """
     n_in = int(math.prod(input_shape))
-    layers: list[nn.Module] = [nn.Flatten(), nn.Linear(n_in, hidden), nn.ReLU()]
+    mods: list[nn.Module] = [nn.Flatten(), nn.Linear(n_in, hidden), nn.ReLU()]
+    for _ in range(layers - 1):
+        mods += [nn.Linear(hidden, hidden), nn.ReLU()]
     if dropout > 0:
-        layers.append(nn.Dropout(dropout))
-    return SplitNetwork(
-        nn.Sequential(*layers), nn.Linear(hidden, n_classes, bias=False)
-    )
+        mods.append(nn.Dropout(dropout))
+    return SplitNetwork(nn.Sequential(*mods), nn.Linear(hidden, n_classes, bias=False))
 
 
 def cnn(

@@ -17,6 +17,8 @@ TORCH_PARAMS: dict[str, type | tuple[type, ...]] = {
     "dropout": (int, float),
     "members": int,
     "ema": (int, float),
+    "layers": int,
+    "batch": int,
 }
 """Parameters of the torch models and their types (``ema``: EMA alpha, 0 = off)."""
 
@@ -34,6 +36,8 @@ DEFAULTS: dict[str, Any] = {
     "dropout": 0.0,
     "members": 1,
     "ema": 0.0,
+    "layers": 1,
+    "batch": 64,
 }
 
 
@@ -73,7 +77,8 @@ def make_model(name: str, **params: Any) -> Any:
     Args:
         name: Model name.
         **params: ``epochs``, ``lr``, ``hidden``, ``dropout``, ``members``,
-            ``ema`` (torch models only; ``ema`` is the EMA alpha, 0 = off).
+            ``ema``, ``layers`` (mlp), ``batch`` (torch models only; ``ema`` is
+            the EMA alpha, 0 = off; ``batch`` the training mini-batch size).
 
     Returns:
         A :class:`TorchClassifier` or :class:`SklearnClassifier`.
@@ -83,7 +88,13 @@ def make_model(name: str, **params: Any) -> Any:
         return SklearnClassifier()
     factory = {"mlp": mlp, "cnn": cnn}[name]
     return TorchClassifier(
-        functools.partial(factory, hidden=p["hidden"], dropout=float(p["dropout"])),
+        functools.partial(
+            factory,
+            hidden=p["hidden"],
+            dropout=float(p["dropout"]),
+            **({"layers": p["layers"]} if name == "mlp" else {}),
+        ),
+        batch_size=p["batch"],
         lr=float(p["lr"]),
         max_epochs=p["epochs"],
         n_members=p["members"],
