@@ -86,6 +86,8 @@ def run(
     members: Annotated[
         int, typer.Option(help="Ensemble members (variation-ratio needs >= 2).")
     ] = 1,
+    layers: Annotated[int, typer.Option(help="Hidden layers (mlp).")] = 1,
+    train_batch: Annotated[int, typer.Option(help="Training mini-batch (torch).")] = 64,
     ema: Annotated[
         float, typer.Option(help="EMA alpha for LHD, e.g. 0.999 (0 = off).")
     ] = 0.0,
@@ -118,6 +120,8 @@ def run(
             members=members,
             hidden=hidden,
             ema=ema,
+            batch=train_batch,
+            **({"layers": layers} if model == "mlp" else {}),
         )
     )
     settings: dict[str, Any] = dict(
