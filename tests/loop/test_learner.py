@@ -96,3 +96,16 @@ def test_construction_errors():
     )
     with pytest.raises(InvalidParameterError, match="No labels yet"):
         learner.fit()
+
+
+def test_oracles():
+    from labelwise.loop import HumanOracle, Oracle, SimulatedOracle
+
+    sim = SimulatedOracle(np.array([3, 1, 2]))
+    assert sim.label([2, 0]).tolist() == [2, 3]
+    with pytest.raises(InvalidParameterError, match="out of range"):
+        sim.label([5])
+    asked = []
+    human = HumanOracle(lambda i: asked.append(i) or i % 2)
+    assert human.label([4, 5]).tolist() == [0, 1] and asked == [4, 5]
+    assert isinstance(sim, Oracle) and isinstance(human, Oracle)

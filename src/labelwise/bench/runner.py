@@ -15,7 +15,7 @@ import json
 import multiprocessing
 import os
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -241,8 +241,3 @@ def _run_ray(
     finally:
         if started_here:
             ray.shutdown()
-
-
-def grid_run_ids(grid: GridConfig) -> Iterable[str]:
-    """Run ids of a grid (for selecting its rows in a shared store)."""
-    return (r.run_id for r in grid.runs())
