@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 from typing import Annotated, Any
@@ -178,7 +179,10 @@ def run(
 def bench(
     config: Annotated[Path, typer.Argument(help="Grid file (TOML).")],
     out: Annotated[Path, typer.Option(help="Output folder (results, logs, report).")],
-    workers: Annotated[int, typer.Option(help="Local worker processes.")] = 1,
+    workers: Annotated[
+        int | None,
+        typer.Option(help="Local worker processes (default: one per CPU core)."),
+    ] = None,
     ray: Annotated[
         str | None,
         typer.Option(
@@ -200,6 +204,8 @@ def bench(
     except LabelwiseError as exc:
         _fail(exc)
         return
+    if workers is None:
+        workers = os.cpu_count() or 1
     if workers < 1:
         _fail(ValueError(f"--workers must be >= 1; got {workers}."))
     n_runs = len(grid.runs())
