@@ -76,9 +76,15 @@ def check_features(
             f"{name} is empty (shape {arr.shape}); pass at least one sample."
         )
     if not allow_nan and np.issubdtype(arr.dtype, np.floating):
-        finite = np.isfinite(arr)
-        if not finite.all():
-            bad = np.argwhere(~finite.reshape(arr.shape[0], -1).all(axis=1)).ravel()
+        rows = arr.reshape(arr.shape[0], -1)
+        # chunked, so no boolean temporary the size of the pool
+        bad = np.concatenate(
+            [
+                s + np.flatnonzero(~np.isfinite(rows[s : s + 8192]).all(axis=1))
+                for s in range(0, rows.shape[0], 8192)
+            ]
+        )
+        if bad.size:
             raise InvalidParameterError(
                 f"{name} contains NaN or infinite values in {bad.size} row(s), "
                 f"first at rows {bad[:5].tolist()}. Impute or drop them before "

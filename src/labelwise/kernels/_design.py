@@ -145,11 +145,15 @@ class _State:
         """Add (``sign=1``) or remove (``sign=-1``) ``VᵀV``; return ``U, S, W, T``."""
         u = self._times_vt(self.minv, left, h)  # M⁻¹ Vᵀ
         w = self._times_vt(self.g, left, h)  # G Vᵀ = M⁻¹ F U
-        v_u = left @ torch.einsum("cjq,j->cq", u.reshape(self.k, h.shape[0], -1), h)
-        inner = 0.5 * (v_u + v_u.t()) + sign * torch.eye(left.shape[0], dtype=_DT)
+
+        def v_times_sym(m: torch.Tensor) -> torch.Tensor:
+            """``V m`` (``r x r``), symmetrised against round-off."""
+            vm = left @ torch.einsum("cjq,j->cq", m.reshape(self.k, h.shape[0], -1), h)
+            return 0.5 * (vm + vm.t())
+
+        inner = v_times_sym(u) + sign * torch.eye(left.shape[0], dtype=_DT)
         s = torch.linalg.inv(inner)
-        v_w = left @ torch.einsum("cjq,j->cq", w.reshape(self.k, h.shape[0], -1), h)
-        t = 0.5 * (v_w + v_w.t())  # Uᵀ F U = V G Vᵀ
+        t = v_times_sym(w)  # Uᵀ F U = V G Vᵀ
         us = u @ s
         self.minv.addmm_(us, u.t(), alpha=-1.0)
         z = w - 0.5 * us @ t

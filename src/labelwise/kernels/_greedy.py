@@ -19,7 +19,7 @@ import numpy as np
 import torch
 
 from labelwise._typing import FloatArray, IndexArray, RNGLike
-from labelwise._validation import check_indices, check_rng
+from labelwise._validation import check_features, check_indices, check_rng
 from labelwise.exceptions import FallbackWarning, InvalidParameterError
 from labelwise.kernels._points import (
     DensePoints,
@@ -30,23 +30,13 @@ from labelwise.kernels._points import (
 
 def _as_tensor(x: Any, name: str) -> torch.Tensor:
     """Validate a 2-D finite float array; no copy for float numpy or torch input."""
-    t = torch.as_tensor(x if isinstance(x, torch.Tensor) else np.asarray(x))
+    arr = x.detach().cpu().numpy() if isinstance(x, torch.Tensor) else x
+    t = torch.as_tensor(check_features(arr, name=name))
     if t.ndim != 2:
-        hint = " Reshape with x.reshape(-1, 1) for one feature." if t.ndim == 1 else ""
         raise InvalidParameterError(
             f"{name} must have shape (n_samples, n_features); got {tuple(t.shape)}."
-            + hint
         )
-    if t.shape[0] == 0:
-        raise InvalidParameterError(f"{name} is empty; pass at least one row.")
-    if not t.is_floating_point():
-        t = t.to(torch.float32)
-    for s in range(0, t.shape[0], 8192):  # chunked: no full-size boolean temporary
-        if not torch.isfinite(t[s : s + 8192]).all():
-            raise InvalidParameterError(
-                f"{name} contains NaN or infinite values; impute or drop those rows."
-            )
-    return t
+    return t if t.is_floating_point() else t.to(torch.float32)
 
 
 def _check_n_select(n_select: Any, n_available: int) -> int:

@@ -324,8 +324,9 @@ class TorchClassifier:
                 acc = correct / n
                 ema_ok = True
                 if ema is not None:
-                    gap = acc - self._accuracy(ema, x, y)
-                    ema_ok = acc - gap >= self.ema_stop_accuracy
+                    ema_acc = self._accuracy(ema, x, y)
+                    gap = acc - ema_acc
+                    ema_ok = ema_acc >= self.ema_stop_accuracy
                     shrinking = shrinking + 1 if gap < prev_gap else 0
                     prev_gap = gap
                     if self.captured_ is None and shrinking >= self.ema_patience:
