@@ -105,3 +105,76 @@ def test_run_errors(tmp_path):
     assert res.exit_code == 2 and "Unknown model" in res.output
     res = runner.invoke(app, ["export", str(tmp_path / "none"), "--csv", "x.csv"])
     assert res.exit_code == 2 and "No results.sqlite" in res.output
+
+
+def test_run_noisy_with_finetune_then_table(tmp_path):
+    out = tmp_path / "noisy"
+    args = [
+        "run",
+        "--dataset",
+        "digits:noisy-blank:0.5",
+        "--model",
+        "mlp",
+        "--strategy",
+        "random",
+        "--strategy",
+        "lhd",
+        "--ema",
+        "0.99",
+        "--epochs",
+        "20",
+        "--initial",
+        "20",
+        "--batch-size",
+        "20",
+        "--rounds",
+        "2",
+        "--seeds",
+        "1",
+        "--finetune",
+        "--finetune-epochs",
+        "2",
+        "--finetune-min-size",
+        "50",
+        "--finetune-lr-factor",
+        "1",
+        "--out",
+        str(out),
+    ]
+    res = runner.invoke(app, args)
+    assert res.exit_code == 0, res.output
+    assert "| digits:noisy-blank:0.5 | mlp | lhd+finetune |" in res.output
+    res = runner.invoke(app, ["table", str(out), "--metric", "clean_share"])
+    assert res.exit_code == 0, res.output
+    lines = res.output.splitlines()
+    assert lines[0] == "| strategy | digits:noisy-blank:0.5 |"
+    assert lines[2].startswith("| random+finetune | ") and "±" in lines[2]
+    assert lines[3].startswith("| lhd+finetune | ")
+    res = runner.invoke(app, ["table", str(out), "--timings"])
+    assert res.exit_code == 0 and "finetune_seconds" in res.output.splitlines()[0]
+    res = runner.invoke(app, ["table", str(out), "--metric", "rmse"])
+    assert res.exit_code == 2 and "recorded metrics: accuracy" in res.output
+    res = runner.invoke(app, ["report", str(out)])
+    html = (out / "report.html").read_text()
+    assert res.exit_code == 0 and "Values at the last round" in html
+    assert "clean_share" in html and "finetune" in html
+
+
+def test_finetune_needs_a_torch_model(tmp_path):
+    res = runner.invoke(
+        app,
+        [
+            "run",
+            "--dataset",
+            "digits",
+            "--model",
+            "logreg",
+            "--strategy",
+            "random",
+            "--finetune",
+            "--out",
+            str(tmp_path),
+        ],
+    )
+    assert res.exit_code == 2 and "FineTunable" in res.output
+    assert "TorchClassifier" in res.output

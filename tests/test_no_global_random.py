@@ -7,7 +7,7 @@ SRC = Path(__file__).resolve().parents[1] / "src" / "labelwise"
 FORBIDDEN = [
     r"np\.random\.(rand|randn|randint|random|choice|shuffle|permutation|seed|normal|uniform)\(",
     r"^\s*import random\b",
-    r"torch\.(multinomial|randperm|rand|randn|randint)\((?![^)]*generator)",
+    r"torch\.(multinomial|randperm|rand|randn|randint)\((?!.*generator=)",
 ]
 
 

@@ -1,7 +1,8 @@
-"""Command line: ``labelwise strategies | datasets | run | export``."""
+"""Command line: ``labelwise strategies|datasets|run|bench|report|table|export``."""
 
 from __future__ import annotations
 
+import json
 import os
 import sys
 from pathlib import Path
@@ -9,7 +10,7 @@ from typing import Annotated, Any
 
 import typer
 
-from labelwise.exceptions import LabelwiseError
+from labelwise.exceptions import InvalidParameterError, LabelwiseError
 
 app = typer.Typer(
     add_completion=False,
@@ -62,7 +63,14 @@ def datasets(
 
 @app.command()
 def run(
-    dataset: Annotated[str, typer.Option(help="Dataset name (labelwise datasets).")],
+    dataset: Annotated[
+        str,
+        typer.Option(
+            help="Dataset name (labelwise datasets), optionally with a noise "
+            "benchmark: NAME:noisy-blank|noisy-diverse|noisy-class[:SHARE], e.g. "
+            "fashion-mnist:noisy-blank:0.8."
+        ),
+    ],
     strategy: Annotated[
         list[str], typer.Option(help="Strategy name; repeat to compare several.")
     ],
@@ -92,6 +100,21 @@ def run(
     ema: Annotated[
         float, typer.Option(help="EMA alpha for LHD, e.g. 0.999 (0 = off).")
     ] = 0.0,
+    finetune: Annotated[
+        bool,
+        typer.Option(
+            help="Fine-tune on confident pool samples after every fit (any strategy)."
+        ),
+    ] = False,
+    finetune_epochs: Annotated[
+        int, typer.Option(help="Fine-tuning epoch limit.")
+    ] = 500,
+    finetune_lr_factor: Annotated[
+        float, typer.Option(help="Fine-tuning learning rate = this x --lr.")
+    ] = 100.0,
+    finetune_min_size: Annotated[
+        int, typer.Option(help="Skip fine-tuning below this set size.")
+    ] = 1000,
     workers: Annotated[int, typer.Option(help="Worker processes.")] = 1,
 ) -> None:
     """Run a simulated active-learning experiment and draw its learning curves.
@@ -101,13 +124,14 @@ def run(
     grid of ``labelwise bench``.
     """
     from labelwise.bench import parse_grid, run_grid
-    from labelwise.datasets import fetch_raw
+    from labelwise.datasets import check_name, fetch_raw
     from labelwise.loop import (
         ResultStore,
         auc_table,
         format_auc_table,
         plot_learning_curves,
     )
+    from labelwise.models.base import FineTunable, require
     from labelwise.models.registry import make_model
     from labelwise.strategies import get_strategy
 
@@ -137,14 +161,23 @@ def run(
                 "name": "run",
                 "datasets": [dataset],
                 "models": [{"name": model, "params": model_kw}],
-                "strategies": strategy,
+                "strategies": [
+                    {"name": name, "finetune": finetune} for name in strategy
+                ],
+                "finetune": {
+                    "max_epochs": finetune_epochs,
+                    "lr_factor": finetune_lr_factor,
+                    "min_size": finetune_min_size,
+                },
                 "settings": settings,
             },
             "command line",
         )
         for s in grid.strategies:  # fail at once on a missing capability
             get_strategy(s.name, **s.params).check_model(make_model(model, **model_kw))
-        fetch_raw(dataset)
+        if finetune:
+            require(make_model(model, **model_kw), FineTunable, "--finetune")
+        fetch_raw(check_name(dataset))
     except LabelwiseError as exc:
         _fail(exc)
         return
@@ -236,6 +269,56 @@ def report_cmd(
         typer.echo(f"report: {build_report(directory)}")
     except FileNotFoundError as exc:
         _fail(exc)
+
+
+@app.command()
+def table(
+    directory: Annotated[Path, typer.Argument(help="Folder holding results.sqlite.")],
+    metric: Annotated[
+        str,
+        typer.Option(help="accuracy, clean_share, clean_share_round, or any metric."),
+    ] = "accuracy",
+    timings: Annotated[
+        bool,
+        typer.Option(
+            "--timings", help="Print mean seconds per round instead (per strategy)."
+        ),
+    ] = False,
+) -> None:
+    """Print a Markdown table: strategies x datasets at the last round (mean ± s.e.).
+
+    With --timings: mean selection, training and fine-tuning seconds per round for
+    each strategy, over all datasets.
+    """
+    from labelwise.bench.stats import TIMINGS, final_pivot, timing_table, to_markdown
+    from labelwise.loop import ResultStore
+
+    db = directory / "results.sqlite"
+    if not db.exists():
+        _fail(
+            FileNotFoundError(f"No results.sqlite in {directory}; run a bench first.")
+        )
+    df = ResultStore(db).measurements()
+    grid_file = directory / "grid.json"
+    if grid_file.exists():  # rows in the grid's order
+        order = [r["strategy"] for r in json.loads(grid_file.read_text())["runs"]]
+        rank = {s: i for i, s in enumerate(dict.fromkeys(order))}
+        df = df.sort_values("strategy", key=lambda s: s.map(rank), kind="stable")
+    if timings:
+        times = timing_table(df)
+        cols = [c for c in TIMINGS if c in times.columns]
+        agg = times.groupby("strategy", sort=False)[cols].mean()
+        agg = agg.reindex([s for s in dict.fromkeys(df["strategy"]) if s in agg.index])
+        typer.echo(to_markdown(agg.map(lambda v: f"{v:.2f}" if v == v else "")))
+        return
+    known = sorted(df["metric"].unique())
+    if metric not in known:
+        _fail(
+            InvalidParameterError(
+                f"No metric {metric!r} in {db}; recorded metrics: {', '.join(known)}."
+            )
+        )
+    typer.echo(to_markdown(final_pivot(df, metric)))
 
 
 @app.command()

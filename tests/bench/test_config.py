@@ -53,7 +53,23 @@ def test_expands_the_grid():
         ),
         (_with(**{"settings.initial": 0}), "'initial' must be positive"),
         (_with(**{"settings.seeds": [-1]}), "'seeds' must list ints"),
-        (_with(datasets=["digitz"]), "unknown dataset 'digitz'.*valid: digits"),
+        (_with(datasets=["digitz"]), "Unknown dataset 'digitz'.*Did you mean 'digits'"),
+        (_with(datasets=["digits:noisy-blu"]), "KIND one of noisy-blank"),
+        (_with(datasets=["digits:noisy-blank:2"]), "share must be a number"),
+        (
+            _with(strategies=[{"name": "lhd", "finetune": "yes"}]),
+            "'finetune' of 'lhd' must be true, false or a table",
+        ),
+        (
+            _with(strategies=[{"name": "lhd", "finetune": {"epochs": 3}}]),
+            "unknown key 'epochs' in 'finetune of 'lhd''; valid keys: threshold",
+        ),
+        (_with(finetune={"threshold": 1.5}), "threshold must be in"),
+        (_with(finetune={"augment": 1}), "'augment' in 'finetune' must be true or"),
+        (
+            _with(models=[{"name": "mlp", "finetune": True}]),
+            "unknown key 'finetune' in an entry of 'models'; valid keys: name, params",
+        ),
         (_with(strategies=["badg"]), "Did you mean 'badge'"),
         (
             _with(strategies=[{"name": "bald", "params": {"t": 1}}]),
@@ -61,7 +77,7 @@ def test_expands_the_grid():
         ),
         (
             _with(strategies=[{"name": "bald", "extra": 1}]),
-            "unknown key 'extra'.*valid keys: name, params",
+            "unknown key 'extra'.*valid keys: finetune, name, params",
         ),
         (
             _with(models=[{"name": "mlp", "params": {"epoch": 1}}]),
@@ -79,6 +95,30 @@ def test_expands_the_grid():
 def test_rejects_bad_grids(data, match):
     with pytest.raises(ConfigError, match=match):
         parse_grid(data, "grid.toml")
+
+
+def test_finetune_entries_and_noise_wrappers():
+    grid = parse_grid(
+        _with(
+            datasets=["digits", "digits:noisy-class:0.4"],
+            strategies=[
+                "margin",
+                {"name": "margin", "finetune": True},
+                {"name": "lhd", "finetune": {"max_epochs": 3}},
+            ],
+            finetune={"lr_factor": 1, "min_size": 50},
+        )
+    )
+    runs = grid.runs()
+    assert {r.dataset for r in runs} == {"digits", "digits:noisy-class:0.4"}
+    by_label = {r.strategy: r for r in runs}
+    assert set(by_label) == {"margin", "margin+finetune", "lhd+finetune"}
+    assert "finetune" not in by_label["margin"].extra  # old run ids unchanged
+    ft = by_label["margin+finetune"].extra["finetune"]
+    assert ft["lr_factor"] == 1 and ft["min_size"] == 50 and ft["max_epochs"] == 500
+    ft = by_label["lhd+finetune"].extra["finetune"]
+    assert ft["max_epochs"] == 3 and ft["min_size"] == 50 and ft["threshold"] == 0.8
+    assert by_label["margin"].run_id != by_label["margin+finetune"].run_id
 
 
 def test_load_grid_file_errors(tmp_path):

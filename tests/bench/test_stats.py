@@ -111,3 +111,29 @@ def test_ranks():
     ranks = auc_ranks(df)
     assert ranks.set_index(["dataset", "strategy"]).loc[("d1", "a"), "rank"] == 1
     assert average_ranks(ranks).to_dict() == {"a": 1.0, "random": 2.0, "b": 3.0}
+
+
+def test_final_table_and_pivot_take_each_runs_last_round():
+    from labelwise.bench.stats import final_pivot, final_table, to_markdown
+
+    curves = {
+        "random": lambda seed, r: 0.5 + 0.1 * r + 0.01 * seed,
+        "lhd+finetune": lambda seed, r: 0.6 + 0.05 * r,
+    }
+    df, _ = _frame(curves, seeds=3, rounds=2, datasets=("d1", "d2"))
+    df = df[~((df["strategy"] == "random") & (df["seed"] == 2) & (df["round"] == 2))]
+    table = final_table(df).set_index(["dataset", "strategy"])
+    # random: seeds 0 and 1 end at round 2, seed 2 at round 1
+    want = np.array([0.7, 0.71, 0.62])
+    row = table.loc[("d1", "random")]
+    assert row["mean"] == pytest.approx(want.mean())
+    assert row["sem"] == pytest.approx(want.std(ddof=1) / np.sqrt(3))
+    assert row["n_seeds"] == 3 and row["n_labeled"] == 30
+    pivot = final_pivot(df)
+    assert list(pivot.columns) == ["d1", "d2"]
+    assert list(pivot.index) == ["random", "lhd+finetune"]
+    assert pivot.loc["lhd+finetune", "d2"] == "0.700 ± 0.000"
+    md = to_markdown(pivot).splitlines()
+    assert md[0] == "| strategy | d1 | d2 |" and md[1] == "|---|---|---|"
+    assert md[3].startswith("| lhd+finetune | 0.700 ± 0.000 |")
+    assert final_pivot(df, "clean_share").empty

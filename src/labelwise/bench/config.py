@@ -17,6 +17,13 @@ Example (``benchmarks/configs/quick.toml``)::
     seeds = 2            # seeds 0 and 1; or a list such as [0, 3, 7]
     pool_size = 1000     # optional random subsample of the training set (seed 0)
 
+Datasets may be wrapped in a noise benchmark (``"fashion-mnist:noisy-blank"``,
+``"mnist:noisy-class:0.4"``; see :mod:`labelwise.datasets.noise`). A strategy
+entry with ``finetune = true`` fine-tunes on confident pool samples after every
+fit (label ``NAME+finetune``); its settings come from an optional top-level
+``[finetune]`` table (fields of :class:`~labelwise.models.finetune.FineTune`),
+which an entry may override with ``finetune = { max_epochs = 20 }``.
+
 Unknown keys and wrong types are rejected with the key's name and the valid
 choices; strategy names and parameters are checked against the registry, models
 against :mod:`labelwise.models.registry`, datasets against the dataset registry.
@@ -24,14 +31,16 @@ against :mod:`labelwise.models.registry`, datasets against the dataset registry.
 
 from __future__ import annotations
 
+import dataclasses
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from labelwise.datasets import available_datasets
+from labelwise.datasets import check_name
 from labelwise.exceptions import InvalidParameterError, LabelwiseError
 from labelwise.loop.experiment import RunConfig
+from labelwise.models.finetune import FineTune
 from labelwise.models.registry import check_model_params
 from labelwise.strategies import get_strategy
 
@@ -48,7 +57,15 @@ SETTINGS_TYPES: dict[str, tuple[type, ...]] = {
     "pool_size": (int,),
     "test_size": (int,),
 }
-TOP_KEYS = {"name", "datasets", "models", "strategies", "settings"}
+TOP_KEYS = {"name", "datasets", "models", "strategies", "settings", "finetune"}
+FINETUNE_TYPES: dict[str, tuple[type, ...]] = {
+    "threshold": (int, float),
+    "min_size": (int,),
+    "lr_factor": (int, float),
+    "lr": (int, float),
+    "max_epochs": (int,),
+    "augment": (bool,),
+}
 
 
 @dataclass(frozen=True)
@@ -57,14 +74,16 @@ class Component:
 
     name: str
     params: dict[str, Any] = field(default_factory=dict)
+    finetune: dict[str, Any] | None = None
 
     @property
     def label(self) -> str:
-        """Name, with parameters when there are any (e.g. ``coreset(robust=True)``)."""
-        if not self.params:
-            return self.name
-        inner = ",".join(f"{k}={v}" for k, v in sorted(self.params.items()))
-        return f"{self.name}({inner})"
+        """Name, parameters if any (``coreset(robust=True)``), ``+finetune`` if set."""
+        label = self.name
+        if self.params:
+            inner = ",".join(f"{k}={v}" for k, v in sorted(self.params.items()))
+            label = f"{self.name}({inner})"
+        return label + ("+finetune" if self.finetune is not None else "")
 
 
 @dataclass(frozen=True)
@@ -114,6 +133,11 @@ class GridConfig:
                                     "model_params": check_model_params(
                                         model.name, model.params
                                     ),
+                                    **(
+                                        {"finetune": strat.finetune}
+                                        if strat.finetune is not None
+                                        else {}
+                                    ),
                                 },
                             )
                         )
@@ -124,7 +148,9 @@ def _where(path: str, key: str) -> str:
     return f"{path}: key '{key}'"
 
 
-def _component(path: str, section: str, item: Any) -> Component:
+def _component(
+    path: str, section: str, item: Any, finetune_defaults: dict[str, Any]
+) -> Component:
     if isinstance(item, str):
         return Component(item)
     if not isinstance(item, dict):
@@ -132,18 +158,69 @@ def _component(path: str, section: str, item: Any) -> Component:
             f"{path}: each entry of '{section}' must be a name or a table "
             f"{{ name = ..., params = {{...}} }}; got {item!r}."
         )
-    unknown = set(item) - {"name", "params"}
+    valid = (
+        {"name", "params", "finetune"}
+        if section == "strategies"
+        else {
+            "name",
+            "params",
+        }
+    )
+    unknown = set(item) - valid
     if unknown:
         raise ConfigError(
             f"{path}: unknown key '{sorted(unknown)[0]}' in an entry of '{section}'; "
-            "valid keys: name, params."
+            f"valid keys: {', '.join(sorted(valid))}."
         )
     if not isinstance(item.get("name"), str):
         raise ConfigError(f"{path}: an entry of '{section}' lacks a string 'name'.")
     params = item.get("params", {})
     if not isinstance(params, dict):
         raise ConfigError(f"{path}: 'params' of '{item['name']}' must be a table.")
-    return Component(item["name"], dict(params))
+    ft = item.get("finetune", False)
+    if isinstance(ft, dict):
+        ft = {
+            **finetune_defaults,
+            **_finetune(path, f"finetune of '{item['name']}'", ft),
+        }
+    elif ft is True:
+        ft = dict(finetune_defaults)
+    elif ft is False:
+        ft = None
+    else:
+        raise ConfigError(
+            f"{path}: 'finetune' of '{item['name']}' must be true, false or a table "
+            f"of fine-tuning settings; got {ft!r}."
+        )
+    if ft is not None:
+        ft = dataclasses.asdict(FineTune(**ft))
+    return Component(item["name"], dict(params), ft)
+
+
+def _finetune(path: str, where: str, table: Any) -> dict[str, Any]:
+    """Validate a table of FineTune fields."""
+    if not isinstance(table, dict):
+        raise ConfigError(f"{path}: '{where}' must be a table; got {table!r}.")
+    for key, value in table.items():
+        if key not in FINETUNE_TYPES:
+            raise ConfigError(
+                f"{path}: unknown key '{key}' in '{where}'; valid keys: "
+                f"{', '.join(FINETUNE_TYPES)}."
+            )
+        types = FINETUNE_TYPES[key]
+        if (isinstance(value, bool) and bool not in types) or not isinstance(
+            value, types
+        ):
+            raise ConfigError(
+                f"{path}: '{key}' in '{where}' must be "
+                f"{'true or false' if bool in types else types[-1].__name__}; got "
+                f"{value!r}."
+            )
+    try:
+        FineTune(**table)
+    except InvalidParameterError as exc:
+        raise ConfigError(f"{path}: in '{where}': {exc}") from None
+    return dict(table)
 
 
 def parse_grid(data: dict[str, Any], path: str = "<config>") -> GridConfig:
@@ -158,20 +235,23 @@ def parse_grid(data: dict[str, Any], path: str = "<config>") -> GridConfig:
         if not isinstance(data.get(key), list) or not data[key]:
             raise ConfigError(f"{path}: '{key}' must be a non-empty list.")
     datasets = data["datasets"]
-    valid_ds = available_datasets()
     for ds in datasets:
-        if ds not in valid_ds:
-            raise ConfigError(
-                f"{path}: unknown dataset {ds!r} in 'datasets'; valid: "
-                f"{', '.join(valid_ds)}."
-            )
-    models = tuple(_component(path, "models", m) for m in data["models"])
+        if not isinstance(ds, str):
+            raise ConfigError(f"{path}: 'datasets' must list names; got {ds!r}.")
+        try:
+            check_name(ds)
+        except InvalidParameterError as exc:
+            raise ConfigError(f"{path}: in 'datasets': {exc}") from None
+    ft_defaults = _finetune(path, "finetune", data.get("finetune", {}))
+    models = tuple(_component(path, "models", m, ft_defaults) for m in data["models"])
     for m in models:
         try:
             check_model_params(m.name, m.params)
         except InvalidParameterError as exc:
             raise ConfigError(f"{path}: in 'models': {exc}") from None
-    strategies = tuple(_component(path, "strategies", s) for s in data["strategies"])
+    strategies = tuple(
+        _component(path, "strategies", s, ft_defaults) for s in data["strategies"]
+    )
     for s in strategies:
         try:
             get_strategy(s.name, **s.params)

@@ -11,11 +11,19 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from labelwise.bench.stats import auc_ranks, average_ranks, penalty_matrix, timing_table
+from labelwise.bench.stats import (
+    TIMINGS,
+    auc_ranks,
+    average_ranks,
+    final_pivot,
+    penalty_matrix,
+    timing_table,
+)
 from labelwise.loop.report import curve_table, plot_learning_curves
 from labelwise.loop.store import ResultStore
 
-TIMING_METRICS = {"select_seconds", "train_seconds"}
+TIMING_METRICS = set(TIMINGS)
+FINAL_METRICS = ("accuracy", "clean_share", "clean_share_round")
 CSS = """
 body{font-family:system-ui,sans-serif;margin:2em auto;max-width:1200px;color:#222}
 table{border-collapse:collapse;margin:1em 0;font-size:0.9em}
@@ -63,11 +71,18 @@ def plot_penalty(
 def plot_timings(times: pd.DataFrame, path: str | os.PathLike[str]) -> None:
     """Bar chart of mean selection and training seconds per round per strategy."""
     plt = _plt()
-    agg = times.groupby("strategy")[["select_seconds", "train_seconds"]].mean()
+    cols = [c for c in TIMINGS if c in times.columns]
+    agg = times.groupby("strategy")[cols].mean()
     fig, ax = plt.subplots(figsize=(max(5.0, 0.9 * len(agg) + 2), 3.8))
     x = np.arange(len(agg))
-    ax.bar(x - 0.2, agg["select_seconds"].fillna(0), 0.4, label="selection")
-    ax.bar(x + 0.2, agg["train_seconds"].fillna(0), 0.4, label="training")
+    width = 0.8 / len(cols)
+    for i, col in enumerate(cols):
+        ax.bar(
+            x + (i - (len(cols) - 1) / 2) * width,
+            agg[col].fillna(0),
+            width,
+            label=col.replace("_seconds", "").replace("select", "selection"),
+        )
     ax.set_xticks(x, agg.index, rotation=30, ha="right")
     ax.set_ylabel("seconds per round (mean)")
     ax.set_yscale("log")
@@ -92,8 +107,10 @@ def build_report(directory: str | os.PathLike[str]) -> Path:
 
     Sections: learning curves per dataset for every curve metric recorded (mean
     ± standard error over seeds, random drawn in black), normalised areas with
-    ranks per dataset and on average, the pairwise penalty matrix, mean selection
-    and training seconds per round, and failed runs with their tracebacks.
+    ranks per dataset and on average, the pairwise penalty matrix, the last
+    round's accuracy and clean shares (strategies by datasets), mean selection,
+    training and fine-tuning seconds per round, and failed runs with their
+    tracebacks.
 
     Returns:
         The path of ``report.html``.
@@ -155,6 +172,15 @@ def build_report(directory: str | os.PathLike[str]) -> Path:
             parts.append(_table(pm, "{:.2f}"))
         else:
             parts.append("<p>(needs random sampling and at least 2 seeds)</p>")
+    finals = [m for m in FINAL_METRICS if m in curve_metrics]
+    if finals:
+        parts.append(
+            "<h2>Values at the last round</h2><p>Mean ± standard error over seeds "
+            "(the LHD paper's Tables 1-4 layout: strategies by datasets).</p>"
+        )
+        for metric in finals:
+            pivot = final_pivot(df, metric).reset_index()
+            parts.append(f"<h3>{html.escape(metric)}</h3>" + _table(pivot))
     times = timing_table(df)
     if not times.empty:
         png = folder / "timings.png"

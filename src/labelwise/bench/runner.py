@@ -19,8 +19,6 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from labelwise.bench.config import GridConfig
 from labelwise.loop.experiment import RunConfig, run_simulation
 from labelwise.loop.store import ResultStore
@@ -32,16 +30,8 @@ RESULTS = "results.sqlite"
 def _data(name: str, pool_size: int | None, test_size: int | None) -> tuple[Any, ...]:
     from labelwise.datasets import load
 
-    d = load(name)
-    pool = _subsample(len(d.y_train), pool_size)
-    test = _subsample(len(d.y_test), test_size)
-    return d.X_train[pool], d.y_train[pool], d.X_test[test], d.y_test[test], d.classes
-
-
-def _subsample(n: int, size: int | None) -> np.ndarray:
-    if size is None or size >= n:
-        return np.arange(n)
-    return np.sort(np.random.default_rng(0).choice(n, size=size, replace=False))
+    d = load(name, pool_size=pool_size, test_size=test_size)
+    return d.X_train, d.y_train, d.X_test, d.y_test, d.classes, d.noisy
 
 
 def execute_run(run: dict[str, Any], out: str) -> tuple[str, str]:
@@ -56,6 +46,7 @@ def execute_run(run: dict[str, Any], out: str) -> tuple[str, str]:
     """
     import torch
 
+    from labelwise.models.finetune import FineTune
     from labelwise.models.registry import make_model
     from labelwise.strategies import get_strategy
 
@@ -69,13 +60,15 @@ def execute_run(run: dict[str, Any], out: str) -> tuple[str, str]:
         log.write(f"{time.strftime('%F %T')} start {json.dumps(run, default=str)}\n")
         store = ResultStore(folder / RESULTS)
         try:
-            x_pool, y_pool, x_test, y_test, classes = _data(
+            x_pool, y_pool, x_test, y_test, classes, noisy = _data(
                 cfg.dataset, extra.get("pool_size"), extra.get("test_size")
             )
             model = make_model(cfg.model, **extra.get("model_params", {}))
             strategy = get_strategy(
                 extra.get("strategy_name", cfg.strategy), **cfg.strategy_params
             )
+            ft = extra.get("finetune")
+            finetune = FineTune(**ft) if ft is not None else None
         except Exception as exc:
             store.start_run(cfg.run_id, cfg.as_dict())
             store.fail_run(cfg.run_id, f"{type(exc).__name__}: {exc}")
@@ -97,6 +90,8 @@ def execute_run(run: dict[str, Any], out: str) -> tuple[str, str]:
             classes=classes,
             store=store,
             on_round=on_round,
+            noisy=noisy,
+            finetune=finetune,
         )
         if status == "failed":
             err = store.runs().set_index("run_id").loc[cfg.run_id, "error"]

@@ -161,9 +161,85 @@ def _paired(
     return np.asarray(a.loc[seeds].to_numpy() - b.loc[seeds].to_numpy(), dtype=float)
 
 
+def final_table(df: pd.DataFrame, metric: str = "accuracy") -> pd.DataFrame:
+    """Each run's value at its last round, as mean and standard error over seeds.
+
+    Returns:
+        Columns ``dataset, model, strategy, mean, sem, n_seeds, n_labeled``
+        (``n_labeled`` at the last round; its largest value over seeds).
+    """
+    sub = df[df["metric"] == metric]
+    if sub.empty:
+        return pd.DataFrame(
+            columns=[
+                "dataset",
+                "model",
+                "strategy",
+                "mean",
+                "sem",
+                "n_seeds",
+                "n_labeled",
+            ]
+        )
+    last = sub.loc[
+        sub.groupby(["dataset", "model", "strategy", "seed"])["round"].idxmax()
+    ]
+    g = last.groupby(["dataset", "model", "strategy"])
+    out = g.agg(
+        mean=("value", "mean"),
+        std=("value", "std"),
+        n_seeds=("value", "count"),
+        n_labeled=("n_labeled", "max"),
+    ).reset_index()
+    out["sem"] = (out["std"] / np.sqrt(out["n_seeds"])).fillna(0.0)
+    return out[["dataset", "model", "strategy", "mean", "sem", "n_seeds", "n_labeled"]]
+
+
+def final_pivot(df: pd.DataFrame, metric: str = "accuracy") -> pd.DataFrame:
+    """:func:`final_table` as strategies x datasets cells ``"mean ± sem"``.
+
+    Rows keep the order in which strategies first appear in ``df``; with several
+    models, columns are ``dataset / model``.
+    """
+    table = final_table(df, metric)
+    if table.empty:
+        return pd.DataFrame()
+    several = table["model"].nunique() > 1
+    table["column"] = (
+        table["dataset"] + " / " + table["model"] if several else table["dataset"]
+    )
+    table["cell"] = [
+        f"{m:.3f} ± {e:.3f}" for m, e in zip(table["mean"], table["sem"], strict=True)
+    ]
+    order = list(dict.fromkeys(df["strategy"]))
+    cols = list(dict.fromkeys(table["column"]))
+    pivot = table.pivot(index="strategy", columns="column", values="cell")
+    pivot = pivot.reindex(index=[s for s in order if s in pivot.index], columns=cols)
+    pivot.columns.name = None
+    return pivot.fillna("")
+
+
+def to_markdown(pivot: pd.DataFrame, corner: str = "strategy") -> str:
+    """A pivot table as a Markdown table (index in the first column)."""
+    cols = [str(c) for c in pivot.columns]
+    lines = [
+        "| " + " | ".join([corner, *cols]) + " |",
+        "|" + "---|" * (len(cols) + 1),
+    ]
+    for idx, row in pivot.iterrows():
+        lines.append("| " + " | ".join([str(idx), *map(str, row.tolist())]) + " |")
+    return "\n".join(lines)
+
+
+TIMINGS = ["select_seconds", "train_seconds", "finetune_seconds"]
+
+
 def timing_table(df: pd.DataFrame) -> pd.DataFrame:
-    """Mean selection and training seconds per round, per dataset and strategy."""
-    sub = df[df["metric"].isin(["select_seconds", "train_seconds"])]
+    """Mean selection, training and fine-tuning seconds per round and strategy.
+
+    Fine-tuning seconds appear only where fine-tuning ran.
+    """
+    sub = df[df["metric"].isin(TIMINGS)]
     out = sub.pivot_table(
         index=["dataset", "model", "strategy"],
         columns="metric",

@@ -51,6 +51,7 @@ from labelwise.datasets._fetch import (
     fetch_first,
     gunzip_bytes,
 )
+from labelwise.datasets.noise import NOISE_KINDS, add_noise, parse_name
 from labelwise.exceptions import ChecksumError, InvalidParameterError
 
 
@@ -65,6 +66,9 @@ class Dataset:
         X_test: Test inputs ``(n_test, ...)``.
         y_test: Test labels ``(n_test,)``.
         classes: Class names.
+        noisy: Boolean mask ``(n_train,)`` of noisy training items (the
+            heteroskedastic benchmarks and ``four-moons``); ``None`` when the
+            dataset has no known noise.
     """
 
     name: str
@@ -73,6 +77,7 @@ class Dataset:
     X_test: np.ndarray
     y_test: np.ndarray
     classes: list[str]
+    noisy: np.ndarray | None = None
 
     def __repr__(self) -> str:
         return (
@@ -226,6 +231,7 @@ class _Spec:
     classes: tuple[str, ...]
     image: bool
     members: tuple[str, ...] = ()  # which extracted files this dataset reads
+    noisy: Callable[[int], np.ndarray] | None = None  # n_train -> noisy mask
 
 
 _SPECS: dict[str, _Spec] = {
@@ -276,6 +282,7 @@ _SPECS: dict[str, _Spec] = {
         "68c32db45b1680d7d9d182fb2255d24a7e350e7766fca680285b45d6b7ef8aa6",
         ("0", "1", "2", "3"),
         False,
+        noisy=lambda n: np.arange(n) >= n - 21000,
     ),
     "digits": _Spec(
         (),
@@ -320,8 +327,20 @@ def _spec(name: str) -> _Spec:
         return _SPECS[name]
     except KeyError:
         raise InvalidParameterError(
-            f"Unknown dataset '{name}'.{closest_name(name, _SPECS)}"
+            f"Unknown dataset '{name}'.{closest_name(name, _SPECS)} Noise wrappers "
+            f"are written BASE:KIND[:SHARE] with KIND one of {', '.join(NOISE_KINDS)}."
         ) from None
+
+
+def check_name(name: str) -> str:
+    """Validate a dataset name (with an optional noise wrapper); return its base.
+
+    Raises:
+        InvalidParameterError: naming what is wrong and the valid choices.
+    """
+    base, _ = parse_name(name)
+    _spec(base)
+    return base
 
 
 def fetch_raw(name: str, *, root: Path | None = None) -> Raw:
@@ -376,42 +395,87 @@ def _check_content(name: str, raw: Raw, spec: _Spec) -> None:
         )
 
 
-def load(name: str, *, root: Path | None = None) -> Dataset:
+def _subsample(n: int, size: int | None) -> np.ndarray:
+    """Sorted random subset of ``range(n)`` of ``size`` items (seed 0), or all."""
+    if size is None or size >= n:
+        return np.arange(n)
+    return np.sort(np.random.default_rng(0).choice(n, size=size, replace=False))
+
+
+def load(
+    name: str,
+    *,
+    pool_size: int | None = None,
+    test_size: int | None = None,
+    root: Path | None = None,
+) -> Dataset:
     """Load a dataset with its fixed split and standardised features.
 
     Args:
-        name: One of :func:`available_datasets`.
+        name: One of :func:`available_datasets`, optionally wrapped in a noise
+            benchmark: ``BASE:KIND[:SHARE]`` (see :mod:`labelwise.datasets.noise`),
+            e.g. ``fashion-mnist:noisy-blank`` (80 % noisy) or
+            ``mnist:noisy-class:0.4``.
+        pool_size: Keep a random subset of this many clean training items (seed
+            0) before noise is added. Defaults to all.
+        test_size: Keep a random subset of the test set (seed 0).
         root: Cache root. Defaults to :func:`cache_dir`.
 
     Returns:
-        The :class:`Dataset`.
+        The :class:`Dataset`. Standardisation uses the statistics of the full
+        clean training set, whatever the subset or noise; noise wrappers have
+        ``noisy`` set and noisy items after the clean ones.
     """
-    spec = _spec(name)
-    xtr, ytr, xte, yte = fetch_raw(name, root=root)
+    base, noise = parse_name(name)
+    spec = _spec(base)
+    xtr, ytr, xte, yte = fetch_raw(base, root=root)
     if spec.image:
-        ftr = xtr.astype(np.float32).reshape(-1, 1, 28, 28) / 255.0
-        fte = xte.astype(np.float32).reshape(-1, 1, 28, 28) / 255.0
+        shape: tuple[int, ...] = (1, 28, 28)
+        ftr = xtr.astype(np.float32) / 255.0
         mean, std = float(ftr.mean()), float(ftr.std())
+        scale: Any = 255.0
     else:
+        shape = tuple(xtr.shape[1:])
         ftr = xtr.astype(np.float32)
-        fte = xte.astype(np.float32)
         mean = ftr.mean(0)
         std = ftr.std(0)
         std[std == 0] = 1.0
-    return Dataset(
-        name,
-        ((ftr - mean) / std).astype(np.float32),
-        ytr,
-        ((fte - mean) / std).astype(np.float32),
-        yte,
-        list(spec.classes),
-    )
+        scale = 1.0
+    noisy = spec.noisy(len(ytr)) if spec.noisy is not None else None
+    keep = _subsample(len(ytr), pool_size)
+    keep_test = _subsample(len(yte), test_size)
+    xtr, ytr = xtr[keep], ytr[keep]
+    xte, yte = xte[keep_test], yte[keep_test]
+    if noisy is not None:
+        noisy = noisy[keep]
+    if noise is not None:
+        xtr, ytr, added = add_noise(
+            xtr,
+            ytr,
+            noise,
+            n_classes=len(spec.classes),
+            value_range=(0, 255) if spec.image else None,
+        )
+        noisy = (
+            added
+            if noisy is None
+            else added | np.pad(noisy, (0, len(added) - len(noisy)))
+        )
+
+    def prep(x: np.ndarray) -> np.ndarray:
+        f = x.astype(np.float32).reshape(-1, *shape) / scale
+        out: np.ndarray = ((f - mean) / std).astype(np.float32)
+        return out
+
+    return Dataset(name, prep(xtr), ytr, prep(xte), yte, list(spec.classes), noisy)
 
 
 __all__ = [
+    "NOISE_KINDS",
     "Dataset",
     "available_datasets",
     "cache_dir",
+    "check_name",
     "content_hash",
     "fetch_raw",
     "load",

@@ -22,6 +22,7 @@ from labelwise.exceptions import InvalidParameterError
 from labelwise.loop.learner import ActiveLearner
 from labelwise.loop.oracle import SimulatedOracle
 from labelwise.loop.store import ResultStore, run_id
+from labelwise.models.finetune import FineTune
 from labelwise.pool import LabelState
 from labelwise.strategies.base import Strategy
 
@@ -90,6 +91,42 @@ def classification_metrics(y_true: np.ndarray, y_pred: np.ndarray) -> dict[str, 
     }
 
 
+def clean_share(
+    noisy: np.ndarray, indices: np.ndarray, rounds: np.ndarray, upto: int
+) -> dict[str, float]:
+    """Share of clean items among those a strategy selected (LHD paper, Tables 3-4).
+
+    Only labels of rounds ``1..upto`` count (round 0 is the random initial set,
+    the same for every strategy).
+
+    Args:
+        noisy: Boolean mask over the pool, ``True`` for noisy items.
+        indices: Labeled pool indices ``(m,)``.
+        rounds: Round of each label ``(m,)``.
+        upto: The current round.
+
+    Returns:
+        ``{"clean_share": ..., "clean_share_round": ...}``: the clean fraction of
+        everything selected in rounds ``1..upto`` and of round ``upto``'s batch;
+        empty for ``upto == 0``.
+
+    Examples:
+        >>> noisy = np.array([False, True, False, True])
+        >>> clean_share(noisy, np.array([0, 1, 2, 3]), np.array([0, 1, 1, 2]), 2)
+        {'clean_share': 0.3333333333333333, 'clean_share_round': 0.0}
+    """
+    if upto < 1:
+        return {}
+    chosen = indices[(rounds >= 1) & (rounds <= upto)]
+    last = indices[rounds == upto]
+    out = {}
+    if chosen.size:
+        out["clean_share"] = float(np.mean(~noisy[chosen]))
+    if last.size:
+        out["clean_share_round"] = float(np.mean(~noisy[last]))
+    return out
+
+
 def initial_indices(n_pool: int, n_initial: int, seed: int) -> np.ndarray:
     """The random initial set of a run: same for every strategy with one seed."""
     if n_initial >= n_pool:
@@ -112,6 +149,8 @@ def run_simulation(
     classes: list[Any],
     store: ResultStore,
     on_round: Callable[[int, dict[str, float]], None] | None = None,
+    noisy: Any = None,
+    finetune: FineTune | None = None,
 ) -> str:
     """Run (or resume) one simulated experiment and store every round.
 
@@ -126,6 +165,10 @@ def run_simulation(
         classes: Class names.
         store: Where rounds are committed.
         on_round: Called as ``on_round(round, metrics)`` after each commit.
+        noisy: Boolean mask ``(n_pool,)`` of noisy pool items (the noisy
+            benchmarks); adds the metrics of :func:`clean_share` from round 1.
+        finetune: Fine-tune after every fit (adds ``finetune_size``,
+            ``finetune_pseudo``, ``finetune_epochs`` and ``finetune_seconds``).
 
     Returns:
         ``"finished"``, ``"skipped"`` (it was finished before) or ``"failed"``
@@ -139,6 +182,14 @@ def run_simulation(
         y_pool = np.asarray(y_pool)
         x_test = check_features(X_test)
         y_test = np.asarray(y_test)
+        noisy_mask = None
+        if noisy is not None:
+            noisy_mask = np.asarray(noisy, dtype=bool)
+            if noisy_mask.shape != (x_pool.shape[0],):
+                raise InvalidParameterError(
+                    f"noisy must be a boolean mask of shape ({x_pool.shape[0]},); "
+                    f"got {noisy_mask.shape}."
+                )
         oracle = SimulatedOracle(y_pool)
         state = LabelState(x_pool.shape[0], classes=classes)
         last, idx, rounds = store.resume_point(rid)
@@ -149,7 +200,9 @@ def run_simulation(
         for r in np.unique(rounds):
             sel = idx[rounds == r]
             state.teach(sel, oracle.label(sel), round=int(r))
-        learner = ActiveLearner(model, strategy, x_pool, state=state, seed=config.seed)
+        learner = ActiveLearner(
+            model, strategy, x_pool, state=state, seed=config.seed, finetune=finetune
+        )
         for rnd in range(last + 1, config.n_rounds + 1):
             learner.fit()
             if learner.model_round != rnd:  # pragma: no cover - store inconsistency
@@ -159,6 +212,15 @@ def run_simulation(
             pred = learner.predict_proba(x_test).argmax(1)
             metrics = classification_metrics(y_test, pred)
             metrics["train_seconds"] = learner.last_train_seconds
+            ft = learner.last_finetune
+            if ft is not None:
+                metrics["finetune_size"] = ft.size
+                metrics["finetune_pseudo"] = ft.n_pseudo
+                metrics["finetune_epochs"] = ft.epochs
+                metrics["finetune_seconds"] = learner.last_finetune_seconds
+            if noisy_mask is not None:
+                lab = state.labeled_indices()
+                metrics.update(clean_share(noisy_mask, lab, state.rounds(lab), rnd))
             info: dict[str, Any] = {}
             new = None
             if rnd < config.n_rounds:

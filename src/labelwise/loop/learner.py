@@ -20,10 +20,12 @@ import numpy as np
 
 from labelwise._validation import check_features
 from labelwise.exceptions import InvalidParameterError, NotFittedError
+from labelwise.models.base import FineTunable, require
+from labelwise.models.finetune import FineTune, FineTuneResult
 from labelwise.pool import LabelState
 from labelwise.strategies.base import Selection, Strategy
 
-_FIT, _QUERY = 1, 2
+_FIT, _QUERY, _FINETUNE = 1, 2, 3
 
 
 class ActiveLearner:
@@ -37,6 +39,9 @@ class ActiveLearner:
         classes: Class names (classification). Ignored when ``state`` is given.
         state: Label state to resume from. Defaults to a fresh one.
         seed: Seed of every random choice. Defaults to 0.
+        finetune: Fine-tune the model on confident pool samples after every
+            ``fit`` (see :mod:`labelwise.models.finetune`); works with every
+            strategy. ``None`` (default) does not fine-tune.
 
     Examples:
         >>> from labelwise.models import SklearnClassifier
@@ -58,6 +63,7 @@ class ActiveLearner:
         classes: Sequence[Any] | None = None,
         state: LabelState | None = None,
         seed: int = 0,
+        finetune: FineTune | None = None,
     ):
         self.X = check_features(X, ndim_min=2)
         if state is None:
@@ -74,6 +80,11 @@ class ActiveLearner:
         if not isinstance(seed, int) or seed < 0:
             raise InvalidParameterError(f"seed must be an int >= 0; got {seed!r}.")
         strategy.check_model(model)
+        if finetune is not None:
+            require(model, FineTunable, "fine-tuning")
+        self.finetune = finetune
+        self.last_finetune: FineTuneResult | None = None
+        self.last_finetune_seconds = 0.0
         self.model = model
         self.strategy = strategy
         self.state = state
@@ -91,7 +102,12 @@ class ActiveLearner:
         return 0 if self.model_round is None else self.model_round + 1
 
     def fit(self) -> ActiveLearner:
-        """Retrain the model from scratch on all labels collected so far."""
+        """Retrain the model from scratch on all labels collected so far.
+
+        With ``finetune`` set, the model is then fine-tuned on the labeled items
+        plus the unlabeled ones it is confident about (``last_finetune`` says
+        what was done).
+        """
         idx = self.state.labeled_indices()
         if idx.size == 0:
             raise InvalidParameterError(
@@ -107,6 +123,17 @@ class ActiveLearner:
         )
         self.last_train_seconds = time.perf_counter() - start
         self.model_round = model_round
+        if self.finetune is not None:
+            start = time.perf_counter()
+            pool = self.state.unlabeled_indices()
+            self.last_finetune = self.model.finetune(
+                self.X[idx],
+                self.state.labels(idx),
+                self.X[pool],
+                config=self.finetune,
+                rng=self.rng(_FINETUNE, model_round),
+            )
+            self.last_finetune_seconds = time.perf_counter() - start
         return self
 
     def query(self, batch_size: int) -> Selection:

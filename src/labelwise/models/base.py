@@ -68,6 +68,23 @@ class EMAPair(Protocol):
         ...
 
 
+@runtime_checkable
+class FineTunable(Protocol):
+    """A model that can be fine-tuned on confident pool samples after ``fit``."""
+
+    def finetune(
+        self,
+        X_labeled: Any,
+        y_labeled: Any,
+        X_unlabeled: Any,
+        *,
+        config: Any = None,
+        rng: RNGLike = None,
+    ) -> Any:
+        """Train further on labeled + confidently pseudo-labeled pool items."""
+        ...
+
+
 _HINTS: dict[type, str] = {
     ProbabilisticClassifier: "implement fit(X, y, *, n_classes, rng) and "
     "predict_proba(X), or wrap an estimator in SklearnClassifier",
@@ -77,6 +94,8 @@ _HINTS: dict[type, str] = {
     "command line or mlp(dropout=0.2)",
     Ensemble: "use TorchClassifier(n_members=5) (--members 5 on the command line)",
     EMAPair: "use TorchClassifier(ema_alpha=0.999) (--ema 0.999 on the command line)",
+    FineTunable: "use a TorchClassifier (mlp or cnn); scikit-learn models are not "
+    "fine-tuned",
 }
 
 

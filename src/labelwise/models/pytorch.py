@@ -21,6 +21,8 @@ from torch import nn
 from labelwise._typing import FloatArray, RNGLike
 from labelwise._validation import check_features, check_positive, check_rng, child_seed
 from labelwise.exceptions import InvalidParameterError, NotFittedError
+from labelwise.models.augment import Augment, default_augment
+from labelwise.models.finetune import FineTune, FineTuneResult, confident_items
 
 NetworkFactory = Callable[[Sequence[int], int], nn.Module]
 """``factory(input_shape, n_classes) -> module`` with ``.features`` and ``.head``."""
@@ -208,6 +210,8 @@ class TorchClassifier:
         self.ema_step_ = 0
         self.captured_: tuple[nn.Module, nn.Module] | None = None
         self.capture_epoch_: int | None = None
+        self.ema_: nn.Module | None = None
+        self.loss_pair_: tuple[nn.Module, nn.Module] | None = None
 
     # ----------------------------------------------------------- capability
     def describe(self) -> str:
@@ -262,6 +266,8 @@ class TorchClassifier:
         self.epochs_ = []
         self.captured_ = None
         self.capture_epoch_ = None
+        self.ema_ = None
+        self.loss_pair_ = None
         for member in range(self.n_members):
             seed = child_seed(gen)
             with torch.random.fork_rng(devices=[]):
@@ -282,7 +288,87 @@ class TorchClassifier:
             self.epochs_.append(self._train(net, x, yt, seed, ema))
             net.eval()
             self.members_.append(net)
+            if ema is not None:
+                self.ema_ = ema.eval()
         return self
+
+    def finetune(
+        self,
+        X_labeled: Any,
+        y_labeled: Any,
+        X_unlabeled: Any,
+        *,
+        config: FineTune | None = None,
+        rng: RNGLike = None,
+    ) -> FineTuneResult:
+        """Fine-tune the fitted networks on confident pool samples.
+
+        See :mod:`labelwise.models.finetune` for the recipe. The set is the
+        labeled items with their labels plus the unlabeled items whose averaged
+        probability exceeds ``config.threshold``, with the predicted class as
+        pseudo-label. Every member trains on it with strong
+        augmentation at the fine-tuning learning rate (fresh Adam state), the EMA
+        keeps tracking the first member, and LHD's loss differences then come
+        from the fine-tuned networks (its hidden-state differences stay those of
+        the captured ones).
+
+        Args:
+            X_labeled: Labeled inputs ``(n_l, ...)``.
+            y_labeled: Their class indices ``(n_l,)``.
+            X_unlabeled: Unlabeled pool inputs ``(n_u, ...)``.
+            config: Settings. Defaults to ``FineTune()``.
+            rng: Seed or generator (shuffling, augmentation, dropout).
+
+        Returns:
+            A :class:`FineTuneResult`.
+        """
+        self._check_fitted()
+        cfg = config or FineTune()
+        xl = torch.as_tensor(check_features(X_labeled, ndim_min=2), dtype=torch.float32)
+        yl = torch.as_tensor(np.asarray(y_labeled), dtype=torch.long)
+        if yl.shape != (xl.shape[0],):
+            raise InvalidParameterError(
+                f"y_labeled must have shape ({xl.shape[0]},); got {tuple(yl.shape)}."
+            )
+        xu = check_features(X_unlabeled, ndim_min=2)
+        rows, pseudo = (
+            confident_items(self.predict_proba(xu), cfg.threshold)
+            if xu.shape[0]
+            else (np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64))
+        )
+        size = xl.shape[0] + rows.size
+        if size < cfg.min_size:
+            return FineTuneResult(size, int(rows.size), 0, True)
+        x = torch.cat([xl, torch.as_tensor(xu[rows], dtype=torch.float32)])
+        y = torch.cat([yl, torch.as_tensor(pseudo, dtype=torch.long)])
+        augment = default_augment(x) if cfg.augment else None
+        lr = cfg.lr if cfg.lr is not None else self.lr * cfg.lr_factor
+        gen = check_rng(rng)
+        epochs = 0
+        for i, net in enumerate(self.members_):
+            ema = self.ema_ if i == 0 else None
+            epochs = max(
+                epochs,
+                self._train(
+                    net,
+                    x,
+                    y,
+                    child_seed(gen),
+                    ema,
+                    lr=lr,
+                    max_epochs=cfg.max_epochs,
+                    augment=augment,
+                    capture=False,
+                ),
+            )
+            net.eval()
+        if self.ema_ is not None:
+            self.ema_.eval()
+            self.loss_pair_ = (
+                copy.deepcopy(self.members_[0]).eval(),
+                copy.deepcopy(self.ema_).eval(),
+            )
+        return FineTuneResult(size, int(rows.size), epochs, False)
 
     def _train(
         self,
@@ -291,11 +377,19 @@ class TorchClassifier:
         y: torch.Tensor,
         seed: int,
         ema: nn.Module | None = None,
+        *,
+        lr: float | None = None,
+        max_epochs: int | None = None,
+        augment: Augment | None = None,
+        capture: bool = True,
     ) -> int:
         opt = torch.optim.Adam(
-            net.parameters(), lr=self.lr, weight_decay=self.weight_decay
+            net.parameters(),
+            lr=self.lr if lr is None else lr,
+            weight_decay=self.weight_decay,
         )
         gen = torch.Generator().manual_seed(seed)
+        max_epochs = self.max_epochs if max_epochs is None else max_epochs
         loss_fn = nn.CrossEntropyLoss()
         n = x.shape[0]
         epoch = 0
@@ -303,13 +397,14 @@ class TorchClassifier:
         shrinking = 0
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(seed + 1)  # dropout masks during training
-            for epoch in range(1, self.max_epochs + 1):
+            for epoch in range(1, max_epochs + 1):
                 net.train()
                 perm = torch.randperm(n, generator=gen)
                 correct = 0
                 for s in range(0, n, self.batch_size):
                     idx = perm[s : s + self.batch_size]
-                    logits = net(x[idx])
+                    xb = x[idx] if augment is None else augment(x[idx], gen)
+                    logits = net(xb)
                     loss = loss_fn(logits, y[idx])
                     opt.zero_grad(set_to_none=True)
                     loss.backward()
@@ -329,7 +424,11 @@ class TorchClassifier:
                     ema_ok = ema_acc >= self.ema_stop_accuracy
                     shrinking = shrinking + 1 if gap < prev_gap else 0
                     prev_gap = gap
-                    if self.captured_ is None and shrinking >= self.ema_patience:
+                    if (
+                        capture
+                        and self.captured_ is None
+                        and shrinking >= self.ema_patience
+                    ):
                         self._capture(net, ema, epoch)
                 if (
                     self.stop_at_train_accuracy is not None
@@ -337,7 +436,7 @@ class TorchClassifier:
                     and ema_ok
                 ):
                     break
-        if ema is not None and self.captured_ is None:
+        if capture and ema is not None and self.captured_ is None:
             self._capture(net, ema, epoch)
         return epoch
 
@@ -404,7 +503,8 @@ class TorchClassifier:
         Returns:
             ``(h_main, h_ema, p_main, p_ema)`` with shapes ``(n, d)``, ``(n, d)``,
             ``(n, n_classes)``, ``(n, n_classes)``; both networks in eval mode (the
-            LHD code leaves the EMA in train mode for ``h``).
+            LHD code leaves the EMA in train mode for ``h``). After
+            :meth:`finetune`, the probabilities come from the fine-tuned networks.
         """
         self._check_fitted()
         if self.captured_ is None:
@@ -412,11 +512,12 @@ class TorchClassifier:
                 "No EMA snapshot: build TorchClassifier(ema_alpha=0.999) and fit."
             )
         main, ema = self.captured_
+        loss_main, loss_ema = self.loss_pair_ or self.captured_
         return (
             self._forward(main, X, "embed"),
             self._forward(ema, X, "embed"),
-            self._forward(main, X, "proba"),
-            self._forward(ema, X, "proba"),
+            self._forward(loss_main, X, "proba"),
+            self._forward(loss_ema, X, "proba"),
         )
 
     def predict_proba_members(self, X: Any) -> FloatArray:
