@@ -4,6 +4,7 @@ They take arrays (numpy or torch), never models, and work in chunks: no ``n x n`
 distance matrix is formed (except in the small-pool :func:`robust_kcenter`).
 """
 
+from labelwise.kernels._bmdal import BatchResult, select_bmdal
 from labelwise.kernels._design import greedy_a_optimal, kron_gram
 from labelwise.kernels._greedy import (
     kcenter_greedy,
@@ -13,10 +14,12 @@ from labelwise.kernels._greedy import (
 from labelwise.kernels._robust import robust_kcenter
 
 __all__ = [
+    "BatchResult",
     "greedy_a_optimal",
     "kcenter_greedy",
     "kmeans_plusplus",
     "kmeans_plusplus_factored",
     "kron_gram",
     "robust_kcenter",
+    "select_bmdal",
 ]

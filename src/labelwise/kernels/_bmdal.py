@@ -1,0 +1,444 @@
+"""Greedy batch selection for regression on explicit features (the BMDAL family).
+
+Every method works on feature vectors ``φ(x)`` with ``k(x, x') = <φ(x), φ(x')>``
+(after whatever kernel transforms produced them) and squared distances
+``k(x,x) + k(x',x') - 2 k(x,x')``. The *feature set* is the pool (mode ``"p"``)
+or the pool followed by the training points (mode ``"tp"``), whose points are
+added to the method's state first and never returned. A method that cannot go
+on (a non-positive score, which signals a numerical failure or an exhausted
+kernel) stops, and the remaining slots are filled with uniformly random
+unselected pool points; :class:`BatchResult` says how many and why.
+
+Methods (ALGORITHMS.md §1.5, written from the formulas):
+
+=========== ===== ===========================================================
+method      mode  next point
+=========== ===== ===========================================================
+random      –     a random permutation (the experiment's generator)
+maxdiag     –     the largest ``k(x, x)``
+maxdet      p     largest posterior variance ``d_j`` (greedy determinant of
+                  ``K_S + σ² I`` by a pivoted partial Cholesky); fails when
+                  ``d_j <= 1e-12 max_i d_i`` (the reference fails at ``<= 0``,
+                  which rounding hides when σ = 0)
+bait        p     largest reduction ``Σ_z k(x,z)² / (k(x,x) + σ²)`` of the
+                  total posterior variance over pool ∪ train; with
+                  ``overselection > 1`` (BAIT-FB) forward to ``round(f B)``,
+                  then backward removals
+fw          p     Frank–Wolfe step towards ``Σ_i φ_i`` (ACS-FW without
+                  re-selection)
+maxdist     tp    the farthest point from the centers (k-center greedy)
+kmeanspp    tp    sampled with probability ∝ squared distance (D²)
+lcmd        tp    within the cluster(s) of largest total squared distance,
+                  the point farthest from its center
+=========== ===== ===========================================================
+
+In mode ``"p"`` the distance methods start from the largest ``k(x, x)``
+(``kmeanspp``: uniformly at random). Computations run in float64.
+
+References:
+    Holzmüller, D., Zaverkin, V., Kästner, J., Steinwart, I. A Framework and
+    Benchmark for Deep Batch Active Learning for Regression (JMLR 24, 2023).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import torch
+
+from labelwise._typing import IndexArray, RNGLike
+from labelwise._validation import check_features, check_rng
+from labelwise.exceptions import InvalidParameterError
+from labelwise.kernels._points import DensePoints
+
+METHODS = ("random", "maxdiag", "maxdet", "bait", "fw", "maxdist", "kmeanspp", "lcmd")
+DEFAULT_MODE = {
+    "maxdet": "p",
+    "bait": "p",
+    "fw": "p",
+    "maxdist": "tp",
+    "kmeanspp": "tp",
+    "lcmd": "tp",
+}
+WEIGHT_MODES = ("sq-dist", "dist", "none")
+
+
+@dataclass(frozen=True)
+class BatchResult:
+    """Selected pool rows, in selection order, and what (if anything) failed.
+
+    Attributes:
+        indices: Rows of the pool feature matrix, shape ``(n_select,)``.
+        n_random: How many of the last entries were filled uniformly at random
+            after the method failed (0 when it did not).
+        message: Why the method stopped early, ``None`` if it did not.
+    """
+
+    indices: IndexArray
+    n_random: int = 0
+    message: str | None = None
+
+
+class _Failed(Exception):
+    pass
+
+
+# ------------------------------------------------------------------ states
+class _State:
+    """Greedy state over the feature set ``x`` (pool rows first)."""
+
+    def __init__(self, x: torch.Tensor, n_pool: int):
+        self.x = x
+        self.n = x.shape[0]
+        self.n_pool = n_pool
+        self.taken = torch.zeros(self.n, dtype=torch.bool)
+
+    def add(self, j: int) -> None:
+        self.taken[j] = True
+
+    def masked(self, score: torch.Tensor) -> torch.Tensor:
+        """``score`` over unselected pool points, ``-inf`` elsewhere."""
+        s = score[: self.n_pool].clone()
+        s[self.taken[: self.n_pool]] = -math.inf
+        return s
+
+    def argmax(self, score: torch.Tensor, what: str) -> int:
+        s = self.masked(score)
+        j = int(torch.argmax(s))
+        if not s[j] > 0:
+            raise _Failed(f"{what}: the best remaining score is {float(s[j]):.3g} <= 0")
+        return j
+
+
+class _MaxDet(_State):
+    """Pivoted partial Cholesky of ``K + σ² I`` (greedy log-determinant)."""
+
+    def __init__(self, x: torch.Tensor, n_pool: int, sigma: float, capacity: int):
+        super().__init__(x, n_pool)
+        self.s2 = sigma**2
+        self.d = (x * x).sum(1) + self.s2
+        # below this, a "positive" variance is rounding noise (only with sigma = 0)
+        self.tol = 1e-12 * float(self.d.max()) if x.shape[0] else 0.0
+        self.L = torch.zeros(self.n, capacity, dtype=x.dtype)
+        self.m = 0
+
+    def next(self, rng: np.random.Generator) -> int:
+        j = self.argmax(self.d, "maxdet")
+        if float(self.d[j]) <= self.tol:
+            raise _Failed(
+                f"maxdet: the largest posterior variance {float(self.d[j]):.3g} is "
+                "rounding noise (the kernel's rank is exhausted)"
+            )
+        return j
+
+    def add(self, j: int) -> None:
+        dj = float(self.d[j])
+        if not dj > 0:
+            raise _Failed(f"maxdet: posterior variance {dj:.3g} <= 0 at point {j}")
+        col = self.x @ self.x[j]
+        col[j] += self.s2
+        ell = (col - self.L[:, : self.m] @ self.L[j, : self.m]) / math.sqrt(dj)
+        self.L[:, self.m] = ell
+        self.m += 1
+        self.d -= ell * ell
+        self.d[j] = -math.inf
+        super().add(j)
+
+
+class _Bait(_State):
+    """Total posterior variance over the targets, with rank-one updates."""
+
+    def __init__(
+        self, x: torch.Tensor, n_pool: int, sigma: float, targets_extra: torch.Tensor
+    ):
+        super().__init__(x.clone(), n_pool)
+        self.s2 = sigma**2
+        self.sigma = sigma
+        # targets: the feature set plus (mode p) the training points
+        self.C = self.x.t() @ self.x + targets_extra.t() @ targets_extra
+        self.d = (self.x * self.x).sum(1)
+        self.s = ((self.x @ self.C) * self.x).sum(1)
+
+    def score(self) -> torch.Tensor:
+        return self.s / (self.d + self.s2 + 1e-8)
+
+    def next(self, rng: np.random.Generator) -> int:
+        return self.argmax(self.score(), "bait")
+
+    def _update(self, j: int, sign: float) -> None:
+        """Observe (``sign = 1``) or un-observe (``-1``) point ``j``."""
+        phi = self.x[j].clone()
+        # the kernel becomes k - kappa g g^T (kappa = 1/e to observe, -1/e' to
+        # remove), realised on the features as x <- x (I - beta phi phi^T)
+        if sign > 0:
+            e = float(self.d[j]) + self.s2
+            beta = 1.0 / (math.sqrt(e) * (math.sqrt(e) + self.sigma))
+            kappa = 1.0 / e
+        else:
+            e = max(self.s2 - float(self.d[j]), 1e-15)
+            beta = -1.0 / (math.sqrt(e) * (math.sqrt(e) + self.sigma))
+            kappa = -1.0 / e
+        g = self.x @ phi
+        c = self.C @ phi
+        q = float(phi @ c)
+        fc = self.x @ c
+        # s_i = sum_z k(x_i, z)^2 <- sum_z (k_iz - kappa g_i g_z)^2
+        self.s += -2.0 * kappa * fc * g + (kappa**2 * q) * g * g
+        self.C += -beta * (torch.outer(c, phi) + torch.outer(phi, c)) + (
+            beta**2 * q
+        ) * torch.outer(phi, phi)
+        self.x -= beta * torch.outer(g, phi)
+        self.d -= kappa * g * g
+
+    def add(self, j: int) -> None:
+        self._update(j, 1.0)
+        super().add(j)
+
+    def backward(self, chosen: list[int]) -> int:
+        """The chosen point whose removal costs least (largest score), or fail."""
+        idx = torch.as_tensor(chosen)
+        den = self.d[idx] - self.s2
+        num = self.s[idx].clamp_min(0.0)
+        score = torch.where(den < 0, num / den, torch.full_like(den, -math.inf))
+        k = int(torch.argmax(score))
+        if not (math.isfinite(float(score[k])) and float(score[k]) < 0):
+            raise _Failed(f"bait backward step: best score {float(score[k]):.3g}")
+        return chosen[k]
+
+    def remove(self, j: int) -> None:
+        self._update(j, -1.0)
+        self.taken[j] = False
+
+
+class _FrankWolfe(_State):
+    """ACS-FW: approach ``L = Σ_i φ_i`` by steps towards ``R φ_j / r_j``."""
+
+    def __init__(self, x: torch.Tensor, n_pool: int):
+        super().__init__(x, n_pool)
+        r = (x * x).sum(1).sqrt()
+        self.R = float(r.sum())
+        self.xhat = x / (r[:, None] + 1e-30)
+        self.target = x.sum(0)
+        self.w = torch.zeros_like(self.target)
+
+    def next(self, rng: np.random.Generator) -> int:
+        return self.argmax(self.xhat @ (self.target - self.w), "fw")
+
+    def add(self, j: int) -> None:
+        u = self.R * self.xhat[j]
+        diff = u - self.w
+        den = float(diff @ diff)
+        gamma = float(diff @ (self.target - self.w)) / den if den > 0 else 0.0
+        self.w = (1 - gamma) * self.w + gamma * u
+        super().add(j)
+
+
+class _Distance(_State):
+    """Squared distance of every point to its nearest center (and which)."""
+
+    def __init__(self, x: torch.Tensor, n_pool: int):
+        super().__init__(x, n_pool)
+        self.points = DensePoints(x)
+        self.m = torch.full((self.n,), math.inf, dtype=x.dtype)
+        self.center = torch.full((self.n,), -1, dtype=torch.long)
+        self.has_center = False
+
+    def add(self, j: int) -> None:
+        d2 = self.points.sqdist_to(j)
+        closer = d2 < self.m
+        self.m = torch.where(closer, d2, self.m)
+        self.center[closer] = j
+        self.m[j] = 0.0
+        self.center[j] = j
+        self.has_center = True
+        super().add(j)
+
+    def first(self, what: str) -> int:
+        return self.argmax(self.points.sq_norms(), what)
+
+
+class _MaxDist(_Distance):
+    def next(self, rng: np.random.Generator) -> int:
+        if not self.has_center:
+            return self.first("maxdist")
+        return self.argmax(self.m, "maxdist")
+
+
+class _KMeansPP(_Distance):
+    def next(self, rng: np.random.Generator) -> int:
+        free = ~self.taken[: self.n_pool]
+        if not self.has_center:
+            return int(rng.choice(np.flatnonzero(free.numpy())))
+        w = self.masked(self.m).clamp_min(0.0).numpy().astype(np.float64)
+        w[~np.isfinite(w)] = 0.0
+        total = w.sum()
+        if not total > 0:
+            raise _Failed("kmeanspp: every remaining point lies on a center")
+        return int(rng.choice(w.size, p=w / total))
+
+
+class _LCMD(_Distance):
+    def __init__(self, x: torch.Tensor, n_pool: int, weight_mode: str):
+        super().__init__(x, n_pool)
+        self.weight_mode = weight_mode
+
+    def next(self, rng: np.random.Generator) -> int:
+        if not self.has_center:
+            return self.first("lcmd")
+        free = ~self.taken[: self.n_pool]
+        m = self.m[: self.n_pool]
+        if self.weight_mode == "sq-dist":
+            contrib = m
+        elif self.weight_mode == "dist":
+            contrib = m.sqrt()
+        else:
+            contrib = torch.ones_like(m)
+        contrib = torch.where(free, contrib, torch.zeros_like(contrib))
+        weights = torch.zeros(self.n, dtype=m.dtype)
+        weights.index_add_(0, self.center[: self.n_pool], contrib)
+        best = weights.max()
+        in_best = (weights[self.center[: self.n_pool]] == best) & free
+        score = torch.where(in_best, m, torch.full_like(m, -math.inf))
+        full = torch.full((self.n,), -math.inf, dtype=m.dtype)
+        full[: self.n_pool] = score
+        return self.argmax(full, "lcmd")
+
+
+# ------------------------------------------------------------------ driver
+def _as64(x: Any, name: str) -> torch.Tensor:
+    arr = x.detach().cpu().numpy() if isinstance(x, torch.Tensor) else x
+    t = torch.as_tensor(check_features(arr, name=name, ndim_min=2), dtype=torch.float64)
+    if t.ndim != 2:
+        raise InvalidParameterError(
+            f"{name} must have shape (n_samples, n_features); got {tuple(t.shape)}."
+        )
+    return t
+
+
+def select_bmdal(
+    pool: Any,
+    train: Any,
+    n_select: int,
+    *,
+    method: str = "lcmd",
+    mode: str | None = None,
+    sigma: float = 0.0,
+    overselection: float = 1.0,
+    weight_mode: str = "sq-dist",
+    rng: RNGLike = None,
+) -> BatchResult:
+    """Select ``n_select`` pool rows with a BMDAL selection method.
+
+    Args:
+        pool: Pool features ``(n_pool, p)``.
+        train: Training features ``(n_train, p)``; ``None`` or 0 rows for none.
+        n_select: Batch size, ``1 <= n_select <= n_pool``.
+        method: One of :data:`METHODS`. Defaults to ``"lcmd"``.
+        mode: ``"p"`` or ``"tp"``; defaults to the method's (see the table).
+            Ignored by ``random`` and ``maxdiag``.
+        sigma: Noise standard deviation of ``maxdet`` (``σ_det``) and ``bait``
+            (``σ_bait``); BMDAL's benchmark uses the posterior σ = 1e-3.
+        overselection: BAIT-FB's factor ``f``: forward to ``round(f B)`` points,
+            then remove the excess backwards. 1 = forward only.
+        weight_mode: ``lcmd`` cluster weight: ``"sq-dist"`` (sum of squared
+            distances), ``"dist"`` or ``"none"`` (point count).
+        rng: Seed or generator (``random``, ``kmeanspp``, the random fill).
+
+    Returns:
+        A :class:`BatchResult`.
+
+    Examples:
+        >>> x = np.array([[0.0], [1.0], [5.0], [6.0]])
+        >>> select_bmdal(x, np.zeros((1, 1)), 2, method="maxdist").indices.tolist()
+        [3, 1]
+    """
+    xp = _as64(pool, "pool")
+    if train is None or np.shape(train)[0] == 0:
+        xt = xp[:0]
+    else:
+        xt = _as64(train, "train")
+    if xt.shape[1] != xp.shape[1]:
+        raise InvalidParameterError(
+            f"pool and train features differ in width: {xp.shape[1]} vs {xt.shape[1]}."
+        )
+    n_pool = xp.shape[0]
+    if (
+        isinstance(n_select, bool)
+        or not isinstance(n_select, int | np.integer)
+        or not 1 <= n_select <= n_pool
+    ):
+        raise InvalidParameterError(
+            f"n_select must be an int in [1, n_pool={n_pool}]; got {n_select!r}."
+        )
+    if method not in METHODS:
+        raise InvalidParameterError(
+            f"Unknown BMDAL selection method {method!r}; valid: {', '.join(METHODS)}."
+        )
+    mode = DEFAULT_MODE.get(method, "p") if mode is None else mode
+    if mode not in ("p", "tp"):
+        raise InvalidParameterError(f"mode must be 'p' or 'tp'; got {mode!r}.")
+    if weight_mode not in WEIGHT_MODES:
+        raise InvalidParameterError(
+            f"weight_mode must be one of {', '.join(WEIGHT_MODES)}; got "
+            f"{weight_mode!r}."
+        )
+    if not sigma >= 0 or not overselection >= 1:
+        raise InvalidParameterError(
+            f"Need sigma >= 0 and overselection >= 1; got sigma={sigma!r}, "
+            f"overselection={overselection!r}."
+        )
+    gen = check_rng(rng)
+    n_select = int(n_select)
+    if method == "random":
+        return BatchResult(gen.permutation(n_pool)[:n_select].astype(np.int64))
+    if method == "maxdiag":
+        diag = (xp * xp).sum(1).numpy()
+        return BatchResult(np.argsort(-diag, kind="stable")[:n_select].astype(np.int64))
+    x = torch.cat([xp, xt]) if mode == "tp" else xp
+    n_forward = n_select
+    if method == "bait" and overselection > 1:
+        n_forward = min(round(overselection * n_select), n_pool)
+    state: Any
+    if method == "maxdet":
+        state = _MaxDet(x, n_pool, sigma, n_forward + (x.shape[0] - n_pool))
+    elif method == "bait":
+        state = _Bait(x, n_pool, sigma, xt if mode == "p" else xt[:0])
+    elif method == "fw":
+        state = _FrankWolfe(x, n_pool)
+    elif method == "maxdist":
+        state = _MaxDist(x, n_pool)
+    elif method == "kmeanspp":
+        state = _KMeansPP(x, n_pool)
+    else:
+        state = _LCMD(x, n_pool, weight_mode)
+    chosen: list[int] = []
+    message = None
+    try:
+        for t in range(n_pool, x.shape[0]):  # training points first (mode tp)
+            state.add(t)
+        while len(chosen) < n_forward:
+            j = state.next(gen)
+            state.add(j)
+            chosen.append(j)
+    except _Failed as exc:
+        message = str(exc)
+    if message is None and len(chosen) > n_select:
+        try:
+            while len(chosen) > n_select:
+                j = state.backward(chosen)
+                state.remove(j)
+                chosen.remove(j)
+        except _Failed as exc:
+            message = str(exc)
+            chosen = chosen[:n_select]
+    elif len(chosen) > n_select:
+        chosen = chosen[:n_select]
+    n_random = n_select - len(chosen)
+    if n_random:
+        free = np.setdiff1d(np.arange(n_pool), np.asarray(chosen, dtype=np.int64))
+        chosen += gen.choice(free, size=n_random, replace=False).tolist()
+        message = f"{message}; filled {n_random} of {n_select} slots at random"
+    return BatchResult(np.asarray(chosen, dtype=np.int64), n_random, message)
