@@ -6,12 +6,20 @@ from labelwise.models.base import (
     Embedder,
     Ensemble,
     FineTunable,
+    GradientFeatures,
     MCDropoutSampler,
     ProbabilisticClassifier,
+    Regressor,
     require,
 )
 from labelwise.models.finetune import FineTune, FineTuneResult
 from labelwise.models.pytorch import SplitNetwork, TorchClassifier, cnn, mlp
+from labelwise.models.regression import (
+    NTKLinear,
+    SklearnRegressor,
+    TorchRegressor,
+    bmdal_mlp,
+)
 from labelwise.models.sklearn import SklearnClassifier
 
 __all__ = [
@@ -21,13 +29,19 @@ __all__ = [
     "FineTunable",
     "FineTune",
     "FineTuneResult",
+    "GradientFeatures",
     "ImageAugment",
     "MCDropoutSampler",
+    "NTKLinear",
     "ProbabilisticClassifier",
+    "Regressor",
     "SklearnClassifier",
+    "SklearnRegressor",
     "SplitNetwork",
     "TabularAugment",
     "TorchClassifier",
+    "TorchRegressor",
+    "bmdal_mlp",
     "cnn",
     "mlp",
     "require",

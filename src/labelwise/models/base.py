@@ -69,6 +69,35 @@ class EMAPair(Protocol):
 
 
 @runtime_checkable
+class Regressor(Protocol):
+    """A regressor trained from scratch by ``fit`` that predicts real values."""
+
+    def fit(self, X: Any, y: Any, *, rng: RNGLike = None) -> Regressor:
+        """Train on ``X`` ``(n, ...)`` and targets ``y`` ``(n,)``."""
+        ...
+
+    def predict(self, X: Any) -> FloatArray:
+        """Predictions of shape ``(n_samples,)``."""
+        ...
+
+
+@runtime_checkable
+class GradientFeatures(Protocol):
+    """A network exposing the finite-width NTK features of BMDAL's grad kernel."""
+
+    def grad_features(
+        self,
+        X: Any,
+        *,
+        last_layers: int | None = None,
+        sketch_dim: int | None = None,
+        rng: RNGLike = None,
+    ) -> FloatArray:
+        """Per-layer gradient features ``(n, p)`` (sketched when asked)."""
+        ...
+
+
+@runtime_checkable
 class FineTunable(Protocol):
     """A model that can be fine-tuned on confident pool samples after ``fit``."""
 
@@ -94,6 +123,10 @@ _HINTS: dict[type, str] = {
     "command line or mlp(dropout=0.2)",
     Ensemble: "use TorchClassifier(n_members=5) (--members 5 on the command line)",
     EMAPair: "use TorchClassifier(ema_alpha=0.999) (--ema 0.999 on the command line)",
+    Regressor: "implement fit(X, y, *, rng) and predict(X), or wrap an estimator "
+    "in SklearnRegressor",
+    GradientFeatures: "use TorchRegressor (BMDAL network), or the 'linear' base "
+    "kernel for other regressors",
     FineTunable: "use a TorchClassifier (mlp or cnn); scikit-learn models are not "
     "fine-tuned",
 }

@@ -1,0 +1,443 @@
+"""Regression models: the BMDAL network recipe in PyTorch, and scikit-learn regressors.
+
+:class:`TorchRegressor` trains a fresh network on every :meth:`~TorchRegressor.fit`
+with the BMDAL benchmark's recipe (ALGORITHMS.md §1.7): MSE loss, Adam with the
+learning rate decayed linearly to 0 over all steps, mini-batches of 256 with the
+last incomplete batch dropped, and epoch selection (the parameters of the epoch
+with the lowest validation RMSE are kept) when a validation set is given.
+:func:`bmdal_mlp` is the benchmark network: widths ``[d, 512, 512, 1]``, ReLU, NTK
+parametrisation ``z = (σ_w / sqrt(d_in)) W h + σ_b b`` with ``W ~ N(0, 1)`` and
+``b = 0`` at initialisation, ``σ_w = σ_b = 0.2``.
+
+:meth:`TorchRegressor.grad_features` gives the finite-width NTK features of the
+BMDAL ``grad`` and ``ll`` base kernels: per linear layer ``l`` the block
+``ã_l(x) ⊗ δ_l(x)`` with ``ã_l = [(σ_w/sqrt(d_in)) h_{l-1}, σ_b]`` (the scaled
+layer input with a bias entry) and ``δ_l = ∂f/∂z_l``. With ``sketch_dim`` each
+block is tensor-sketched as it is computed (``sqrt(p) (P₁ᵀ ã) ⊙ (P₂ᵀ δ)``) and
+the layers' sketches are summed, so the full gradient is never materialised.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from labelwise._typing import FloatArray, RNGLike
+from labelwise._validation import check_features, check_positive, check_rng, child_seed
+from labelwise.exceptions import InvalidParameterError, NotFittedError
+
+RegressionNetwork = Callable[[Sequence[int]], nn.Module]
+"""``factory(input_shape) -> module`` mapping ``(n, ...)`` inputs to ``(n, 1)``."""
+
+
+class NTKLinear(nn.Module):
+    """Linear layer in NTK parametrisation: ``(σ_w / sqrt(d_in)) x Wᵀ + σ_b b``.
+
+    Args:
+        d_in: Input width.
+        d_out: Output width.
+        sigma_w: Weight gain ``σ_w``.
+        sigma_b: Bias gain ``σ_b``.
+    """
+
+    def __init__(self, d_in: int, d_out: int, *, sigma_w: float, sigma_b: float):
+        super().__init__()
+        self.weight = nn.Parameter(torch.randn(d_out, d_in))
+        self.bias = nn.Parameter(torch.zeros(d_out))
+        self.in_factor = sigma_w / math.sqrt(d_in)
+        self.bias_factor = sigma_b
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """``(n, d_out)`` outputs."""
+        out: torch.Tensor = self.in_factor * (x @ self.weight.t())
+        return out + self.bias_factor * self.bias
+
+
+def bmdal_mlp(
+    input_shape: Sequence[int],
+    *,
+    widths: Sequence[int] = (512, 512),
+    sigma_w: float = 0.2,
+    sigma_b: float = 0.2,
+    activation: str = "relu",
+) -> nn.Sequential:
+    """The BMDAL benchmark network (ReLU: σ_w = σ_b = 0.2; SiLU: 0.5 and 1.0).
+
+    Args:
+        input_shape: Shape of one input (flattened).
+        widths: Hidden widths. Defaults to ``(512, 512)``.
+        sigma_w: Weight gain.
+        sigma_b: Bias gain.
+        activation: ``"relu"`` or ``"silu"``.
+
+    Returns:
+        ``nn.Sequential`` of :class:`NTKLinear` layers and activations, output
+        ``(n, 1)``.
+    """
+    if activation not in ("relu", "silu"):
+        raise InvalidParameterError(
+            f"activation must be 'relu' or 'silu'; got {activation!r}."
+        )
+    d = int(math.prod(input_shape))
+    mods: list[nn.Module] = [nn.Flatten()]
+    for w in widths:
+        mods += [
+            NTKLinear(d, w, sigma_w=sigma_w, sigma_b=sigma_b),
+            nn.ReLU() if activation == "relu" else nn.SiLU(),
+        ]
+        d = w
+    mods.append(NTKLinear(d, 1, sigma_w=sigma_w, sigma_b=sigma_b))
+    return nn.Sequential(*mods)
+
+
+def _linear_layers(net: nn.Module) -> list[nn.Module]:
+    return [m for m in net.modules() if isinstance(m, NTKLinear | nn.Linear)]
+
+
+def _factors(layer: nn.Module) -> tuple[float, float | None]:
+    """Input factor and bias factor (``None``: no bias) of a linear layer."""
+    if isinstance(layer, NTKLinear):
+        return layer.in_factor, layer.bias_factor
+    assert isinstance(layer, nn.Linear)
+    return 1.0, (1.0 if layer.bias is not None else None)
+
+
+class TorchRegressor:
+    """Regressor adapter for a PyTorch network with the BMDAL training recipe.
+
+    Args:
+        network: ``factory(input_shape)`` returning a module with output
+            ``(n, 1)``; defaults to :func:`bmdal_mlp`.
+        lr: Adam learning rate at the start (0.375 for the ReLU benchmark
+            network in NTK parametrisation; use ~1e-3 for standard layers).
+        max_epochs: Epochs. Defaults to 256.
+        batch_size: Mini-batch size (the last incomplete batch is dropped; a
+            training set smaller than one batch is one batch). Defaults to 256.
+        lr_schedule: ``"linear"`` (decay to 0 over all steps) or ``"constant"``.
+        weight_decay: AdamW weight decay (0 = plain Adam). Defaults to 0.
+        n_members: Networks trained from independent seeds; predictions are
+            averaged and :meth:`grad_features` concatenates their features (the
+            ``ens`` transform). Defaults to 1.
+        predict_batch_size: Chunk size for inference. Defaults to 8192.
+
+    Examples:
+        >>> rng = np.random.default_rng(0)
+        >>> X = rng.normal(size=(64, 3)).astype(np.float32)
+        >>> reg = TorchRegressor(max_epochs=5).fit(X, X[:, 0], rng=0)
+        >>> reg.predict(X).shape, reg.grad_features(X, sketch_dim=16, rng=0).shape
+        ((64,), (64, 16))
+    """
+
+    def __init__(
+        self,
+        network: RegressionNetwork = bmdal_mlp,
+        *,
+        lr: float = 0.375,
+        max_epochs: int = 256,
+        batch_size: int = 256,
+        lr_schedule: str = "linear",
+        weight_decay: float = 0.0,
+        n_members: int = 1,
+        predict_batch_size: int = 8192,
+    ):
+        check_positive(lr, "lr")
+        check_positive(max_epochs, "max_epochs", integer=True)
+        check_positive(batch_size, "batch_size", integer=True)
+        check_positive(n_members, "n_members", integer=True)
+        check_positive(predict_batch_size, "predict_batch_size", integer=True)
+        if lr_schedule not in ("linear", "constant"):
+            raise InvalidParameterError(
+                f"lr_schedule must be 'linear' or 'constant'; got {lr_schedule!r}."
+            )
+        self.network = network
+        self.lr = lr
+        self.max_epochs = max_epochs
+        self.batch_size = batch_size
+        self.lr_schedule = lr_schedule
+        self.weight_decay = weight_decay
+        self.n_members = n_members
+        self.predict_batch_size = predict_batch_size
+        self.members_: list[nn.Module] = []
+        self.best_epochs_: list[int] = []
+
+    def describe(self) -> str:
+        """One line describing the configuration."""
+        name = getattr(self.network, "__name__", type(self.network).__name__)
+        return f"network={name}, n_members={self.n_members}"
+
+    # ------------------------------------------------------------- training
+    def fit(
+        self,
+        X: Any,
+        y: Any,
+        *,
+        rng: RNGLike = None,
+        X_valid: Any = None,
+        y_valid: Any = None,
+    ) -> TorchRegressor:
+        """Train ``n_members`` fresh networks on ``X`` ``(n, ...)`` and ``y`` ``(n,)``.
+
+        With ``X_valid``/``y_valid``, the parameters of the epoch with the lowest
+        validation RMSE are kept (BMDAL's epoch selection); otherwise the last.
+        """
+        x = torch.as_tensor(check_features(X, ndim_min=2), dtype=torch.float32)
+        yt = torch.as_tensor(np.asarray(y, dtype=np.float32))
+        if yt.shape != (x.shape[0],):
+            raise InvalidParameterError(
+                f"y must have shape ({x.shape[0]},) to match X; got {tuple(yt.shape)}."
+            )
+        if not bool(torch.isfinite(yt).all()):
+            raise InvalidParameterError("y contains NaN or infinite targets.")
+        valid = None
+        if X_valid is not None:
+            xv = torch.as_tensor(
+                check_features(X_valid, ndim_min=2), dtype=torch.float32
+            )
+            yv = torch.as_tensor(np.asarray(y_valid, dtype=np.float32))
+            if yv.shape != (xv.shape[0],):
+                raise InvalidParameterError(
+                    f"y_valid must have shape ({xv.shape[0]},); got {tuple(yv.shape)}."
+                )
+            valid = (xv, yv)
+        gen = check_rng(rng)
+        self.members_, self.best_epochs_ = [], []
+        for _ in range(self.n_members):
+            seed = child_seed(gen)
+            with torch.random.fork_rng(devices=[]):
+                torch.manual_seed(seed)
+                net = self.network(tuple(x.shape[1:]))
+            self.best_epochs_.append(self._train(net, x, yt, seed, valid))
+            net.eval()
+            self.members_.append(net)
+        return self
+
+    def _train(
+        self,
+        net: nn.Module,
+        x: torch.Tensor,
+        y: torch.Tensor,
+        seed: int,
+        valid: tuple[torch.Tensor, torch.Tensor] | None,
+    ) -> int:
+        n = x.shape[0]
+        bs = min(self.batch_size, n)
+        steps_per_epoch = n // bs
+        total = steps_per_epoch * self.max_epochs
+        opt: torch.optim.Optimizer = (
+            torch.optim.AdamW(
+                net.parameters(), lr=self.lr, weight_decay=self.weight_decay
+            )
+            if self.weight_decay > 0
+            else torch.optim.Adam(net.parameters(), lr=self.lr)
+        )
+        gen = torch.Generator().manual_seed(seed)
+        best: tuple[float, int, dict[str, Any] | None] = (math.inf, 0, None)
+        step = 0
+        for epoch in range(1, self.max_epochs + 1):
+            net.train()
+            perm = torch.randperm(n, generator=gen)
+            for s in range(steps_per_epoch):
+                if self.lr_schedule == "linear":
+                    for group in opt.param_groups:
+                        group["lr"] = self.lr * (1 - step / total)
+                idx = perm[s * bs : (s + 1) * bs]
+                loss = ((net(x[idx])[:, 0] - y[idx]) ** 2).mean()
+                opt.zero_grad(set_to_none=True)
+                loss.backward()
+                opt.step()
+                step += 1
+            if valid is not None:
+                rmse = float(
+                    torch.sqrt(((self._predict(net, valid[0]) - valid[1]) ** 2).mean())
+                )
+                if rmse < best[0]:
+                    best = (rmse, epoch, copy.deepcopy(net.state_dict()))
+        if valid is not None and best[2] is not None:
+            net.load_state_dict(best[2])
+            return best[1]
+        return self.max_epochs
+
+    # ------------------------------------------------------------ inference
+    def _check_fitted(self) -> None:
+        if not self.members_:
+            raise NotFittedError("TorchRegressor is not fitted; call fit(X, y) first.")
+
+    @torch.no_grad()
+    def _predict(self, net: nn.Module, x: torch.Tensor) -> torch.Tensor:
+        was = net.training
+        net.eval()
+        out = torch.cat([net(c)[:, 0] for c in torch.split(x, self.predict_batch_size)])
+        net.train(was)
+        return out
+
+    def predict(self, X: Any) -> FloatArray:
+        """Predictions ``(n,)``, averaged over members."""
+        self._check_fitted()
+        x = torch.as_tensor(check_features(X, ndim_min=2), dtype=torch.float32)
+        preds = torch.stack([self._predict(m, x) for m in self.members_])
+        return preds.mean(0).numpy().astype(np.float64)
+
+    def grad_features(
+        self,
+        X: Any,
+        *,
+        last_layers: int | None = None,
+        sketch_dim: int | None = None,
+        rng: RNGLike = None,
+    ) -> FloatArray:
+        """Finite-width NTK features of the ``grad`` (or ``ll``) base kernel.
+
+        Args:
+            X: Inputs ``(n, ...)``.
+            last_layers: Only the last this many linear layers (``ll`` = 1);
+                ``None`` = all (``grad``).
+            sketch_dim: Tensor-sketch each layer block to this many features and
+                sum over layers; ``None`` returns the exact gradient (one column
+                per parameter; only for small networks).
+            rng: Seed of the sketch; pool and training features must use the
+                same seed to share one sketch.
+
+        Returns:
+            ``(n, p)`` float64 features (``p = sketch_dim`` per member; members
+            are concatenated).
+        """
+        self._check_fitted()
+        x = torch.as_tensor(check_features(X, ndim_min=2), dtype=torch.float32)
+        gen = check_rng(rng)
+        out = [
+            self._grad_member(net, x, last_layers, sketch_dim, child_seed(gen))
+            for net in self.members_
+        ]
+        return torch.cat(out, dim=1).numpy()
+
+    def _grad_member(
+        self,
+        net: nn.Module,
+        x: torch.Tensor,
+        last_layers: int | None,
+        sketch_dim: int | None,
+        seed: int,
+    ) -> torch.Tensor:
+        layers = _linear_layers(net)
+        if not layers:
+            raise InvalidParameterError("The network has no linear layers.")
+        if last_layers is not None:
+            if not 1 <= last_layers <= len(layers):
+                raise InvalidParameterError(
+                    f"last_layers must be in [1, {len(layers)}]; got {last_layers}."
+                )
+            layers = layers[-last_layers:]
+        sketches: list[tuple[torch.Tensor, torch.Tensor]] = []
+        if sketch_dim is not None:
+            g = torch.Generator().manual_seed(seed)
+            for layer in layers:
+                weight = layer.weight
+                assert isinstance(weight, torch.Tensor)
+                d_in = int(weight.shape[1]) + (_factors(layer)[1] is not None)
+                d_out = int(weight.shape[0])
+                p1 = torch.randn(d_in, sketch_dim, generator=g, dtype=torch.float64)
+                p2 = torch.randn(d_out, sketch_dim, generator=g, dtype=torch.float64)
+                sketches.append(
+                    (p1 / math.sqrt(sketch_dim), p2 / math.sqrt(sketch_dim))
+                )
+        inputs: list[torch.Tensor] = []
+        outputs: list[torch.Tensor] = []
+
+        def hook(mod: nn.Module, args: tuple[Any, ...], out: torch.Tensor) -> None:
+            inputs.append(args[0].detach())
+            outputs.append(out)
+
+        chunks = []
+        for xc in torch.split(x, self.predict_batch_size):
+            inputs.clear()
+            outputs.clear()
+            handles = [m.register_forward_hook(hook) for m in layers]
+            try:
+                net.eval()
+                with torch.enable_grad():
+                    xr = xc.clone().requires_grad_(True)
+                    f = net(xr)[:, 0]
+                    deltas = torch.autograd.grad(f.sum(), outputs)
+            finally:
+                for h in handles:
+                    h.remove()
+            blocks = []
+            for k, layer in enumerate(layers):
+                in_f, b_f = _factors(layer)
+                a = inputs[k].to(torch.float64).reshape(xc.shape[0], -1) * in_f
+                if b_f is not None:
+                    a = torch.cat(
+                        [a, torch.full((a.shape[0], 1), b_f, dtype=a.dtype)], 1
+                    )
+                d = deltas[k].to(torch.float64).reshape(xc.shape[0], -1)
+                if sketch_dim is None:
+                    blocks.append(
+                        (a[:, :, None] * d[:, None, :]).reshape(a.shape[0], -1)
+                    )
+                else:
+                    p1, p2 = sketches[k]
+                    blocks.append(math.sqrt(sketch_dim) * (a @ p1) * (d @ p2))
+            chunks.append(
+                torch.cat(blocks, 1)
+                if sketch_dim is None
+                else torch.stack(blocks).sum(0)
+            )
+        return torch.cat(chunks)
+
+
+class SklearnRegressor:
+    """Adapter for a scikit-learn regressor (``fit``/``predict``).
+
+    Its features (for the ``linear`` base kernel) are the inputs themselves.
+
+    Args:
+        estimator: Unfitted estimator; cloned on every ``fit``. Defaults to
+            ``Ridge(alpha=1.0)``.
+    """
+
+    def __init__(self, estimator: Any = None):
+        if estimator is None:
+            from sklearn.linear_model import Ridge
+
+            estimator = Ridge(alpha=1.0)
+        if not hasattr(estimator, "fit") or not hasattr(estimator, "predict"):
+            raise InvalidParameterError(
+                "The estimator must have fit and predict; got "
+                f"{type(estimator).__name__}."
+            )
+        self.estimator = estimator
+        self.fitted_: Any = None
+
+    def describe(self) -> str:
+        """One line describing the estimator."""
+        return type(self.estimator).__name__
+
+    def fit(self, X: Any, y: Any, *, rng: RNGLike = None, **_: Any) -> SklearnRegressor:
+        """Fit a fresh clone on ``X`` ``(n, d)`` and ``y`` ``(n,)``."""
+        from sklearn.base import clone
+
+        est = clone(self.estimator)
+        if "random_state" in est.get_params():
+            est.set_params(random_state=child_seed(check_rng(rng)) % 2**31)
+        x = check_features(X, ndim_min=2)
+        self.fitted_ = est.fit(
+            x.reshape(x.shape[0], -1), np.asarray(y, dtype=np.float64)
+        )
+        return self
+
+    def predict(self, X: Any) -> FloatArray:
+        """Predictions ``(n,)``."""
+        if self.fitted_ is None:
+            raise NotFittedError(
+                "SklearnRegressor is not fitted; call fit(X, y) first."
+            )
+        x = check_features(X, ndim_min=2)
+        return np.asarray(
+            self.fitted_.predict(x.reshape(x.shape[0], -1)), dtype=np.float64
+        )
