@@ -104,6 +104,52 @@ class MockModel:
         return self._softmax(z[None] + gen.normal(size=(self.n_members, *z.shape)))
 
 
+class MockRegressor:
+    """Deterministic regressor with gradient features, computed from the inputs.
+
+    Predictions are a fixed random linear map of fixed ReLU features; the
+    "gradient" features are those ReLU features with a bias entry (sketched by a
+    seeded Gaussian map when asked).
+    """
+
+    def __init__(self, n_embedding: int = 8, seed: int = 0):
+        self.n_embedding = n_embedding
+        self.seed = seed
+
+    def _features(self, X: Any) -> np.ndarray:
+        x = np.asarray(X, dtype=np.float64).reshape(len(X), -1)
+        w1 = np.random.default_rng(self.seed).normal(
+            size=(x.shape[1], self.n_embedding)
+        )
+        h = np.maximum(x @ w1, 0.0)
+        return np.concatenate([h, np.ones((len(h), 1))], axis=1)
+
+    def fit(self, X: Any, y: Any, *, rng: Any = None) -> MockRegressor:
+        """Nothing to learn (the maps are fixed)."""
+        return self
+
+    def predict(self, X: Any) -> np.ndarray:
+        """Predictions ``(n,)``."""
+        f = self._features(X)
+        w = np.random.default_rng(self.seed + 1).normal(size=f.shape[1])
+        return np.asarray(f @ w)
+
+    def grad_features(
+        self,
+        X: Any,
+        *,
+        last_layers: int | None = None,
+        sketch_dim: int | None = None,
+        rng: Any = None,
+    ) -> np.ndarray:
+        """Features ``(n, n_embedding + 1)`` or ``(n, sketch_dim)``."""
+        f = self._features(X)
+        if sketch_dim is None:
+            return f
+        p = np.random.default_rng(rng).normal(size=(f.shape[1], sketch_dim))
+        return np.asarray(f @ p / np.sqrt(sketch_dim))
+
+
 class ProbaOnlyModel:
     """A model with ``fit`` and ``predict_proba`` only (no embedding, no samples)."""
 
@@ -126,16 +172,23 @@ def make_pool(
     n_classes: int = 3,
     n_labeled: int = 10,
     seed: int = 0,
+    *,
+    regression: bool = False,
 ) -> tuple[np.ndarray, LabelState]:
-    """A Gaussian-blob pool with ``n_labeled`` random items labeled in round 0."""
+    """A Gaussian-blob pool with ``n_labeled`` random items labeled in round 0.
+
+    With ``regression=True`` the labels are real: the first feature plus noise.
+    """
     rng = np.random.default_rng(seed)
     centers = rng.normal(scale=3.0, size=(n_classes, n_features))
     y = rng.integers(n_classes, size=n_samples)
     X = (centers[y] + rng.normal(size=(n_samples, n_features))).astype(np.float32)
-    state = LabelState(n_samples, classes=[f"c{i}" for i in range(n_classes)])
+    classes = None if regression else [f"c{i}" for i in range(n_classes)]
+    state = LabelState(n_samples, classes=classes)
+    target = X[:, 0] + rng.normal(scale=0.1, size=n_samples) if regression else y
     if n_labeled:
         idx = rng.choice(n_samples, size=n_labeled, replace=False)
-        state.teach(idx, y[idx], round=0)
+        state.teach(idx, target[idx], round=0)
     return X, state
 
 
@@ -148,8 +201,11 @@ def check_strategy(strategy: Strategy) -> None:
     unchanged; a model lacking a required capability raises
     ``UnsupportedModelError`` (when the strategy requires any).
     """
-    model = MockModel()
-    X, state = make_pool()
+    from labelwise.models.base import Regressor
+
+    regression = Regressor in strategy.requires
+    model: Any = MockRegressor() if regression else MockModel()
+    X, state = make_pool(regression=regression)
     sel = strategy.select(model, X, state, 7, rng=3)
     idx = sel.indices
     assert idx.dtype == np.int64, idx.dtype
@@ -161,7 +217,7 @@ def check_strategy(strategy: Strategy) -> None:
     assert np.array_equal(idx, again.indices), "same seed gave another batch"
     assert "seconds" in sel.info
     # shrinking: only 4 unlabeled left
-    X2, state2 = make_pool(n_samples=14, n_labeled=10)
+    X2, state2 = make_pool(n_samples=14, n_labeled=10, regression=regression)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         small = strategy.select(model, X2, state2, 9, rng=0)

@@ -109,3 +109,29 @@ def test_oracles():
     human = HumanOracle(lambda i: asked.append(i) or i % 2)
     assert human.label([4, 5]).tolist() == [0, 1] and asked == [4, 5]
     assert isinstance(sim, Oracle) and isinstance(human, Oracle)
+
+
+def test_regression_learner_needs_a_regressor_and_predicts_values():
+    from labelwise import UnsupportedModelError
+    from labelwise.models import SklearnClassifier, SklearnRegressor
+    from labelwise.pool import LabelState
+    from labelwise.strategies import get_strategy
+
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(50, 3))
+    y = X @ np.array([1.0, -2.0, 0.5])
+    with pytest.raises(UnsupportedModelError, match="Regressor"):
+        ActiveLearner(
+            SklearnClassifier(), get_strategy("random"), X, state=LabelState(50)
+        )
+    with pytest.raises(InvalidParameterError, match="regressors only"):
+        ActiveLearner(
+            SklearnClassifier(), get_strategy("random"), X, classes=[0, 1], valid=(X, y)
+        )
+    learner = ActiveLearner(
+        SklearnRegressor(), get_strategy("random"), X, state=LabelState(50)
+    )
+    learner.teach(np.arange(10), y[:10])
+    pred = learner.fit().predict(X)
+    assert pred.dtype == np.float64 and np.corrcoef(pred, y)[0, 1] > 0.95
+    assert learner.query(5).indices.size == 5

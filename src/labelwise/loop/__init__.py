@@ -4,6 +4,7 @@ from labelwise.loop.experiment import (
     RunConfig,
     classification_metrics,
     initial_indices,
+    regression_metrics,
     run_simulation,
 )
 from labelwise.loop.learner import ActiveLearner
@@ -31,6 +32,7 @@ __all__ = [
     "initial_indices",
     "normalized_auc",
     "plot_learning_curves",
+    "regression_metrics",
     "run_id",
     "run_simulation",
 ]

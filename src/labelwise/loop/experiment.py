@@ -91,6 +91,23 @@ def classification_metrics(y_true: np.ndarray, y_pred: np.ndarray) -> dict[str, 
     }
 
 
+def regression_metrics(y_true: np.ndarray, y_pred: np.ndarray) -> dict[str, float]:
+    """BMDAL's test metrics: RMSE, MAE, maximum and 95 %/99 % quantiles of |error|.
+
+    Examples:
+        >>> regression_metrics(np.array([0.0, 0.0]), np.array([3.0, -4.0]))["rmse"]
+        3.5355339059327378
+    """
+    err = np.abs(np.asarray(y_pred, dtype=np.float64) - np.asarray(y_true))
+    return {
+        "rmse": float(np.sqrt(np.mean(err**2))),
+        "mae": float(np.mean(err)),
+        "max_error": float(err.max()),
+        "q95_error": float(np.quantile(err, 0.95)),
+        "q99_error": float(np.quantile(err, 0.99)),
+    }
+
+
 def clean_share(
     noisy: np.ndarray, indices: np.ndarray, rounds: np.ndarray, upto: int
 ) -> dict[str, float]:
@@ -146,11 +163,12 @@ def run_simulation(
     X_test: Any,
     y_test: Any,
     *,
-    classes: list[Any],
+    classes: list[Any] | None,
     store: ResultStore,
     on_round: Callable[[int, dict[str, float]], None] | None = None,
     noisy: Any = None,
     finetune: FineTune | None = None,
+    valid: tuple[Any, Any] | None = None,
 ) -> str:
     """Run (or resume) one simulated experiment and store every round.
 
@@ -162,13 +180,15 @@ def run_simulation(
         y_pool: True pool labels ``(n_pool,)`` (revealed by a simulated oracle).
         X_test: Test inputs ``(n_test, ...)``.
         y_test: Test labels ``(n_test,)``.
-        classes: Class names.
+        classes: Class names; ``None`` for regression (float targets; metrics
+            of :func:`regression_metrics` instead of accuracies).
         store: Where rounds are committed.
         on_round: Called as ``on_round(round, metrics)`` after each commit.
         noisy: Boolean mask ``(n_pool,)`` of noisy pool items (the noisy
             benchmarks); adds the metrics of :func:`clean_share` from round 1.
         finetune: Fine-tune after every fit (adds ``finetune_size``,
             ``finetune_pseudo``, ``finetune_epochs`` and ``finetune_seconds``).
+        valid: ``(X_valid, y_valid)`` for a regressor's epoch selection.
 
     Returns:
         ``"finished"``, ``"skipped"`` (it was finished before) or ``"failed"``
@@ -201,7 +221,13 @@ def run_simulation(
             sel = idx[rounds == r]
             state.teach(sel, oracle.label(sel), round=int(r))
         learner = ActiveLearner(
-            model, strategy, x_pool, state=state, seed=config.seed, finetune=finetune
+            model,
+            strategy,
+            x_pool,
+            state=state,
+            seed=config.seed,
+            finetune=finetune,
+            valid=valid,
         )
         for rnd in range(last + 1, config.n_rounds + 1):
             learner.fit()
@@ -209,8 +235,12 @@ def run_simulation(
                 raise RuntimeError(
                     f"Resume mismatch: model round {learner.model_round} != {rnd}."
                 )
-            pred = learner.predict_proba(x_test).argmax(1)
-            metrics = classification_metrics(y_test, pred)
+            pred = learner.predict(x_test)
+            metrics = (
+                classification_metrics(y_test, pred)
+                if classes is not None
+                else regression_metrics(y_test, pred)
+            )
             metrics["train_seconds"] = learner.last_train_seconds
             ft = learner.last_finetune
             if ft is not None:

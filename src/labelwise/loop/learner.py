@@ -20,7 +20,7 @@ import numpy as np
 
 from labelwise._validation import check_features
 from labelwise.exceptions import InvalidParameterError, NotFittedError
-from labelwise.models.base import FineTunable, require
+from labelwise.models.base import FineTunable, Regressor, require
 from labelwise.models.finetune import FineTune, FineTuneResult
 from labelwise.pool import LabelState
 from labelwise.strategies.base import Selection, Strategy
@@ -42,6 +42,11 @@ class ActiveLearner:
         finetune: Fine-tune the model on confident pool samples after every
             ``fit`` (see :mod:`labelwise.models.finetune`); works with every
             strategy. ``None`` (default) does not fine-tune.
+        valid: ``(X_valid, y_valid)`` passed to a regressor's ``fit`` (epoch
+            selection of :class:`~labelwise.models.TorchRegressor`).
+
+    Regression: give ``classes=None`` through a ``LabelState(n)`` (float labels);
+    the model then needs ``fit(X, y, *, rng)`` and ``predict(X)``.
 
     Examples:
         >>> from labelwise.models import SklearnClassifier
@@ -64,6 +69,7 @@ class ActiveLearner:
         state: LabelState | None = None,
         seed: int = 0,
         finetune: FineTune | None = None,
+        valid: tuple[Any, Any] | None = None,
     ):
         self.X = check_features(X, ndim_min=2)
         if state is None:
@@ -80,6 +86,13 @@ class ActiveLearner:
         if not isinstance(seed, int) or seed < 0:
             raise InvalidParameterError(f"seed must be an int >= 0; got {seed!r}.")
         strategy.check_model(model)
+        if not state.is_classification:
+            require(model, Regressor, "regression")
+        if valid is not None and state.is_classification:
+            raise InvalidParameterError(
+                "valid=(X, y) is used by regressors only (epoch selection)."
+            )
+        self.valid = valid
         if finetune is not None:
             require(model, FineTunable, "fine-tuning")
         self.finetune = finetune
@@ -115,12 +128,23 @@ class ActiveLearner:
             )
         model_round = max(self.state.last_round, 0)
         start = time.perf_counter()
-        self.model.fit(
-            self.X[idx],
-            self.state.labels(idx),
-            n_classes=self.state.n_classes,
-            rng=self.rng(_FIT, model_round),
-        )
+        if self.state.is_classification:
+            self.model.fit(
+                self.X[idx],
+                self.state.labels(idx),
+                n_classes=self.state.n_classes,
+                rng=self.rng(_FIT, model_round),
+            )
+        else:
+            extra = {}
+            if self.valid is not None:
+                extra = {"X_valid": self.valid[0], "y_valid": self.valid[1]}
+            self.model.fit(
+                self.X[idx],
+                self.state.labels(idx),
+                rng=self.rng(_FIT, model_round),
+                **extra,
+            )
         self.last_train_seconds = time.perf_counter() - start
         self.model_round = model_round
         if self.finetune is not None:
@@ -153,10 +177,19 @@ class ActiveLearner:
         self.state.teach(indices, labels, round=self.round)
 
     def predict_proba(self, X: Any) -> np.ndarray:
-        """Probabilities of the current model."""
+        """Probabilities of the current model (classification)."""
         if self.model_round is None:
             raise NotFittedError("Call fit() before predict_proba().")
         return np.asarray(self.model.predict_proba(X))
+
+    def predict(self, X: Any) -> np.ndarray:
+        """Predicted class indices (classification) or values (regression)."""
+        if self.model_round is None:
+            raise NotFittedError("Call fit() before predict().")
+        if self.state.is_classification:
+            labels: np.ndarray = np.asarray(self.model.predict_proba(X)).argmax(1)
+            return labels
+        return np.asarray(self.model.predict(X), dtype=np.float64)
 
     def save_state(self, path: str | os.PathLike[str]) -> None:
         """Save the label state atomically (see :meth:`LabelState.save`)."""

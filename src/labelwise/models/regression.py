@@ -44,11 +44,22 @@ class NTKLinear(nn.Module):
         d_out: Output width.
         sigma_w: Weight gain ``σ_w``.
         sigma_b: Bias gain ``σ_b``.
+        generator: Generator of the ``N(0, 1)`` weights; ``None`` uses torch's
+            default one, which :meth:`TorchRegressor.fit` seeds inside
+            ``torch.random.fork_rng`` (as for ``nn.Linear``).
     """
 
-    def __init__(self, d_in: int, d_out: int, *, sigma_w: float, sigma_b: float):
+    def __init__(
+        self,
+        d_in: int,
+        d_out: int,
+        *,
+        sigma_w: float,
+        sigma_b: float,
+        generator: torch.Generator | None = None,
+    ):
         super().__init__()
-        self.weight = nn.Parameter(torch.randn(d_out, d_in))
+        self.weight = nn.Parameter(torch.randn(d_out, d_in, generator=generator))
         self.bias = nn.Parameter(torch.zeros(d_out))
         self.in_factor = sigma_w / math.sqrt(d_in)
         self.bias_factor = sigma_b

@@ -11,6 +11,7 @@ from labelwise.strategies.design import Bait
 from labelwise.strategies.diversity import Badge, CoreSet
 from labelwise.strategies.noise import LHD
 from labelwise.strategies.random import RandomSampling
+from labelwise.strategies.regression import BMDAL
 from labelwise.strategies.uncertainty import (
     BALD,
     Entropy,
@@ -22,6 +23,7 @@ from labelwise.strategies.uncertainty import (
 
 __all__ = [
     "BALD",
+    "BMDAL",
     "LHD",
     "Badge",
     "Bait",

@@ -1,0 +1,141 @@
+"""BMDAL strategies: presets, the feature pipeline, failures, regression runs."""
+
+from __future__ import annotations
+
+import functools
+import warnings
+
+import numpy as np
+import pytest
+
+from labelwise import InvalidParameterError, UnsupportedModelError
+from labelwise._validation import child_seed
+from labelwise.exceptions import NumericsWarning
+from labelwise.kernels import _transforms as tf
+from labelwise.kernels import select_bmdal
+from labelwise.loop import ResultStore, RunConfig, run_simulation
+from labelwise.models import (
+    SklearnRegressor,
+    TorchClassifier,
+    TorchRegressor,
+    bmdal_mlp,
+)
+from labelwise.pool import LabelState
+from labelwise.strategies import get_strategy
+from labelwise.testing import MockRegressor, make_pool
+
+PRESETS = {
+    "lcmd": ("lcmd", "tp", [("rp", 512)]),
+    "maxdet": ("maxdet", "p", [("rp", 512), ("train", 1e-3, "auto")]),
+    "maxdiag": ("maxdiag", None, [("rp", 512), ("acs-rf", 512, 1e-3, "auto")]),
+    "fw": ("fw", "p", [("rp", 512), ("acs-rf-hyper", 512, "auto")]),
+    "maxdist": ("maxdist", "p", [("rp", 512), ("train", 1e-3, "auto")]),
+    "kmeanspp": ("kmeanspp", "p", [("rp", 512), ("acs-rf", 512, 1e-3, "auto")]),
+    "bmdal-bait": ("bait", "p", [("rp", 512), ("train", 1e-3, "auto")]),
+}
+
+
+@pytest.mark.parametrize("name", sorted(PRESETS))
+def test_presets_are_the_papers_preferred_configurations(name):
+    s = get_strategy(name)
+    selection, mode, transforms = PRESETS[name]
+    assert (s.selection, s.mode, s.base_kernel) == (selection, mode, "grad")
+    assert s.transforms == transforms and s.sigma == 1e-3 and s.overselection == 1.0
+    # a preset's settings can be overridden
+    assert get_strategy(name, sigma=0.1).sigma == 0.1
+
+
+def test_pipeline_is_transforms_then_select_bmdal():
+    X, state = make_pool(n_samples=80, regression=True)
+    s = get_strategy(
+        "bmdal",
+        selection="maxdist",
+        base_kernel="linear",
+        transforms=[["train", 0.1, "auto"]],
+    )
+    sel = s.select(MockRegressor(), X, state, 6, rng=0)
+    pool, train = state.unlabeled_indices(), state.labeled_indices()
+    fp, ft = tf.posterior(*tf.scale(X[pool], X[train]), 0.1)
+    want = select_bmdal(fp, ft, 6, method="maxdist", rng=np.random.default_rng(0))
+    assert sel.indices.tolist() == pool[want.indices].tolist()
+    assert sel.info["random_fill"] == 0 and sel.info["warnings"] == []
+
+
+def test_grad_kernel_with_rp_is_a_per_layer_sketch():
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(60, 3)).astype(np.float32)
+    state = LabelState(60)
+    state.teach(np.arange(10), X[:10, 0], round=0)
+    reg = TorchRegressor(functools.partial(bmdal_mlp, widths=(8,)), max_epochs=2)
+    reg.fit(X[:10], X[:10, 0], rng=0)
+    s = get_strategy("bmdal", transforms=[["rp", 16]])
+    fp, ft = s.features(reg, X[10:], X[:10], X[:10, 0], np.random.default_rng(5))
+    both = reg.grad_features(
+        np.concatenate([X[10:], X[:10]]),
+        sketch_dim=16,
+        rng=child_seed(np.random.default_rng(5)),
+    )
+    assert np.allclose(fp.numpy(), both[:50]) and np.allclose(ft.numpy(), both[50:])
+
+
+def test_numerical_failure_warns_and_is_recorded():
+    X, state = make_pool(n_samples=40, n_features=2, regression=True)
+    s = get_strategy(
+        "bmdal", selection="maxdet", base_kernel="linear", transforms=[], sigma=0.0
+    )
+    with pytest.warns(NumericsWarning, match="maxdet"):
+        sel = s.select(MockRegressor(), X, state, 5, rng=0)
+    assert sel.info["random_fill"] == 3
+    assert "filled 3 of 5 slots at random" in sel.info["failure"]
+    assert any("maxdet" in w for w in sel.info["warnings"])
+    assert np.unique(sel.indices).size == 5
+
+
+def test_capabilities_and_parameters_are_checked():
+    X, state = make_pool(regression=True)
+    with pytest.raises(UnsupportedModelError, match="Regressor"):
+        get_strategy("lcmd").select(TorchClassifier(), X, state, 3, rng=0)
+    with pytest.raises(UnsupportedModelError, match="GradientFeatures"):
+        get_strategy("lcmd").select(SklearnRegressor(), X, state, 3, rng=0)
+    linear = get_strategy("bmdal", base_kernel="linear", transforms=[])
+    sel = linear.select(SklearnRegressor().fit(X, X[:, 0]), X, state, 3, rng=0)
+    assert sel.indices.size == 3
+    with pytest.raises(InvalidParameterError, match="nngp needs kernel-space"):
+        get_strategy("bmdal", base_kernel="nngp")
+    with pytest.raises(InvalidParameterError, match="Unknown kernel transform"):
+        get_strategy("bmdal", transforms=[["sketchy", 3]])
+    with pytest.raises(InvalidParameterError, match="takes 2-3 arguments"):
+        get_strategy("bmdal", transforms=[["acs-rf", 3]])
+    with pytest.raises(InvalidParameterError, match="Unknown selection"):
+        get_strategy("bmdal", selection="lcdm")
+
+
+def test_regression_simulation_records_error_metrics(tmp_path):
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(500, 4)).astype(np.float32)
+    y = np.sin(2 * X[:, 0]) + X[:, 1] ** 2
+    store = ResultStore(tmp_path / "r.sqlite")
+    net = functools.partial(bmdal_mlp, widths=(32, 32))
+    for name in ["random", "lcmd"]:
+        cfg = RunConfig("toy", "bmdal-mlp", name, 0, 20, 20, 2)
+        status = run_simulation(
+            cfg,
+            TorchRegressor(net, max_epochs=30),
+            get_strategy(name),
+            X[:400],
+            y[:400],
+            X[400:],
+            y[400:],
+            classes=None,
+            store=store,
+            valid=(X[380:400], y[380:400]),
+        )
+        assert status == "finished", store.runs()["error"].tolist()
+    df = store.measurements()
+    assert {"rmse", "mae", "max_error", "q95_error", "q99_error"} <= set(df["metric"])
+    rmse = df[df["metric"] == "rmse"]
+    assert len(rmse) == 2 * 3 and (rmse["value"] > 0).all()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        labels = store.resume_point(store.runs()["run_id"].iloc[0])[1]
+    assert labels.size == 60
