@@ -178,3 +178,47 @@ def test_finetune_needs_a_torch_model(tmp_path):
     )
     assert res.exit_code == 2 and "FineTunable" in res.output
     assert "TorchClassifier" in res.output
+
+
+def test_run_regression_prints_rmse_areas(tmp_path):
+    out = tmp_path / "reg"
+    args = [
+        "run",
+        "--dataset",
+        "friedman1",
+        "--model",
+        "bmdal-mlp",
+        "--strategy",
+        "random",
+        "--strategy",
+        "lcmd",
+        "--initial",
+        "30",
+        "--batch-size",
+        "30",
+        "--rounds",
+        "2",
+        "--seeds",
+        "1",
+        "--epochs",
+        "10",
+        "--hidden",
+        "32",
+        "--pool-size",
+        "400",
+        "--test-size",
+        "300",
+        "--out",
+        str(out),
+    ]
+    res = runner.invoke(app, args)
+    assert res.exit_code == 0, res.output
+    assert "area under the rmse curve" in res.output and "lower is better" in res.output
+    assert "| friedman1 | bmdal-mlp | lcmd |" in res.output
+    res = runner.invoke(app, ["report", str(out)])
+    html = (out / "report.html").read_text()
+    assert "Normalised area under the rmse curve" in html and "penalty" not in html
+    res = runner.invoke(app, [*args[:4], "mlp", *args[5:]])
+    assert res.exit_code == 2 and "regression task" in res.output
+    res = runner.invoke(app, [*args, "--dropout", "0.1"])
+    assert res.exit_code == 2 and "takes no option(s) dropout" in res.output

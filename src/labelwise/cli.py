@@ -86,20 +86,33 @@ def run(
     test_size: Annotated[
         int | None, typer.Option(help="Random subsample of the test set (seed 0).")
     ] = None,
-    epochs: Annotated[int, typer.Option(help="Max training epochs (torch).")] = 200,
-    lr: Annotated[float, typer.Option(help="Adam learning rate (torch).")] = 1e-3,
-    hidden: Annotated[int, typer.Option(help="Embedding width (torch).")] = 128,
+    epochs: Annotated[
+        int | None,
+        typer.Option(help="Max training epochs (torch; 200, bmdal-mlp 256)."),
+    ] = None,
+    lr: Annotated[
+        float | None,
+        typer.Option(help="Adam learning rate (torch; 1e-3, bmdal-mlp 0.375)."),
+    ] = None,
+    hidden: Annotated[
+        int | None, typer.Option(help="Hidden width (torch; 128, bmdal-mlp 512).")
+    ] = None,
     dropout: Annotated[
-        float, typer.Option(help="Dropout rate (needed by bald).")
-    ] = 0.0,
+        float | None, typer.Option(help="Dropout rate (needed by bald).")
+    ] = None,
     members: Annotated[
-        int, typer.Option(help="Ensemble members (variation-ratio needs >= 2).")
-    ] = 1,
-    layers: Annotated[int, typer.Option(help="Hidden layers (mlp).")] = 1,
-    train_batch: Annotated[int, typer.Option(help="Training mini-batch (torch).")] = 64,
+        int | None,
+        typer.Option(help="Ensemble members (variation-ratio needs >= 2)."),
+    ] = None,
+    layers: Annotated[
+        int | None, typer.Option(help="Hidden layers (mlp 1, bmdal-mlp 2).")
+    ] = None,
+    train_batch: Annotated[
+        int | None, typer.Option(help="Training mini-batch (torch; 64, bmdal-mlp 256).")
+    ] = None,
     ema: Annotated[
-        float, typer.Option(help="EMA alpha for LHD, e.g. 0.999 (0 = off).")
-    ] = 0.0,
+        float | None, typer.Option(help="EMA alpha for LHD, e.g. 0.999 (0 = off).")
+    ] = None,
     finetune: Annotated[
         bool,
         typer.Option(
@@ -131,24 +144,33 @@ def run(
         format_auc_table,
         plot_learning_curves,
     )
+    from labelwise.loop.report import LOWER_IS_BETTER, primary_metric
     from labelwise.models.base import FineTunable, require
-    from labelwise.models.registry import make_model
+    from labelwise.models.registry import MODEL_PARAMS, make_model
     from labelwise.strategies import get_strategy
 
-    model_kw: dict[str, Any] = (
-        {}
-        if model == "logreg"
-        else dict(
-            epochs=epochs,
-            lr=lr,
-            dropout=dropout,
-            members=members,
-            hidden=hidden,
-            ema=ema,
-            batch=train_batch,
-            **({"layers": layers} if model == "mlp" else {}),
+    given = {
+        "epochs": epochs,
+        "lr": lr,
+        "dropout": dropout,
+        "members": members,
+        "hidden": hidden,
+        "ema": ema,
+        "batch": train_batch,
+        "layers": layers,
+    }
+    valid_params = MODEL_PARAMS.get(model, {})
+    model_kw: dict[str, Any] = {
+        k: v for k, v in given.items() if v is not None and k in valid_params
+    }
+    ignored = [k for k, v in given.items() if v is not None and k not in valid_params]
+    if ignored and model in MODEL_PARAMS:
+        _fail(
+            InvalidParameterError(
+                f"Model {model!r} takes no option(s) {', '.join(ignored)}; its "
+                f"options: {', '.join(sorted(valid_params)) or 'none'}."
+            )
         )
-    )
     settings: dict[str, Any] = dict(
         initial=initial, batch_size=batch_size, rounds=rounds, seeds=seeds
     )
@@ -194,11 +216,14 @@ def run(
         mine[["dataset", "model", "strategy", "seed"]],
         on=["dataset", "model", "strategy", "seed"],
     )
-    plot_learning_curves(df, out / "learning_curve.png")
+    metric = primary_metric(df)
+    plot_learning_curves(df, out / "learning_curve.png", metric=metric)
     typer.echo(
-        "\nNormalised area under the accuracy curve (mean accuracy over the budget):"
+        f"\nNormalised area under the {metric} curve (mean {metric} over the budget"
+        + ("; lower is better" if metric in LOWER_IS_BETTER else "")
+        + "):"
     )
-    typer.echo(format_auc_table(auc_table(df)))
+    typer.echo(format_auc_table(auc_table(df, metric), metric))
     typer.echo(
         f"\nresults: {out / 'results.sqlite'}\nplot:    {out / 'learning_curve.png'}"
     )

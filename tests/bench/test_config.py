@@ -88,6 +88,16 @@ def test_expands_the_grid():
             "'lr' must be a number",
         ),
         (_with(models=["svm"]), "Unknown model 'svm'"),
+        (
+            _with(models=["ridge"]),
+            "dataset 'digits' is a classification task but model 'ridge' is not; "
+            "classification models: cnn, logreg, mlp",
+        ),
+        (
+            _with(datasets=["friedman1"]),
+            "'friedman1' is a regression task but model 'logreg' is not; regression "
+            "models: bmdal-mlp, ridge",
+        ),
         (_with(strategies=[]), "'strategies' must be a non-empty list"),
         (_with(strategies=["random", "random"]), "same entry twice"),
     ],

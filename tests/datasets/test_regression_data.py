@@ -1,0 +1,52 @@
+"""Regression datasets: BMDAL preprocessing and the pinned real copies."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from labelwise import InvalidParameterError
+from labelwise.datasets import check_name, fetch_raw, is_regression, load
+
+
+def test_friedman1_split_and_preprocessing():
+    raw = fetch_raw("friedman1")
+    n = sum(len(r) for r in raw[1::2])
+    assert n == 40768 and len(raw[3]) == int(0.2 * n)
+    d = load("friedman1")
+    assert d.is_regression and d.classes is None
+    assert d.X_valid is not None and d.X_valid.shape == (1024, 10)
+    assert d.X_train.shape == (len(raw[1]) - 1024, 10)
+    assert np.abs(d.X_train).max() <= 5.0
+    # targets standardised with the statistics of all rows
+    y_all = np.concatenate([raw[1], raw[3]])
+    z = (raw[3] - y_all.mean()) / y_all.std()
+    assert np.allclose(np.sort(d.y_test), np.sort(z))
+    # inputs: 5 tanh(x / 5) of the standardised inputs (training statistics)
+    small = load("friedman1", pool_size=300, test_size=100)
+    assert small.X_train.shape == (300, 10) and small.X_test.shape == (100, 10)
+    assert np.array_equal(small.X_valid, d.X_valid)
+
+
+@pytest.mark.parametrize(
+    ("name", "n_train", "n_features"),
+    [("diamonds", 42128, 26), ("bike-sharing", 12880, 24)],
+)
+def test_real_regression_sets(name, n_train, n_features):
+    d = load(name)
+    assert d.X_train.shape == (n_train, n_features) and d.y_valid.shape == (1024,)
+    assert np.isfinite(d.X_train).all() and np.abs(d.X_train).max() <= 5.0
+    assert abs(np.concatenate([d.y_train, d.y_valid, d.y_test]).mean()) < 0.05
+    assert is_regression(name)
+
+
+def test_bike_targets_are_the_uci_counts():
+    raw = fetch_raw("bike-sharing")
+    assert raw[1].sum() + raw[3].sum() == 3_292_679  # the UCI hour.csv total
+
+
+def test_noise_needs_classes():
+    with pytest.raises(InvalidParameterError, match="regression dataset"):
+        check_name("friedman1:noisy-blank")
+    with pytest.raises(InvalidParameterError, match="regression dataset"):
+        load("friedman1:noisy-blank")
