@@ -91,3 +91,22 @@ def test_validation():
         greedy_a_optimal(left, h, 2, fisher=f[:3, :3], precision=np.eye(12))
     with pytest.raises(InvalidParameterError, match="n_select"):
         greedy_a_optimal(left, h, 7, fisher=f, precision=np.eye(12))
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_rank_one_matches_brute_force_and_the_general_kernel(seed):
+    from labelwise.kernels import greedy_a_optimal_rank_one
+
+    rng = np.random.default_rng(seed)
+    h = rng.normal(size=(25, 4))
+    f = h.T @ h / 25
+    m0 = np.eye(4) * 0.5 + h[:3].T @ h[:3] / 5
+    fast, gains = greedy_a_optimal_rank_one(h * 0.7, 3, fisher=f, precision=m0)
+    ones = np.ones((25, 1, 1))
+    assert fast.tolist() == slow_forward_backward(ones, h * 0.7, 3, f, m0, 6)
+    general, g2 = greedy_a_optimal(ones, h * 0.7, 3, fisher=f, precision=m0)
+    assert fast.tolist() == general.tolist() and np.allclose(gains, g2)
+    with pytest.raises(InvalidParameterError, match=r"shape \(d, d\)"):
+        greedy_a_optimal_rank_one(h, 3, fisher=f[:2, :2], precision=m0)
+    with pytest.raises(InvalidParameterError, match="n_select"):
+        greedy_a_optimal_rank_one(h, 26, fisher=f, precision=m0)

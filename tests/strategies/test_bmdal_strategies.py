@@ -139,3 +139,25 @@ def test_regression_simulation_records_error_metrics(tmp_path):
         warnings.simplefilter("error")
         labels = store.resume_point(store.runs()["run_id"].iloc[0])[1]
     assert labels.size == 60
+
+
+def test_bait_on_regression_is_the_rank_one_design():
+    from labelwise.kernels import greedy_a_optimal_rank_one
+
+    X, state = make_pool(n_samples=70, regression=True)
+    model = MockRegressor()
+    sel = get_strategy("bait").select(model, X, state, 5, rng=0)
+    phi = model.grad_features(X, last_layers=1)
+    lab, pool = state.labeled_indices(), state.unlabeled_indices()
+    m = np.eye(phi.shape[1]) + phi[lab].T @ phi[lab] / (len(lab) + 5)
+    want, _ = greedy_a_optimal_rank_one(
+        phi[pool] * np.sqrt(5 / (len(lab) + 5)),
+        5,
+        fisher=phi.T @ phi / 70,
+        precision=m,
+        n_forward=10,
+    )
+    assert sel.indices.tolist() == pool[want].tolist()
+    # a scikit-learn regressor has no gradient features: BAIT uses the inputs
+    reg = SklearnRegressor().fit(X, X[:, 0])
+    assert get_strategy("bait").select(reg, X, state, 5, rng=0).indices.size == 5

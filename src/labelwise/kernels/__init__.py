@@ -5,7 +5,11 @@ distance matrix is formed (except in the small-pool :func:`robust_kcenter`).
 """
 
 from labelwise.kernels._bmdal import BatchResult, select_bmdal
-from labelwise.kernels._design import greedy_a_optimal, kron_gram
+from labelwise.kernels._design import (
+    greedy_a_optimal,
+    greedy_a_optimal_rank_one,
+    kron_gram,
+)
 from labelwise.kernels._greedy import (
     kcenter_greedy,
     kmeans_plusplus,
@@ -16,6 +20,7 @@ from labelwise.kernels._robust import robust_kcenter
 __all__ = [
     "BatchResult",
     "greedy_a_optimal",
+    "greedy_a_optimal_rank_one",
     "kcenter_greedy",
     "kmeans_plusplus",
     "kmeans_plusplus_factored",

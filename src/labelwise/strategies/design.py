@@ -13,8 +13,13 @@ import numpy as np
 import torch
 
 from labelwise._validation import check_positive
-from labelwise.kernels import greedy_a_optimal, kron_gram
-from labelwise.models.base import Embedder, ProbabilisticClassifier
+from labelwise.kernels import greedy_a_optimal, greedy_a_optimal_rank_one, kron_gram
+from labelwise.models.base import (
+    Embedder,
+    GradientFeatures,
+    ProbabilisticClassifier,
+    Regressor,
+)
 from labelwise.pool import LabelState
 from labelwise.strategies._registry import register
 from labelwise.strategies.base import Selection, Strategy
@@ -44,12 +49,29 @@ class Bait(Strategy):
     candidates' factors are scaled by ``sqrt(B / (n_L + B))``. The Fisher uses the
     model's predicted probabilities; the head's bias is not included.
 
+    Regression (a :class:`~labelwise.models.base.Regressor` on a pool with real
+    labels): the paper's rank-one form (§5): the Fisher of a squared-loss model
+    is ``φφᵀ`` (times the noise precision, which cancels) with ``φ`` the
+    last-layer features (``grad_features(last_layers=1)``, i.e. ``[h_L, σ_b]``,
+    or the inputs for models without gradient features); the same normalisation
+    and forward-backward greedy run with Sherman–Morrison updates
+    (:func:`~labelwise.kernels.greedy_a_optimal_rank_one`). BMDAL's kernelised
+    regression BAIT is the separate ``bmdal-bait``.
+
     Args:
         lam: Prior precision λ. Defaults to 1 (reference; 0.01 for CIFAR-10).
         oversample: Forward steps per selected item before pruning. Defaults to 2.
     """
 
     requires = (ProbabilisticClassifier, Embedder)
+
+    def check_model(self, model: Any) -> None:
+        """A classifier needs probabilities and embeddings; a regressor nothing more."""
+        if isinstance(model, Regressor) and not isinstance(
+            model, ProbabilisticClassifier
+        ):
+            return
+        super().check_model(model)
 
     def __init__(self, *, lam: float = 1.0, oversample: float = 2.0):
         check_positive(lam, "lam")
@@ -65,6 +87,8 @@ class Bait(Strategy):
         batch_size: int,
         rng: np.random.Generator,
     ) -> Selection:
+        if not state.is_classification:
+            return self._select_regression(model, X, state, batch_size)
         proba = np.asarray(model.predict_proba(X))
         emb = torch.as_tensor(np.asarray(model.embed(X)), dtype=torch.float64)
         left = torch.as_tensor(fisher_factors(proba))
@@ -82,6 +106,33 @@ class Bait(Strategy):
         idx, gains = greedy_a_optimal(
             left[pool_t] * scale,
             emb[pool_t],
+            batch_size,
+            fisher=fisher,
+            precision=precision,
+            n_forward=round(self.oversample * batch_size),
+        )
+        return Selection(indices=pool[idx], info={"forward_gains": gains.tolist()})
+
+    def _select_regression(
+        self, model: Any, X: np.ndarray, state: LabelState, batch_size: int
+    ) -> Selection:
+        if isinstance(model, GradientFeatures):
+            feats = model.grad_features(X, last_layers=1)
+        else:
+            feats = X.reshape(X.shape[0], -1)
+        phi = torch.as_tensor(np.asarray(feats), dtype=torch.float64)
+        n, d = phi.shape
+        labeled = torch.as_tensor(state.labeled_indices())
+        pool = state.unlabeled_indices()
+        n_lab = int(labeled.numel())
+        fisher = phi.t() @ phi / n
+        precision = self.lam * torch.eye(d, dtype=torch.float64)
+        if n_lab:
+            pl = phi[labeled]
+            precision += pl.t() @ pl / (n_lab + batch_size)
+        scale = (batch_size / (n_lab + batch_size)) ** 0.5
+        idx, gains = greedy_a_optimal_rank_one(
+            phi[torch.as_tensor(pool)] * scale,
             batch_size,
             fisher=fisher,
             precision=precision,
