@@ -325,10 +325,11 @@ def table(
         )
     df = ResultStore(db).measurements()
     grid_file = directory / "grid.json"
-    if grid_file.exists():  # rows in the grid's order
-        order = [r["strategy"] for r in json.loads(grid_file.read_text())["runs"]]
-        rank = {s: i for i, s in enumerate(dict.fromkeys(order))}
-        df = df.sort_values("strategy", key=lambda s: s.map(rank), kind="stable")
+    if grid_file.exists():  # rows and columns in the grid's order
+        runs = json.loads(grid_file.read_text())["runs"]
+        for col in ("dataset", "strategy"):
+            rank = {v: i for i, v in enumerate(dict.fromkeys(r[col] for r in runs))}
+            df = df.sort_values(col, key=lambda s, rk=rank: s.map(rk), kind="stable")
     if timings:
         times = timing_table(df)
         cols = [c for c in TIMINGS if c in times.columns]

@@ -198,8 +198,8 @@ def final_table(df: pd.DataFrame, metric: str = "accuracy") -> pd.DataFrame:
 def final_pivot(df: pd.DataFrame, metric: str = "accuracy") -> pd.DataFrame:
     """:func:`final_table` as strategies x datasets cells ``"mean ± sem"``.
 
-    Rows keep the order in which strategies first appear in ``df``; with several
-    models, columns are ``dataset / model``.
+    Rows and columns keep the order in which strategies and datasets first
+    appear in ``df``; with several models, columns are ``dataset / model``.
     """
     table = final_table(df, metric)
     if table.empty:
@@ -212,7 +212,14 @@ def final_pivot(df: pd.DataFrame, metric: str = "accuracy") -> pd.DataFrame:
         f"{m:.3f} ± {e:.3f}" for m, e in zip(table["mean"], table["sem"], strict=True)
     ]
     order = list(dict.fromkeys(df["strategy"]))
-    cols = list(dict.fromkeys(table["column"]))
+    ds_rank = {d: i for i, d in enumerate(dict.fromkeys(df["dataset"]))}
+    cols = list(
+        dict.fromkeys(
+            table.sort_values("dataset", key=lambda s: s.map(ds_rank), kind="stable")[
+                "column"
+            ]
+        )
+    )
     pivot = table.pivot(index="strategy", columns="column", values="cell")
     pivot = pivot.reindex(index=[s for s in order if s in pivot.index], columns=cols)
     pivot.columns.name = None

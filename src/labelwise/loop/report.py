@@ -126,6 +126,9 @@ def plot_learning_curves(
     """Draw mean ± standard error over seeds per strategy, one panel per dataset.
 
     Random sampling, when present, is drawn in black so the others compare to it.
+    Each strategy keeps its colour in every panel; a variant such as
+    ``lhd+finetune`` shares its base strategy's colour, dashed. One legend for
+    the figure sits to the right of the panels.
     """
     import matplotlib
 
@@ -133,15 +136,22 @@ def plot_learning_curves(
     import matplotlib.pyplot as plt
 
     table = curve_table(df, metric)
-    groups = list(table.groupby(["dataset", "model"]))
+    groups = list(table.groupby(["dataset", "model"], sort=False))
     n = max(1, len(groups))
-    fig, axes = plt.subplots(1, n, figsize=(6.4 * n, 4.6), squeeze=False)
+    bases = sorted({str(s).split("+")[0] for s in table["strategy"]} - {"random"})
+    cmap = plt.get_cmap("tab10" if len(bases) <= 10 else "tab20")
+    colour: dict[str, Any] = {b: cmap(i % cmap.N) for i, b in enumerate(bases)}
+    colour["random"] = "black"
+    fig, axes = plt.subplots(1, n, figsize=(6.0 * n + 2.2, 4.6), squeeze=False)
     for ax, ((ds, model), g) in zip(axes[0], groups, strict=False):
         for strat, s in g.groupby("strategy"):
             s = s.sort_values("n_labeled")
-            kw: dict[str, Any] = (
-                {"color": "black", "lw": 2.2} if strat == "random" else {}
-            )
+            base, _, variant = str(strat).partition("+")
+            kw: dict[str, Any] = {
+                "color": colour[base],
+                "ls": "--" if variant else "-",
+                "lw": 2.2 if base == "random" else 1.5,
+            }
             line = ax.plot(
                 s["n_labeled"], s["mean"], marker="o", ms=3, label=strat, **kw
             )[0]
@@ -157,7 +167,8 @@ def plot_learning_curves(
         ax.set_xlabel("number of labels")
         ax.set_ylabel(metric.replace("_", " "))
         ax.grid(alpha=0.3)
-        ax.legend()
-    fig.tight_layout()
+    handles, labels = axes[0][0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="center right", fontsize="small")
+    fig.tight_layout(rect=(0, 0, 1 - 2.0 / (6.0 * n + 2.2), 1))
     fig.savefig(path, dpi=120)
     plt.close(fig)
