@@ -206,6 +206,14 @@ def check_strategy(strategy: Strategy) -> None:
     regression = Regressor in strategy.requires
     model: Any = MockRegressor() if regression else MockModel()
     X, state = make_pool(regression=regression)
+    if getattr(strategy, "base_kernel", None) == "grad-aux" and not getattr(
+        strategy, "auxiliary", None
+    ):
+        # AGBAL needs auxiliary data: a shifted copy of the pool's distribution
+        aux_rng = np.random.default_rng(5)
+        x_aux = X[:30] + aux_rng.normal(0.5, 1.0, size=X[:30].shape).astype(X.dtype)
+        params = {**strategy.get_params(), "auxiliary": (x_aux, x_aux[:, 0])}
+        strategy = type(strategy)(**params)
     sel = strategy.select(model, X, state, 7, rng=3)
     idx = sel.indices
     assert idx.dtype == np.int64, idx.dtype

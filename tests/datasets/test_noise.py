@@ -193,3 +193,12 @@ def test_a_noisy_mask_of_the_wrong_shape_fails_the_run(tmp_path):
     )
     assert status == "failed"
     assert "noisy must be a boolean mask of shape (100,)" in store.runs()["error"][0]
+
+
+def test_mnist_wrappers_share_the_clean_statistics():
+    clean = load("mnist", pool_size=200, test_size=50)
+    d = load("mnist:noisy-diverse:0.2", pool_size=200, test_size=50)
+    assert d.X_train.shape == (250, 1, 28, 28) and d.noisy.sum() == 50
+    assert np.array_equal(d.X_train[:200], clean.X_train)
+    flat = d.X_train[200:].reshape(50, -1)
+    assert np.allclose(flat, flat[:, :1])  # one grey level per image

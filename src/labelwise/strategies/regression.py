@@ -41,12 +41,15 @@ from labelwise._validation import child_seed
 from labelwise.exceptions import InvalidParameterError, NumericsWarning
 from labelwise.kernels import _transforms as tf
 from labelwise.kernels._bmdal import METHODS, WEIGHT_MODES, select_bmdal
+from labelwise.kernels._ratio import RATIO_METHODS
 from labelwise.models.base import GradientFeatures, Regressor, require
 from labelwise.pool import LabelState
 from labelwise.strategies._registry import register
+from labelwise.strategies.agbal import check_auxiliary, phi2_scale
 from labelwise.strategies.base import Selection, Strategy
 
-BASE_KERNELS = ("linear", "ll", "grad")
+BASE_KERNELS = ("linear", "ll", "grad", "grad-aux")
+AUX_ESTIMATORS = ("krr", "per-input", "constant")
 TRANSFORMS = ("rp", "scale", "train", "acs-grad", "acs-rf", "acs-rf-hyper")
 SIGMA = 1e-3
 MAX_EXACT_ENTRIES = 200_000_000
@@ -92,6 +95,17 @@ class BMDAL(Strategy):
         overselection: BAIT's forward-backward factor (1 = BAIT-F).
         weight_mode: LCMD's cluster weight (``sq-dist``, ``dist``, ``none``).
         last_layers: Layers of the ``ll`` kernel. Defaults to 1.
+        auxiliary: ``(X_aux, y_aux)``, auxiliary labeled data from a shifted or
+            noisier distribution (base kernel ``grad-aux``, AGBAL).
+        aux_estimator: φ̂₂ estimator of ``grad-aux``: ``krr`` (default),
+            ``per-input`` or ``constant`` (see :mod:`labelwise.strategies.agbal`).
+        ratio: Density-ratio estimator: ``classifier``, ``ulsif``, ``kliep``.
+        aux_ridge: Ridge of the ``krr`` estimator, relative to the mean
+            auxiliary kernel diagonal. Defaults to 0.1.
+        aux_signed: Use φ̂₂ itself instead of ``|φ̂₂|`` (default: absolute value).
+        aux_floor: Added to ``|φ̂₂|``, relative to its mean. Defaults to 0.01.
+        train_residual: Use the true residual ``f(x) - y`` on labeled points
+            instead of the estimate. Defaults to ``False``.
     """
 
     requires = (Regressor,)
@@ -107,6 +121,13 @@ class BMDAL(Strategy):
         overselection: float = 1.0,
         weight_mode: str = "sq-dist",
         last_layers: int = 1,
+        auxiliary: tuple[Any, Any] | None = None,
+        aux_estimator: str = "krr",
+        ratio: str = "classifier",
+        aux_ridge: float = 0.1,
+        aux_signed: bool = False,
+        aux_floor: float = 0.01,
+        train_residual: bool = False,
     ):
         if selection not in METHODS:
             raise InvalidParameterError(
@@ -139,11 +160,29 @@ class BMDAL(Strategy):
         self.overselection = overselection
         self.weight_mode = weight_mode
         self.last_layers = last_layers
+        if aux_estimator not in AUX_ESTIMATORS:
+            raise InvalidParameterError(
+                f"Unknown aux_estimator {aux_estimator!r}; valid: "
+                f"{', '.join(AUX_ESTIMATORS)}."
+            )
+        if ratio not in RATIO_METHODS:
+            raise InvalidParameterError(
+                f"Unknown ratio {ratio!r}; valid: {', '.join(RATIO_METHODS)}."
+            )
+        if auxiliary is not None:
+            auxiliary = check_auxiliary(auxiliary)
+        self.auxiliary = auxiliary
+        self.aux_estimator = aux_estimator
+        self.ratio = ratio
+        self.aux_ridge = aux_ridge
+        self.aux_signed = aux_signed
+        self.aux_floor = aux_floor
+        self.train_residual = train_residual
 
     def check_model(self, model: Any) -> None:
-        """Need a regressor; ``ll``/``grad`` also need gradient features."""
+        """Need a regressor; ``ll``/``grad``/``grad-aux`` also gradient features."""
         super().check_model(model)
-        if self.base_kernel in ("ll", "grad"):
+        if self.base_kernel in ("ll", "grad", "grad-aux"):
             require(model, GradientFeatures, self.name or "bmdal")
 
     # ----------------------------------------------------------- features
@@ -157,8 +196,15 @@ class BMDAL(Strategy):
     ) -> tuple[torch.Tensor, torch.Tensor]:
         """Pool and training features after the base kernel and transforms."""
         steps = list(self.transforms)
-        both = np.concatenate([X_pool, X_train])
-        n_pool = X_pool.shape[0]
+        aux = self.auxiliary if self.base_kernel == "grad-aux" else None
+        if self.base_kernel == "grad-aux" and aux is None:
+            raise InvalidParameterError(
+                "The grad-aux base kernel (AGBAL) needs auxiliary data: pass "
+                "auxiliary=(X_aux, y_aux) to the strategy."
+            )
+        parts = [X_pool, X_train] + ([aux[0].astype(X_pool.dtype)] if aux else [])
+        both = np.concatenate(parts)
+        n_pool, n_train = X_pool.shape[0], X_train.shape[0]
         if self.base_kernel == "linear":
             f = torch.as_tensor(both.reshape(both.shape[0], -1), dtype=torch.float64)
         else:
@@ -166,7 +212,7 @@ class BMDAL(Strategy):
             if steps and steps[0][0] == "rp":
                 sketch_dim = int(steps.pop(0)[1])
             last = self.last_layers if self.base_kernel == "ll" else None
-            if sketch_dim is None and self.base_kernel == "grad":
+            if sketch_dim is None and self.base_kernel in ("grad", "grad-aux"):
                 n_params = sum(
                     p.numel()
                     for m in getattr(model, "members_", [])
@@ -178,13 +224,28 @@ class BMDAL(Strategy):
                         f"{both.shape[0]} points; start the transforms with "
                         "['rp', 512] to sketch it."
                     )
+            base_seed = child_seed(rng)
             f = torch.as_tensor(
                 model.grad_features(
-                    both, last_layers=last, sketch_dim=sketch_dim, rng=child_seed(rng)
+                    both, last_layers=last, sketch_dim=sketch_dim, rng=base_seed
                 ),
                 dtype=torch.float64,
             )
-        pair = (f[:n_pool], f[n_pool:])
+        if aux is not None:
+            # its own stream, so the transforms draw what they draw without AGBAL
+            scale = phi2_scale(
+                self,
+                model,
+                f,
+                np.concatenate([X_pool, X_train]),
+                y_train,
+                n_pool,
+                n_train,
+                aux,
+                np.random.default_rng([base_seed, 1]),
+            )
+            f = f[: n_pool + n_train] * torch.as_tensor(scale)[:, None]
+        pair = (f[:n_pool], f[n_pool : n_pool + n_train])
         for step in steps:
             pair = self._apply(step, pair, y_train, rng)
         return pair
@@ -255,13 +316,18 @@ class BMDAL(Strategy):
 
 
 def _preset(
-    name: str, selection: str, mode: str | None, transforms: list[list[Any]], doc: str
+    name: str,
+    selection: str,
+    mode: str | None,
+    transforms: list[list[Any]],
+    doc: str,
+    base_kernel: str = "grad",
 ) -> type[BMDAL]:
     def __init__(self: BMDAL, **kw: Any) -> None:
         params: dict[str, Any] = {
             "selection": selection,
             "mode": mode,
-            "base_kernel": "grad",
+            "base_kernel": base_kernel,
             "transforms": transforms,
         }
         params.update(kw)
@@ -313,3 +379,25 @@ BMDAL_BAIT = _preset(
     [_RP, _POST],
     "BAIT-F (BMDAL's regression BAIT) on grad -> rp(512) -> train(σ).",
 )
+
+
+for _name, _cls in list(
+    {
+        "lcmd": LCMD,
+        "maxdet": MAXDET,
+        "maxdiag": MAXDIAG,
+        "fw": FW,
+        "maxdist": MAXDIST,
+        "kmeanspp": KMEANSPP,
+        "bait": BMDAL_BAIT,
+    }.items()
+):
+    _p = _cls()
+    _preset(
+        f"agbal-{_name}",
+        _p.selection,
+        _p.mode,
+        [list(t) for t in _p.transforms],
+        f"AGBAL counterpart of {_cls.name}: base kernel grad-aux (needs auxiliary=).",
+        base_kernel="grad-aux",
+    )
