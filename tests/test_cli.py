@@ -222,3 +222,39 @@ def test_run_regression_prints_rmse_areas(tmp_path):
     assert res.exit_code == 2 and "regression task" in res.output
     res = runner.invoke(app, [*args, "--dropout", "0.1"])
     assert res.exit_code == 2 and "takes no option(s) dropout" in res.output
+
+
+def test_agbal_on_the_shifted_task_through_the_bench_runner(tmp_path):
+    grid = tmp_path / "g.toml"
+    grid.write_text(
+        'datasets = ["shifted:8:200"]\n'
+        'strategies = ["random", "lcmd", "agbal-lcmd"]\n'
+        '[[models]]\nname = "bmdal-mlp"\n'
+        "params = { hidden = 16, layers = 1, epochs = 5, batch = 64 }\n"
+        "[settings]\ninitial = 30\nbatch_size = 30\nrounds = 2\nseeds = 1\n"
+        "pool_size = 300\ntest_size = 200\n"
+    )
+    out = tmp_path / "out"
+    res = runner.invoke(app, ["bench", str(grid), "--out", str(out), "--workers", "1"])
+    assert res.exit_code == 0, res.output
+    res = runner.invoke(app, ["table", str(out), "--agbal"])
+    assert res.exit_code == 0, res.output
+    lines = res.output.splitlines()
+    assert lines[0] == "| strategy | shifted:8:200 | avg impro % |"
+    assert [ln.split(" | ")[0] for ln in lines[2:]] == [
+        "| random",
+        "| lcmd",
+        "| agbal-lcmd",
+    ]
+    res = runner.invoke(app, ["table", str(out), "--metric", "rmse", "--round", "1"])
+    assert res.exit_code == 0 and "| agbal-lcmd |" in res.output
+    res = runner.invoke(app, ["table", str(out), "--metric", "rmse", "--round", "7"])
+    assert res.exit_code == 2 and "round 7" in res.output
+    # AGBAL on a dataset without auxiliary data fails with a clear message
+    grid.write_text(grid.read_text().replace("shifted:8:200", "friedman1"))
+    res = runner.invoke(
+        app, ["bench", str(grid), "--out", str(tmp_path / "o2"), "--workers", "1"]
+    )
+    assert res.exit_code == 1
+    log = "".join(p.read_text() for p in (tmp_path / "o2" / "logs").iterdir())
+    assert "needs auxiliary data" in log

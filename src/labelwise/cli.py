@@ -137,7 +137,7 @@ def run(
     grid of ``labelwise bench``.
     """
     from labelwise.bench import parse_grid, run_grid
-    from labelwise.datasets import check_name, fetch_raw
+    from labelwise.datasets import prefetch
     from labelwise.loop import (
         ResultStore,
         auc_table,
@@ -199,7 +199,7 @@ def run(
             get_strategy(s.name, **s.params).check_model(make_model(model, **model_kw))
         if finetune:
             require(make_model(model, **model_kw), FineTunable, "--finetune")
-        fetch_raw(check_name(dataset))
+        prefetch(dataset)
     except LabelwiseError as exc:
         _fail(exc)
         return
@@ -309,13 +309,43 @@ def table(
             "--timings", help="Print mean seconds per round instead (per strategy)."
         ),
     ] = False,
+    round_: Annotated[
+        int | None,
+        typer.Option("--round", help="Values at this round instead of the last."),
+    ] = None,
+    log_mean: Annotated[
+        bool,
+        typer.Option(
+            "--log-mean",
+            help="BMDAL's aggregate: mean over steps (rounds >= 1) of log(metric).",
+        ),
+    ] = False,
+    agbal: Annotated[
+        bool,
+        typer.Option(
+            "--agbal",
+            help="AGBAL Table 1: area under the --metric curve (default mse) of "
+            "each method and its agbal- counterpart, with the mean relative "
+            "improvement.",
+        ),
+    ] = False,
 ) -> None:
     """Print a Markdown table: strategies x datasets at the last round (mean ± s.e.).
+
+    --round R takes round R instead; --log-mean the mean over steps of log(metric)
+    (BMDAL); --agbal the AGBAL slides' Table 1 (area under the MSE curve of each
+    method and its agbal- counterpart).
 
     With --timings: mean selection, training and fine-tuning seconds per round for
     each strategy, over all datasets.
     """
-    from labelwise.bench.stats import TIMINGS, final_pivot, timing_table, to_markdown
+    from labelwise.bench.stats import (
+        TIMINGS,
+        agbal_table,
+        final_pivot,
+        timing_table,
+        to_markdown,
+    )
     from labelwise.loop import ResultStore
 
     db = directory / "results.sqlite"
@@ -337,6 +367,8 @@ def table(
         agg = agg.reindex([s for s in dict.fromkeys(df["strategy"]) if s in agg.index])
         typer.echo(to_markdown(agg.map(lambda v: f"{v:.2f}" if v == v else "")))
         return
+    if agbal and metric == "accuracy":
+        metric = "mse"
     known = sorted(df["metric"].unique())
     if metric not in known:
         _fail(
@@ -344,7 +376,18 @@ def table(
                 f"No metric {metric!r} in {db}; recorded metrics: {', '.join(known)}."
             )
         )
-    typer.echo(to_markdown(final_pivot(df, metric)))
+    if agbal:
+        table = agbal_table(df, metric)
+        if table.empty or not table.index.str.startswith("agbal-").any():
+            _fail(InvalidParameterError(f"No agbal- strategies with a pair in {db}."))
+        typer.echo(
+            to_markdown(table.map(lambda v: f"{v:.4f}" if isinstance(v, float) else v))
+        )
+        return
+    pivot = final_pivot(df, metric, round_, log_mean)
+    if pivot.empty:
+        _fail(InvalidParameterError(f"No {metric!r} values at round {round_} in {db}."))
+    typer.echo(to_markdown(pivot))
 
 
 @app.command()

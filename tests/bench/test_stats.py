@@ -137,3 +137,43 @@ def test_final_table_and_pivot_take_each_runs_last_round():
     assert md[0] == "| strategy | d1 | d2 |" and md[1] == "|---|---|---|"
     assert md[3].startswith("| lhd+finetune | 0.700 ± 0.000 |")
     assert final_pivot(df, "clean_share").empty
+
+
+def test_agbal_table_pairs_methods_and_averages_relative_improvement():
+    from labelwise.bench.stats import agbal_table, final_table
+
+    curves = {
+        "random": lambda seed, r: 1.0,
+        "lcmd": lambda seed, r: 0.8,
+        "agbal-lcmd": lambda seed, r: 0.6,
+        "bmdal-bait": lambda seed, r: 0.5,
+        "agbal-bait": lambda seed, r: 0.55,
+        "maxdet": lambda seed, r: 0.9,  # no AGBAL pair: left out
+    }
+    df, _ = _frame(curves, seeds=2, rounds=3, datasets=("d1", "d2"))
+    df["metric"] = "mse"
+    table = agbal_table(df, "mse")
+    assert list(table.index) == [
+        "random",
+        "lcmd",
+        "agbal-lcmd",
+        "bmdal-bait",
+        "agbal-bait",
+    ]
+    assert list(table.columns) == ["d1", "d2", "avg impro %"]
+    assert table.loc["agbal-lcmd", "avg impro %"] == "+25.0"
+    assert table.loc["agbal-bait", "avg impro %"] == "-10.0"
+    assert table.loc["lcmd", "avg impro %"] == "" and table.loc["lcmd", "d1"] == 0.8
+    at2 = final_table(df, "mse", round=2)
+    assert (at2["n_labeled"] == 30).all()
+
+
+def test_log_mean_is_bmdals_mean_of_log_metric_over_steps():
+    from labelwise.bench.stats import final_table
+
+    curves = {"lcmd": lambda seed, r: float(np.exp(-r - seed))}
+    df, _ = _frame(curves, seeds=2, rounds=3)
+    table = final_table(df, "accuracy", log_mean=True)
+    # rounds 1..3: log values -(1..3) - seed, mean -2 - seed; over seeds 0, 1: -2.5
+    assert table["mean"].iloc[0] == pytest.approx(-2.5)
+    assert table["sem"].iloc[0] == pytest.approx(np.std([-2, -3], ddof=1) / np.sqrt(2))

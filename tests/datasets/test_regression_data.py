@@ -50,3 +50,24 @@ def test_noise_needs_classes():
         check_name("friedman1:noisy-blank")
     with pytest.raises(InvalidParameterError, match="regression dataset"):
         load("friedman1:noisy-blank")
+
+
+def test_shifted_task_and_its_auxiliary_data():
+    from labelwise.datasets.shifted import g, make_shifted, parse_shifted
+
+    assert parse_shifted("shifted") == (8.0, 1000)
+    assert parse_shifted("shifted:64:200") == (64.0, 200)
+    assert parse_shifted("friedman1") is None
+    with pytest.raises(InvalidParameterError, match="NAUX an integer"):
+        check_name("shifted:8:many")
+    xtr, ytr, xte, _, xa, ya = make_shifted(64.0, 500)
+    assert xtr.shape == (16000, 8) and xte.shape == (4000, 8) and xa.shape == (500, 8)
+    # target labels: g plus small noise; auxiliary: shifted inputs, biased labels
+    assert np.std(ytr - g(xtr)) == pytest.approx(0.1, rel=0.05)
+    assert np.allclose(xa.mean(0), 2.0 / np.sqrt(8), atol=0.15)
+    assert np.mean(ya - g(xa)) == pytest.approx(0.5 * (1 + xa[:, 0].mean()), abs=0.1)
+    same_target = make_shifted(0.0, 100)
+    assert np.array_equal(same_target[0], xtr)  # only the auxiliary set changes
+    d = load("shifted:64:500", pool_size=1000, test_size=200)
+    assert d.X_aux.shape == (500, 8) and d.y_aux.shape == (500,)
+    assert d.X_valid.shape == (1024, 8) and is_regression("shifted:64")

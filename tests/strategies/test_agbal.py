@@ -55,7 +55,9 @@ def test_constant_estimator_reproduces_bmdal(method):
 
 def test_krr_estimator_is_kernel_ridge_regression_of_weighted_residuals():
     x, y, x_aux, y_aux, _, model = _task()
-    s = get_strategy("agbal-lcmd", auxiliary=(x_aux, y_aux), aux_ridge=0.5)
+    s = get_strategy(
+        "agbal-lcmd", auxiliary=(x_aux, y_aux), aux_ridge=0.5, ratio="classifier"
+    )
     rng = np.random.default_rng(0)
     feats = torch.as_tensor(rng.normal(size=(300 + 80, 6)))
     pool, train = np.arange(30, 300), np.arange(30)

@@ -32,7 +32,8 @@ def _data(name: str, pool_size: int | None, test_size: int | None) -> tuple[Any,
 
     d = load(name, pool_size=pool_size, test_size=test_size)
     valid = (d.X_valid, d.y_valid) if d.X_valid is not None else None
-    return d.X_train, d.y_train, d.X_test, d.y_test, d.classes, d.noisy, valid
+    aux = (d.X_aux, d.y_aux) if d.X_aux is not None else None
+    return d.X_train, d.y_train, d.X_test, d.y_test, d.classes, d.noisy, valid, aux
 
 
 def execute_run(run: dict[str, Any], out: str) -> tuple[str, str]:
@@ -61,13 +62,27 @@ def execute_run(run: dict[str, Any], out: str) -> tuple[str, str]:
         log.write(f"{time.strftime('%F %T')} start {json.dumps(run, default=str)}\n")
         store = ResultStore(folder / RESULTS)
         try:
-            x_pool, y_pool, x_test, y_test, classes, noisy, valid = _data(
+            x_pool, y_pool, x_test, y_test, classes, noisy, valid, aux = _data(
                 cfg.dataset, extra.get("pool_size"), extra.get("test_size")
             )
             model = make_model(cfg.model, **extra.get("model_params", {}))
             strategy = get_strategy(
                 extra.get("strategy_name", cfg.strategy), **cfg.strategy_params
             )
+            if (
+                getattr(strategy, "base_kernel", None) == "grad-aux"
+                and getattr(strategy, "auxiliary", None) is None
+            ):
+                if aux is None:
+                    raise ValueError(
+                        f"{cfg.strategy} (AGBAL) needs auxiliary data; dataset "
+                        f"{cfg.dataset} has none (use the shifted task)."
+                    )
+                strategy = get_strategy(
+                    extra.get("strategy_name", cfg.strategy),
+                    **cfg.strategy_params,
+                    auxiliary=aux,
+                )
             ft = extra.get("finetune")
             finetune = FineTune(**ft) if ft is not None else None
         except Exception as exc:

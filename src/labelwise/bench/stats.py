@@ -161,14 +161,38 @@ def _paired(
     return np.asarray(a.loc[seeds].to_numpy() - b.loc[seeds].to_numpy(), dtype=float)
 
 
-def final_table(df: pd.DataFrame, metric: str = "accuracy") -> pd.DataFrame:
+def final_table(
+    df: pd.DataFrame,
+    metric: str = "accuracy",
+    round: int | None = None,
+    log_mean: bool = False,
+) -> pd.DataFrame:
     """Each run's value at its last round, as mean and standard error over seeds.
+
+    Args:
+        df: Tidy measurements.
+        metric: Metric.
+        round: Take this round instead of each run's last (runs without it are
+            left out), e.g. AGBAL's RMSE at step 10.
+        log_mean: Instead, each run's mean over rounds 1.. of ``log(metric)``
+            (BMDAL's aggregate of RMSE, MAE and the error quantiles).
 
     Returns:
         Columns ``dataset, model, strategy, mean, sem, n_seeds, n_labeled``
-        (``n_labeled`` at the last round; its largest value over seeds).
+        (``n_labeled`` at that round; its largest value over seeds).
     """
     sub = df[df["metric"] == metric]
+    if round is not None:
+        sub = sub[sub["round"] == round]
+    if log_mean:
+        # BMDAL's aggregate: per run, the mean over steps (round >= 1) of log(metric)
+        sub = sub[sub["round"] >= 1].assign(value=lambda d: np.log(d["value"]))
+        keys = ["dataset", "model", "strategy", "seed"]
+        sub = sub.groupby(keys, as_index=False).agg(
+            value=("value", "mean"),
+            round=("round", "max"),
+            n_labeled=("n_labeled", "max"),
+        )
     if sub.empty:
         return pd.DataFrame(
             columns=[
@@ -195,13 +219,18 @@ def final_table(df: pd.DataFrame, metric: str = "accuracy") -> pd.DataFrame:
     return out[["dataset", "model", "strategy", "mean", "sem", "n_seeds", "n_labeled"]]
 
 
-def final_pivot(df: pd.DataFrame, metric: str = "accuracy") -> pd.DataFrame:
+def final_pivot(
+    df: pd.DataFrame,
+    metric: str = "accuracy",
+    round: int | None = None,
+    log_mean: bool = False,
+) -> pd.DataFrame:
     """:func:`final_table` as strategies x datasets cells ``"mean ± sem"``.
 
     Rows and columns keep the order in which strategies and datasets first
     appear in ``df``; with several models, columns are ``dataset / model``.
     """
-    table = final_table(df, metric)
+    table = final_table(df, metric, round, log_mean)
     if table.empty:
         return pd.DataFrame()
     several = table["model"].nunique() > 1
@@ -236,6 +265,40 @@ def to_markdown(pivot: pd.DataFrame, corner: str = "strategy") -> str:
     for idx, row in pivot.iterrows():
         lines.append("| " + " | ".join([str(idx), *map(str, row.tolist())]) + " |")
     return "\n".join(lines)
+
+
+def agbal_table(df: pd.DataFrame, metric: str = "mse") -> pd.DataFrame:
+    """The AGBAL slides' Table 1: each BMDAL method and its AGBAL counterpart.
+
+    Cells are the normalised area under the ``metric`` curve (mean over seeds;
+    lower is better), one column per dataset; ``avg impro %`` is the mean over
+    datasets of ``(AUC_bmdal - AUC_agbal) / AUC_bmdal`` in percent, on the AGBAL
+    rows. Pairs are ``X`` / ``agbal-X`` (``bmdal-bait`` / ``agbal-bait``);
+    ``random`` is listed first when present.
+    """
+    table = auc_table(df, metric)
+    auc = table.pivot_table(index="strategy", columns="dataset", values="auc_mean")
+    ds_order = [d for d in dict.fromkeys(df["dataset"]) if d in auc.columns]
+    auc = auc[ds_order]
+    rows: list[tuple[str, list[float], float | None]] = []
+    if "random" in auc.index:
+        rows.append(("random", np.asarray(auc.loc["random"], float).tolist(), None))
+    for base in dict.fromkeys(df["strategy"]):
+        if base.startswith("agbal-") or base == "random":
+            continue
+        name = "agbal-bait" if base == "bmdal-bait" else f"agbal-{base}"
+        if base not in auc.index or name not in auc.index:
+            continue
+        b = np.asarray(auc.loc[base], dtype=float)
+        a = np.asarray(auc.loc[name], dtype=float)
+        impro = float(((b - a) / b).mean() * 100)
+        rows.append((base, b.tolist(), None))
+        rows.append((name, a.tolist(), impro))
+    out = pd.DataFrame(
+        [[n, *v, "" if i is None else f"{i:+.1f}"] for n, v, i in rows],
+        columns=["strategy", *ds_order, "avg impro %"],
+    )
+    return out.set_index("strategy")
 
 
 TIMINGS = ["select_seconds", "train_seconds", "finetune_seconds"]

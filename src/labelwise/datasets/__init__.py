@@ -30,6 +30,7 @@ features are standardised per column with training statistics.
 
 from __future__ import annotations
 
+import dataclasses
 import fcntl
 import hashlib
 import pickle
@@ -52,6 +53,8 @@ from labelwise.datasets._fetch import (
     gunzip_bytes,
 )
 from labelwise.datasets.noise import NOISE_KINDS, add_noise, parse_name
+from labelwise.datasets.shifted import NAME as SHIFTED
+from labelwise.datasets.shifted import make_shifted, parse_shifted
 from labelwise.exceptions import ChecksumError, InvalidParameterError
 
 
@@ -69,6 +72,9 @@ class Dataset:
         X_valid: Validation inputs (regression: 1 024 rows held out of the
             training set for epoch selection), else ``None``.
         y_valid: Validation targets, else ``None``.
+        X_aux: Auxiliary inputs from a shifted distribution (the ``shifted``
+            task, for AGBAL), else ``None``.
+        y_aux: Auxiliary targets, else ``None``.
         noisy: Boolean mask ``(n_train,)`` of noisy training items (the
             heteroskedastic benchmarks and ``four-moons``); ``None`` when the
             dataset has no known noise.
@@ -83,6 +89,8 @@ class Dataset:
     noisy: np.ndarray | None = None
     X_valid: np.ndarray | None = None
     y_valid: np.ndarray | None = None
+    X_aux: np.ndarray | None = None
+    y_aux: np.ndarray | None = None
 
     @property
     def is_regression(self) -> bool:
@@ -447,8 +455,8 @@ _SPECS: dict[str, _Spec] = {
 
 
 def available_datasets() -> list[str]:
-    """Registered dataset names."""
-    return sorted(_SPECS)
+    """Registered dataset names (``shifted`` takes parameters, see its module)."""
+    return sorted([*_SPECS, SHIFTED])
 
 
 def _spec(name: str) -> _Spec:
@@ -463,7 +471,16 @@ def _spec(name: str) -> _Spec:
 
 def is_regression(name: str) -> bool:
     """Whether the (validated) dataset ``name`` has real-valued targets."""
+    if parse_shifted(name) is not None:
+        return True
     return _spec(parse_name(name)[0]).regression
+
+
+def prefetch(name: str) -> None:
+    """Fetch and verify what ``load(name)`` needs (nothing for generated tasks)."""
+    base = check_name(name)
+    if base != SHIFTED:
+        fetch_raw(base)
 
 
 def check_name(name: str) -> str:
@@ -472,6 +489,8 @@ def check_name(name: str) -> str:
     Raises:
         InvalidParameterError: naming what is wrong and the valid choices.
     """
+    if parse_shifted(name) is not None:
+        return SHIFTED
     base, noise = parse_name(name)
     if _spec(base).regression and noise is not None:
         raise InvalidParameterError(
@@ -535,6 +554,36 @@ def _check_content(name: str, raw: Raw, spec: _Spec) -> None:
 N_VALID = 1024
 
 
+def _valid_split(n: int) -> tuple[np.ndarray, np.ndarray]:
+    perm = np.random.default_rng(0).permutation(n)
+    return np.sort(perm[:N_VALID]), np.sort(perm[N_VALID:])
+
+
+def _regression_transforms(
+    xtr: np.ndarray, ytr: np.ndarray, xte: np.ndarray, yte: np.ndarray
+) -> tuple[Callable[[np.ndarray], np.ndarray], Callable[[np.ndarray], np.ndarray]]:
+    """Input map (standardise with training statistics, squash) and target map.
+
+    Inputs use the non-validation training rows' statistics; targets all rows'.
+    """
+    _, rest = _valid_split(len(ytr))
+    mean = xtr[rest].mean(0)
+    std = xtr[rest].std(0)
+    std[std == 0] = 1.0
+    y_all = np.concatenate([ytr, yte])
+    y_mean, y_std = float(y_all.mean()), float(y_all.std())
+
+    def prep(x: np.ndarray) -> np.ndarray:
+        out: np.ndarray = (5.0 * np.tanh((x - mean) / std / 5.0)).astype(np.float32)
+        return out
+
+    def target(y: np.ndarray) -> np.ndarray:
+        out: np.ndarray = (y - y_mean) / y_std
+        return out
+
+    return prep, target
+
+
 def _load_regression(
     name: str,
     xtr: np.ndarray,
@@ -551,21 +600,8 @@ def _load_regression(
     ``5 tanh(x / 5)``; targets are standardised with the mean and standard
     deviation of all rows.
     """
-    perm = np.random.default_rng(0).permutation(len(ytr))
-    valid, rest = np.sort(perm[:N_VALID]), np.sort(perm[N_VALID:])
-    mean = xtr[rest].mean(0)
-    std = xtr[rest].std(0)
-    std[std == 0] = 1.0
-    y_all = np.concatenate([ytr, yte])
-    y_mean, y_std = float(y_all.mean()), float(y_all.std())
-
-    def prep(x: np.ndarray) -> np.ndarray:
-        out: np.ndarray = (5.0 * np.tanh((x - mean) / std / 5.0)).astype(np.float32)
-        return out
-
-    def target(y: np.ndarray) -> np.ndarray:
-        return (y - y_mean) / y_std
-
+    valid, rest = _valid_split(len(ytr))
+    prep, target = _regression_transforms(xtr, ytr, xte, yte)
     keep = rest[_subsample(len(rest), pool_size)]
     keep_test = _subsample(len(yte), test_size)
     return Dataset(
@@ -611,6 +647,12 @@ def load(
         clean training set, whatever the subset or noise; noise wrappers have
         ``noisy`` set and noisy items after the clean ones.
     """
+    shifted = parse_shifted(name)
+    if shifted is not None:
+        xtr, ytr, xte, yte, xa, ya = make_shifted(*shifted)
+        d = _load_regression(name, xtr, ytr, xte, yte, pool_size, test_size)
+        prep_x, prep_y = _regression_transforms(xtr, ytr, xte, yte)
+        return dataclasses.replace(d, X_aux=prep_x(xa), y_aux=prep_y(ya))
     base, noise = parse_name(name)
     spec = _spec(base)
     if spec.regression and noise is not None:
@@ -673,4 +715,5 @@ __all__ = [
     "fetch_raw",
     "is_regression",
     "load",
+    "prefetch",
 ]

@@ -238,8 +238,24 @@ def greedy_a_optimal(
             f"(n, d) with the same n; got {tuple(lt.shape)} and {tuple(ht.shape)}."
         )
     n, _, k = lt.shape
-    d = ht.shape[1]
-    dim = k * d
+    if not (torch.isfinite(lt).all() and torch.isfinite(ht).all()):
+        raise InvalidParameterError("left/right contain NaN or infinite values.")
+    f, m0, n_fwd = _check_design(
+        fisher, precision, k * ht.shape[1], "k*d", n, n_select, n_forward
+    )
+    return _greedy_a_optimal(lt, ht, int(n_select), f, m0, n_fwd)
+
+
+def _check_design(
+    fisher: Any,
+    precision: Any,
+    dim: int,
+    dim_name: str,
+    n: int,
+    n_select: Any,
+    n_forward: int | None,
+) -> tuple[torch.Tensor, torch.Tensor, int]:
+    """Validated float64 ``F``, ``M`` (``dim x dim``) and the forward step count."""
     f = torch.as_tensor(
         np.asarray(fisher) if not isinstance(fisher, torch.Tensor) else fisher
     ).to(_DT)
@@ -249,13 +265,11 @@ def greedy_a_optimal(
     for name, mat in (("fisher", f), ("precision", m0)):
         if tuple(mat.shape) != (dim, dim):
             raise InvalidParameterError(
-                f"{name} must have shape (k*d, k*d) = ({dim}, {dim}); got "
-                f"{tuple(mat.shape)}."
+                f"{name} must have shape ({dim_name}, {dim_name}) = ({dim}, {dim}); "
+                f"got {tuple(mat.shape)}."
             )
         if not torch.isfinite(mat).all():
             raise InvalidParameterError(f"{name} contains NaN or infinite values.")
-    if not (torch.isfinite(lt).all() and torch.isfinite(ht).all()):
-        raise InvalidParameterError("left/right contain NaN or infinite values.")
     if (
         isinstance(n_select, bool)
         or not isinstance(n_select, int | np.integer)
@@ -265,8 +279,7 @@ def greedy_a_optimal(
             f"n_select must be an int in [1, n={n}]; got {n_select!r}."
         )
     n_fwd = 2 * int(n_select) if n_forward is None else int(n_forward)
-    n_fwd = min(max(n_fwd, int(n_select)), n)
-    return _greedy_a_optimal(lt, ht, int(n_select), f, m0, n_fwd)
+    return f, m0, min(max(n_fwd, int(n_select)), n)
 
 
 def _greedy_a_optimal(
@@ -354,31 +367,9 @@ def greedy_a_optimal_rank_one(
             f"features must have shape (n, d); got {tuple(h.shape)}."
         )
     n, d = h.shape
-    f = torch.as_tensor(
-        np.asarray(fisher) if not isinstance(fisher, torch.Tensor) else fisher
-    ).to(_DT)
-    m0 = torch.as_tensor(
-        np.asarray(precision) if not isinstance(precision, torch.Tensor) else precision
-    ).to(_DT)
-    for name, mat in (("fisher", f), ("precision", m0)):
-        if tuple(mat.shape) != (d, d):
-            raise InvalidParameterError(
-                f"{name} must have shape (d, d) = ({d}, {d}); got {tuple(mat.shape)}."
-            )
-        if not torch.isfinite(mat).all():
-            raise InvalidParameterError(f"{name} contains NaN or infinite values.")
     if not torch.isfinite(h).all():
         raise InvalidParameterError("features contain NaN or infinite values.")
-    if (
-        isinstance(n_select, bool)
-        or not isinstance(n_select, int | np.integer)
-        or not 1 <= n_select <= n
-    ):
-        raise InvalidParameterError(
-            f"n_select must be an int in [1, n={n}]; got {n_select!r}."
-        )
-    n_fwd = 2 * int(n_select) if n_forward is None else int(n_forward)
-    n_fwd = min(max(n_fwd, int(n_select)), n)
+    f, m0, n_fwd = _check_design(fisher, precision, d, "d", n, n_select, n_forward)
     minv = torch.linalg.inv(m0)
     minv = (minv + minv.t()) / 2
     hm = h @ minv

@@ -92,7 +92,7 @@ def classification_metrics(y_true: np.ndarray, y_pred: np.ndarray) -> dict[str, 
 
 
 def regression_metrics(y_true: np.ndarray, y_pred: np.ndarray) -> dict[str, float]:
-    """BMDAL's test metrics: RMSE, MAE, maximum and 95 %/99 % quantiles of |error|.
+    """Test metrics: MSE (AGBAL), RMSE, MAE, max and 95/99 % quantiles of |error|.
 
     Examples:
         >>> regression_metrics(np.array([0.0, 0.0]), np.array([3.0, -4.0]))["rmse"]
@@ -100,6 +100,7 @@ def regression_metrics(y_true: np.ndarray, y_pred: np.ndarray) -> dict[str, floa
     """
     err = np.abs(np.asarray(y_pred, dtype=np.float64) - np.asarray(y_true))
     return {
+        "mse": float(np.mean(err**2)),
         "rmse": float(np.sqrt(np.mean(err**2))),
         "mae": float(np.mean(err)),
         "max_error": float(err.max()),

@@ -99,7 +99,8 @@ class BMDAL(Strategy):
             noisier distribution (base kernel ``grad-aux``, AGBAL).
         aux_estimator: φ̂₂ estimator of ``grad-aux``: ``krr`` (default),
             ``per-input`` or ``constant`` (see :mod:`labelwise.strategies.agbal`).
-        ratio: Density-ratio estimator: ``classifier``, ``ulsif``, ``kliep``.
+        ratio: Density-ratio estimator: ``ulsif`` (default), ``classifier``,
+            ``kliep``.
         aux_ridge: Ridge of the ``krr`` estimator, relative to the mean
             auxiliary kernel diagonal. Defaults to 0.1.
         aux_signed: Use φ̂₂ itself instead of ``|φ̂₂|`` (default: absolute value).
@@ -123,7 +124,7 @@ class BMDAL(Strategy):
         last_layers: int = 1,
         auxiliary: tuple[Any, Any] | None = None,
         aux_estimator: str = "krr",
-        ratio: str = "classifier",
+        ratio: str = "ulsif",
         aux_ridge: float = 0.1,
         aux_signed: bool = False,
         aux_floor: float = 0.01,
