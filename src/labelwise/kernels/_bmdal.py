@@ -33,7 +33,10 @@ lcmd        tp    within the cluster(s) of largest total squared distance,
 =========== ===== ===========================================================
 
 In mode ``"p"`` the distance methods start from the largest ``k(x, x)``
-(``kmeanspp``: uniformly at random). Computations run in float64.
+(``kmeanspp``: uniformly at random). maxdet and bait (rank-one updates that
+accumulate rounding) run in float64; the distance methods, fw and maxdiag in
+float32, as bmdal-reg does (it allows float64 only for maxdet, bait and the
+posterior transforms).
 
 References:
     Holzmüller, D., Zaverkin, V., Kästner, J., Steinwart, I. A Framework and
@@ -308,9 +311,9 @@ class _LCMD(_Distance):
 
 
 # ------------------------------------------------------------------ driver
-def _as64(x: Any, name: str) -> torch.Tensor:
+def _as64(x: Any, name: str, dtype: torch.dtype = torch.float64) -> torch.Tensor:
     arr = x.detach().cpu().numpy() if isinstance(x, torch.Tensor) else x
-    t = torch.as_tensor(check_features(arr, name=name, ndim_min=2), dtype=torch.float64)
+    t = torch.as_tensor(check_features(arr, name=name, ndim_min=2), dtype=dtype)
     if t.ndim != 2:
         raise InvalidParameterError(
             f"{name} must have shape (n_samples, n_features); got {tuple(t.shape)}."
@@ -355,11 +358,12 @@ def select_bmdal(
         >>> select_bmdal(x, np.zeros((1, 1)), 2, method="maxdist").indices.tolist()
         [3, 1]
     """
-    xp = _as64(pool, "pool")
+    dtype = torch.float64 if method in ("maxdet", "bait") else torch.float32
+    xp = _as64(pool, "pool", dtype)
     if train is None or np.shape(train)[0] == 0:
         xt = xp[:0]
     else:
-        xt = _as64(train, "train")
+        xt = _as64(train, "train", dtype)
     if xt.shape[1] != xp.shape[1]:
         raise InvalidParameterError(
             f"pool and train features differ in width: {xp.shape[1]} vs {xt.shape[1]}."

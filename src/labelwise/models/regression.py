@@ -314,8 +314,10 @@ class TorchRegressor:
             rng: Seed of the sketch; pool and training features must use the
                 same seed to share one sketch.
 
+        Exact features are float64; sketched ones float32 (as bmdal-reg's).
+
         Returns:
-            ``(n, p)`` float64 features (``p = sketch_dim`` per member; members
+            ``(n, p)`` features (``p = sketch_dim`` per member; members
             are concatenated).
         """
         self._check_fitted()
@@ -345,6 +347,8 @@ class TorchRegressor:
                 )
             layers = layers[-last_layers:]
         sketches: list[tuple[torch.Tensor, torch.Tensor]] = []
+        # exact features in float64; a random sketch gains nothing from it
+        dtype = torch.float64 if sketch_dim is None else torch.float32
         if sketch_dim is not None:
             g = torch.Generator().manual_seed(seed)
             for layer in layers:
@@ -352,8 +356,8 @@ class TorchRegressor:
                 assert isinstance(weight, torch.Tensor)
                 d_in = int(weight.shape[1]) + (_factors(layer)[1] is not None)
                 d_out = int(weight.shape[0])
-                p1 = torch.randn(d_in, sketch_dim, generator=g, dtype=torch.float64)
-                p2 = torch.randn(d_out, sketch_dim, generator=g, dtype=torch.float64)
+                p1 = torch.randn(d_in, sketch_dim, generator=g, dtype=dtype)
+                p2 = torch.randn(d_out, sketch_dim, generator=g, dtype=dtype)
                 sketches.append(
                     (p1 / math.sqrt(sketch_dim), p2 / math.sqrt(sketch_dim))
                 )
@@ -381,12 +385,12 @@ class TorchRegressor:
             blocks = []
             for k, layer in enumerate(layers):
                 in_f, b_f = _factors(layer)
-                a = inputs[k].to(torch.float64).reshape(xc.shape[0], -1) * in_f
+                a = inputs[k].to(dtype).reshape(xc.shape[0], -1) * in_f
                 if b_f is not None:
                     a = torch.cat(
                         [a, torch.full((a.shape[0], 1), b_f, dtype=a.dtype)], 1
                     )
-                d = deltas[k].to(torch.float64).reshape(xc.shape[0], -1)
+                d = deltas[k].to(dtype).reshape(xc.shape[0], -1)
                 if sketch_dim is None:
                     blocks.append(
                         (a[:, :, None] * d[:, None, :]).reshape(a.shape[0], -1)

@@ -226,11 +226,13 @@ class BMDAL(Strategy):
                         "['rp', 512] to sketch it."
                     )
             base_seed = child_seed(rng)
+            # sketched features stay float32 (the transforms work in float64)
             f = torch.as_tensor(
-                model.grad_features(
-                    both, last_layers=last, sketch_dim=sketch_dim, rng=base_seed
-                ),
-                dtype=torch.float64,
+                np.asarray(
+                    model.grad_features(
+                        both, last_layers=last, sketch_dim=sketch_dim, rng=base_seed
+                    )
+                )
             )
         if aux is not None:
             # its own stream, so the transforms draw what they draw without AGBAL
