@@ -55,6 +55,7 @@ import torch
 from labelwise._typing import IndexArray, RNGLike
 from labelwise._validation import check_features, check_rng
 from labelwise.exceptions import InvalidParameterError
+from labelwise.kernels._greedy import _check_n_select
 from labelwise.kernels._points import DensePoints
 
 METHODS = ("random", "maxdiag", "maxdet", "bait", "fw", "maxdist", "kmeanspp", "lcmd")
@@ -369,14 +370,7 @@ def select_bmdal(
             f"pool and train features differ in width: {xp.shape[1]} vs {xt.shape[1]}."
         )
     n_pool = xp.shape[0]
-    if (
-        isinstance(n_select, bool)
-        or not isinstance(n_select, int | np.integer)
-        or not 1 <= n_select <= n_pool
-    ):
-        raise InvalidParameterError(
-            f"n_select must be an int in [1, n_pool={n_pool}]; got {n_select!r}."
-        )
+    n_select = _check_n_select(n_select, n_pool)
     if method not in METHODS:
         raise InvalidParameterError(
             f"Unknown BMDAL selection method {method!r}; valid: {', '.join(METHODS)}."

@@ -29,6 +29,7 @@ import torch
 
 from labelwise._typing import IndexArray
 from labelwise.exceptions import InvalidParameterError
+from labelwise.kernels._greedy import _check_n_select
 
 _DT = torch.float64
 
@@ -270,16 +271,9 @@ def _check_design(
             )
         if not torch.isfinite(mat).all():
             raise InvalidParameterError(f"{name} contains NaN or infinite values.")
-    if (
-        isinstance(n_select, bool)
-        or not isinstance(n_select, int | np.integer)
-        or not 1 <= n_select <= n
-    ):
-        raise InvalidParameterError(
-            f"n_select must be an int in [1, n={n}]; got {n_select!r}."
-        )
-    n_fwd = 2 * int(n_select) if n_forward is None else int(n_forward)
-    return f, m0, min(max(n_fwd, int(n_select)), n)
+    n_select = _check_n_select(n_select, n)
+    n_fwd = 2 * n_select if n_forward is None else int(n_forward)
+    return f, m0, min(max(n_fwd, n_select), n)
 
 
 def _greedy_a_optimal(
