@@ -322,6 +322,56 @@ def _as64(x: Any, name: str, dtype: torch.dtype = torch.float64) -> torch.Tensor
     return t
 
 
+def _bait_rank_one(
+    xp: torch.Tensor,
+    xt: torch.Tensor,
+    n_select: int,
+    n_forward: int,
+    sigma: float,
+    mode: str,
+    gen: np.random.Generator,
+) -> BatchResult:
+    """BMDAL's bait as the rank-one A-optimal design (same picks, O(N p) a step).
+
+    Observing ``x`` under noise ``σ²`` turns the kernel into ``φᵀ P φ'`` with
+    ``P = (I + Σ_S φφᵀ/σ²)⁻¹``, so ``d_i = φ_iᵀPφ_i`` and ``s_i = φ_iᵀ P C P φ_i``
+    (``C = Σ_T φφᵀ``) are BAIT's ``a`` and ``b`` for features ``φ/σ`` and
+    precision ``I`` (plus the training points in mode tp): the forward score
+    ``s/(d + σ²)`` and the backward score ``s/(d - σ²)`` are exactly
+    :func:`~labelwise.kernels._design.greedy_a_optimal_rank_one`'s, which never
+    rewrites the ``N x p`` feature matrix.
+    """
+    from labelwise.kernels._design import greedy_a_optimal_rank_one
+
+    p = xp.shape[1]
+    fisher = xp.t() @ xp + xt.t() @ xt
+    precision = torch.eye(p, dtype=xp.dtype)
+    if mode == "tp":
+        precision = precision + xt.t() @ xt / sigma**2
+    feats = xp / sigma
+    idx, gains = greedy_a_optimal_rank_one(
+        feats, n_select, fisher=fisher, precision=precision, n_forward=n_forward
+    )
+    bad = np.flatnonzero(~(gains > 0))
+    if bad.size == 0:
+        return BatchResult(idx)
+    t = int(bad[0])  # the reference stops at the first non-positive score
+    chosen: list[int] = []
+    if t:
+        first, _ = greedy_a_optimal_rank_one(
+            feats, t, fisher=fisher, precision=precision, n_forward=t
+        )
+        chosen = first[:n_select].tolist()
+    n_random = n_select - len(chosen)
+    free = np.setdiff1d(np.arange(xp.shape[0]), np.asarray(chosen, dtype=np.int64))
+    chosen += gen.choice(free, size=n_random, replace=False).tolist()
+    message = (
+        f"bait: the best remaining score is {gains[t]:.3g} <= 0; filled {n_random} "
+        f"of {n_select} slots at random"
+    )
+    return BatchResult(np.asarray(chosen, dtype=np.int64), n_random, message)
+
+
 def select_bmdal(
     pool: Any,
     train: Any,
@@ -399,6 +449,8 @@ def select_bmdal(
     n_forward = n_select
     if method == "bait" and overselection > 1:
         n_forward = min(round(overselection * n_select), n_pool)
+    if method == "bait" and sigma > 0:
+        return _bait_rank_one(xp, xt, n_select, n_forward, sigma, mode, gen)
     state: Any
     if method == "maxdet":
         state = _MaxDet(x, n_pool, sigma, n_forward + (x.shape[0] - n_pool))
