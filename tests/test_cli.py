@@ -23,6 +23,10 @@ def test_datasets_list_and_fetch():
     )
     res = runner.invoke(app, ["datasets", "--fetch", "digits"])
     assert res.exit_code == 0 and "digits: ok" in res.output
+    res = runner.invoke(app, ["datasets", "--fetch", "shifted:64"])
+    assert res.exit_code == 0 and "generated on load" in res.output
+    res = runner.invoke(app, ["datasets"])
+    assert "shifted\tgenerated on load" in res.output
     res = runner.invoke(app, ["datasets", "--fetch", "digitz"])
     assert res.exit_code == 2 and "Did you mean 'digits'" in res.output
 

@@ -44,11 +44,15 @@ def datasets(
     ] = False,
 ) -> None:
     """List the datasets (and whether they are cached), or fetch some."""
-    from labelwise.datasets import available_datasets, cache_dir, fetch_raw
+    from labelwise.datasets import available_datasets, cache_dir, check_name, fetch_raw
+    from labelwise.datasets.shifted import NAME as SHIFTED
 
     names = available_datasets() if fetch_all else (fetch or [])
     try:
         for name in names:
+            if check_name(name) == SHIFTED:
+                typer.echo(f"{name}: generated on load (nothing to fetch)")
+                continue
             raw = fetch_raw(name)
             typer.echo(f"{name}: ok, train {raw[0].shape}, test {raw[2].shape}")
     except LabelwiseError as exc:
@@ -57,6 +61,8 @@ def datasets(
         root = cache_dir()
         for name in available_datasets():
             state = "cached" if (root / name / "raw.npz").exists() else "not fetched"
+            if name == SHIFTED:
+                state = "generated on load"
             typer.echo(f"{name}\t{state}")
         typer.echo(f"(cache: {root}; fetch with: labelwise datasets --fetch NAME)")
 
