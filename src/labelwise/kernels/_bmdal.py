@@ -439,7 +439,6 @@ def select_bmdal(
             f"overselection={overselection!r}."
         )
     gen = check_rng(rng)
-    n_select = int(n_select)
     if method == "random":
         return BatchResult(gen.permutation(n_pool)[:n_select].astype(np.int64))
     if method == "maxdiag":

@@ -41,7 +41,7 @@ def normalized_auc(n_labeled: np.ndarray, values: np.ndarray) -> float:
 
 
 LOWER_IS_BETTER = frozenset(
-    {"rmse", "mae", "max_error", "q95_error", "q99_error", "mse", "log_rmse"}
+    {"rmse", "mae", "max_error", "q95_error", "q99_error", "mse"}
 )
 """Error metrics: a smaller area is better."""
 

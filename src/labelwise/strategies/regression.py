@@ -240,7 +240,7 @@ class BMDAL(Strategy):
                 self,
                 model,
                 f,
-                np.concatenate([X_pool, X_train]),
+                both[: n_pool + n_train],
                 y_train,
                 n_pool,
                 n_train,
