@@ -11,8 +11,14 @@ import pytest
 from labelwise import InvalidParameterError, UnsupportedModelError
 from labelwise._validation import child_seed
 from labelwise.exceptions import NumericsWarning
+from labelwise.kernels import (
+    NNGPGram,
+    PosteriorGram,
+    scale_gram,
+    select_bmdal,
+    select_bmdal_kernel,
+)
 from labelwise.kernels import _transforms as tf
-from labelwise.kernels import select_bmdal
 from labelwise.loop import ResultStore, RunConfig, run_simulation
 from labelwise.models import (
     SklearnRegressor,
@@ -100,8 +106,8 @@ def test_capabilities_and_parameters_are_checked():
     linear = get_strategy("bmdal", base_kernel="linear", transforms=[])
     sel = linear.select(SklearnRegressor().fit(X, X[:, 0]), X, state, 3, rng=0)
     assert sel.indices.size == 3
-    with pytest.raises(InvalidParameterError, match="nngp needs kernel-space"):
-        get_strategy("bmdal", base_kernel="nngp")
+    with pytest.raises(InvalidParameterError, match="Unknown base kernel 'ntk'"):
+        get_strategy("bmdal", base_kernel="ntk")
     with pytest.raises(InvalidParameterError, match="Unknown kernel transform"):
         get_strategy("bmdal", transforms=[["sketchy", 3]])
     with pytest.raises(InvalidParameterError, match="takes 2-3 arguments"):
@@ -161,3 +167,91 @@ def test_bait_on_regression_is_the_rank_one_design():
     # a scikit-learn regressor has no gradient features: BAIT uses the inputs
     reg = SklearnRegressor().fit(X, X[:, 0])
     assert get_strategy("bait").select(reg, X, state, 5, rng=0).indices.size == 5
+
+
+# ------------------------------------------------------------ kernel space
+def test_nngp_kernel_runs_in_kernel_space_with_the_networks_architecture():
+    rng = np.random.default_rng(1)
+    X = rng.normal(size=(70, 3)).astype(np.float32)
+    state = LabelState(70)
+    state.teach(np.arange(10), X[:10, 0], round=0)
+    reg = TorchRegressor(
+        functools.partial(bmdal_mlp, widths=(8, 8), sigma_w=0.7), max_epochs=1
+    )
+    reg.fit(X[:10], X[:10, 0], rng=0)
+    s = get_strategy(
+        "bmdal", selection="maxdiag", base_kernel="nngp", transforms=[["train", 0.1]]
+    )
+    assert s.transforms == [("train", 0.1)]
+    sel = s.select(reg, X, state, 5, rng=0)
+    pool, train = state.unlabeled_indices(), state.labeled_indices()
+    gram = NNGPGram(np.concatenate([X[pool], X[train]]), n_layers=3, sigma_w=0.7)
+    post = PosteriorGram(gram, np.arange(60, 70), 0.1)
+    want = np.argsort(-post.diag().numpy()[:60], kind="stable")[:5]
+    assert sel.indices.tolist() == pool[want].tolist()
+    # without a network (scikit-learn) the defaults are L = 3, sigma_w = 0.25;
+    # nngp needs no gradient features
+    s = get_strategy("bmdal", selection="lcmd", base_kernel="nngp")
+    assert s.transforms == []
+    sel = s.select(SklearnRegressor(), X, state, 5, rng=0)
+    want = select_bmdal_kernel(
+        NNGPGram(np.concatenate([X[pool], X[train]]), n_layers=3, sigma_w=0.25),
+        60,
+        5,
+        method="lcmd",
+    )
+    assert sel.indices.tolist() == pool[want.indices].tolist()
+    # scale in kernel space (bmdal_reg's maxdet-tp nngp scale configuration)
+    s = get_strategy(
+        "bmdal",
+        selection="maxdet",
+        mode="tp",
+        base_kernel="nngp",
+        transforms=[["scale"]],
+        nngp_layers=2,
+    )
+    sel = s.select(SklearnRegressor(), X, state, 4, rng=0)
+    g = scale_gram(
+        NNGPGram(np.concatenate([X[pool], X[train]]), n_layers=2),
+        np.arange(60, 70),
+    )
+    want = select_bmdal_kernel(g, 60, 4, method="maxdet", mode="tp", sigma=1e-3)
+    assert sel.indices.tolist() == pool[want.indices].tolist()
+
+
+def test_wide_features_take_the_kernel_space_posterior():
+    # 2000 features > max(1024, 3 n_train): the posterior runs in kernel space
+    # and selects what the feature-space posterior selects
+    rng = np.random.default_rng(2)
+    X = rng.normal(size=(50, 2000))
+    state = LabelState(50)
+    state.teach(np.arange(8), X[:8, 0], round=0)
+    s = get_strategy(
+        "bmdal",
+        selection="maxdist",
+        base_kernel="linear",
+        transforms=[["train", 0.5, "auto"]],
+    )
+    pool, train = state.unlabeled_indices(), state.labeled_indices()
+    rep = s.kernel(MockRegressor(), X[pool], X[train], X[train, 0], rng)
+    assert not isinstance(rep, tuple)
+    with pytest.raises(InvalidParameterError, match="no explicit features"):
+        s.features(MockRegressor(), X[pool], X[train], X[train, 0], rng)
+    sel = s.select(MockRegressor(), X, state, 6, rng=0)
+    fp, ft = tf.posterior(*tf.scale(X[pool], X[train]), 0.5)
+    want = select_bmdal(fp, ft, 6, method="maxdist", rng=0)
+    assert sel.indices.tolist() == pool[want.indices].tolist()
+    bait = get_strategy(
+        "bmdal", selection="bait", base_kernel="linear", transforms=[["train", 0.5]]
+    )
+    with pytest.raises(InvalidParameterError, match="rp"):
+        bait.select(MockRegressor(), X, state, 3, rng=0)
+
+
+def test_nngp_refuses_what_needs_features():
+    with pytest.raises(InvalidParameterError, match="needs features"):
+        get_strategy("bmdal", selection="bait", base_kernel="nngp")
+    with pytest.raises(InvalidParameterError, match="'rp' cannot transform"):
+        get_strategy("bmdal", base_kernel="nngp", transforms=[["rp", 64]])
+    with pytest.raises(InvalidParameterError, match="acs-rf"):
+        get_strategy("bmdal", base_kernel="nngp", transforms=[["acs-rf", 64, 0.1]])

@@ -4,7 +4,7 @@ They take arrays (numpy or torch), never models, and work in chunks: no ``n x n`
 distance matrix is formed (except in the small-pool :func:`robust_kcenter`).
 """
 
-from labelwise.kernels._bmdal import BatchResult, select_bmdal
+from labelwise.kernels._bmdal import BatchResult, select_bmdal, select_bmdal_kernel
 from labelwise.kernels._design import (
     greedy_a_optimal,
     greedy_a_optimal_rank_one,
@@ -15,10 +15,21 @@ from labelwise.kernels._greedy import (
     kmeans_plusplus,
     kmeans_plusplus_factored,
 )
+from labelwise.kernels._kspace import (
+    FeatureGram,
+    Gram,
+    NNGPGram,
+    PosteriorGram,
+    scale_gram,
+)
 from labelwise.kernels._robust import robust_kcenter
 
 __all__ = [
     "BatchResult",
+    "FeatureGram",
+    "Gram",
+    "NNGPGram",
+    "PosteriorGram",
     "greedy_a_optimal",
     "greedy_a_optimal_rank_one",
     "kcenter_greedy",
@@ -26,5 +37,7 @@ __all__ = [
     "kmeans_plusplus_factored",
     "kron_gram",
     "robust_kcenter",
+    "scale_gram",
     "select_bmdal",
+    "select_bmdal_kernel",
 ]

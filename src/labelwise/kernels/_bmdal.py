@@ -32,6 +32,11 @@ lcmd        tp    within the cluster(s) of largest total squared distance,
                   the point farthest from its center
 =========== ===== ===========================================================
 
+The same methods except ``bait`` and ``fw`` also run on kernels given by
+evaluations (:func:`select_bmdal_kernel` on a :class:`~labelwise.kernels._kspace.Gram`:
+the ``nngp`` kernel, the kernel-space posterior); the picks are the same as on
+features of the same kernel.
+
 In mode ``"p"`` the distance methods start from the largest ``k(x, x)``
 (``kmeanspp``: uniformly at random). maxdet and bait (rank-one updates that
 accumulate rounding) run in float64; the distance methods, fw and maxdiag in
@@ -56,6 +61,7 @@ from labelwise._typing import IndexArray, RNGLike
 from labelwise._validation import check_features, check_rng
 from labelwise.exceptions import InvalidParameterError
 from labelwise.kernels._greedy import _check_n_select
+from labelwise.kernels._kspace import FeatureGram, Gram, GramPoints, HeadGram
 from labelwise.kernels._points import DensePoints
 
 METHODS = ("random", "maxdiag", "maxdet", "bait", "fw", "maxdist", "kmeanspp", "lcmd")
@@ -94,9 +100,8 @@ class _Failed(Exception):
 class _State:
     """Greedy state over the feature set ``x`` (pool rows first)."""
 
-    def __init__(self, x: torch.Tensor, n_pool: int):
-        self.x = x
-        self.n = x.shape[0]
+    def __init__(self, n: int, n_pool: int):
+        self.n = n
         self.n_pool = n_pool
         self.taken = torch.zeros(self.n, dtype=torch.bool)
 
@@ -120,13 +125,14 @@ class _State:
 class _MaxDet(_State):
     """Pivoted partial Cholesky of ``K + σ² I`` (greedy log-determinant)."""
 
-    def __init__(self, x: torch.Tensor, n_pool: int, sigma: float, capacity: int):
-        super().__init__(x, n_pool)
+    def __init__(self, gram: Gram, n_pool: int, sigma: float, capacity: int):
+        super().__init__(gram.n, n_pool)
+        self.gram = gram
         self.s2 = sigma**2
-        self.d = (x * x).sum(1) + self.s2
+        self.d = gram.diag() + self.s2
         # below this, a "positive" variance is rounding noise (only with sigma = 0)
-        self.tol = 1e-12 * float(self.d.max()) if x.shape[0] else 0.0
-        self.L = torch.zeros(self.n, capacity, dtype=x.dtype)
+        self.tol = 1e-12 * float(self.d.max()) if gram.n else 0.0
+        self.L = torch.zeros(self.n, capacity, dtype=self.d.dtype)
         self.m = 0
 
     def next(self, rng: np.random.Generator) -> int:
@@ -142,7 +148,7 @@ class _MaxDet(_State):
         dj = float(self.d[j])
         if not dj > 0:
             raise _Failed(f"maxdet: posterior variance {dj:.3g} <= 0 at point {j}")
-        col = self.x @ self.x[j]
+        col = self.gram.row(j)  # a fresh tensor
         col[j] += self.s2
         ell = (col - self.L[:, : self.m] @ self.L[j, : self.m]) / math.sqrt(dj)
         self.L[:, self.m] = ell
@@ -158,7 +164,8 @@ class _Bait(_State):
     def __init__(
         self, x: torch.Tensor, n_pool: int, sigma: float, targets_extra: torch.Tensor
     ):
-        super().__init__(x.clone(), n_pool)
+        super().__init__(x.shape[0], n_pool)
+        self.x = x.clone()
         self.s2 = sigma**2
         self.sigma = sigma
         # targets: the feature set plus (mode p) the training points
@@ -221,7 +228,7 @@ class _FrankWolfe(_State):
     """ACS-FW: approach ``L = Σ_i φ_i`` by steps towards ``R φ_j / r_j``."""
 
     def __init__(self, x: torch.Tensor, n_pool: int):
-        super().__init__(x, n_pool)
+        super().__init__(x.shape[0], n_pool)
         r = (x * x).sum(1).sqrt()
         self.R = float(r.sum())
         self.xhat = x / (r[:, None] + 1e-30)
@@ -243,10 +250,10 @@ class _FrankWolfe(_State):
 class _Distance(_State):
     """Squared distance of every point to its nearest center (and which)."""
 
-    def __init__(self, x: torch.Tensor, n_pool: int):
-        super().__init__(x, n_pool)
-        self.points = DensePoints(x)
-        self.m = torch.full((self.n,), math.inf, dtype=x.dtype)
+    def __init__(self, points: DensePoints | GramPoints, n_pool: int):
+        super().__init__(points.n, n_pool)
+        self.points = points
+        self.m = torch.full((self.n,), math.inf, dtype=points.sq.dtype)
         self.center = torch.full((self.n,), -1, dtype=torch.long)
         self.has_center = False
 
@@ -285,8 +292,8 @@ class _KMeansPP(_Distance):
 
 
 class _LCMD(_Distance):
-    def __init__(self, x: torch.Tensor, n_pool: int, weight_mode: str):
-        super().__init__(x, n_pool)
+    def __init__(self, points: DensePoints | GramPoints, n_pool: int, weight_mode: str):
+        super().__init__(points, n_pool)
         self.weight_mode = weight_mode
 
     def next(self, rng: np.random.Generator) -> int:
@@ -372,6 +379,78 @@ def _bait_rank_one(
     return BatchResult(np.asarray(chosen, dtype=np.int64), n_random, message)
 
 
+def _check_options(
+    method: str, mode: str | None, weight_mode: str, sigma: float, overselection: float
+) -> str:
+    """Validate the selection options; return the mode to use."""
+    if method not in METHODS:
+        raise InvalidParameterError(
+            f"Unknown BMDAL selection method {method!r}; valid: {', '.join(METHODS)}."
+        )
+    mode = DEFAULT_MODE.get(method, "p") if mode is None else mode
+    if mode not in ("p", "tp"):
+        raise InvalidParameterError(f"mode must be 'p' or 'tp'; got {mode!r}.")
+    if weight_mode not in WEIGHT_MODES:
+        raise InvalidParameterError(
+            f"weight_mode must be one of {', '.join(WEIGHT_MODES)}; got "
+            f"{weight_mode!r}."
+        )
+    if not sigma >= 0 or not overselection >= 1:
+        raise InvalidParameterError(
+            f"Need sigma >= 0 and overselection >= 1; got sigma={sigma!r}, "
+            f"overselection={overselection!r}."
+        )
+    return mode
+
+
+def _run(
+    state: Any,
+    n_pool: int,
+    n_total: int,
+    n_select: int,
+    n_forward: int,
+    gen: np.random.Generator,
+) -> BatchResult:
+    """Add the training points (rows ``n_pool..n_total``), then select greedily.
+
+    Forward to ``n_forward`` points, remove the excess backwards (BAIT-FB), and
+    fill what a failure left open uniformly at random, saying so.
+    """
+    chosen: list[int] = []
+    message = None
+    try:
+        for t in range(n_pool, n_total):  # training points first (mode tp)
+            state.add(t)
+        while len(chosen) < n_forward:
+            j = state.next(gen)
+            state.add(j)
+            chosen.append(j)
+    except _Failed as exc:
+        message = str(exc)
+    if message is None and len(chosen) > n_select:
+        try:
+            while len(chosen) > n_select:
+                j = state.backward(chosen)
+                state.remove(j)
+                chosen.remove(j)
+        except _Failed as exc:
+            message = str(exc)
+            chosen = chosen[:n_select]
+    elif len(chosen) > n_select:
+        chosen = chosen[:n_select]
+    n_random = n_select - len(chosen)
+    if n_random:
+        free = np.setdiff1d(np.arange(n_pool), np.asarray(chosen, dtype=np.int64))
+        chosen += gen.choice(free, size=n_random, replace=False).tolist()
+        message = f"{message}; filled {n_random} of {n_select} slots at random"
+    return BatchResult(np.asarray(chosen, dtype=np.int64), n_random, message)
+
+
+def _maxdiag(diag: torch.Tensor, n_select: int) -> BatchResult:
+    order = np.argsort(-diag.numpy(), kind="stable")[:n_select]
+    return BatchResult(order.astype(np.int64))
+
+
 def select_bmdal(
     pool: Any,
     train: Any,
@@ -421,29 +500,12 @@ def select_bmdal(
         )
     n_pool = xp.shape[0]
     n_select = _check_n_select(n_select, n_pool)
-    if method not in METHODS:
-        raise InvalidParameterError(
-            f"Unknown BMDAL selection method {method!r}; valid: {', '.join(METHODS)}."
-        )
-    mode = DEFAULT_MODE.get(method, "p") if mode is None else mode
-    if mode not in ("p", "tp"):
-        raise InvalidParameterError(f"mode must be 'p' or 'tp'; got {mode!r}.")
-    if weight_mode not in WEIGHT_MODES:
-        raise InvalidParameterError(
-            f"weight_mode must be one of {', '.join(WEIGHT_MODES)}; got "
-            f"{weight_mode!r}."
-        )
-    if not sigma >= 0 or not overselection >= 1:
-        raise InvalidParameterError(
-            f"Need sigma >= 0 and overselection >= 1; got sigma={sigma!r}, "
-            f"overselection={overselection!r}."
-        )
+    mode = _check_options(method, mode, weight_mode, sigma, overselection)
     gen = check_rng(rng)
     if method == "random":
         return BatchResult(gen.permutation(n_pool)[:n_select].astype(np.int64))
     if method == "maxdiag":
-        diag = (xp * xp).sum(1).numpy()
-        return BatchResult(np.argsort(-diag, kind="stable")[:n_select].astype(np.int64))
+        return _maxdiag((xp * xp).sum(1), n_select)
     x = torch.cat([xp, xt]) if mode == "tp" else xp
     n_forward = n_select
     if method == "bait" and overselection > 1:
@@ -452,42 +514,93 @@ def select_bmdal(
         return _bait_rank_one(xp, xt, n_select, n_forward, sigma, mode, gen)
     state: Any
     if method == "maxdet":
-        state = _MaxDet(x, n_pool, sigma, n_forward + (x.shape[0] - n_pool))
+        state = _MaxDet(FeatureGram(x), n_pool, sigma, n_forward + x.shape[0] - n_pool)
     elif method == "bait":
         state = _Bait(x, n_pool, sigma, xt if mode == "p" else xt[:0])
     elif method == "fw":
         state = _FrankWolfe(x, n_pool)
     elif method == "maxdist":
-        state = _MaxDist(x, n_pool)
+        state = _MaxDist(DensePoints(x), n_pool)
     elif method == "kmeanspp":
-        state = _KMeansPP(x, n_pool)
+        state = _KMeansPP(DensePoints(x), n_pool)
     else:
-        state = _LCMD(x, n_pool, weight_mode)
-    chosen: list[int] = []
-    message = None
-    try:
-        for t in range(n_pool, x.shape[0]):  # training points first (mode tp)
-            state.add(t)
-        while len(chosen) < n_forward:
-            j = state.next(gen)
-            state.add(j)
-            chosen.append(j)
-    except _Failed as exc:
-        message = str(exc)
-    if message is None and len(chosen) > n_select:
-        try:
-            while len(chosen) > n_select:
-                j = state.backward(chosen)
-                state.remove(j)
-                chosen.remove(j)
-        except _Failed as exc:
-            message = str(exc)
-            chosen = chosen[:n_select]
-    elif len(chosen) > n_select:
-        chosen = chosen[:n_select]
-    n_random = n_select - len(chosen)
-    if n_random:
-        free = np.setdiff1d(np.arange(n_pool), np.asarray(chosen, dtype=np.int64))
-        chosen += gen.choice(free, size=n_random, replace=False).tolist()
-        message = f"{message}; filled {n_random} of {n_select} slots at random"
-    return BatchResult(np.asarray(chosen, dtype=np.int64), n_random, message)
+        state = _LCMD(DensePoints(x), n_pool, weight_mode)
+    return _run(state, n_pool, x.shape[0], n_select, n_forward, gen)
+
+
+KERNEL_METHODS = ("random", "maxdiag", "maxdet", "maxdist", "kmeanspp", "lcmd")
+
+
+def select_bmdal_kernel(
+    gram: Gram,
+    n_pool: int,
+    n_select: int,
+    *,
+    method: str = "lcmd",
+    mode: str | None = None,
+    sigma: float = 0.0,
+    weight_mode: str = "sq-dist",
+    rng: RNGLike = None,
+) -> BatchResult:
+    """:func:`select_bmdal` on a kernel given by evaluations (kernel space).
+
+    For kernels without (affordable) features: ``nngp`` and the kernel-space
+    posterior. Only the methods that need kernel columns and the diagonal run
+    here (:data:`KERNEL_METHODS`); ``bait`` needs ``Σ_z k(x, z)²`` over the whole
+    set (``O(n²)`` per step in kernel space) and ``fw`` needs the feature sum,
+    so both ask for features.
+
+    Args:
+        gram: The kernel over the pool points followed by the training points,
+            ``gram.n = n_pool + n_train``.
+        n_pool: How many of the leading points are the pool.
+        n_select: Batch size, ``1 <= n_select <= n_pool``.
+        method: One of :data:`KERNEL_METHODS`. Defaults to ``"lcmd"``.
+        mode: ``"p"`` or ``"tp"``; defaults to the method's.
+        sigma: ``σ_det`` of ``maxdet``.
+        weight_mode: ``lcmd`` cluster weight, as :func:`select_bmdal`.
+        rng: Seed or generator (``random``, ``kmeanspp``, the random fill).
+
+    Returns:
+        A :class:`BatchResult` of pool rows.
+
+    Examples:
+        >>> from labelwise.kernels._kspace import FeatureGram
+        >>> g = FeatureGram(np.array([[0.0], [1.0], [5.0], [6.0], [0.0]]))
+        >>> select_bmdal_kernel(g, 4, 2, method="maxdist").indices.tolist()
+        [3, 1]
+    """
+    if not isinstance(gram, Gram):
+        raise InvalidParameterError(
+            f"gram must be a labelwise Gram (kernel space); got {type(gram).__name__}. "
+            "For feature matrices use select_bmdal."
+        )
+    if not 0 < int(n_pool) <= gram.n:
+        raise InvalidParameterError(
+            f"n_pool must be in [1, {gram.n}] (the kernel's size); got {n_pool!r}."
+        )
+    n_pool = int(n_pool)
+    n_select = _check_n_select(n_select, n_pool)
+    mode = _check_options(method, mode, weight_mode, sigma, 1.0)
+    if method not in KERNEL_METHODS:
+        raise InvalidParameterError(
+            f"{method!r} needs explicit features and cannot run in kernel space; "
+            f"kernel-space methods: {', '.join(KERNEL_METHODS)}. Use a base kernel "
+            "with features (linear, ll, grad) and feature-space transforms."
+        )
+    gen = check_rng(rng)
+    if method == "random":
+        return BatchResult(gen.permutation(n_pool)[:n_select].astype(np.int64))
+    if method == "maxdiag":
+        return _maxdiag(gram.diag()[:n_pool], n_select)
+    g = gram if mode == "tp" else HeadGram(gram, n_pool)
+    state: Any
+    if method == "maxdet":
+        state = _MaxDet(g, n_pool, sigma, n_select + g.n - n_pool)
+    elif method == "maxdist":
+        state = _MaxDist(GramPoints(g), n_pool)
+    elif method == "kmeanspp":
+        state = _KMeansPP(GramPoints(g), n_pool)
+    else:
+        state = _LCMD(GramPoints(g), n_pool, weight_mode)
+    return _run(state, n_pool, g.n, n_select, n_select, gen)

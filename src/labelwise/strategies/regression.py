@@ -8,9 +8,16 @@ TP. Named presets give the per-method configurations the BMDAL paper recommends
 
 Base kernels: ``linear`` (the inputs), ``ll`` (last-layer NTK features
 ``[h_L, σ_b]``), ``grad`` (all-layer NTK features; a leading ``("rp", p)`` is
-folded into a per-layer tensor sketch so the full gradient is never formed).
-``nngp`` and the kernel-space posterior are not available yet: every method here
-runs on explicit features.
+folded into a per-layer tensor sketch so the full gradient is never formed),
+``nngp`` (the ReLU NNGP kernel of the network's architecture, infinite-
+dimensional, so kernel space only), ``grad-aux`` (AGBAL).
+
+Kernel space: with ``nngp``, and for ``train`` on features wider than
+``max(1024, 3 n_train)`` (bmdal_reg's rule), the kernel is carried by
+evaluations (:class:`~labelwise.kernels.Gram`) instead of features; ``scale``
+and ``train`` work there, and the selection methods other than ``bait`` and
+``fw``. Transforms that need features (``rp``, ``acs-*``) after that point are
+refused with an explanation.
 
 Transforms (each a list ``[name, args...]``): ``["rp", p]``, ``["scale"]`` or
 ``["scale", factor]``, ``["train", σ]`` or ``["train", σ, "auto"]`` (scale first),
@@ -40,7 +47,20 @@ import torch
 from labelwise._validation import child_seed
 from labelwise.exceptions import InvalidParameterError, NumericsWarning
 from labelwise.kernels import _transforms as tf
-from labelwise.kernels._bmdal import METHODS, WEIGHT_MODES, select_bmdal
+from labelwise.kernels._bmdal import (
+    KERNEL_METHODS,
+    METHODS,
+    WEIGHT_MODES,
+    select_bmdal,
+    select_bmdal_kernel,
+)
+from labelwise.kernels._kspace import (
+    FeatureGram,
+    Gram,
+    NNGPGram,
+    PosteriorGram,
+    scale_gram,
+)
 from labelwise.kernels._ratio import RATIO_METHODS
 from labelwise.models.base import GradientFeatures, Regressor, require
 from labelwise.pool import LabelState
@@ -48,7 +68,7 @@ from labelwise.strategies._registry import register
 from labelwise.strategies.agbal import check_auxiliary, phi2_scale
 from labelwise.strategies.base import Selection, Strategy
 
-BASE_KERNELS = ("linear", "ll", "grad", "grad-aux")
+BASE_KERNELS = ("linear", "ll", "grad", "grad-aux", "nngp")
 AUX_ESTIMATORS = ("krr", "per-input", "constant")
 TRANSFORMS = ("rp", "scale", "train", "acs-grad", "acs-rf", "acs-rf-hyper")
 SIGMA = 1e-3
@@ -89,8 +109,10 @@ class BMDAL(Strategy):
         selection: One of ``random, maxdiag, maxdet, bait, fw, maxdist,
             kmeanspp, lcmd``. Defaults to ``lcmd``.
         mode: ``"p"`` or ``"tp"``; ``None`` = the method's default.
-        base_kernel: ``linear``, ``ll`` or ``grad``. Defaults to ``grad``.
-        transforms: Kernel transforms in order. Defaults to ``[["rp", 512]]``.
+        base_kernel: ``linear``, ``ll``, ``grad``, ``grad-aux`` or ``nngp``.
+            Defaults to ``grad``.
+        transforms: Kernel transforms in order. Defaults to ``[["rp", 512]]``
+            (``[]`` for ``nngp``, which has no features to project).
         sigma: ``σ_det`` of maxdet and ``σ_bait`` of bait. Defaults to 1e-3.
         overselection: BAIT's forward-backward factor (1 = BAIT-F).
         weight_mode: LCMD's cluster weight (``sq-dist``, ``dist``, ``none``).
@@ -107,6 +129,11 @@ class BMDAL(Strategy):
         aux_floor: Added to ``|φ̂₂|``, relative to its mean. Defaults to 0.01.
         train_residual: Use the true residual ``f(x) - y`` on labeled points
             instead of the estimate. Defaults to ``False``.
+        nngp_layers: ``L`` of the ``nngp`` kernel. ``None``: the model's number
+            of linear layers (3 for a model without a network).
+        nngp_sigma_w: ``σ_w`` of ``nngp``. ``None``: the network's weight gain
+            (its first NTK layer's), else 0.25 (bmdal_reg's default).
+        nngp_sigma_b: ``σ_b`` of ``nngp``. Defaults to 0 (biases start at 0).
     """
 
     requires = (Regressor,)
@@ -117,7 +144,7 @@ class BMDAL(Strategy):
         selection: str = "lcmd",
         mode: str | None = None,
         base_kernel: str = "grad",
-        transforms: Sequence[Any] = (("rp", 512),),
+        transforms: Sequence[Any] | None = None,
         sigma: float = SIGMA,
         overselection: float = 1.0,
         weight_mode: str = "sq-dist",
@@ -129,20 +156,24 @@ class BMDAL(Strategy):
         aux_signed: bool = False,
         aux_floor: float = 0.01,
         train_residual: bool = False,
+        nngp_layers: int | None = None,
+        nngp_sigma_w: float | None = None,
+        nngp_sigma_b: float = 0.0,
     ):
         if selection not in METHODS:
             raise InvalidParameterError(
                 f"Unknown selection {selection!r}; valid: {', '.join(METHODS)}."
             )
         if base_kernel not in BASE_KERNELS:
-            hint = (
-                " (nngp needs kernel-space selection, not available yet)"
-                if base_kernel == "nngp"
-                else ""
-            )
             raise InvalidParameterError(
-                f"Unknown base kernel {base_kernel!r}{hint}; valid: "
+                f"Unknown base kernel {base_kernel!r}; valid: "
                 f"{', '.join(BASE_KERNELS)}."
+            )
+        if base_kernel == "nngp" and selection not in KERNEL_METHODS:
+            raise InvalidParameterError(
+                f"The nngp kernel is infinite-dimensional (kernel space only); "
+                f"{selection!r} needs features. Kernel-space selections: "
+                f"{', '.join(KERNEL_METHODS)}."
             )
         if mode not in (None, "p", "tp"):
             raise InvalidParameterError(
@@ -156,7 +187,17 @@ class BMDAL(Strategy):
         self.selection = selection
         self.mode = mode
         self.base_kernel = base_kernel
+        if transforms is None:
+            transforms = [] if base_kernel == "nngp" else [["rp", 512]]
         self.transforms = [tuple(t) for t in _check_transforms(transforms)]
+        if base_kernel == "nngp":
+            bad = [t[0] for t in self.transforms if t[0] not in ("scale", "train")]
+            if bad:
+                raise InvalidParameterError(
+                    f"The nngp kernel has no explicit features, so {bad[0]!r} "
+                    "cannot transform it; in kernel space only scale and train "
+                    "work."
+                )
         self.sigma = sigma
         self.overselection = overselection
         self.weight_mode = weight_mode
@@ -179,6 +220,17 @@ class BMDAL(Strategy):
         self.aux_signed = aux_signed
         self.aux_floor = aux_floor
         self.train_residual = train_residual
+        self.nngp_layers = nngp_layers
+        self.nngp_sigma_w = nngp_sigma_w
+        self.nngp_sigma_b = nngp_sigma_b
+
+    def set_auxiliary(self, auxiliary: tuple[Any, Any]) -> None:
+        """Give the ``grad-aux`` kernel its auxiliary data ``(X_aux, y_aux)``.
+
+        For harnesses that learn the data after building the strategy; the
+        same checks as the ``auxiliary=`` argument apply.
+        """
+        self.auxiliary = check_auxiliary(auxiliary)
 
     def check_model(self, model: Any) -> None:
         """Need a regressor; ``ll``/``grad``/``grad-aux`` also gradient features."""
@@ -195,8 +247,61 @@ class BMDAL(Strategy):
         y_train: np.ndarray,
         rng: np.random.Generator,
     ) -> tuple[torch.Tensor, torch.Tensor]:
-        """Pool and training features after the base kernel and transforms."""
+        """Pool and training features after the base kernel and transforms.
+
+        Raises:
+            InvalidParameterError: if the kernel ends in kernel space (use
+                :meth:`kernel`).
+        """
+        rep = self.kernel(model, X_pool, X_train, y_train, rng)
+        if isinstance(rep, Gram):
+            raise InvalidParameterError(
+                f"{self.name or 'bmdal'}: this kernel has no explicit features "
+                "(nngp or a kernel-space posterior); use kernel()."
+            )
+        return rep
+
+    def kernel(
+        self,
+        model: Any,
+        X_pool: np.ndarray,
+        X_train: np.ndarray,
+        y_train: np.ndarray,
+        rng: np.random.Generator,
+    ) -> tuple[torch.Tensor, torch.Tensor] | Gram:
+        """The transformed kernel, as features or in kernel space.
+
+        Returns:
+            ``(pool, train)`` features, or a :class:`~labelwise.kernels.Gram`
+            over the pool points followed by the training points.
+        """
         steps = list(self.transforms)
+        n_pool, n_train = X_pool.shape[0], X_train.shape[0]
+        if self.base_kernel == "nngp":
+            layers, sigma_w = _nngp_architecture(model)
+            both = np.concatenate([X_pool, X_train])
+            rep: tuple[torch.Tensor, torch.Tensor] | Gram = NNGPGram(
+                both,
+                n_layers=self.nngp_layers or layers,
+                sigma_w=self.nngp_sigma_w or sigma_w,
+                sigma_b=self.nngp_sigma_b,
+            )
+        else:
+            rep = self._base_features(model, X_pool, X_train, y_train, rng, steps)
+        for step in steps:
+            rep = self._apply(step, rep, y_train, n_pool, n_train, rng)
+        return rep
+
+    def _base_features(
+        self,
+        model: Any,
+        X_pool: np.ndarray,
+        X_train: np.ndarray,
+        y_train: np.ndarray,
+        rng: np.random.Generator,
+        steps: list[tuple[Any, ...]],
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Base-kernel features; pops a leading ``rp`` folded into ``grad``."""
         aux = self.auxiliary if self.base_kernel == "grad-aux" else None
         if self.base_kernel == "grad-aux" and aux is None:
             raise InvalidParameterError(
@@ -248,25 +353,46 @@ class BMDAL(Strategy):
                 np.random.default_rng([base_seed, 1]),
             )
             f = f[: n_pool + n_train] * torch.as_tensor(scale)[:, None]
-        pair = (f[:n_pool], f[n_pool : n_pool + n_train])
-        for step in steps:
-            pair = self._apply(step, pair, y_train, rng)
-        return pair
+        return f[:n_pool], f[n_pool : n_pool + n_train]
 
     def _apply(
         self,
         step: tuple[Any, ...],
-        pair: tuple[torch.Tensor, torch.Tensor],
+        rep: tuple[torch.Tensor, torch.Tensor] | Gram,
         y_train: np.ndarray,
+        n_pool: int,
+        n_train: int,
         rng: np.random.Generator,
-    ) -> tuple[torch.Tensor, torch.Tensor]:
+    ) -> tuple[torch.Tensor, torch.Tensor] | Gram:
         name, args = step[0], list(step[1:])
+        train_idx = np.arange(n_pool, n_pool + n_train)
+
+        def factor(i: int) -> float | None:
+            return None if args[i] in (None, "auto") else float(args[i])
+
+        if isinstance(rep, tuple) and name == "train":
+            width = rep[0].shape[1]
+            if width > max(1024, 3 * n_train):  # bmdal_reg's kernel-space rule
+                rep = FeatureGram(torch.cat(rep))
+        if isinstance(rep, Gram):
+            if name == "scale":
+                return scale_gram(rep, train_idx, factor(0) if args else None)
+            if name == "train":
+                if len(args) > 1:
+                    rep = scale_gram(rep, train_idx, factor(1))
+                return PosteriorGram(rep, train_idx, float(args[0]))
+            raise InvalidParameterError(
+                f"Transform {name!r} needs explicit features, but the kernel is "
+                "in kernel space here (the nngp base kernel, or a train posterior "
+                "on features wider than max(1024, 3 n_train)); put rp before "
+                "train, or use a base kernel with features."
+            )
+        pair = rep
 
         def auto(i: int) -> tuple[torch.Tensor, torch.Tensor]:
             # a trailing "auto"/None argument scales to unit training variance first
             if len(args) > i:
-                factor = None if args[i] in (None, "auto") else float(args[i])
-                return tf.scale(*pair, factor)
+                return tf.scale(*pair, factor(i))
             return pair
 
         if name == "rp":
@@ -294,18 +420,35 @@ class BMDAL(Strategy):
         pool = state.unlabeled_indices()
         train = state.labeled_indices()
         y_train = np.asarray(state.labels(train), dtype=np.float64)
-        fp, ft = self.features(model, X[pool], X[train], y_train, rng)
-        res = select_bmdal(
-            fp,
-            ft,
-            batch_size,
-            method=self.selection,
-            mode=self.mode,
-            sigma=self.sigma,
-            overselection=self.overselection,
-            weight_mode=self.weight_mode,
-            rng=rng,
-        )
+        rep = self.kernel(model, X[pool], X[train], y_train, rng)
+        if isinstance(rep, Gram):
+            if self.selection not in KERNEL_METHODS:
+                raise InvalidParameterError(
+                    f"{self.name or 'bmdal'}: the kernel ended in kernel space (a "
+                    "train posterior on features wider than max(1024, 3 n_train)), "
+                    f"where {self.selection!r} cannot run; put ['rp', 512] first."
+                )
+            res = select_bmdal_kernel(
+                rep,
+                len(pool),
+                batch_size,
+                method=self.selection,
+                mode=self.mode,
+                sigma=self.sigma,
+                weight_mode=self.weight_mode,
+                rng=rng,
+            )
+        else:
+            res = select_bmdal(
+                *rep,
+                batch_size,
+                method=self.selection,
+                mode=self.mode,
+                sigma=self.sigma,
+                overselection=self.overselection,
+                weight_mode=self.weight_mode,
+                rng=rng,
+            )
         if res.message is not None:
             warnings.warn(
                 f"{self.name or 'bmdal'} ({self.selection}): {res.message}.",
@@ -316,6 +459,29 @@ class BMDAL(Strategy):
             indices=pool[res.indices],
             info={"random_fill": res.n_random, "failure": res.message},
         )
+
+
+def _nngp_architecture(model: Any) -> tuple[int, float]:
+    """``(n_layers, σ_w)`` of the model's network, ``(3, 0.25)`` without one.
+
+    ``σ_w`` is read from the first NTK-parametrised layer (``in_factor =
+    σ_w / sqrt(d_in)``); plain linear layers count as layers but give no gain.
+    """
+    members = getattr(model, "members_", None) or []
+    if not members:
+        return 3, 0.25
+    net = members[0]
+    layers = [
+        m
+        for m in net.modules()
+        if isinstance(m, torch.nn.Linear) or hasattr(m, "in_factor")
+    ]
+    sigma_w = 0.25
+    for m in layers:
+        if hasattr(m, "in_factor") and hasattr(m, "weight"):
+            sigma_w = float(m.in_factor) * float(m.weight.shape[1]) ** 0.5
+            break
+    return (len(layers) or 3), sigma_w
 
 
 def _preset(
