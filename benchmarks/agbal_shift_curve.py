@@ -16,10 +16,10 @@ import argparse
 import sys
 from pathlib import Path
 
-import pandas as pd
-
 from labelwise.bench import parse_grid, run_grid
-from labelwise.loop import ResultStore, auc_table
+from labelwise.bench.report import plot_agbal_shift
+from labelwise.bench.stats import agbal_shift_table
+from labelwise.loop import ResultStore
 
 ZETAS = [0, 8, 16, 32, 64]
 N_AUX = [100, 300, 1000, 3000]
@@ -58,55 +58,18 @@ def main(argv: list[str] | None = None) -> int:
         }
     )
     run_grid(grid, args.out, workers=args.workers)
-    table = auc_table(ResultStore(args.out / "results.sqlite").measurements(), "mse")
+    df = ResultStore(args.out / "results.sqlite").measurements()
+    table = agbal_shift_table(df, "mse")
     table = table[table["strategy"].isin([base, agbal])]
-    parsed = table["dataset"].str.split(":", expand=True)
-    table = table.assign(zeta=parsed[1].astype(float), n_aux=parsed[2].astype(int))
-    plot(table, base, agbal, args.out / "agbal_shift_curve.png")
+    png = args.out / "agbal_shift_curve.png"
+    plot_agbal_shift(table, [(base, agbal)], png)
     for key, fixed, value in (("zeta", "n_aux", 1000), ("n_aux", "zeta", 8.0)):
         sub = table[table[fixed] == value]
         pivot = sub.pivot_table(index=key, columns="strategy", values="auc_mean")
         print(f"\nAUC of MSE against {key} ({fixed} = {value}):")
         print(pivot.round(4).to_string())
-    print(f"\nfigure: {args.out / 'agbal_shift_curve.png'}")
+    print(f"\nfigure: {png} (labelwise report {args.out} draws it too)")
     return 0
-
-
-def plot(table: pd.DataFrame, base: str, agbal: str, path: Path) -> None:
-    """Two panels: AUC of MSE against ζ and against N_aux (mean ± s.e.)."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, axes = plt.subplots(1, 2, figsize=(10, 4))
-    for ax, (key, fixed, value) in zip(
-        axes, (("zeta", "n_aux", 1000), ("n_aux", "zeta", 8.0)), strict=True
-    ):
-        sub = table[table[fixed] == value]
-        for strat, colour in ((base, "C0"), (agbal, "C3")):
-            s = sub[sub["strategy"] == strat].sort_values(key)
-            ax.errorbar(
-                s[key],
-                s["auc_mean"],
-                yerr=s["auc_sem"],
-                marker="o",
-                ms=4,
-                color=colour,
-                label=strat,
-                capsize=3,
-            )
-        ax.set_xlabel("shift ζ" if key == "zeta" else "auxiliary points N_aux")
-        if key == "n_aux":
-            ax.set_xscale("log")
-        ax.set_ylabel("area under the MSE curve (lower is better)")
-        ax.set_title(f"{fixed} = {value:g}")
-        ax.grid(alpha=0.3)
-        ax.legend()
-    fig.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
 
 
 if __name__ == "__main__":

@@ -252,6 +252,10 @@ def test_agbal_on_the_shifted_task_through_the_bench_runner(tmp_path):
     ]
     res = runner.invoke(app, ["table", str(out), "--metric", "rmse", "--round", "1"])
     assert res.exit_code == 0 and "| agbal-lcmd |" in res.output
+    res = runner.invoke(app, ["report", str(out)])
+    html = (out / "report.html").read_text()
+    assert res.exit_code == 0 and "<h2>AGBAL against BMDAL</h2>" in html
+    assert "<td>agbal-lcmd</td>" in html
     res = runner.invoke(app, ["table", str(out), "--metric", "rmse", "--round", "7"])
     assert res.exit_code == 2 and "round 7" in res.output
     # AGBAL on a dataset without auxiliary data fails with a clear message
@@ -261,4 +265,16 @@ def test_agbal_on_the_shifted_task_through_the_bench_runner(tmp_path):
     )
     assert res.exit_code == 1
     log = "".join(p.read_text() for p in (tmp_path / "o2" / "logs").iterdir())
-    assert "needs auxiliary data" in log
+    assert "needs auxiliary data" in log and "friedman1:aux" in log
+
+
+def test_agbal_runs_from_the_command_line_on_a_real_dataset_with_aux(tmp_path):
+    out = tmp_path / "run"
+    args = ["run", "--dataset", "friedman1:aux:8:200", "--model", "bmdal-mlp"]
+    args += ["--strategy", "maxdiag", "--strategy", "agbal-maxdiag"]
+    args += ["--initial", "30", "--batch-size", "30", "--rounds", "1", "--seeds", "1"]
+    args += ["--epochs", "5", "--hidden", "16", "--pool-size", "300"]
+    args += ["--test-size", "200", "--out", str(out)]
+    res = runner.invoke(app, args)
+    assert res.exit_code == 0, res.output
+    assert "| friedman1:aux:8:200 | bmdal-mlp | agbal-maxdiag |" in res.output

@@ -65,6 +65,10 @@ def datasets(
                 state = "generated on load"
             typer.echo(f"{name}\t{state}")
         typer.echo(f"(cache: {root}; fetch with: labelwise datasets --fetch NAME)")
+        typer.echo(
+            "Wrappers: CLASSIFICATION:noisy-blank|noisy-diverse|noisy-class[:SHARE]; "
+            "REGRESSION:aux[:ZETA[:NAUX]] (auxiliary data for AGBAL)."
+        )
 
 
 @app.command()
@@ -74,7 +78,8 @@ def run(
         typer.Option(
             help="Dataset name (labelwise datasets), optionally with a noise "
             "benchmark: NAME:noisy-blank|noisy-diverse|noisy-class[:SHARE], e.g. "
-            "fashion-mnist:noisy-blank:0.8."
+            "fashion-mnist:noisy-blank:0.8; regression sets with auxiliary data "
+            "for AGBAL: NAME:aux[:ZETA[:NAUX]], e.g. diamonds:aux."
         ),
     ],
     strategy: Annotated[

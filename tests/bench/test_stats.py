@@ -177,3 +177,42 @@ def test_log_mean_is_bmdals_mean_of_log_metric_over_steps():
     # rounds 1..3: log values -(1..3) - seed, mean -2 - seed; over seeds 0, 1: -2.5
     assert table["mean"].iloc[0] == pytest.approx(-2.5)
     assert table["sem"].iloc[0] == pytest.approx(np.std([-2, -3], ddof=1) / np.sqrt(2))
+
+
+def test_agbal_shift_table_and_figure_follow_zeta_and_n_aux(tmp_path):
+    from labelwise.bench.report import agbal_pairs, plot_agbal_shift, shift_keys
+    from labelwise.bench.stats import agbal_shift_table, aux_setting
+
+    assert aux_setting("shifted") == ("shifted", 8.0, 1000)
+    assert aux_setting("bike-sharing:aux:0:300") == ("bike-sharing", 0.0, 300)
+    assert aux_setting("friedman1") is None and aux_setting("shifted:x") is None
+    curves = {
+        "lcmd": lambda seed, r: 0.8,
+        "agbal-lcmd": lambda seed, r: 0.6 + 0.01 * seed,
+        "random": lambda seed, r: 1.0,
+    }
+    datasets = ("shifted:0:1000", "shifted:8:1000", "shifted:8:300", "diamonds:aux")
+    df, _ = _frame(curves, seeds=2, rounds=2, datasets=datasets)
+    df["metric"] = "mse"
+    df = pd.concat([df, df.assign(dataset="friedman1")])
+    table = agbal_shift_table(df, "mse")
+    assert set(table["dataset"]) == set(datasets)  # friedman1 has no aux data
+    row = table[(table["dataset"] == "shifted:8:300") & (table["strategy"] == "lcmd")]
+    assert (row["base"].item(), row["zeta"].item(), row["n_aux"].item()) == (
+        "shifted",
+        8.0,
+        300,
+    )
+    # shifted varies both; diamonds:aux (one setting) gives no panel
+    assert shift_keys(table) == [
+        ("shifted", "zeta", "n_aux", 1000.0),
+        ("shifted", "n_aux", "zeta", 8.0),
+    ]
+    assert agbal_pairs(["random", "lcmd", "agbal-lcmd", "agbal-fw"]) == [
+        ("lcmd", "agbal-lcmd")
+    ]
+    png = tmp_path / "shift.png"
+    assert plot_agbal_shift(table, [("lcmd", "agbal-lcmd")], png)
+    assert png.stat().st_size > 10_000
+    one = table[table["dataset"] == "diamonds:aux"]
+    assert not plot_agbal_shift(one, [("lcmd", "agbal-lcmd")], tmp_path / "no.png")

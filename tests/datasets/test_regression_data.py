@@ -71,3 +71,53 @@ def test_shifted_task_and_its_auxiliary_data():
     d = load("shifted:64:500", pool_size=1000, test_size=200)
     assert d.X_aux.shape == (500, 8) and d.y_aux.shape == (500,)
     assert d.X_valid.shape == (1024, 8) and is_regression("shifted:64")
+
+
+def _rows(x):
+    return {r.tobytes() for r in np.ascontiguousarray(x)}
+
+
+def test_aux_wrapper_carves_imperfect_auxiliary_data_out_of_the_pool():
+    from labelwise.datasets.auxiliary import (
+        AuxSpec,
+        carve_auxiliary,
+        parse_aux,
+        shift_score,
+    )
+
+    assert parse_aux("diamonds:aux") == ("diamonds", AuxSpec(8.0, 1000))
+    assert parse_aux("bike-sharing:aux:64:300") == ("bike-sharing", AuxSpec(64.0, 300))
+    assert parse_aux("friedman1") is None and parse_aux("shifted:8") is None
+    with pytest.raises(InvalidParameterError, match="NAUX an integer"):
+        check_name("friedman1:aux:8:lots")
+    with pytest.raises(InvalidParameterError, match="ZETA >= 0"):
+        check_name("friedman1:aux:-1")
+    with pytest.raises(InvalidParameterError, match="classification dataset"):
+        check_name("digits:aux")
+    assert is_regression("diamonds:aux") and check_name("diamonds:aux:4") == "diamonds"
+
+    base = load("friedman1")
+    clean = load("friedman1:aux:0:500")
+    # the auxiliary rows leave the pool; at zeta = 0 they keep their labels
+    assert clean.X_train.shape[0] == base.X_train.shape[0] - 500
+    pool, aux = _rows(clean.X_train), _rows(clean.X_aux)
+    assert aux <= _rows(base.X_train) and not aux & pool
+    lookup = {r.tobytes(): y for r, y in zip(base.X_train, base.y_train, strict=True)}
+    truth = np.array([lookup[r.tobytes()] for r in clean.X_aux])
+    assert np.array_equal(clean.y_aux, truth)
+    assert np.array_equal(clean.X_test, base.X_test)
+    # zeta = 64: shifted along the main axis, biased and noisier labels
+    far = load("friedman1:aux:64:500")
+    s = shift_score(np.concatenate([far.X_train, far.X_aux]))
+    s_aux = s[far.X_train.shape[0] :]
+    assert s_aux.mean() > 1.0 > abs(s[: far.X_train.shape[0]].mean())
+    truth = np.array([lookup[r.tobytes()] for r in far.X_aux])
+    err = far.y_aux - truth
+    assert err.mean() == pytest.approx(0.5 * (1 + s_aux.mean()), abs=0.15)
+    assert 0.3 < np.std(err - 0.5 * (1 + s_aux)) < 0.6
+    # deterministic, and pool_size subsamples what is left
+    again = load("friedman1:aux:64:500", pool_size=2000)
+    assert np.array_equal(again.X_aux, far.X_aux) and again.X_train.shape[0] == 2000
+    assert not _rows(again.X_train) & _rows(again.X_aux)
+    with pytest.raises(InvalidParameterError, match="more than half"):
+        carve_auxiliary(np.zeros((30, 2)), np.zeros(30), AuxSpec(8.0, 20))

@@ -13,6 +13,8 @@ import pandas as pd
 
 from labelwise.bench.stats import (
     TIMINGS,
+    agbal_shift_table,
+    agbal_table,
     auc_ranks,
     average_ranks,
     final_pivot,
@@ -98,6 +100,93 @@ def plot_timings(times: pd.DataFrame, path: str | os.PathLike[str]) -> None:
     plt.close(fig)
 
 
+def agbal_pairs(strategies: Any) -> list[tuple[str, str]]:
+    """``(bmdal, agbal)`` strategy pairs present, e.g. ``("lcmd", "agbal-lcmd")``."""
+    names = set(strategies)
+    pairs = []
+    for name in sorted(names):
+        if name.startswith("agbal-"):
+            method = name.removeprefix("agbal-")
+            base = "bmdal-bait" if method == "bait" else method
+            if base in names:
+                pairs.append((base, name))
+    return pairs
+
+
+def shift_keys(table: pd.DataFrame) -> list[tuple[str, str, str, float]]:
+    """The panels worth drawing: ``(base, x, fixed, value)`` where ``x`` varies.
+
+    ``x`` is ``"zeta"`` (at the most common ``N_aux``) or ``"n_aux"`` (at the
+    most common ζ), kept when the base dataset has at least two values of it.
+    """
+    keys = []
+    for base, sub in table.groupby("base", sort=True):
+        for x, fixed in (("zeta", "n_aux"), ("n_aux", "zeta")):
+            value = sub[fixed].mode().iloc[0]
+            if sub[sub[fixed] == value][x].nunique() >= 2:
+                keys.append((str(base), x, fixed, float(value)))
+    return keys
+
+
+def plot_agbal_shift(
+    table: pd.DataFrame,
+    pairs: list[tuple[str, str]],
+    path: str | os.PathLike[str],
+    metric: str = "mse",
+) -> bool:
+    """AUC against the shift ζ and the auxiliary size ``N_aux`` (AGBAL slides).
+
+    One panel per varying setting of each base dataset (see :func:`shift_keys`);
+    each BMDAL method dashed, its AGBAL counterpart solid in the same colour,
+    mean ± standard error over seeds.
+
+    Args:
+        table: :func:`~labelwise.bench.stats.agbal_shift_table` output.
+        pairs: ``(bmdal, agbal)`` strategy pairs to draw.
+        path: PNG path.
+        metric: The metric's name for the axis label.
+
+    Returns:
+        Whether a figure was written (``False`` when nothing varies).
+    """
+    keys = shift_keys(table)
+    if not keys or not pairs:
+        return False
+    plt = _plt()
+    fig, axes = plt.subplots(1, len(keys), figsize=(5.2 * len(keys), 4), squeeze=False)
+    for ax, (base, x, fixed, value) in zip(axes[0], keys, strict=True):
+        sub = table[(table["base"] == base) & (table[fixed] == value)]
+        for i, pair in enumerate(pairs):
+            for strat, style in zip(pair, ("--", "-"), strict=True):
+                s = sub[sub["strategy"] == strat].sort_values(x)
+                if s.empty:
+                    continue
+                ax.errorbar(
+                    s[x],
+                    s["auc_mean"],
+                    yerr=s["auc_sem"].fillna(0.0),
+                    ls=style,
+                    marker="o",
+                    ms=4,
+                    color=f"C{i % 10}",
+                    label=strat,
+                    capsize=3,
+                )
+        ax.set_xlabel("shift ζ" if x == "zeta" else "auxiliary points N_aux")
+        if x == "n_aux":
+            ax.set_xscale("log")
+        ax.set_ylabel(f"area under the {metric} curve (lower is better)")
+        ax.set_title(f"{base}, {'N_aux' if fixed == 'n_aux' else 'ζ'} = {value:g}")
+        ax.grid(alpha=0.3)
+    handles, labels = axes[0][0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="center left", bbox_to_anchor=(1.0, 0.5))
+    fig.tight_layout()
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=110, bbox_inches="tight")
+    plt.close(fig)
+    return True
+
+
 def _img(path: Path) -> str:
     data = base64.b64encode(path.read_bytes()).decode()
     return f'<img src="data:image/png;base64,{data}" alt="{html.escape(path.stem)}">'
@@ -113,7 +202,9 @@ def build_report(directory: str | os.PathLike[str]) -> Path:
     Sections: learning curves per dataset for every curve metric recorded (mean
     ± standard error over seeds, random drawn in black), normalised areas with
     ranks per dataset and on average, the pairwise penalty matrix, the last
-    round's accuracy and clean shares (strategies by datasets), mean selection,
+    round's accuracy and clean shares (strategies by datasets), AGBAL against
+    BMDAL (the slides' Table 1 and, when the grid varies ζ or ``N_aux``, the
+    area against them), mean selection,
     training and fine-tuning seconds per round, and failed runs with their
     tracebacks.
 
@@ -190,6 +281,24 @@ def build_report(directory: str | os.PathLike[str]) -> Path:
         for metric in finals:
             pivot = final_pivot(df, metric).reset_index()
             parts.append(f"<h3>{html.escape(metric)}</h3>" + _table(pivot))
+    pairs = agbal_pairs(df["strategy"].unique())
+    if pairs and "mse" in curve_metrics:
+        parts.append(
+            "<h2>AGBAL against BMDAL</h2><p>The AGBAL slides' Table 1: normalised "
+            "area under the mse curve (mean over seeds; lower is better) of each "
+            "BMDAL method and its AGBAL counterpart per dataset; avg impro % is the "
+            "mean over datasets of (AUC<sub>BMDAL</sub> − AUC<sub>AGBAL</sub>) / "
+            "AUC<sub>BMDAL</sub>.</p>"
+        )
+        parts.append(
+            agbal_table(df, "mse").reset_index().to_html(index=False, border=0)
+        )
+        png = folder / "agbal_shift.png"
+        if plot_agbal_shift(agbal_shift_table(df, "mse"), pairs, png):
+            parts.append(
+                "<h3>Area against the shift ζ and the auxiliary size N_aux</h3>"
+                + _img(png)
+            )
     times = timing_table(df)
     if not times.empty:
         png = folder / "timings.png"

@@ -51,6 +51,7 @@ def execute_run(run: dict[str, Any], out: str) -> tuple[str, str]:
     from labelwise.models.finetune import FineTune
     from labelwise.models.registry import make_model
     from labelwise.strategies import get_strategy
+    from labelwise.strategies.regression import BMDAL
 
     torch.set_num_threads(1)
     cfg = RunConfig(**run)
@@ -70,19 +71,17 @@ def execute_run(run: dict[str, Any], out: str) -> tuple[str, str]:
                 extra.get("strategy_name", cfg.strategy), **cfg.strategy_params
             )
             if (
-                getattr(strategy, "base_kernel", None) == "grad-aux"
-                and getattr(strategy, "auxiliary", None) is None
+                isinstance(strategy, BMDAL)
+                and strategy.base_kernel == "grad-aux"
+                and strategy.auxiliary is None
             ):
                 if aux is None:
                     raise ValueError(
                         f"{cfg.strategy} (AGBAL) needs auxiliary data; dataset "
-                        f"{cfg.dataset} has none (use the shifted task)."
+                        f"{cfg.dataset} has none (use NAME:aux, e.g. "
+                        f"{cfg.dataset.split(':')[0]}:aux, or the shifted task)."
                     )
-                strategy = get_strategy(
-                    extra.get("strategy_name", cfg.strategy),
-                    **cfg.strategy_params,
-                    auxiliary=aux,
-                )
+                strategy.set_auxiliary(aux)
             ft = extra.get("finetune")
             finetune = FineTune(**ft) if ft is not None else None
         except Exception as exc:

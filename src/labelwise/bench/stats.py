@@ -301,6 +301,51 @@ def agbal_table(df: pd.DataFrame, metric: str = "mse") -> pd.DataFrame:
     return out.set_index("strategy")
 
 
+def aux_setting(dataset: str) -> tuple[str, float, int] | None:
+    """``(base, ζ, N_aux)`` of a dataset with auxiliary data, else ``None``.
+
+    Examples:
+        >>> aux_setting("shifted:64")
+        ('shifted', 64.0, 1000)
+        >>> aux_setting("diamonds:aux:8:300")
+        ('diamonds', 8.0, 300)
+        >>> aux_setting("diamonds") is None
+        True
+    """
+    from labelwise.datasets.auxiliary import parse_aux
+    from labelwise.datasets.shifted import NAME, parse_shifted
+
+    try:
+        shifted = parse_shifted(dataset)
+        if shifted is not None:
+            return NAME, shifted[0], shifted[1]
+        aux = parse_aux(dataset)
+    except ValueError:
+        return None
+    if aux is None:
+        return None
+    return aux[0], aux[1].zeta, aux[1].n_aux
+
+
+def agbal_shift_table(df: pd.DataFrame, metric: str = "mse") -> pd.DataFrame:
+    """AUC of ``metric`` per run setting with the dataset's ζ and ``N_aux``.
+
+    Returns:
+        :func:`auc_table` rows of datasets with auxiliary data (``shifted...``,
+        ``NAME:aux...``) plus columns ``base``, ``zeta`` and ``n_aux``; empty
+        when there are none.
+    """
+    table = auc_table(df, metric)
+    settings = [aux_setting(str(d)) for d in table["dataset"]]
+    keep = np.array([s is not None for s in settings], dtype=bool)
+    table = table[keep].copy()
+    picked = [s for s in settings if s is not None]
+    table["base"] = [s[0] for s in picked]
+    table["zeta"] = [s[1] for s in picked]
+    table["n_aux"] = [s[2] for s in picked]
+    return table
+
+
 TIMINGS = ["select_seconds", "train_seconds", "finetune_seconds"]
 
 

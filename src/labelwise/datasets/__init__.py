@@ -52,6 +52,7 @@ from labelwise.datasets._fetch import (
     fetch_first,
     gunzip_bytes,
 )
+from labelwise.datasets.auxiliary import AuxSpec, carve_auxiliary, parse_aux
 from labelwise.datasets.noise import NOISE_KINDS, add_noise, parse_name
 from labelwise.datasets.shifted import NAME as SHIFTED
 from labelwise.datasets.shifted import make_shifted, parse_shifted
@@ -73,7 +74,7 @@ class Dataset:
             training set for epoch selection), else ``None``.
         y_valid: Validation targets, else ``None``.
         X_aux: Auxiliary inputs from a shifted distribution (the ``shifted``
-            task, for AGBAL), else ``None``.
+            task and the ``NAME:aux`` wrappers, for AGBAL), else ``None``.
         y_aux: Auxiliary targets, else ``None``.
         noisy: Boolean mask ``(n_train,)`` of noisy training items (the
             heteroskedastic benchmarks and ``four-moons``); ``None`` when the
@@ -473,6 +474,9 @@ def is_regression(name: str) -> bool:
     """Whether the (validated) dataset ``name`` has real-valued targets."""
     if parse_shifted(name) is not None:
         return True
+    aux = parse_aux(name)
+    if aux is not None:
+        return _spec(aux[0]).regression
     return _spec(parse_name(name)[0]).regression
 
 
@@ -491,6 +495,14 @@ def check_name(name: str) -> str:
     """
     if parse_shifted(name) is not None:
         return SHIFTED
+    aux = parse_aux(name)
+    if aux is not None:
+        if not _spec(aux[0]).regression:
+            raise InvalidParameterError(
+                f"{aux[0]} is a classification dataset; auxiliary-data wrappers "
+                "(BASE:aux) are for the regression datasets (AGBAL)."
+            )
+        return aux[0]
     base, noise = parse_name(name)
     if _spec(base).regression and noise is not None:
         raise InvalidParameterError(
@@ -592,16 +604,23 @@ def _load_regression(
     yte: np.ndarray,
     pool_size: int | None,
     test_size: int | None,
+    aux: AuxSpec | None = None,
 ) -> Dataset:
     """BMDAL preprocessing (ALGORITHMS.md §1.8) on a fixed split.
 
     1 024 training rows (seed 0) become the validation set; inputs are
     standardised with the remaining training rows' statistics and squashed by
     ``5 tanh(x / 5)``; targets are standardised with the mean and standard
-    deviation of all rows.
+    deviation of all rows. With ``aux``, the auxiliary rows of
+    :mod:`labelwise.datasets.auxiliary` leave the pool before ``pool_size``
+    subsampling.
     """
     valid, rest = _valid_split(len(ytr))
     prep, target = _regression_transforms(xtr, ytr, xte, yte)
+    x_aux = y_aux = None
+    if aux is not None:
+        rows, x_aux, y_aux = carve_auxiliary(prep(xtr[rest]), target(ytr[rest]), aux)
+        rest = np.delete(rest, rows)
     keep = rest[_subsample(len(rest), pool_size)]
     keep_test = _subsample(len(yte), test_size)
     return Dataset(
@@ -613,6 +632,8 @@ def _load_regression(
         None,
         X_valid=prep(xtr[valid]),
         y_valid=target(ytr[valid]),
+        X_aux=x_aux,
+        y_aux=y_aux,
     )
 
 
@@ -636,7 +657,9 @@ def load(
         name: One of :func:`available_datasets`, optionally wrapped in a noise
             benchmark: ``BASE:KIND[:SHARE]`` (see :mod:`labelwise.datasets.noise`),
             e.g. ``fashion-mnist:noisy-blank`` (80 % noisy) or
-            ``mnist:noisy-class:0.4``.
+            ``mnist:noisy-class:0.4``; regression datasets take auxiliary data
+            for AGBAL: ``BASE:aux[:ZETA[:NAUX]]`` (see
+            :mod:`labelwise.datasets.auxiliary`), e.g. ``diamonds:aux``.
         pool_size: Keep a random subset of this many clean training items (seed
             0) before noise is added. Defaults to all.
         test_size: Keep a random subset of the test set (seed 0).
@@ -653,6 +676,13 @@ def load(
         d = _load_regression(name, xtr, ytr, xte, yte, pool_size, test_size)
         prep_x, prep_y = _regression_transforms(xtr, ytr, xte, yte)
         return dataclasses.replace(d, X_aux=prep_x(xa), y_aux=prep_y(ya))
+    aux = parse_aux(name)
+    if aux is not None:
+        base = check_name(name)
+        xtr, ytr, xte, yte = fetch_raw(base, root=root)
+        return _load_regression(
+            name, xtr, ytr, xte, yte, pool_size, test_size, aux=aux[1]
+        )
     base, noise = parse_name(name)
     spec = _spec(base)
     if spec.regression and noise is not None:

@@ -395,19 +395,32 @@ class BMDAL(Strategy):
                 return tf.scale(*pair, factor(i))
             return pair
 
+        def pre(i: int) -> float:
+            # the same scaling, folded into the transform (no scaled copy)
+            if len(args) > i:
+                given = factor(i)
+                return tf.scale_factor(pair[1]) if given is None else given
+            return 1.0
+
         if name == "rp":
             return tf.sketch(*pair, int(args[0]), rng=child_seed(rng))
         if name == "scale":
             return auto(0) if args else tf.scale(*pair)
         if name == "train":
-            return tf.posterior(*auto(1), float(args[0]))
+            return tf.posterior(*pair, float(args[0]), prescale=pre(1))
         if name == "acs-grad":
             return tf.acs_grad(*auto(1), float(args[0]), rng=child_seed(rng))
         if name == "acs-rf":
             return tf.acs_rf(
-                *auto(2), int(args[0]), float(args[1]), rng=child_seed(rng)
+                *pair,
+                int(args[0]),
+                float(args[1]),
+                rng=child_seed(rng),
+                prescale=pre(2),
             )
-        return tf.acs_rf_hyper(*auto(1), y_train, int(args[0]), rng=child_seed(rng))
+        return tf.acs_rf_hyper(
+            *pair, y_train, int(args[0]), rng=child_seed(rng), prescale=pre(1)
+        )
 
     def _select(
         self,
