@@ -20,6 +20,11 @@ Bounds (per PERFORMANCE.md):
   N x 2 k² candidate state, + B backward steps on 2B points (negligible).
 
 Usage: python benchmarks/selection_speed.py [--json] [--quick] [--repeats R]
+       python benchmarks/selection_speed.py --regression [--quick] [--json]
+
+``--regression`` runs the regression cases instead (lcmd, maxdet, bait and
+kmeanspp on grad -> rp(512) with a 512-512 network, N = 50 000, 200 training
+points, B = 200, against bmdal-reg when installed): see regression_speed.py.
 """
 
 from __future__ import annotations
@@ -228,7 +233,17 @@ def main() -> None:
     )
     parser.add_argument("--repeats", type=int, default=3, help="Timed runs per case.")
     parser.add_argument("--_case", help=argparse.SUPPRESS)
+    parser.add_argument(
+        "--regression",
+        action="store_true",
+        help="The regression cases against bmdal-reg (regression_speed.py).",
+    )
     args = parser.parse_args()
+    if args.regression:
+        import regression_speed
+
+        argv = ["--quick"] * args.quick + ["--json"] * args.json
+        raise SystemExit(regression_speed.main(argv))
     if args._case:
         spec = json.loads(args._case)
         reps = 1 if spec["case"] == "bait" and not args.quick else args.repeats

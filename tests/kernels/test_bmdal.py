@@ -247,3 +247,29 @@ def test_bad_arguments(kw, match):
         select_bmdal(pool, train, 41)
     with pytest.raises(InvalidParameterError, match="differ in width"):
         select_bmdal(pool, np.zeros((2, 5)), 3)
+
+
+@settings(max_examples=30, deadline=None)
+@given(seed=st.integers(0, 10_000), n_train=st.integers(1, 9), dup=st.booleans())
+def test_adding_training_centers_at_once_equals_one_by_one(seed, n_train, dup):
+    import torch
+
+    from labelwise.kernels._bmdal import _LCMD
+    from labelwise.kernels._points import DensePoints
+
+    rng = np.random.default_rng(seed)
+    x = rng.integers(-3, 4, size=(20 + n_train, 2)).astype(np.float64)
+    if dup:  # exact duplicates among the training points and the pool
+        x[-1] = x[20]
+        x[0] = x[20]
+    x = torch.as_tensor(x)
+    one, many = (
+        _LCMD(DensePoints(x), 20, "sq-dist"),
+        _LCMD(DensePoints(x), 20, "sq-dist"),
+    )
+    for t in range(20, 20 + n_train):
+        one.add(t)
+    many.add_many(list(range(20, 20 + n_train)), chunk=3)
+    assert torch.allclose(one.m, many.m)
+    assert one.center.tolist() == many.center.tolist()
+    assert one.taken.tolist() == many.taken.tolist()

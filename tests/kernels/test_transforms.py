@@ -147,3 +147,25 @@ def test_ensemble_sums_kernels():
     assert np.allclose(_gram(fp.numpy()), _gram(pool) + _gram(pool[:, :2]))
     with pytest.raises(InvalidParameterError, match="at least one"):
         ensemble([])
+
+
+def test_prescale_folds_the_scale_into_the_transform_and_chunks_change_nothing():
+    from labelwise.kernels._transforms import _rowwise, scale_factor
+
+    pool, train = _data(5)
+    c = scale_factor(train)
+    want = posterior(*scale(pool, train), 0.2)
+    got = posterior(pool.astype(np.float32), train, 0.2, prescale=c)
+    assert np.allclose(got[0].numpy(), want[0].numpy(), atol=1e-5)
+    assert np.allclose(got[1].numpy(), want[1].numpy(), atol=1e-5)
+    want = acs_rf(*scale(pool, train, 0.7), 16, 0.3, rng=4)
+    got = acs_rf(pool, train, 16, 0.3, rng=4, prescale=0.7)
+    assert np.allclose(got[0].numpy(), want[0].numpy())
+    y = np.arange(8.0)
+    want = acs_rf_hyper(*scale(pool, train, 0.7), y, 16, rng=4)
+    got = acs_rf_hyper(pool, train, y, 16, rng=4, prescale=0.7)
+    assert np.allclose(got[0].numpy(), want[0].numpy())
+    # row chunks give the same rows as one pass
+    whole = _rowwise(pool, 5, lambda f: f * 2.0 + 1.0, 0.5, chunk=10_000)
+    chunked = _rowwise(pool, 5, lambda f: f * 2.0 + 1.0, 0.5, chunk=7)
+    assert torch.equal(whole, chunked) and np.allclose(whole.numpy(), pool + 1.0)

@@ -158,6 +158,49 @@ class _MaxDet(_State):
         super().add(j)
 
 
+class _MaxDetFeatures(_MaxDet):
+    """maxdet on features with ``σ > 0``: Sherman–Morrison in feature space.
+
+    With ``ψ = φ / σ`` and ``M = (Ψ_Sᵀ Ψ_S + I)⁻¹`` (``p x p``), the posterior
+    covariance is ``σ² ψ_iᵀ M ψ_j``, so observing ``j`` lowers ``d_i`` by
+    ``σ² g_i² / c`` with ``g = Ψ M ψ_j`` and ``c = 1 + ψ_jᵀ M ψ_j`` — the same
+    numbers as the pivoted Cholesky's ``ℓ_i²``, from one pass over the features
+    per step and no growing ``n x m`` factor. ``M``, ``c`` and the variances
+    ``d`` are float64; the pass reads a float32 copy of ``Ψ`` (``read_dtype``;
+    half the bytes of float64, which dominate the step), so ``g`` carries
+    float32 rounding (relative ~1e-6) — it only shifts the small variances
+    that are never the argmax.
+    """
+
+    def __init__(
+        self,
+        x: torch.Tensor,
+        n_pool: int,
+        sigma: float,
+        read_dtype: torch.dtype = torch.float32,
+    ):
+        _State.__init__(self, x.shape[0], n_pool)
+        self.s2, self.sigma = sigma**2, sigma
+        self.x = x  # exact rows for psi_j; no copy
+        norms = torch.linalg.vector_norm(x.to(torch.float64), dim=1)
+        self.d = norms.square_().add_(self.s2)
+        self.tol = 1e-12 * float(self.d.max()) if x.shape[0] else 0.0
+        self.psi_t = x.t().to(read_dtype).contiguous().mul_(1.0 / sigma)  # (p, n)
+        self.M = torch.eye(x.shape[1], dtype=torch.float64)
+
+    def add(self, j: int) -> None:
+        if not float(self.d[j]) > 0:
+            raise _Failed(f"maxdet: posterior variance {float(self.d[j]):.3g} <= 0")
+        psi_j = self.x[j].to(torch.float64) / self.sigma
+        u = self.M @ psi_j
+        c = 1.0 + float(psi_j @ u)
+        g = torch.mv(self.psi_t.t(), u.to(self.psi_t.dtype)).to(torch.float64)
+        self.d.addcmul_(g, g, value=-self.s2 / c)
+        self.M.addr_(u, u, alpha=-1.0 / c)
+        self.d[j] = -math.inf
+        _State.add(self, j)
+
+
 class _Bait(_State):
     """Total posterior variance over the targets, with rank-one updates."""
 
@@ -267,6 +310,27 @@ class _Distance(_State):
         self.has_center = True
         super().add(j)
 
+    def add_many(self, idx: list[int], chunk: int = 256) -> None:
+        """Add several centers at once (the training points of mode TP).
+
+        Equal to adding them one by one: each point keeps its smallest squared
+        distance and the first center that attains it; distances come from one
+        ``(n, chunk)`` block per chunk instead of one pass per center.
+        """
+        for s in range(0, len(idx), chunk):
+            block = torch.as_tensor(idx[s : s + chunk], dtype=torch.long)
+            d2 = self.points.sqdist_block(block)
+            d2[block, torch.arange(block.numel())] = 0.0
+            best, arg = d2.min(1)
+            closer = best < self.m
+            self.m = torch.where(closer, best, self.m)
+            self.center[closer] = block[arg[closer]]
+            self.m[block] = 0.0  # as add(): a center is its own nearest center
+            self.center[block] = block
+        if idx:
+            self.has_center = True
+            self.taken[torch.as_tensor(idx, dtype=torch.long)] = True
+
     def first(self, what: str) -> int:
         return self.argmax(self.points.sq_norms(), what)
 
@@ -355,7 +419,8 @@ def _bait_rank_one(
     precision = torch.eye(p, dtype=xp.dtype)
     if mode == "tp":
         precision = precision + xt.t() @ xt / sigma**2
-    feats = xp / sigma
+    # stored transposed, so the kernel's (d, n) copy is this array itself
+    feats = (xp.t() / sigma).contiguous().t()
     idx, gains = greedy_a_optimal_rank_one(
         feats, n_select, fisher=fisher, precision=precision, n_forward=n_forward
     )
@@ -419,8 +484,11 @@ def _run(
     chosen: list[int] = []
     message = None
     try:
-        for t in range(n_pool, n_total):  # training points first (mode tp)
-            state.add(t)
+        if hasattr(state, "add_many"):  # training points first (mode tp)
+            state.add_many(list(range(n_pool, n_total)))
+        else:
+            for t in range(n_pool, n_total):
+                state.add(t)
         while len(chosen) < n_forward:
             j = state.next(gen)
             state.add(j)
@@ -506,25 +574,32 @@ def select_bmdal(
         return BatchResult(gen.permutation(n_pool)[:n_select].astype(np.int64))
     if method == "maxdiag":
         return _maxdiag((xp * xp).sum(1), n_select)
-    x = torch.cat([xp, xt]) if mode == "tp" else xp
+    parts = (xp, xt) if mode == "tp" else (xp,)
+    n_total = n_pool + (xt.shape[0] if mode == "tp" else 0)
+    if method in ("maxdist", "kmeanspp", "lcmd"):
+        points = DensePoints.stacked(*parts)  # no concatenated copy
+        state: Any
+        if method == "maxdist":
+            state = _MaxDist(points, n_pool)
+        elif method == "kmeanspp":
+            state = _KMeansPP(points, n_pool)
+        else:
+            state = _LCMD(points, n_pool, weight_mode)
+        return _run(state, n_pool, n_total, n_select, n_select, gen)
+    x = torch.cat(parts) if mode == "tp" else xp
     n_forward = n_select
     if method == "bait" and overselection > 1:
         n_forward = min(round(overselection * n_select), n_pool)
     if method == "bait" and sigma > 0:
         return _bait_rank_one(xp, xt, n_select, n_forward, sigma, mode, gen)
-    state: Any
-    if method == "maxdet":
+    if method == "maxdet" and sigma > 0 and x.shape[1] < x.shape[0]:
+        state = _MaxDetFeatures(x, n_pool, sigma)
+    elif method == "maxdet":
         state = _MaxDet(FeatureGram(x), n_pool, sigma, n_forward + x.shape[0] - n_pool)
     elif method == "bait":
         state = _Bait(x, n_pool, sigma, xt if mode == "p" else xt[:0])
-    elif method == "fw":
-        state = _FrankWolfe(x, n_pool)
-    elif method == "maxdist":
-        state = _MaxDist(DensePoints(x), n_pool)
-    elif method == "kmeanspp":
-        state = _KMeansPP(DensePoints(x), n_pool)
     else:
-        state = _LCMD(DensePoints(x), n_pool, weight_mode)
+        state = _FrankWolfe(x, n_pool)
     return _run(state, n_pool, x.shape[0], n_select, n_forward, gen)
 
 

@@ -366,9 +366,13 @@ def greedy_a_optimal_rank_one(
     f, m0, n_fwd = _check_design(fisher, precision, d, "d", n, n_select, n_forward)
     minv = torch.linalg.inv(m0)
     minv = (minv + minv.t()) / 2
-    hm = h @ minv
-    a = (hm * h).sum(1)
-    b = ((hm @ f) * hm).sum(1)
+    a = torch.empty(n, dtype=h.dtype)
+    b = torch.empty(n, dtype=h.dtype)
+    for s in range(0, n, 8192):  # row chunks: no n x d temporaries
+        hc = h[s : s + 8192]
+        hm = hc @ minv
+        a[s : s + 8192] = (hm * hc).sum(1)
+        b[s : s + 8192] = ((hm @ f) * hm).sum(1)
     del hm
     ht = h.t().contiguous()  # (d, n): one skinny GEMM projects every candidate
 

@@ -265,3 +265,9 @@ class GramPoints:
     def sq_norms(self) -> torch.Tensor:
         """``k(x, x)``, shape ``(n,)``."""
         return self.sq
+
+    def sqdist_block(self, idx: torch.Tensor) -> torch.Tensor:
+        """Squared distances of all points to the points ``idx``, ``(n, m)``."""
+        out = self.gram.cols(idx).mul_(-2.0)
+        out.add_(self.sq[:, None]).add_(self.sq[idx][None, :])
+        return out.clamp_min_(0.0)

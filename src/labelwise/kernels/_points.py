@@ -29,6 +29,19 @@ class DensePoints:
         self.xt = x.t().contiguous()
         self.sq = _sq_norms(x)
 
+    @classmethod
+    def stacked(cls, *parts: torch.Tensor) -> DensePoints:
+        """The rows of several ``(n_i, d)`` matrices, without concatenating them."""
+        out = cls.__new__(cls)
+        out.n = sum(int(p.shape[0]) for p in parts)
+        out.xt = torch.empty(parts[0].shape[1], out.n, dtype=parts[0].dtype)
+        s = 0
+        for p in parts:
+            out.xt[:, s : s + p.shape[0]] = p.t()
+            s += p.shape[0]
+        out.sq = torch.cat([_sq_norms(p) for p in parts])
+        return out
+
     def sqdist_to(self, i: int) -> torch.Tensor:
         """Squared distances of all points to point ``i``, shape ``(n,)``."""
         dots = torch.mv(self.xt.t(), self.xt[:, i].contiguous())
@@ -38,6 +51,12 @@ class DensePoints:
     def sq_norms(self) -> torch.Tensor:
         """Squared norms, shape ``(n,)``."""
         return self.sq
+
+    def sqdist_block(self, idx: torch.Tensor) -> torch.Tensor:
+        """Squared distances of all points to the points ``idx``, ``(n, m)``."""
+        dots = self.xt.t() @ self.xt[:, idx]
+        out = dots.mul_(-2.0).add_(self.sq[:, None]).add_(self.sq[idx][None, :])
+        return out.clamp_min_(0.0)
 
 
 class KroneckerPoints:

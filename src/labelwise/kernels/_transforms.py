@@ -43,6 +43,13 @@ def _t(x: Any) -> torch.Tensor:
     return torch.as_tensor(np.asarray(x), dtype=torch.float64)
 
 
+def _fresh(x: Any) -> torch.Tensor:
+    """A float64 copy of ``x`` that may be changed in place (one copy only)."""
+    arr = np.asarray(x)
+    out = torch.as_tensor(arr, dtype=torch.float64)
+    return out.clone() if arr.dtype == np.float64 else out
+
+
 def robust_cholesky(a: torch.Tensor, max_tries: int = 15) -> torch.Tensor:
     """Lower Cholesky factor of a symmetric PSD matrix, adding jitter if needed.
 
@@ -77,6 +84,34 @@ def robust_cholesky(a: torch.Tensor, max_tries: int = 15) -> torch.Tensor:
     )
 
 
+_ROWS = 8192
+
+
+def _rowwise(
+    f: Any, width: int, fn: Any, factor: float = 1.0, chunk: int = _ROWS
+) -> torch.Tensor:
+    """``fn`` over row chunks of ``factor · f`` (float64) into one new array.
+
+    Bounds the temporaries of a transform to ``chunk`` rows, and reads a float32
+    input without a full float64 copy.
+    """
+    src = torch.as_tensor(np.asarray(f))
+    out = torch.empty(src.shape[0], width, dtype=torch.float64)
+    for s in range(0, src.shape[0], chunk):
+        block = src[s : s + chunk].to(torch.float64)
+        if factor != 1.0:
+            block = block * factor
+        out[s : s + chunk] = fn(block)
+    return out
+
+
+def scale_factor(train: Any) -> float:
+    """``1 / sqrt(mean_train k(x, x))`` (1 without training points or when 0)."""
+    ft = _t(train)
+    mean = float((ft * ft).sum(1).mean()) if ft.shape[0] else 0.0
+    return 1.0 / math.sqrt(mean) if mean > 0 else 1.0
+
+
 def scale(pool: Any, train: Any, factor: float | None = None) -> Pair:
     """Multiply the kernel by ``factor²``; ``None``: unit mean training variance.
 
@@ -89,14 +124,14 @@ def scale(pool: Any, train: Any, factor: float | None = None) -> Pair:
     Returns:
         ``(pool, train)`` features.
     """
-    fp, ft = _t(pool), _t(train)
+    fp, ft = _fresh(pool), _fresh(train)
     if factor is None:
         mean = float((ft * ft).sum(1).mean()) if ft.shape[0] else 0.0
         factor = 1.0 / math.sqrt(mean) if mean > 0 else 1.0
-    return fp * factor, ft * factor
+    return fp.mul_(factor), ft.mul_(factor)
 
 
-def posterior(pool: Any, train: Any, sigma: float) -> Pair:
+def posterior(pool: Any, train: Any, sigma: float, *, prescale: float = 1.0) -> Pair:
     """GP posterior kernel given the training points (noise ``σ²``), as features.
 
     ``φ_post = σ L⁻¹ φ`` with ``L Lᵀ = Φ_trᵀ Φ_tr + σ² I``, so that
@@ -106,23 +141,23 @@ def posterior(pool: Any, train: Any, sigma: float) -> Pair:
         pool: Pool features ``(n_pool, p)``.
         train: Training features ``(n_train, p)``.
         sigma: Noise standard deviation, > 0.
+        prescale: Multiply the features by this first (``scale``'s factor),
+            without a scaled copy.
 
     Returns:
-        ``(pool, train)`` posterior features.
+        ``(pool, train)`` posterior features (float64, computed in row chunks).
     """
     if not sigma > 0:
         raise InvalidParameterError(f"train/posterior needs sigma > 0; got {sigma!r}.")
-    fp, ft = _t(pool), _t(train)
-    p = fp.shape[1]
-    chol = robust_cholesky(ft.t() @ ft + sigma**2 * torch.eye(p, dtype=fp.dtype))
+    ft = _t(train) * prescale
+    p = ft.shape[1]
+    chol = robust_cholesky(ft.t() @ ft + sigma**2 * torch.eye(p, dtype=ft.dtype))
 
     def tf(f: torch.Tensor) -> torch.Tensor:
-        out: torch.Tensor = (
-            sigma * torch.linalg.solve_triangular(chol, f.t(), upper=False).t()
-        )
-        return out
+        out: torch.Tensor = torch.linalg.solve_triangular(chol, f.t(), upper=False)
+        return out.mul_(sigma).t()
 
-    return tf(fp), tf(ft)
+    return _rowwise(pool, p, tf, prescale), _rowwise(train, p, tf, prescale)
 
 
 def sketch(pool: Any, train: Any, dim: int, *, rng: RNGLike = None) -> Pair:
@@ -187,7 +222,13 @@ def _quad(chol: torch.Tensor, f: torch.Tensor) -> torch.Tensor:
 
 
 def acs_rf(
-    pool: Any, train: Any, dim: int, sigma: float, *, rng: RNGLike = None
+    pool: Any,
+    train: Any,
+    dim: int,
+    sigma: float,
+    *,
+    rng: RNGLike = None,
+    prescale: float = 1.0,
 ) -> Pair:
     """ACS random features (Pinsler et al. 2019) under Gaussian noise ``σ²``.
 
@@ -196,23 +237,29 @@ def acs_rf(
     """
     if not sigma > 0:
         raise InvalidParameterError(f"acs-rf needs sigma > 0; got {sigma!r}.")
-    fp, ft = _t(pool), _t(train)
-    p = fp.shape[1]
+    ft = _t(train) * prescale
+    p = ft.shape[1]
     theta, chol = _acs_thetas(
-        ft.t() @ ft + sigma**2 * torch.eye(p, dtype=fp.dtype), dim, rng
+        ft.t() @ ft + sigma**2 * torch.eye(p, dtype=ft.dtype), dim, rng
     )
 
     def tf(f: torch.Tensor) -> torch.Tensor:
         ks = _quad(chol, f)[:, None]
-        proj = f @ theta
-        out = 0.5 * torch.log1p(ks / sigma**2) - (proj**2 + ks) / (2 * sigma**2)
-        return out / math.sqrt(dim)
+        out = (f @ theta).square_().add_(ks).mul_(-1.0 / (2 * sigma**2))
+        out.add_(0.5 * torch.log1p(ks / sigma**2))
+        return out.mul_(1.0 / math.sqrt(dim))
 
-    return tf(fp), tf(ft)
+    return _rowwise(pool, dim, tf, prescale), _rowwise(train, dim, tf, prescale)
 
 
 def acs_rf_hyper(
-    pool: Any, train: Any, y_train: Any, dim: int, *, rng: RNGLike = None
+    pool: Any,
+    train: Any,
+    y_train: Any,
+    dim: int,
+    *,
+    rng: RNGLike = None,
+    prescale: float = 1.0,
 ) -> Pair:
     """ACS random features with an inverse-Gamma noise prior (a₀ = b₀ = 1).
 
@@ -220,15 +267,15 @@ def acs_rf_hyper(
     ½ (yᵀy - θ̄ᵀ A θ̄)``, ``v(x) = (b̃/ã)(1 + φᵀ A⁻¹ φ)``, ``θ_j ~ N(0, A⁻¹)``:
     ``ψ_j(x) = dim^{-1/2} [-½ log(2π) - ½ ((φᵀ θ_j)² + v(x))]``.
     """
-    fp, ft = _t(pool), _t(train)
+    ft = _t(train) * prescale
     y = _t(y_train).reshape(-1)
     if y.shape[0] != ft.shape[0]:
         raise InvalidParameterError(
             f"acs-rf-hyper needs one target per training point: {ft.shape[0]} "
             f"training points, {y.shape[0]} targets."
         )
-    p = fp.shape[1]
-    a = ft.t() @ ft + torch.eye(p, dtype=fp.dtype)
+    p = ft.shape[1]
+    a = ft.t() @ ft + torch.eye(p, dtype=ft.dtype)
     theta, chol = _acs_thetas(a, dim, rng)
     theta_bar = torch.cholesky_solve((ft.t() @ y)[:, None], chol)[:, 0]
     a_tilde = 1.0 + ft.shape[0] / 2
@@ -236,11 +283,11 @@ def acs_rf_hyper(
 
     def tf(f: torch.Tensor) -> torch.Tensor:
         v = (b_tilde / a_tilde) * (1.0 + _quad(chol, f))[:, None]
-        proj = f @ theta
-        out = -0.5 * math.log(2 * math.pi) - 0.5 * (proj**2 + v)
-        return out / math.sqrt(dim)
+        out = (f @ theta).square_().add_(v).mul_(-0.5)
+        out.add_(-0.5 * math.log(2 * math.pi))
+        return out.mul_(1.0 / math.sqrt(dim))
 
-    return tf(fp), tf(ft)
+    return _rowwise(pool, dim, tf, prescale), _rowwise(train, dim, tf, prescale)
 
 
 def ensemble(pairs: list[Pair]) -> Pair:

@@ -368,8 +368,19 @@ class TorchRegressor:
             inputs.append(args[0].detach())
             outputs.append(out)
 
-        chunks = []
-        for xc in torch.split(x, self.predict_batch_size):
+        width = sketch_dim
+        if width is None:
+            width = 0
+            for m in layers:
+                w = m.weight
+                assert isinstance(w, torch.Tensor)
+                has_bias = _factors(m)[1] is not None
+                width += (int(w.shape[1]) + int(has_bias)) * int(w.shape[0])
+        result = torch.empty(x.shape[0], width, dtype=dtype)
+        start = 0
+        # the gradient features are written chunk by chunk into one array; the
+        # chunk is at most 4096 rows, bounding the autograd temporaries
+        for xc in torch.split(x, min(self.predict_batch_size, 4096)):
             inputs.clear()
             outputs.clear()
             handles = [m.register_forward_hook(hook) for m in layers]
@@ -382,7 +393,8 @@ class TorchRegressor:
             finally:
                 for h in handles:
                     h.remove()
-            blocks = []
+            out = result[start : start + xc.shape[0]]
+            col = 0
             for k, layer in enumerate(layers):
                 in_f, b_f = _factors(layer)
                 a = inputs[k].to(dtype).reshape(xc.shape[0], -1) * in_f
@@ -392,18 +404,21 @@ class TorchRegressor:
                     )
                 d = deltas[k].to(dtype).reshape(xc.shape[0], -1)
                 if sketch_dim is None:
-                    blocks.append(
-                        (a[:, :, None] * d[:, None, :]).reshape(a.shape[0], -1)
+                    size = a.shape[1] * d.shape[1]
+                    out[:, col : col + size] = (a[:, :, None] * d[:, None, :]).reshape(
+                        a.shape[0], -1
                     )
+                    col += size
                 else:
                     p1, p2 = sketches[k]
-                    blocks.append(math.sqrt(sketch_dim) * (a @ p1) * (d @ p2))
-            chunks.append(
-                torch.cat(blocks, 1)
-                if sketch_dim is None
-                else torch.stack(blocks).sum(0)
-            )
-        return torch.cat(chunks)
+                    block = (a @ p1).mul_(d @ p2).mul_(math.sqrt(sketch_dim))
+                    if k == 0:
+                        out.copy_(block)
+                    else:
+                        out.add_(block)
+            start += xc.shape[0]
+            del inputs[:], outputs[:], deltas
+        return result
 
 
 class SklearnRegressor:
