@@ -1,4 +1,7 @@
-"""Command line: ``labelwise strategies|datasets|run|bench|report|table|export``."""
+"""Command line: ``labelwise strategies|datasets|run|bench|report|table|export``.
+
+``labelwise label init|serve|export|import`` runs the labeling app.
+"""
 
 from __future__ import annotations
 
@@ -421,6 +424,162 @@ def export(
         )
     n = ResultStore(db).export_csv(csv)
     typer.echo(f"wrote {n} rows to {csv}")
+
+
+label_app = typer.Typer(
+    no_args_is_help=True,
+    help="The labeling app: a web page where a person labels what labelwise asks for.",
+)
+app.add_typer(label_app, name="label")
+
+
+@label_app.command("init")
+def label_init(
+    directory: Annotated[Path, typer.Argument(help="New project folder.")],
+    images: Annotated[
+        Path | None, typer.Option(help="Folder of images (PNG, JPEG, BMP, GIF).")
+    ] = None,
+    table: Annotated[
+        Path | None, typer.Option(help="CSV or Parquet table, one item per row.")
+    ] = None,
+    dataset: Annotated[
+        str | None,
+        typer.Option(help="Registered dataset (a demo: its labels stay hidden)."),
+    ] = None,
+    classes: Annotated[
+        str | None, typer.Option(help="Class names, comma-separated: a,b,c.")
+    ] = None,
+    target: Annotated[
+        str | None, typer.Option(help="'numeric' for a real-valued target.")
+    ] = None,
+    strategy: Annotated[
+        str | None, typer.Option(help="Strategy (entropy; lcmd for numeric).")
+    ] = None,
+    model: Annotated[
+        str | None, typer.Option(help="Model (mlp; bmdal-mlp for numeric).")
+    ] = None,
+    batch_size: Annotated[int, typer.Option(help="Items per batch.")] = 10,
+    budget: Annotated[int | None, typer.Option(help="Label budget.")] = None,
+    retrain_every: Annotated[
+        int | None,
+        typer.Option(help="Also retrain after this many labels within a batch."),
+    ] = None,
+    holdout: Annotated[
+        Path | None,
+        typer.Option(help="Labeled hold-out table (with a 'label' column)."),
+    ] = None,
+    pool_size: Annotated[
+        int | None, typer.Option(help="--dataset: random subset of this size.")
+    ] = None,
+    epochs: Annotated[int | None, typer.Option(help="Model training epochs.")] = None,
+    seed: Annotated[int, typer.Option(help="Seed.")] = 0,
+) -> None:
+    """Create a labeling project from images, a table or a dataset."""
+    from labelwise.app import init_project
+
+    params = {} if epochs is None else {"epochs": epochs}
+    try:
+        cfg = init_project(
+            directory,
+            images=images,
+            table=table,
+            dataset=dataset,
+            classes=None if classes is None else classes.split(","),
+            target=target,
+            strategy=strategy,
+            model=model,
+            model_params=params,
+            batch_size=batch_size,
+            budget=budget,
+            retrain_every=retrain_every,
+            holdout=holdout,
+            pool_size=pool_size,
+            seed=seed,
+        )
+    except LabelwiseError as exc:
+        _fail(exc)
+    what = ", ".join(cfg.classes) if cfg.classes else "numeric target"
+    typer.echo(
+        f"project {directory}: {cfg.kind} {cfg.source} ({what}); strategy "
+        f"{cfg.strategy}, model {cfg.model}, batches of {cfg.batch_size}"
+    )
+    typer.echo(f"serve it with: labelwise label serve {directory}")
+
+
+@label_app.command("serve")
+def label_serve(
+    directory: Annotated[Path, typer.Argument(help="Project folder.")],
+    host: Annotated[str, typer.Option(help="Address to bind.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port.")] = 8000,
+    token: Annotated[
+        str | None,
+        typer.Option(help="Session token (required off loopback; else random)."),
+    ] = None,
+) -> None:
+    """Serve the labeling page; prints the URL with its session token."""
+    import uvicorn
+
+    from labelwise.app import LabelSession
+    from labelwise.app.server import create_app, is_loopback, new_token
+
+    if not is_loopback(host) and not token:
+        _fail(
+            InvalidParameterError(
+                f"Serving on {host} (not loopback) needs --token SECRET, so that "
+                "only people who know it can change labels."
+            )
+        )
+    token = token or new_token()
+    try:
+        session = LabelSession(directory).start()
+    except LabelwiseError as exc:
+        _fail(exc)
+    shown = "127.0.0.1" if host in ("0.0.0.0", "::") else host
+    typer.echo(
+        f"labelwise labeling app: http://{shown}:{port}/?token={token}", err=True
+    )
+    try:
+        uvicorn.run(
+            create_app(session, token), host=host, port=port, log_level="warning"
+        )
+    finally:
+        session.close()
+
+
+@label_app.command("export")
+def label_export(
+    directory: Annotated[Path, typer.Argument(help="Project folder.")],
+    out: Annotated[Path, typer.Option("--out", help="CSV file to write.")],
+) -> None:
+    """Write the current labels as item,label,round CSV."""
+    from labelwise.app import LabelDB, load_config
+
+    try:
+        load_config(directory)
+    except LabelwiseError as exc:
+        _fail(exc)
+    db = LabelDB(directory / "labels.sqlite")
+    text = db.export_csv()
+    db.close()
+    out.write_text(text)
+    typer.echo(f"wrote {text.count(chr(10)) - 1} labels to {out}")
+
+
+@label_app.command("import")
+def label_import(
+    directory: Annotated[Path, typer.Argument(help="Project folder.")],
+    csv: Annotated[Path, typer.Argument(help="CSV with columns item,label.")],
+) -> None:
+    """Set labels from a CSV (all rows valid, or nothing changes)."""
+    from labelwise.app import LabelSession
+
+    try:
+        session = LabelSession(directory, background=False)
+        n = session.import_csv(csv.read_text())
+    except LabelwiseError as exc:
+        _fail(exc)
+    session.db.close()
+    typer.echo(f"imported: {n} labels changed")
 
 
 def _normalise_argv(argv: list[str]) -> list[str]:

@@ -16,6 +16,7 @@ from labelwise.loop.report import (
     normalized_auc,
     plot_learning_curves,
 )
+from labelwise.loop.stopping import StopMonitor, StoppingCriteria, changed_share
 from labelwise.loop.store import ResultStore, run_id
 
 __all__ = [
@@ -25,7 +26,10 @@ __all__ = [
     "ResultStore",
     "RunConfig",
     "SimulatedOracle",
+    "StopMonitor",
+    "StoppingCriteria",
     "auc_table",
+    "changed_share",
     "classification_metrics",
     "curve_table",
     "format_auc_table",

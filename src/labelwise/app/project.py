@@ -1,0 +1,295 @@
+"""A labeling project on disk: settings, the items' features, how to show them.
+
+``labelwise label init DIR`` writes::
+
+    DIR/project.json     settings (source, classes or numeric target, strategy,
+                         model, batch size, budget, retrain cadence, seed)
+    DIR/features.npy     what the model sees, one row per item
+    DIR/items.json       how the page shows each item (image file, table row)
+    DIR/hidden.npy       --dataset only: the true labels, used for scoring
+    DIR/holdout_*.npy    a labeled hold-out for the learning curve (--dataset:
+                         the test split; --table: --holdout FILE)
+    DIR/labels.sqlite    labels, queue and history (see labelwise.app.store)
+
+Sources: a folder of images (PNG/JPEG/BMP/GIF; features are the pixels resized
+to 32 x 32 grey, standardised), a CSV or Parquet table (numeric columns are the
+features, the others are shown only), or a registered dataset (a demo: its
+labels stay hidden from the person).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from labelwise.exceptions import InvalidParameterError
+
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif")
+IMAGE_SIDE = 32
+MAX_ITEMS = 2_000_000
+
+
+@dataclass
+class ProjectConfig:
+    """Settings of a labeling project (``project.json``).
+
+    Attributes:
+        kind: ``images``, ``table`` or ``dataset``.
+        source: Image folder, table file or dataset name.
+        classes: Class names; ``None`` for a numeric target.
+        strategy: Strategy name. Defaults to ``entropy`` (``lcmd`` for numeric).
+        model: Model name (``labelwise.models.registry``).
+        model_params: Model parameters.
+        batch_size: Items per queried batch.
+        budget: Label budget (``None``: no limit).
+        retrain_every: Retrain after this many new labels even within a batch
+            (``None``: when the batch is done).
+        stable_share: Stop when fewer pool predictions than this share change.
+        rmse_change: Regression: stop when the hold-out RMSE changes less.
+        seed: Seed of the first batch, training and selection.
+        display_columns: Table columns shown on the page.
+    """
+
+    kind: str
+    source: str
+    classes: list[str] | None
+    strategy: str
+    model: str
+    model_params: dict[str, Any] = field(default_factory=dict)
+    batch_size: int = 10
+    budget: int | None = None
+    retrain_every: int | None = None
+    stable_share: float | None = 0.01
+    rmse_change: float | None = None
+    seed: int = 0
+    display_columns: list[str] = field(default_factory=list)
+
+    @property
+    def regression(self) -> bool:
+        """Whether the target is numeric."""
+        return self.classes is None
+
+
+def _check_folder_free(folder: Path) -> None:
+    if (folder / "project.json").exists():
+        raise InvalidParameterError(
+            f"{folder} already holds a labeling project; serve it with "
+            f"`labelwise label serve {folder}` or pick another folder."
+        )
+
+
+def _image_features(paths: list[Path]) -> np.ndarray:
+    from PIL import Image
+
+    out = np.empty((len(paths), IMAGE_SIDE * IMAGE_SIDE), dtype=np.float32)
+    for i, p in enumerate(paths):
+        try:
+            with Image.open(p) as im:
+                grey = im.convert("L").resize((IMAGE_SIDE, IMAGE_SIDE))
+                out[i] = np.asarray(grey, dtype=np.float32).reshape(-1) / 255.0
+        except OSError as exc:
+            raise InvalidParameterError(f"Cannot read image {p}: {exc}") from None
+    return out
+
+
+def _standardise(x: np.ndarray) -> np.ndarray:
+    mean, std = x.mean(0), x.std(0)
+    std[std == 0] = 1.0
+    out: np.ndarray = ((x - mean) / std).astype(np.float32)
+    return out
+
+
+def _read_table(path: Path) -> Any:
+    import pandas as pd
+
+    if path.suffix.lower() == ".csv":
+        return pd.read_csv(path)
+    if path.suffix.lower() in (".parquet", ".pq"):
+        try:
+            return pd.read_parquet(path)
+        except ImportError as exc:
+            raise InvalidParameterError(
+                f"Reading {path} needs a Parquet engine (pip install pyarrow): {exc}"
+            ) from None
+    raise InvalidParameterError(
+        f"--table takes a .csv or .parquet file; got {path.name}."
+    )
+
+
+def init_project(
+    folder: str | Path,
+    *,
+    images: str | Path | None = None,
+    table: str | Path | None = None,
+    dataset: str | None = None,
+    classes: list[str] | None = None,
+    target: str | None = None,
+    strategy: str | None = None,
+    model: str | None = None,
+    model_params: dict[str, Any] | None = None,
+    batch_size: int = 10,
+    budget: int | None = None,
+    retrain_every: int | None = None,
+    holdout: str | Path | None = None,
+    pool_size: int | None = None,
+    seed: int = 0,
+) -> ProjectConfig:
+    """Create a labeling project in ``folder`` (see the module docstring).
+
+    Exactly one of ``images``, ``table``, ``dataset``; classes (``classes``)
+    or a numeric target (``target="numeric"``), except for ``dataset``, whose
+    classes (or numeric target) are its own.
+
+    Raises:
+        InvalidParameterError: naming what is wrong and how to fix it.
+    """
+    from labelwise.models.registry import check_model_params
+    from labelwise.strategies import get_strategy
+
+    out = Path(folder)
+    sources = [s for s in (images, table, dataset) if s is not None]
+    if len(sources) != 1:
+        raise InvalidParameterError(
+            "Give exactly one of --images FOLDER, --table FILE or --dataset NAME; "
+            f"got {len(sources)}."
+        )
+    if target not in (None, "numeric"):
+        raise InvalidParameterError(f"--target takes 'numeric'; got {target!r}.")
+    if dataset is None and (classes is None) == (target is None):
+        raise InvalidParameterError(
+            "Give either --classes a,b,c (classification) or --target numeric "
+            "(regression)."
+        )
+    if classes is not None:
+        classes = [c.strip() for c in classes if c.strip()]
+        if len(classes) < 2 or len(set(classes)) != len(classes):
+            raise InvalidParameterError(
+                f"--classes needs at least two distinct names; got {classes}."
+            )
+    if not 1 <= int(batch_size) <= 1000:
+        raise InvalidParameterError(
+            f"--batch-size must be in [1, 1000]; got {batch_size}."
+        )
+    _check_folder_free(out)
+    items: list[dict[str, Any]]
+    display: list[str] = []
+    hidden = holdout_x = holdout_y = None
+    if images is not None:
+        root = Path(images).resolve()
+        if not root.is_dir():
+            raise InvalidParameterError(f"--images: {root} is not a folder.")
+        paths = sorted(p for p in root.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES)
+        if len(paths) < 2:
+            raise InvalidParameterError(
+                f"--images: found {len(paths)} images ({', '.join(IMAGE_SUFFIXES)}) "
+                f"in {root}; need at least 2."
+            )
+        x = _standardise(_image_features(paths))
+        items = [{"image": str(p.relative_to(root))} for p in paths]
+        kind, source = "images", str(root)
+    elif table is not None:
+        path = Path(table).resolve()
+        df = _read_table(path)
+        numeric = df.select_dtypes("number")
+        if numeric.shape[1] == 0:
+            raise InvalidParameterError(
+                f"--table: {path.name} has no numeric columns to learn from."
+            )
+        x = _standardise(numeric.to_numpy(dtype=np.float32))
+        display = [str(c) for c in df.columns][:12]
+        items = [
+            {"row": {c: _jsonable(v) for c, v in zip(display, r, strict=False)}}
+            for r in df[display].itertuples(index=False)
+        ]
+        kind, source = "table", str(path)
+        if holdout is not None:
+            hdf = _read_table(Path(holdout))
+            if "label" not in hdf.columns:
+                raise InvalidParameterError(
+                    "--holdout needs a 'label' column next to the table's columns."
+                )
+            hx = hdf[numeric.columns].to_numpy(dtype=np.float32)
+            mean = numeric.to_numpy(dtype=np.float32).mean(0)
+            std = numeric.to_numpy(dtype=np.float32).std(0)
+            std[std == 0] = 1.0
+            holdout_x = ((hx - mean) / std).astype(np.float32)
+            if classes is None:
+                holdout_y = hdf["label"].to_numpy(dtype=np.float64)
+            else:
+                holdout_y = hdf["label"].astype(str).to_numpy().astype(str)
+                unknown = sorted(set(holdout_y) - set(classes))
+                if unknown:
+                    raise InvalidParameterError(
+                        f"--holdout labels {unknown[:5]} are not among the classes "
+                        f"{classes}."
+                    )
+    else:
+        from labelwise.datasets import load
+
+        assert dataset is not None
+        d = load(dataset, pool_size=pool_size, test_size=1000)
+        x = d.X_train.astype(np.float32)
+        hidden = d.y_train
+        holdout_x, holdout_y = d.X_test, d.y_test
+        if d.classes is not None:
+            classes = [str(c) for c in d.classes]
+            holdout_y = np.asarray([classes[int(v)] for v in holdout_y])
+            hidden = np.asarray([classes[int(v)] for v in hidden])
+        items = [
+            {"pixels": True} if x.ndim == 4 else {"row": {}} for _ in range(len(x))
+        ]
+        kind, source = "dataset", dataset
+    if len(x) > MAX_ITEMS:
+        raise InvalidParameterError(f"At most {MAX_ITEMS} items; got {len(x)}.")
+    regression = classes is None
+    if strategy is None:
+        strategy = "lcmd" if regression else "entropy"
+    if model is None:
+        model = ("bmdal-mlp" if regression else "mlp") if len(x) > 0 else "mlp"
+    get_strategy(strategy)  # validates the name
+    params = check_model_params(model, dict(model_params or {}))
+    cfg = ProjectConfig(
+        kind=kind,
+        source=source,
+        classes=classes,
+        strategy=strategy,
+        model=model,
+        model_params=params,
+        batch_size=int(batch_size),
+        budget=budget,
+        retrain_every=retrain_every,
+        seed=seed,
+        display_columns=display,
+    )
+    out.mkdir(parents=True, exist_ok=True)
+    np.save(out / "features.npy", x)
+    (out / "items.json").write_text(json.dumps(items))
+    if hidden is not None:
+        np.save(out / "hidden.npy", np.asarray(hidden))
+    if holdout_x is not None and holdout_y is not None:
+        np.save(out / "holdout_X.npy", np.asarray(holdout_x, dtype=np.float32))
+        np.save(out / "holdout_y.npy", np.asarray(holdout_y))
+    (out / "project.json").write_text(json.dumps(asdict(cfg), indent=2))
+    return cfg
+
+
+def _jsonable(v: Any) -> Any:
+    if isinstance(v, np.generic):
+        return v.item()
+    if isinstance(v, float) and not np.isfinite(v):
+        return None
+    return v
+
+
+def load_config(folder: str | Path) -> ProjectConfig:
+    """Read ``project.json``."""
+    path = Path(folder) / "project.json"
+    if not path.exists():
+        raise InvalidParameterError(
+            f"No labeling project in {folder}; create one with `labelwise label init`."
+        )
+    return ProjectConfig(**json.loads(path.read_text()))
