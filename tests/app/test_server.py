@@ -46,7 +46,7 @@ def test_every_api_request_needs_the_token(client):
 
 
 def test_label_skip_undo_correct_history_through_the_api(client):
-    c, _, truth = client
+    c, session, truth = client
     batch = c.get("/api/state").json()["batch"]
     a, b = batch[0]["item"], batch[1]["item"]
     assert c.post("/api/label", json={"item": a, "value": truth[a]}).json() == {
@@ -59,6 +59,14 @@ def test_label_skip_undo_correct_history_through_the_api(client):
     hist = c.get("/api/history").json()
     assert [(h["item"], h["value"]) for h in hist] == [(a, other)]
     assert c.get("/api/export.csv").text.splitlines()[1] == f"{a},{other},1"
+    r = c.get("/api/model.pkl")
+    assert r.status_code == 404 and "No model yet" in r.json()["detail"]
+    for q in session.db.queue():  # finish the batch: a model is trained
+        c.post("/api/label", json={"item": q["item"], "value": truth[q["item"]]})
+    r = c.get("/api/model.pkl")
+    assert r.status_code == 200 and len(r.content) > 100
+    page = c.get("/api/history?limit=2&offset=1").json()
+    assert len(page) == 2 and page[0]["item"] == c.get("/api/history").json()[1]["item"]
 
 
 @pytest.mark.parametrize(

@@ -26,6 +26,11 @@ def test_first_batch_is_seeded_random_then_the_strategy_takes_over(blobs_project
     _label_open(s, truth)
     # the batch is done: retrained synchronously and the next batch queued
     assert s.db.model_version() == 1
+    import pickle
+
+    with open(folder / "model.pkl", "rb") as fh:  # the trained model, usable
+        model = pickle.load(fh)
+    assert model.predict_proba(s.X[:3]).shape == (3, 2)
     nxt = s.db.queue()
     assert len(nxt) == 5 and not set(q["item"] for q in nxt) & set(first)
     assert all(q["score"] is not None and q["guess"] in ("neg", "pos") for q in nxt)

@@ -129,6 +129,19 @@ def create_app(session: LabelSession, token: str) -> Any:
         session.request_retrain()
         return {"ok": True}
 
+    @app.get("/api/model.pkl")
+    def model_file() -> Response:
+        path = session.folder / session.MODEL_FILE
+        if not path.exists():
+            raise HTTPException(
+                404, "No model yet: it is trained after the first batch."
+            )
+        return Response(
+            path.read_bytes(),
+            media_type="application/octet-stream",
+            headers={"Content-Disposition": 'attachment; filename="model.pkl"'},
+        )
+
     @app.get("/api/export.csv", response_class=PlainTextResponse)
     def export() -> Response:
         return PlainTextResponse(

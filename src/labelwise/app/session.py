@@ -9,7 +9,8 @@ whose score and guess came from an older one are marked stale.
 
 The first batch (no labels yet) is a seeded random draw. On restart the session
 picks up the queue and labels from SQLite; if labels exist it retrains in the
-background (the model itself is not stored).
+background. After every retrain the fitted model is pickled to
+``DIR/model.pkl`` (a labelwise model: ``predict_proba`` / ``predict``).
 """
 
 from __future__ import annotations
@@ -240,6 +241,7 @@ class LabelSession:
         strategy = get_strategy(cfg.strategy)
         learner = ActiveLearner(model, strategy, X, state=state, seed=cfg.seed)
         learner.fit()
+        self._save_model(model)
         pred = learner.predict(X)
         changed = None
         if self._last_pred is not None:
@@ -282,6 +284,18 @@ class LabelSession:
                 version,
             )
         return version
+
+    MODEL_FILE = "model.pkl"
+
+    def _save_model(self, model: Any) -> None:
+        """Pickle the fitted model to ``DIR/model.pkl`` (atomically replaced)."""
+        import os
+        import pickle
+
+        tmp = self.folder / (self.MODEL_FILE + ".tmp")
+        with open(tmp, "wb") as fh:
+            pickle.dump(model, fh)
+        os.replace(tmp, self.folder / self.MODEL_FILE)
 
     def _guess(self, p: Any) -> str:
         if self.config.classes is None:
