@@ -105,7 +105,7 @@ def test_run_errors(tmp_path):
         and "MCDropout" not in res.output
         and "Ensemble" in res.output
     )
-    res = runner.invoke(app, [*base, "--strategy", "random", "--model", "svm"])
+    res = runner.invoke(app, [*base, "--strategy", "random", "--model", "xgboost"])
     assert res.exit_code == 2 and "Unknown model" in res.output
     res = runner.invoke(app, ["export", str(tmp_path / "none"), "--csv", "x.csv"])
     assert res.exit_code == 2 and "No results.sqlite" in res.output

@@ -89,7 +89,12 @@ def run(
         list[str], typer.Option(help="Strategy name; repeat to compare several.")
     ],
     out: Annotated[Path, typer.Option(help="Output folder.")],
-    model: Annotated[str, typer.Option(help="mlp, cnn or logreg.")] = "mlp",
+    model: Annotated[
+        str,
+        typer.Option(
+            help="mlp, cnn, logreg or svm; bmdal-mlp or ridge for regression."
+        ),
+    ] = "mlp",
     initial: Annotated[int, typer.Option(help="Initial random labels.")] = 100,
     batch_size: Annotated[int, typer.Option(help="Labels per round.")] = 100,
     rounds: Annotated[int, typer.Option(help="Rounds after the initial model.")] = 10,
@@ -334,6 +339,14 @@ def table(
             help="BMDAL's aggregate: mean over steps (rounds >= 1) of log(metric).",
         ),
     ] = False,
+    auac: Annotated[
+        bool,
+        typer.Option(
+            "--auac",
+            help="Area under the --metric-vs-step curve (trapezoid, unit steps; "
+            "the learning-AL paper's AUAC).",
+        ),
+    ] = False,
     agbal: Annotated[
         bool,
         typer.Option(
@@ -347,8 +360,9 @@ def table(
     """Print a Markdown table: strategies x datasets at the last round (mean ± s.e.).
 
     --round R takes round R instead; --log-mean the mean over steps of log(metric)
-    (BMDAL); --agbal the AGBAL slides' Table 1 (area under the MSE curve of each
-    method and its agbal- counterpart).
+    (BMDAL); --auac the area under the metric-vs-step curve; --agbal the AGBAL
+    slides' Table 1 (area under the MSE curve of each method and its agbal-
+    counterpart).
 
     With --timings: mean selection, training and fine-tuning seconds per round for
     each strategy, over all datasets.
@@ -398,7 +412,7 @@ def table(
             to_markdown(table.map(lambda v: f"{v:.4f}" if isinstance(v, float) else v))
         )
         return
-    pivot = final_pivot(df, metric, round_, log_mean)
+    pivot = final_pivot(df, metric, round_, log_mean, auac)
     if pivot.empty:
         _fail(InvalidParameterError(f"No {metric!r} values at round {round_} in {db}."))
     typer.echo(to_markdown(pivot))

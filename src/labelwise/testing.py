@@ -69,6 +69,10 @@ class MockModel:
         out: np.ndarray = np.asarray(self.embed(X), dtype=np.float64) @ w2 / 4.0
         return out
 
+    def decision_function(self, X: Any) -> np.ndarray:
+        """The logits ``(n, n_classes)`` (a margin for ``fscore``)."""
+        return self._logits(X)
+
     @staticmethod
     def _softmax(z: np.ndarray) -> np.ndarray:
         z = z - z.max(-1, keepdims=True)
@@ -214,6 +218,11 @@ def check_strategy(strategy: Strategy) -> None:
         x_aux = X[:30] + aux_rng.normal(0.5, 1.0, size=X[:30].shape).astype(X.dtype)
         params = {**strategy.get_params(), "auxiliary": (x_aux, x_aux[:, 0])}
         strategy = type(strategy)(**params)
+    setter = getattr(strategy, "set_simulation", None)
+    if callable(setter):
+        # the oracle (and the NP) need the truth: any fixed labels will do
+        truth = np.argmax(X[:, : state.n_classes], axis=1)
+        setter(truth, X[:20], truth[:20])
     sel = strategy.select(model, X, state, 7, rng=3)
     idx = sel.indices
     assert idx.dtype == np.int64, idx.dtype
@@ -226,6 +235,9 @@ def check_strategy(strategy: Strategy) -> None:
     assert "seconds" in sel.info
     # shrinking: only 4 unlabeled left
     X2, state2 = make_pool(n_samples=14, n_labeled=10, regression=regression)
+    if callable(setter):
+        truth2 = np.argmax(X2[:, : state2.n_classes], axis=1)
+        setter(truth2, X2[:5], truth2[:5])
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         small = strategy.select(model, X2, state2, 9, rng=0)

@@ -82,6 +82,14 @@ def image_project(tmp_path):
     return proj
 
 
+def _wait(cond, timeout: float = 20.0) -> None:
+    deadline = time.time() + timeout
+    while not cond():
+        if time.time() > deadline:
+            raise AssertionError("condition not met in time")
+        time.sleep(0.05)
+
+
 def _truth(item: int) -> str:
     return "dark" if item % 2 == 0 else "light"  # files sort as img00..img39
 
@@ -104,8 +112,11 @@ def test_label_by_mouse_and_keyboard_correct_then_survive_sigkill(image_project)
             cards = page.locator(".card")
             assert cards.count() == 5
             first = int(cards.nth(0).get_attribute("data-item"))
-            # image really rendered
-            assert page.eval_on_selector(".card img", "i => i.naturalWidth") > 0
+            # the image really loads and renders
+            page.wait_for_function(
+                "[...document.querySelectorAll('.card img')]"
+                ".every(i => i.complete && i.naturalWidth > 0)"
+            )
             # 1) by mouse
             page.click(
                 f'.card[data-item="{first}"] button[data-value="{_truth(first)}"]'
@@ -124,11 +135,11 @@ def test_label_by_mouse_and_keyboard_correct_then_survive_sigkill(image_project)
             # 4) correct the first label from the history, then back
             wrong = "light" if _truth(first) == "dark" else "dark"
             page.select_option(f'#history select[data-item="{first}"]', wrong)
-            page.wait_for_timeout(300)
             db = LabelDB(db_path)
-            assert db.labels()[first] == wrong
+            _wait(lambda: db.labels().get(first) == wrong)
+            page.wait_for_selector(f'#history select[data-item="{first}"]')
             page.select_option(f'#history select[data-item="{first}"]', _truth(first))
-            page.wait_for_timeout(300)
+            _wait(lambda: db.labels().get(first) == _truth(first))
             assert db.labels() == {first: _truth(first), second: _truth(second)}
             # 5) one more label, then SIGKILL the server mid-batch
             page.keyboard.press("1" if _truth(third) == "dark" else "2")

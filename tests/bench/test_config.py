@@ -87,11 +87,11 @@ def test_expands_the_grid():
             _with(models=[{"name": "mlp", "params": {"lr": "big"}}]),
             "'lr' must be a number",
         ),
-        (_with(models=["svm"]), "Unknown model 'svm'"),
+        (_with(models=["xgboost"]), "Unknown model 'xgboost'"),
         (
             _with(models=["ridge"]),
             "dataset 'digits' is a classification task but model 'ridge' is not; "
-            "classification models: cnn, logreg, mlp",
+            "classification models: cnn, logreg, mlp, svm",
         ),
         (
             _with(datasets=["friedman1"]),

@@ -216,3 +216,14 @@ def test_agbal_shift_table_and_figure_follow_zeta_and_n_aux(tmp_path):
     assert png.stat().st_size > 10_000
     one = table[table["dataset"] == "diamonds:aux"]
     assert not plot_agbal_shift(one, [("lcmd", "agbal-lcmd")], tmp_path / "no.png")
+
+
+def test_auac_is_the_trapezoid_over_steps():
+    from labelwise.bench.stats import final_table
+
+    curves = {"oracle": lambda seed, r: 0.9, "rise": lambda seed, r: 0.8 + 0.01 * r}
+    df, _ = _frame(curves, seeds=2, rounds=10)
+    t = final_table(df, "accuracy", auac=True).set_index("strategy")
+    assert t.loc["oracle", "mean"] == pytest.approx(9.0)  # 10 unit steps at 0.9
+    # trapezoid of 0.80, 0.81, ..., 0.90 over 10 steps
+    assert t.loc["rise", "mean"] == pytest.approx(8.5)

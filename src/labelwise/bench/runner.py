@@ -27,13 +27,10 @@ RESULTS = "results.sqlite"
 
 
 @functools.lru_cache(maxsize=4)
-def _data(name: str, pool_size: int | None, test_size: int | None) -> tuple[Any, ...]:
+def _data(name: str, pool_size: int | None, test_size: int | None) -> Any:
     from labelwise.datasets import load
 
-    d = load(name, pool_size=pool_size, test_size=test_size)
-    valid = (d.X_valid, d.y_valid) if d.X_valid is not None else None
-    aux = (d.X_aux, d.y_aux) if d.X_aux is not None else None
-    return d.X_train, d.y_train, d.X_test, d.y_test, d.classes, d.noisy, valid, aux
+    return load(name, pool_size=pool_size, test_size=test_size)
 
 
 def execute_run(run: dict[str, Any], out: str) -> tuple[str, str]:
@@ -63,9 +60,9 @@ def execute_run(run: dict[str, Any], out: str) -> tuple[str, str]:
         log.write(f"{time.strftime('%F %T')} start {json.dumps(run, default=str)}\n")
         store = ResultStore(folder / RESULTS)
         try:
-            x_pool, y_pool, x_test, y_test, classes, noisy, valid, aux = _data(
-                cfg.dataset, extra.get("pool_size"), extra.get("test_size")
-            )
+            d = _data(cfg.dataset, extra.get("pool_size"), extra.get("test_size"))
+            valid = (d.X_valid, d.y_valid) if d.X_valid is not None else None
+            aux = (d.X_aux, d.y_aux) if d.X_aux is not None else None
             model = make_model(cfg.model, **extra.get("model_params", {}))
             strategy = get_strategy(
                 extra.get("strategy_name", cfg.strategy), **cfg.strategy_params
@@ -82,6 +79,7 @@ def execute_run(run: dict[str, Any], out: str) -> tuple[str, str]:
                         f"{cfg.dataset.split(':')[0]}:aux, or the shifted task)."
                     )
                 strategy.set_auxiliary(aux)
+            _give_truth(strategy, d)
             ft = extra.get("finetune")
             finetune = FineTune(**ft) if ft is not None else None
         except Exception as exc:
@@ -98,22 +96,50 @@ def execute_run(run: dict[str, Any], out: str) -> tuple[str, str]:
             cfg,
             model,
             strategy,
-            x_pool,
-            y_pool,
-            x_test,
-            y_test,
-            classes=classes,
+            d.X_train,
+            d.y_train,
+            d.X_test,
+            d.y_test,
+            classes=d.classes,
             store=store,
             on_round=on_round,
-            noisy=noisy,
+            noisy=d.noisy,
             finetune=finetune,
             valid=valid,
+            eval_weights=d.eval_weights,
+            class_weights=d.class_weights,
         )
         if status == "failed":
             err = store.runs().set_index("run_id").loc[cfg.run_id, "error"]
             log.write(f"{time.strftime('%F %T')} failed:\n{err!s}\n")
         log.write(f"{time.strftime('%F %T')} {status}\n")
     return cfg.run_id, status
+
+
+def _give_truth(strategy: Any, d: Any) -> None:
+    """Simulation-only data: the oracle's truth, the NP's reward set."""
+    if callable(getattr(strategy, "set_simulation", None)):
+        # the myopic oracle scores on the test set, as the paper's ORACLE
+        strategy.set_simulation(
+            d.y_train,
+            d.X_test,
+            d.y_test,
+            eval_weights=d.eval_weights,
+            class_weights=d.class_weights,
+        )
+    if callable(getattr(strategy, "set_reward", None)):
+        if d.X_reward is None:
+            raise ValueError(
+                f"{type(strategy).__name__} needs a labeled reward set; dataset "
+                f"{d.name} has none (use NAME:balanced, NAME:imbalanced or "
+                "NAME:imbalanced-weighted)."
+            )
+        strategy.set_reward(
+            d.X_reward,
+            d.y_reward,
+            eval_weights=d.eval_weights,
+            class_weights=d.class_weights,
+        )
 
 
 def _init_worker(cache: str | None) -> None:

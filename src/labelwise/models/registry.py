@@ -37,6 +37,7 @@ MODEL_PARAMS: dict[str, dict[str, type | tuple[type, ...]]] = {
     "mlp": TORCH_PARAMS,
     "cnn": TORCH_PARAMS,
     "logreg": {},
+    "svm": {},
     "bmdal-mlp": REGRESSOR_PARAMS,
     "ridge": {},
 }
@@ -98,7 +99,7 @@ def _type_name(t: type | tuple[type, ...]) -> str:
 
 
 def make_model(name: str, **params: Any) -> Any:
-    """A fresh, unfitted model: ``mlp``, ``cnn``, ``logreg``; ``bmdal-mlp``, ``ridge``.
+    """A fresh, unfitted model: ``mlp``, ``cnn``, ``logreg``, ``svm``; regressors.
 
     Args:
         name: Model name.
@@ -115,6 +116,15 @@ def make_model(name: str, **params: Any) -> Any:
     p = check_model_params(name, params)
     if name == "logreg":
         return SklearnClassifier()
+    if name == "svm":
+        from sklearn.calibration import CalibratedClassifierCV
+        from sklearn.svm import SVC
+
+        # probabilities by Platt scaling of one SVC fit on all labels (for the
+        # metrics and the uncertainty strategies); fscore uses its margin
+        return SklearnClassifier(
+            CalibratedClassifierCV(SVC(gamma="scale"), ensemble=False, cv=3)
+        )
     if name == "ridge":
         return SklearnRegressor()
     if name == "bmdal-mlp":

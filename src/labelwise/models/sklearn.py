@@ -60,9 +60,19 @@ class SklearnClassifier:
         return x.reshape(x.shape[0], -1)
 
     def fit(
-        self, X: Any, y: Any, *, n_classes: int, rng: RNGLike = None
+        self,
+        X: Any,
+        y: Any,
+        *,
+        n_classes: int,
+        rng: RNGLike = None,
+        sample_weight: Any = None,
     ) -> SklearnClassifier:
-        """Fit a fresh clone on ``X`` ``(n, ...)`` and class indices ``y``."""
+        """Fit a fresh clone on ``X`` ``(n, ...)`` and class indices ``y``.
+
+        ``sample_weight`` ``(n,)`` is passed to the estimator's ``fit`` (the
+        imbalanced-weighted setting).
+        """
         x = self._flat(X)
         yy = np.asarray(y).astype(np.int64)
         if yy.shape != (x.shape[0],):
@@ -85,8 +95,44 @@ class SklearnClassifier:
         est = clone(self.estimator)
         if "random_state" in est.get_params():
             est.set_params(random_state=child_seed(check_rng(rng)) % (2**32))
-        self.estimator_ = est.fit(x, yy)
+        if sample_weight is None:
+            self.estimator_ = est.fit(x, yy)
+        else:
+            w = np.asarray(sample_weight, dtype=np.float64)
+            if w.shape != yy.shape:
+                raise InvalidParameterError(
+                    f"sample_weight must have shape {yy.shape}; got {w.shape}."
+                )
+            self.estimator_ = est.fit(x, yy, sample_weight=w)
         return self
+
+    def decision_function(self, X: Any) -> FloatArray:
+        """The estimator's margin ``(n,)`` (binary) or ``(n, k)``; 0 if constant.
+
+        Raises:
+            UnsupportedModelError: if the estimator has no ``decision_function``.
+        """
+        from labelwise.exceptions import UnsupportedModelError
+
+        if self.n_classes_ is None:
+            raise NotFittedError("SklearnClassifier is not fitted; call fit first.")
+        inner = self.estimator
+        if hasattr(inner, "estimator") and not hasattr(inner, "decision_function"):
+            inner = inner.estimator  # e.g. CalibratedClassifierCV(SVC())
+        if not hasattr(inner, "decision_function"):
+            raise UnsupportedModelError(
+                f"{type(self.estimator).__name__} has no decision_function; fscore "
+                "needs a margin classifier such as SVC (model 'svm')."
+            )
+        x = self._flat(X)
+        if self.constant_class_ is not None:
+            return np.zeros(x.shape[0])
+        est = self.estimator_
+        if not hasattr(est, "decision_function"):
+            # calibrated with ensemble=False: one margin classifier fit on all data
+            est = est.calibrated_classifiers_[0].estimator
+        out: FloatArray = np.asarray(est.decision_function(x))
+        return out
 
     def predict_proba(self, X: Any) -> FloatArray:
         """Probabilities of shape ``(n, n_classes)``."""

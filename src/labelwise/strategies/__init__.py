@@ -9,6 +9,15 @@ from labelwise.strategies._registry import (
 from labelwise.strategies.base import Selection, Strategy, top_k
 from labelwise.strategies.design import Bait
 from labelwise.strategies.diversity import Badge, CoreSet
+from labelwise.strategies.imbalance import (
+    CBAL,
+    FScore,
+    HALGaussian,
+    HALUniform,
+    KCenter,
+    Oracle,
+    Uncertainty,
+)
 from labelwise.strategies.noise import LHD
 from labelwise.strategies.random import RandomSampling
 from labelwise.strategies.regression import BMDAL
@@ -24,17 +33,24 @@ from labelwise.strategies.uncertainty import (
 __all__ = [
     "BALD",
     "BMDAL",
+    "CBAL",
     "LHD",
     "Badge",
     "Bait",
     "CoreSet",
     "Entropy",
+    "FScore",
+    "HALGaussian",
+    "HALUniform",
+    "KCenter",
     "LeastConfidence",
     "Margin",
+    "Oracle",
     "RandomSampling",
     "Selection",
     "Strategy",
     "TopKStrategy",
+    "Uncertainty",
     "VariationRatio",
     "available_strategies",
     "get_strategy",

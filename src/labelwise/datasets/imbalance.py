@@ -1,0 +1,147 @@
+"""Class-imbalance settings of the learning-AL paper (ALGORITHMS.md §5.6).
+
+``NAME:balanced``, ``NAME:imbalanced`` and ``NAME:imbalanced-weighted`` load any
+classification dataset under the paper's protocol:
+
+1. Imbalance factors ``f``: binary data ``[1, 10]`` (class 0 rare), more
+   classes ``[1, 10, 1, 10, ...]`` (the even-indexed half rare); all ones for
+   ``balanced``. With ``target_c ∝ f_c max_c n_c``, each class keeps
+   ``int(min_c(n_c / target_c) target_c)`` random rows (seed 0) — train and test
+   rows together, so the balanced setting subsamples the majority classes.
+2. Global scalar standardisation: one mean and one standard deviation over all
+   entries of X.
+3. Stratified split (seed 0): 200 test rows, 100 reward rows (``Dataset.X_reward``,
+   the labeled set the neural-process strategy scores its simulations on), the
+   rest is the pool; the harness draws the annotated start set from the pool.
+
+Evaluation weights (every setting): ``w_c = (1/f_c) / mean_c(1/f_c)``, and the
+``balanced_accuracy`` metric becomes ``Σ_c w_c correct_c / Σ_c w_c n_c`` (all
+ones, i.e. plain accuracy, when balanced). ``imbalanced-weighted`` also trains
+with those class weights (``Dataset.class_weights``).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from labelwise.exceptions import InvalidParameterError
+
+SETTINGS = ("balanced", "imbalanced", "imbalanced-weighted")
+FACTOR = 10.0
+N_TEST = 200
+N_REWARD = 100
+
+
+def parse_setting(name: str) -> tuple[str, str] | None:
+    """``(base, setting)`` of ``BASE:SETTING``, ``None`` for other names.
+
+    Examples:
+        >>> parse_setting("waveform:imbalanced-weighted")
+        ('waveform', 'imbalanced-weighted')
+        >>> parse_setting("waveform") is None
+        True
+    """
+    parts = name.split(":")
+    if len(parts) != 2 or parts[1] not in SETTINGS:
+        return None
+    return parts[0], parts[1]
+
+
+def imbalance_factors(n_classes: int, setting: str) -> np.ndarray:
+    """Relative class frequencies ``f`` of a setting.
+
+    Examples:
+        >>> imbalance_factors(2, "imbalanced").tolist()
+        [1.0, 10.0]
+        >>> imbalance_factors(4, "imbalanced-weighted").tolist()
+        [1.0, 10.0, 1.0, 10.0]
+    """
+    if setting not in SETTINGS:
+        raise InvalidParameterError(
+            f"Unknown imbalance setting {setting!r}; valid: {', '.join(SETTINGS)}."
+        )
+    if setting == "balanced":
+        return np.ones(n_classes)
+    return np.where(np.arange(n_classes) % 2 == 0, 1.0, FACTOR)
+
+
+def class_weights(factors: np.ndarray) -> np.ndarray:
+    """``w_c = (1/f_c) / mean_c(1/f_c)``.
+
+    Examples:
+        >>> class_weights(np.array([1.0, 10.0])).round(4).tolist()
+        [1.8182, 0.1818]
+    """
+    inv = 1.0 / np.asarray(factors, dtype=np.float64)
+    out: np.ndarray = inv / inv.mean()
+    return out
+
+
+def subsample(y: np.ndarray, factors: np.ndarray, seed: int = 0) -> np.ndarray:
+    """Sorted rows kept so that class counts follow ``factors`` (see module doc)."""
+    y = np.asarray(y)
+    n_classes = len(factors)
+    counts = np.bincount(y, minlength=n_classes).astype(np.float64)
+    target = np.asarray(factors, dtype=np.float64) * counts.max()
+    scale = float(np.min(counts / target))
+    rng = np.random.default_rng(seed)
+    keep = []
+    for c in range(n_classes):
+        rows = np.flatnonzero(y == c)
+        k = int(scale * target[c])
+        keep.append(rng.choice(rows, size=min(k, rows.size), replace=False))
+    return np.sort(np.concatenate(keep))
+
+
+def weighted_accuracy(
+    y_true: np.ndarray, y_pred: np.ndarray, weights: np.ndarray
+) -> float:
+    """``Σ_c w_c correct_c / Σ_c w_c n_c`` (§5.6's balanced accuracy).
+
+    Examples:
+        >>> y = np.array([0, 1, 1, 1])
+        >>> weighted_accuracy(y, np.array([0, 1, 0, 0]), np.array([3.0, 1.0]))
+        0.6666666666666666
+    """
+    y_true = np.asarray(y_true)
+    w = np.asarray(weights, dtype=np.float64)[y_true]
+    return float(np.sum(w * (y_true == np.asarray(y_pred))) / np.sum(w))
+
+
+def protocol_split(
+    x: np.ndarray, y: np.ndarray, setting: str, n_classes: int
+) -> dict[str, np.ndarray]:
+    """Imbalance, global scalar standardisation and the stratified split.
+
+    Returns:
+        ``X_pool, y_pool, X_test, y_test, X_reward, y_reward, factors``.
+    """
+    from sklearn.model_selection import train_test_split
+
+    factors = imbalance_factors(n_classes, setting)
+    keep = subsample(y, factors)
+    x = x[keep].reshape(len(keep), -1).astype(np.float64)
+    y = y[keep]
+    if len(y) < N_TEST + N_REWARD + 20:
+        raise InvalidParameterError(
+            f"After imbalancing only {len(y)} rows remain; the protocol needs more "
+            f"than {N_TEST + N_REWARD + 20}."
+        )
+    std = float(x.std()) or 1.0
+    x = ((x - x.mean()) / std).astype(np.float32)
+    rest, test = train_test_split(
+        np.arange(len(y)), test_size=N_TEST, stratify=y, random_state=0
+    )
+    pool, reward = train_test_split(
+        rest, test_size=N_REWARD, stratify=y[rest], random_state=0
+    )
+    pool, test, reward = np.sort(pool), np.sort(test), np.sort(reward)
+    return {
+        "X_pool": x[pool],
+        "y_pool": y[pool],
+        "X_test": x[test],
+        "y_test": y[test],
+        "X_reward": x[reward],
+        "y_reward": y[reward],
+        "factors": factors,
+    }

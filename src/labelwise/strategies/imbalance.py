@@ -1,0 +1,430 @@
+"""The learning-AL paper's baselines and its myopic oracle (ALGORITHMS.md §5.1, §5.7).
+
+References:
+    Bakker, T., van Hoof, H., Welling, M. Learning Objective-Specific Active
+    Learning Strategies with Attentive Neural Processes (ECML-PKDD 2023).
+    Kazerouni, A. et al. Active learning for skewed data sets (HAL, 2020).
+    Bengar, J. Z. et al. Class-Balanced Active Learning for Image Classification
+    (CBAL, WACV 2022).
+"""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+import numpy as np
+
+from labelwise import scores
+from labelwise._validation import check_positive, child_seed
+from labelwise.exceptions import InvalidParameterError, UnsupportedModelError
+from labelwise.kernels import kcenter_greedy
+from labelwise.pool import LabelState
+from labelwise.strategies._registry import register
+from labelwise.strategies.base import Selection, Strategy, top_k
+
+
+def _flat(X: np.ndarray) -> np.ndarray:
+    return np.asarray(X, dtype=np.float32).reshape(X.shape[0], -1)
+
+
+@register("uncertainty")
+class Uncertainty(Strategy):
+    """Uncertainty sampling as the paper's ``UncSamp``: highest entropy.
+
+    For binary problems entropy, margin and least confidence pick the same
+    items (all are monotone in ``|p - 1/2|``); with more classes this is entropy.
+    """
+
+    def __init__(self) -> None:
+        pass
+
+    def _select(
+        self,
+        model: Any,
+        X: np.ndarray,
+        state: LabelState,
+        batch_size: int,
+        rng: np.random.Generator,
+    ) -> Selection:
+        pool = state.unlabeled_indices()
+        s = scores.entropy(model.predict_proba(X[pool]))
+        best = top_k(s, batch_size)
+        return Selection(indices=pool[best], scores=s[best])
+
+
+@register("kcenter")
+class KCenter(Strategy):
+    """Greedy k-center on the raw input features (labeled points are centers).
+
+    Needs no model capability beyond predictions (the paper's ``KCGreedy`` on
+    UCI data); :class:`~labelwise.strategies.Coreset` uses the model's embedding.
+    """
+
+    requires = ()
+
+    def __init__(self) -> None:
+        pass
+
+    def _select(
+        self,
+        model: Any,
+        X: np.ndarray,
+        state: LabelState,
+        batch_size: int,
+        rng: np.random.Generator,
+    ) -> Selection:
+        idx, radii = kcenter_greedy(
+            _flat(X), batch_size, labeled=state.labeled_indices(), rng=rng,
+            return_radii=True,
+        )  # fmt: skip
+        return Selection(indices=idx, scores=radii)
+
+
+@register("fscore")
+class FScore(Strategy):
+    """Smallest ``|decision function|`` of a margin classifier (SVM).
+
+    Multiclass: the smallest absolute one-vs-rest margin. Needs a model with
+    ``decision_function`` (the ``svm`` model).
+    """
+
+    def __init__(self) -> None:
+        pass
+
+    def check_model(self, model: Any) -> None:
+        """Also need ``decision_function``."""
+        super().check_model(model)
+        if not callable(getattr(model, "decision_function", None)):
+            raise UnsupportedModelError(
+                f"fscore needs the capability decision_function (a margin "
+                f"classifier such as the 'svm' model); {type(model).__name__} "
+                "has none."
+            )
+
+    def _select(
+        self,
+        model: Any,
+        X: np.ndarray,
+        state: LabelState,
+        batch_size: int,
+        rng: np.random.Generator,
+    ) -> Selection:
+        pool = state.unlabeled_indices()
+        f = np.abs(np.asarray(model.decision_function(X[pool]), dtype=np.float64))
+        if f.ndim == 2:
+            f = f.min(1)
+        best = top_k(-f, batch_size)
+        return Selection(indices=pool[best], scores=-f[best])
+
+
+class _HAL(Strategy):
+    """HAL: per slot, exploit (margin) with probability ``p``, else explore.
+
+    ``follow="paper"`` (default) implements the HAL paper's intent: exploit the
+    *smallest* margin (most uncertain) and, for Gaussian exploration, the point
+    *least* similar to the labeled set. ``follow="code"`` reproduces the
+    learning-AL reference code, which takes the *largest* margin and the *most*
+    similar point (both look sign-inverted). Points already chosen in the batch
+    are skipped (the code may pick duplicates).
+
+    Args:
+        p_exploit: Exploitation probability. Defaults to 0.5.
+        delta: Gaussian exploration width ``δ``. Defaults to 10.
+        follow: ``"paper"`` or ``"code"``.
+    """
+
+    explore = "uniform"
+
+    def __init__(
+        self, *, p_exploit: float = 0.5, delta: float = 10.0, follow: str = "paper"
+    ):
+        if not 0.0 <= p_exploit <= 1.0:
+            raise InvalidParameterError(
+                f"p_exploit must be in [0, 1]; got {p_exploit!r}."
+            )
+        check_positive(delta, "delta")
+        if follow not in ("paper", "code"):
+            raise InvalidParameterError(
+                f"follow must be 'paper' or 'code'; got {follow!r}."
+            )
+        self.p_exploit = p_exploit
+        self.delta = delta
+        self.follow = follow
+
+    def _select(
+        self,
+        model: Any,
+        X: np.ndarray,
+        state: LabelState,
+        batch_size: int,
+        rng: np.random.Generator,
+    ) -> Selection:
+        pool = state.unlabeled_indices()
+        margin = scores.margin(model.predict_proba(X[pool]))  # higher = smaller gap
+        exploit = margin if self.follow == "paper" else -margin
+        if self.explore == "uniform":
+            explore = rng.random(pool.size)
+        else:
+            x = _flat(X)
+            lab = x[state.labeled_indices()]
+            d2 = ((x[pool][:, None, :] - lab[None, :, :]) ** 2).sum(-1)
+            sim = np.exp(-d2 / self.delta).sum(1)
+            explore = -sim if self.follow == "paper" else sim
+        taken = np.zeros(pool.size, dtype=bool)
+        picks = []
+        for _ in range(batch_size):
+            s = exploit if rng.random() < self.p_exploit else explore
+            s = np.where(taken, -np.inf, s)
+            j = int(np.argmax(s))
+            taken[j] = True
+            picks.append(j)
+        return Selection(indices=pool[np.asarray(picks)])
+
+
+@register("hal-uniform")
+class HALUniform(_HAL):
+    """HAL with uniform random exploration (see :class:`_HAL`)."""
+
+    explore = "uniform"
+
+
+@register("hal-gaussian")
+class HALGaussian(_HAL):
+    """HAL with Gaussian exploration ``Σ_a exp(-‖x - a‖² / δ)`` (see :class:`_HAL`)."""
+
+    explore = "gaussian"
+
+
+@register("cbal")
+class CBAL(Strategy):
+    """Class-balanced AL: per slot ``argmin -H(p) + λ Σ_c |Ω_c - p_c|``.
+
+    ``Ω_c = max(0, n_L / C - n_{L,c})`` from the labeled class counts; after
+    each pick ``n_L`` grows by one and the pick leaves the candidates, as in the
+    reference code (the class counts are not updated with predicted labels).
+
+    Args:
+        lam: ``λ``. Defaults to 1.
+    """
+
+    def __init__(self, *, lam: float = 1.0):
+        if not lam >= 0:
+            raise InvalidParameterError(f"lam must be >= 0; got {lam!r}.")
+        self.lam = lam
+
+    def _select(
+        self,
+        model: Any,
+        X: np.ndarray,
+        state: LabelState,
+        batch_size: int,
+        rng: np.random.Generator,
+    ) -> Selection:
+        pool = state.unlabeled_indices()
+        p = np.asarray(model.predict_proba(X[pool]), dtype=np.float64)
+        h = -(p * np.log(p + 1e-8)).sum(1)
+        k = p.shape[1]
+        counts = np.bincount(
+            np.asarray(state.labels(state.labeled_indices()), dtype=np.int64),
+            minlength=k,
+        ).astype(np.float64)
+        n_l = float(counts.sum())
+        taken = np.zeros(pool.size, dtype=bool)
+        picks = []
+        for _ in range(batch_size):
+            omega = np.maximum(0.0, n_l / k - counts)
+            obj = -h + self.lam * np.abs(omega[None, :] - p).sum(1)
+            obj[taken] = np.inf
+            j = int(np.argmin(obj))
+            taken[j] = True
+            picks.append(j)
+            n_l += 1
+        return Selection(indices=pool[np.asarray(picks)])
+
+
+def _score(y_true: np.ndarray, y_pred: np.ndarray, weights: np.ndarray | None) -> float:
+    if weights is None:
+        return float(np.mean(y_true == y_pred))
+    from labelwise.datasets.imbalance import weighted_accuracy
+
+    return weighted_accuracy(y_true, y_pred, weights)
+
+
+def myopic_improvements(
+    model: Any,
+    X: np.ndarray,
+    labeled: np.ndarray,
+    y_labeled: np.ndarray,
+    candidates: np.ndarray,
+    y_candidates: np.ndarray,
+    X_eval: np.ndarray,
+    y_eval: np.ndarray,
+    *,
+    n_classes: int,
+    weights: np.ndarray | None = None,
+    seed: int = 0,
+    n_jobs: int = 1,
+    sample_weight: np.ndarray | None = None,
+) -> np.ndarray:
+    """Score change on ``(X_eval, y_eval)`` from adding each candidate's true label.
+
+    ``v(x) = score(fit(L ∪ {(x, y)})) - score(fit(L))`` with a fresh copy of
+    ``model`` per fit (seeded identically), score = accuracy or, with
+    ``weights``, the weighted (balanced) accuracy. Parallel over candidates with
+    joblib (``n_jobs``). Cost: ``len(candidates) + 1`` fits.
+
+    Args:
+        model: An unfitted or fitted model (copied, never changed).
+        X: All inputs ``(n, ...)``; ``labeled`` and ``candidates`` index it.
+        labeled: Labeled rows.
+        y_labeled: Their class indices.
+        candidates: Rows to try.
+        y_candidates: Their true class indices.
+        X_eval: Evaluation inputs.
+        y_eval: Their classes.
+        n_classes: Number of classes.
+        weights: Per-class weights of the score (``None``: accuracy).
+        seed: Seed of every fit.
+        n_jobs: joblib workers (-1: all cores).
+        sample_weight: Per-class training weights ``(n_classes,)`` or ``None``.
+
+    Returns:
+        ``(len(candidates),)`` improvements.
+    """
+    from joblib import Parallel, delayed
+
+    def fit_score(rows: np.ndarray, ys: np.ndarray) -> float:
+        m = copy.deepcopy(model)
+        extra = {} if sample_weight is None else {"sample_weight": sample_weight[ys]}
+        m.fit(X[rows], ys, n_classes=n_classes, rng=seed, **extra)
+        pred = np.asarray(m.predict_proba(X_eval)).argmax(1)
+        return _score(y_eval, pred, weights)
+
+    base = fit_score(labeled, y_labeled)
+
+    def one(chunk: np.ndarray, ys: np.ndarray) -> list[float]:
+        return [
+            fit_score(np.append(labeled, c), np.append(y_labeled, y)) - base
+            for c, y in zip(chunk, ys, strict=True)
+        ]
+
+    parts = max(1, min(len(candidates), 8 * max(n_jobs, 1)))
+    chunks = np.array_split(np.arange(len(candidates)), parts)
+    out = Parallel(n_jobs=n_jobs)(
+        delayed(one)(candidates[c], y_candidates[c]) for c in chunks if c.size
+    )
+    return np.asarray([v for part in out for v in part], dtype=np.float64)
+
+
+@register("oracle")
+class Oracle(Strategy):
+    """The myopic oracle: the pool points whose *true* label helps most.
+
+    For every unlabeled point, a fresh model is trained on the labeled set plus
+    that point with its true label, and the change of the evaluation score is
+    measured; the top ``batch_size`` are selected (ties: the highest index, as
+    ``argsort`` puts it last in the reference). It uses labels no real strategy
+    has — an upper-bound baseline for simulations only. It needs the truth:
+    :meth:`set_simulation` (the benchmark harness calls it with the pool labels
+    and the test set, as the paper's ORACLE baseline does).
+
+    Cost: ``n_unlabeled + 1`` model fits per step, parallel over candidates
+    (``n_jobs``); ``max_candidates`` scores a random subset instead.
+
+    Args:
+        n_jobs: joblib workers. Defaults to 1.
+        max_candidates: Score at most this many random pool points (``None``:
+            all).
+    """
+
+    def __init__(self, *, n_jobs: int = 1, max_candidates: int | None = None):
+        if not isinstance(n_jobs, int) or n_jobs == 0 or n_jobs < -1:
+            raise InvalidParameterError(f"n_jobs must be -1 or >= 1; got {n_jobs!r}.")
+        if max_candidates is not None:
+            check_positive(max_candidates, "max_candidates", integer=True)
+        self.n_jobs = n_jobs
+        self.max_candidates = max_candidates
+        self._truth: dict[str, Any] | None = None
+
+    def set_simulation(
+        self,
+        y_pool: Any,
+        X_eval: Any,
+        y_eval: Any,
+        *,
+        eval_weights: Any = None,
+        class_weights: Any = None,
+    ) -> None:
+        """Give the oracle the true pool labels and its evaluation set."""
+        self._truth = {
+            "y_pool": np.asarray(y_pool, dtype=np.int64),
+            "X_eval": np.asarray(X_eval),
+            "y_eval": np.asarray(y_eval, dtype=np.int64),
+            "weights": None if eval_weights is None else np.asarray(eval_weights),
+            "class_weights": None
+            if class_weights is None
+            else np.asarray(class_weights),
+        }
+
+    def _select(
+        self,
+        model: Any,
+        X: np.ndarray,
+        state: LabelState,
+        batch_size: int,
+        rng: np.random.Generator,
+    ) -> Selection:
+        t = self._truth
+        if t is None:
+            raise InvalidParameterError(
+                "The oracle uses the true labels: call set_simulation(y_pool, X_eval, "
+                "y_eval) first (the benchmark harness does this for you)."
+            )
+        if t["y_pool"].shape != (state.n_samples,):
+            raise InvalidParameterError(
+                f"set_simulation got {t['y_pool'].shape[0]} pool labels; the pool has "
+                f"{state.n_samples} items."
+            )
+        pool = state.unlabeled_indices()
+        if self.max_candidates is not None and pool.size > self.max_candidates:
+            pool = np.sort(rng.choice(pool, size=self.max_candidates, replace=False))
+        labeled = state.labeled_indices()
+        values = myopic_improvements(
+            model,
+            X,
+            labeled,
+            np.asarray(state.labels(labeled), dtype=np.int64),
+            pool,
+            t["y_pool"][pool],
+            t["X_eval"],
+            t["y_eval"],
+            n_classes=state.n_classes,
+            weights=t["weights"],
+            seed=child_seed(rng),
+            n_jobs=self.n_jobs,
+            sample_weight=t["class_weights"],
+        )
+        order = np.argsort(values, kind="stable")[::-1][: min(batch_size, pool.size)]
+        if order.size < batch_size:  # max_candidates < batch: fill at random
+            rest = np.setdiff1d(state.unlabeled_indices(), pool[order])
+            extra = rng.choice(rest, size=batch_size - order.size, replace=False)
+            return Selection(
+                indices=np.concatenate([pool[order], extra]),
+                info={"fits": int(pool.size + 1)},
+            )
+        return Selection(
+            indices=pool[order], scores=values[order], info={"fits": int(pool.size + 1)}
+        )
+
+
+__all__ = [
+    "CBAL",
+    "FScore",
+    "HALGaussian",
+    "HALUniform",
+    "KCenter",
+    "Oracle",
+    "Uncertainty",
+    "myopic_improvements",
+]
