@@ -278,3 +278,30 @@ def test_agbal_runs_from_the_command_line_on_a_real_dataset_with_aux(tmp_path):
     res = runner.invoke(app, args)
     assert res.exit_code == 0, res.output
     assert "| friedman1:aux:8:200 | bmdal-mlp | agbal-maxdiag |" in res.output
+
+
+def test_learning_al_strategies_through_the_bench_runner(tmp_path):
+    grid = tmp_path / "g.toml"
+    grid.write_text(
+        'datasets = ["waveform:imbalanced-weighted"]\n'
+        'strategies = ["uncertainty", "oracle", '
+        '{ name = "np", params = { n_sim = 4, epochs = 2, progress = false } }]\n'
+        '[[models]]\nname = "logreg"\n'
+        "[settings]\ninitial = 30\nbatch_size = 1\nrounds = 2\nseeds = 1\n"
+        "pool_size = 200\n"
+    )
+    out = tmp_path / "out"
+    res = runner.invoke(app, ["bench", str(grid), "--out", str(out), "--workers", "1"])
+    assert res.exit_code == 0, res.output
+    assert "failed 0" in res.output
+    res = runner.invoke(
+        app, ["table", str(out), "--metric", "balanced_accuracy", "--auac"]
+    )
+    assert res.exit_code == 0 and "| oracle |" in res.output
+    # the oracle and the NP need what only the imbalance settings carry
+    grid.write_text(grid.read_text().replace("waveform:imbalanced-weighted", "digits"))
+    res = runner.invoke(
+        app, ["bench", str(grid), "--out", str(tmp_path / "o2"), "--workers", "1"]
+    )
+    log = "".join(p.read_text() for p in (tmp_path / "o2" / "logs").iterdir())
+    assert "needs a labeled reward set" in log

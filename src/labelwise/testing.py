@@ -218,6 +218,11 @@ def check_strategy(strategy: Strategy) -> None:
         x_aux = X[:30] + aux_rng.normal(0.5, 1.0, size=X[:30].shape).astype(X.dtype)
         params = {**strategy.get_params(), "auxiliary": (x_aux, x_aux[:, 0])}
         strategy = type(strategy)(**params)
+    reward = getattr(strategy, "set_reward", None)
+    if callable(reward):
+        # the NP needs a labeled reward set: the pool's first rows will do
+        yr = np.argmax(X[:20, : state.n_classes], axis=1)
+        reward(X[:20], yr)
     setter = getattr(strategy, "set_simulation", None)
     if callable(setter):
         # the oracle (and the NP) need the truth: any fixed labels will do

@@ -227,3 +227,23 @@ def test_auac_is_the_trapezoid_over_steps():
     assert t.loc["oracle", "mean"] == pytest.approx(9.0)  # 10 unit steps at 0.9
     # trapezoid of 0.80, 0.81, ..., 0.90 over 10 steps
     assert t.loc["rise", "mean"] == pytest.approx(8.5)
+
+
+def test_seed_ranks_average_per_seed_ranks_and_draw(tmp_path):
+    from labelwise.bench.report import plot_seed_ranks
+    from labelwise.bench.stats import seed_ranks
+
+    curves = {
+        "a": lambda seed, r: 0.9,
+        "b": lambda seed, r: 0.8 + 0.2 * (seed == 0),  # best on seed 0 only
+        "c": lambda seed, r: 0.5,
+    }
+    df, _ = _frame(curves, seeds=3, rounds=4, datasets=("d1", "d2"))
+    df["metric"] = "balanced_accuracy"
+    r = seed_ranks(df).set_index(["dataset", "strategy"])
+    # seed 0: b, a, c; seeds 1, 2: a, b, c
+    assert r.loc[("d1", "a"), "rank"] == pytest.approx(4 / 3)
+    assert r.loc[("d1", "b"), "rank"] == pytest.approx(5 / 3)
+    assert r.loc[("d2", "c"), "rank"] == 3.0 and r.loc[("d2", "c"), "n_seeds"] == 3
+    plot_seed_ranks(seed_ranks(df), tmp_path / "r.png")
+    assert (tmp_path / "r.png").stat().st_size > 5_000

@@ -187,6 +187,44 @@ def plot_agbal_shift(
     return True
 
 
+def plot_seed_ranks(ranks: pd.DataFrame, path: str | os.PathLike[str]) -> None:
+    """Average rank per strategy (dots) for each dataset (columns), best on top.
+
+    Args:
+        ranks: :func:`~labelwise.bench.stats.seed_ranks` output.
+        path: PNG path.
+    """
+    plt = _plt()
+    datasets = list(dict.fromkeys(ranks["dataset"]))
+    overall = ranks.groupby("strategy")["rank"].mean().sort_values()
+    order = list(overall.index)
+    width = max(6.0, 2.4 + 1.6 * len(datasets))
+    fig, ax = plt.subplots(figsize=(width, 0.45 * len(order) + 1.8))
+    for i, ds in enumerate(datasets):
+        sub = ranks[ranks["dataset"] == ds].set_index("strategy")
+        for j, strat in enumerate(order):
+            if strat in sub.index:
+                r, e = float(sub.loc[strat, "rank"]), float(sub.loc[strat, "sem"])
+                ax.errorbar(i, j, xerr=None, yerr=None, fmt="o", color=f"C{j % 10}")
+                ax.annotate(f"{r:.1f}±{e:.1f}", (i, j), textcoords="offset points",
+                            xytext=(8, -3), fontsize=8)  # fmt: skip
+    ax.set_xticks(range(len(datasets)), datasets, rotation=20, ha="right")
+    labels = [f"{s} ({overall[s]:.2f})" for s in order]
+    ax.set_yticks(range(len(order)), labels)
+    ax.invert_yaxis()
+    ax.set_xlim(-0.5, len(datasets) - 0.2)
+    ax.set_title(
+        "Average rank by AUAC (1 = best), mean ± s.e. over seeds;\n"
+        "in brackets: mean over datasets",
+        fontsize=9,
+    )
+    ax.grid(alpha=0.3)
+    fig.tight_layout()
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
 def _img(path: Path) -> str:
     data = base64.b64encode(path.read_bytes()).decode()
     return f'<img src="data:image/png;base64,{data}" alt="{html.escape(path.stem)}">'

@@ -367,6 +367,40 @@ def agbal_shift_table(df: pd.DataFrame, metric: str = "mse") -> pd.DataFrame:
     return table
 
 
+def seed_ranks(
+    df: pd.DataFrame, metric: str = "balanced_accuracy", auac: bool = True
+) -> pd.DataFrame:
+    """Average rank of each strategy per dataset (the learning-AL paper's Fig. 4).
+
+    Per dataset, model and seed, strategies are ranked by each run's AUAC of
+    ``metric`` (``auac=False``: its last value); rank 1 is best (ties share the
+    mean rank), then ranks are averaged over seeds.
+
+    Returns:
+        Columns ``dataset, strategy, rank`` (mean), ``sem`` and ``n_seeds``.
+    """
+    keys = ["dataset", "model", "strategy", "seed"]
+    sub = df[df["metric"] == metric]
+    rows = []
+    for key, grp in sub.groupby(keys):
+        v = grp.sort_values("round")["value"].to_numpy(dtype=np.float64)
+        value = float(((v[1:] + v[:-1]) / 2).sum()) if auac else float(v[-1])
+        rows.append(dict(zip(keys, key, strict=True)) | {"value": value})
+    per = pd.DataFrame(rows, columns=[*keys, "value"])
+    if per.empty:
+        return pd.DataFrame(columns=["dataset", "strategy", "rank", "sem", "n_seeds"])
+    better_low = metric in LOWER_IS_BETTER
+    per["rank"] = per.groupby(["dataset", "model", "seed"])["value"].rank(
+        ascending=better_low, method="average"
+    )
+    g = per.groupby(["dataset", "strategy"], sort=False)["rank"]
+    out = g.agg(["mean", "std", "count"]).reset_index()
+    out["sem"] = out["std"].fillna(0.0) / np.sqrt(out["count"])
+    return out.rename(columns={"mean": "rank", "count": "n_seeds"})[
+        ["dataset", "strategy", "rank", "sem", "n_seeds"]
+    ]
+
+
 TIMINGS = ["select_seconds", "train_seconds", "finetune_seconds"]
 
 

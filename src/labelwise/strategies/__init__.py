@@ -18,6 +18,7 @@ from labelwise.strategies.imbalance import (
     Oracle,
     Uncertainty,
 )
+from labelwise.strategies.neural_process import NeuralProcess
 from labelwise.strategies.noise import LHD
 from labelwise.strategies.random import RandomSampling
 from labelwise.strategies.regression import BMDAL
@@ -45,6 +46,7 @@ __all__ = [
     "KCenter",
     "LeastConfidence",
     "Margin",
+    "NeuralProcess",
     "Oracle",
     "RandomSampling",
     "Selection",
