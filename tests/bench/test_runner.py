@@ -193,3 +193,63 @@ def test_cli_quick_grid_end_to_end(tmp_path):
 )
 def test_ray_flag_takes_an_optional_address(argv, expected):
     assert _normalise_argv(argv) == expected
+
+
+def test_workers_die_with_a_killed_bench(tmp_path):
+    """SIGKILL of ``labelwise bench`` takes its worker processes with it."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+    from pathlib import Path
+
+    grid = tmp_path / "g.toml"
+    grid.write_text(
+        'datasets = ["digits"]\nstrategies = ["random", "entropy"]\n'
+        '[[models]]\nname = "mlp"\nparams = { epochs = 400 }\n'
+        "[settings]\ninitial = 100\nbatch_size = 50\nrounds = 20\nseeds = 2\n"
+    )
+    exe = Path(sys.executable).with_name("labelwise")
+    out = tmp_path / "out"
+    proc = subprocess.Popen(
+        [str(exe), "bench", str(grid), "--out", str(out), "--workers", "2"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+
+    def children() -> list[int]:
+        found = []
+        for status in Path("/proc").glob("[0-9]*/status"):
+            try:
+                text = status.read_text()
+            except OSError:
+                continue
+            fields = dict(
+                line.split(":\t", 1) for line in text.splitlines() if ":\t" in line
+            )
+            if fields.get("PPid", "").strip() == str(proc.pid):
+                found.append(int(status.parent.name))
+        return found
+
+    def alive(pid: int) -> bool:
+        try:
+            state = Path(f"/proc/{pid}/status").read_text()
+        except OSError:
+            return False
+        return "State:\tZ" not in state
+
+    deadline = time.time() + 60
+    while time.time() < deadline:  # wait until both workers run a run
+        logs = list((out / "logs").glob("*.log")) if (out / "logs").exists() else []
+        if len(logs) >= 2:
+            break
+        time.sleep(0.2)
+    workers = children()
+    assert len(workers) >= 2
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    deadline = time.time() + 15
+    while any(alive(p) for p in workers) and time.time() < deadline:
+        time.sleep(0.2)
+    assert not any(alive(p) for p in workers)

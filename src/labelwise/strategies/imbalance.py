@@ -22,6 +22,14 @@ from labelwise.kernels import kcenter_greedy
 from labelwise.pool import LabelState
 from labelwise.strategies._registry import register
 from labelwise.strategies.base import Selection, Strategy, top_k
+from labelwise.strategies.uncertainty import Entropy
+
+
+def check_n_jobs(n_jobs: int) -> int:
+    """Validate a joblib ``n_jobs`` (-1 or >= 1)."""
+    if not isinstance(n_jobs, int) or n_jobs == 0 or n_jobs < -1:
+        raise InvalidParameterError(f"n_jobs must be -1 or >= 1; got {n_jobs!r}.")
+    return n_jobs
 
 
 def _flat(X: np.ndarray) -> np.ndarray:
@@ -29,28 +37,12 @@ def _flat(X: np.ndarray) -> np.ndarray:
 
 
 @register("uncertainty")
-class Uncertainty(Strategy):
+class Uncertainty(Entropy):
     """Uncertainty sampling as the paper's ``UncSamp``: highest entropy.
 
     For binary problems entropy, margin and least confidence pick the same
     items (all are monotone in ``|p - 1/2|``); with more classes this is entropy.
     """
-
-    def __init__(self) -> None:
-        pass
-
-    def _select(
-        self,
-        model: Any,
-        X: np.ndarray,
-        state: LabelState,
-        batch_size: int,
-        rng: np.random.Generator,
-    ) -> Selection:
-        pool = state.unlabeled_indices()
-        s = scores.entropy(model.predict_proba(X[pool]))
-        best = top_k(s, batch_size)
-        return Selection(indices=pool[best], scores=s[best])
 
 
 @register("kcenter")
@@ -339,8 +331,7 @@ class Oracle(Strategy):
     """
 
     def __init__(self, *, n_jobs: int = 1, max_candidates: int | None = None):
-        if not isinstance(n_jobs, int) or n_jobs == 0 or n_jobs < -1:
-            raise InvalidParameterError(f"n_jobs must be -1 or >= 1; got {n_jobs!r}.")
+        check_n_jobs(n_jobs)
         if max_candidates is not None:
             check_positive(max_candidates, "max_candidates", integer=True)
         self.n_jobs = n_jobs

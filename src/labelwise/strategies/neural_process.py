@@ -49,6 +49,7 @@ from labelwise.exceptions import InvalidParameterError
 from labelwise.pool import LabelState
 from labelwise.strategies._registry import register
 from labelwise.strategies.base import Selection, Strategy, top_k
+from labelwise.strategies.imbalance import check_n_jobs
 
 R_DIM = 32
 N_HEADS = 8
@@ -302,8 +303,7 @@ class NeuralProcess(Strategy):
     ):
         check_positive(n_sim, "n_sim", integer=True)
         check_positive(epochs, "epochs", integer=True)
-        if not isinstance(n_jobs, int) or n_jobs == 0 or n_jobs < -1:
-            raise InvalidParameterError(f"n_jobs must be -1 or >= 1; got {n_jobs!r}.")
+        check_n_jobs(n_jobs)
         self.n_sim = n_sim
         self.epochs = epochs
         self.n_jobs = n_jobs
