@@ -145,3 +145,17 @@ def test_numeric_target_and_image_folder_projects(tmp_path):
         )
     with pytest.raises(InvalidParameterError, match="either --classes"):
         init_project(tmp_path / "q", images=imgs)
+
+
+def test_parquet_tables_work_like_csv(tmp_path, blobs_writer):
+    import pandas as pd
+
+    blobs_writer(tmp_path / "t.csv")
+    pd.read_csv(tmp_path / "t.csv").to_parquet(tmp_path / "t.parquet")
+    init_project(tmp_path / "p", table=tmp_path / "t.parquet", classes=["neg", "pos"],
+                 model="logreg", batch_size=3)  # fmt: skip
+    s = LabelSession(tmp_path / "p", background=False).start()
+    row = s.snapshot()["batch"][0]["display"]["row"]
+    assert set(row) == {"a", "b", "name"} and s.X.shape == (200, 2)
+    with pytest.raises(InvalidParameterError, match=r"\.csv or \.parquet"):
+        init_project(tmp_path / "q", table=tmp_path / "t.txt", classes=["neg", "pos"])

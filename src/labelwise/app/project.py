@@ -109,12 +109,7 @@ def _read_table(path: Path) -> Any:
     if path.suffix.lower() == ".csv":
         return pd.read_csv(path)
     if path.suffix.lower() in (".parquet", ".pq"):
-        try:
-            return pd.read_parquet(path)
-        except ImportError as exc:
-            raise InvalidParameterError(
-                f"Reading {path} needs a Parquet engine (pip install pyarrow): {exc}"
-            ) from None
+        return pd.read_parquet(path)  # pyarrow is a dependency
     raise InvalidParameterError(
         f"--table takes a .csv or .parquet file; got {path.name}."
     )
