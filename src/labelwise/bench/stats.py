@@ -161,6 +161,11 @@ def _paired(
     return np.asarray(a.loc[seeds].to_numpy() - b.loc[seeds].to_numpy(), dtype=float)
 
 
+def _trapezoid(v: np.ndarray) -> float:
+    """Area under ``v`` over unit steps (the AUAC of the learning-AL paper)."""
+    return float(((v[1:] + v[:-1]) / 2).sum())
+
+
 def final_table(
     df: pd.DataFrame,
     metric: str = "accuracy",
@@ -203,7 +208,7 @@ def final_table(
         for key, grp in sub.groupby(keys):
             run = grp.sort_values("round")
             v = run["value"].to_numpy(dtype=np.float64)
-            area = float(((v[1:] + v[:-1]) / 2).sum())
+            area = _trapezoid(v)
             rows.append(
                 dict(zip(keys, key, strict=True))
                 | {
@@ -384,7 +389,7 @@ def seed_ranks(
     rows = []
     for key, grp in sub.groupby(keys):
         v = grp.sort_values("round")["value"].to_numpy(dtype=np.float64)
-        value = float(((v[1:] + v[:-1]) / 2).sum()) if auac else float(v[-1])
+        value = _trapezoid(v) if auac else float(v[-1])
         rows.append(dict(zip(keys, key, strict=True)) | {"value": value})
     per = pd.DataFrame(rows, columns=[*keys, "value"])
     if per.empty:

@@ -158,10 +158,13 @@ class _HAL(Strategy):
         if self.explore == "uniform":
             explore = rng.random(pool.size)
         else:
-            x = _flat(X)
-            lab = x[state.labeled_indices()]
-            d2 = ((x[pool][:, None, :] - lab[None, :, :]) ** 2).sum(-1)
-            sim = np.exp(-d2 / self.delta).sum(1)
+            x = _flat(X).astype(np.float64)
+            lab, xp = x[state.labeled_indices()], x[pool]
+            # squared distances by the norms trick: no (pool, labeled, d) array
+            d2 = (
+                (xp * xp).sum(1)[:, None] + (lab * lab).sum(1)[None, :] - 2 * xp @ lab.T
+            )
+            sim = np.exp(-np.maximum(d2, 0.0) / self.delta).sum(1)
             explore = -sim if self.follow == "paper" else sim
         taken = np.zeros(pool.size, dtype=bool)
         picks = []
@@ -243,6 +246,29 @@ def _score(y_true: np.ndarray, y_pred: np.ndarray, weights: np.ndarray | None) -
     return weighted_accuracy(y_true, y_pred, weights)
 
 
+def fit_and_score(
+    model: Any,
+    X: np.ndarray,
+    y: np.ndarray,
+    X_eval: np.ndarray,
+    y_eval: np.ndarray,
+    *,
+    n_classes: int,
+    seed: int = 0,
+    weights: np.ndarray | None = None,
+    sample_weight: np.ndarray | None = None,
+) -> float:
+    """Score of a fresh copy of ``model`` fit on ``(X, y)``, on the eval set.
+
+    The score is accuracy or, with per-class ``weights``, the weighted
+    (balanced) accuracy; ``sample_weight`` holds per-class training weights.
+    """
+    m = copy.deepcopy(model)
+    extra = {} if sample_weight is None else {"sample_weight": sample_weight[y]}
+    m.fit(X, y, n_classes=n_classes, rng=seed, **extra)
+    return _score(y_eval, np.asarray(m.predict_proba(X_eval)).argmax(1), weights)
+
+
 def myopic_improvements(
     model: Any,
     X: np.ndarray,
@@ -287,11 +313,10 @@ def myopic_improvements(
     from joblib import Parallel, delayed
 
     def fit_score(rows: np.ndarray, ys: np.ndarray) -> float:
-        m = copy.deepcopy(model)
-        extra = {} if sample_weight is None else {"sample_weight": sample_weight[ys]}
-        m.fit(X[rows], ys, n_classes=n_classes, rng=seed, **extra)
-        pred = np.asarray(m.predict_proba(X_eval)).argmax(1)
-        return _score(y_eval, pred, weights)
+        return fit_and_score(
+            model, X[rows], ys, X_eval, y_eval, n_classes=n_classes, seed=seed,
+            weights=weights, sample_weight=sample_weight,
+        )  # fmt: skip
 
     base = fit_score(labeled, y_labeled)
 

@@ -49,7 +49,7 @@ from labelwise.exceptions import InvalidParameterError
 from labelwise.pool import LabelState
 from labelwise.strategies._registry import register
 from labelwise.strategies.base import Selection, Strategy, top_k
-from labelwise.strategies.imbalance import check_n_jobs
+from labelwise.strategies.imbalance import check_n_jobs, fit_and_score
 
 R_DIM = 32
 N_HEADS = 8
@@ -148,8 +148,6 @@ def simulate(
     """
     from joblib import Parallel, delayed
 
-    from labelwise.strategies.imbalance import _score
-
     n = len(annotated)
     problems = []
     for _ in range(n_sim):
@@ -167,15 +165,10 @@ def simulate(
         problems.append((np.sort(ctx), tgt))
 
     def fit_score(rows: np.ndarray) -> float:
-        import copy
-
-        m = copy.deepcopy(model)
-        ys = y_annotated[rows]
-        extra = {} if sample_weight is None else {"sample_weight": sample_weight[ys]}
-        m.fit(X[annotated[rows]], ys, n_classes=n_classes, rng=0, **extra)
-        return _score(
-            y_reward, np.asarray(m.predict_proba(X_reward)).argmax(1), weights
-        )
+        return fit_and_score(
+            model, X[annotated[rows]], y_annotated[rows], X_reward, y_reward,
+            n_classes=n_classes, weights=weights, sample_weight=sample_weight,
+        )  # fmt: skip
 
     tasks = []
     for p, (ctx, tgt) in enumerate(problems):
