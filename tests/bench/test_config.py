@@ -77,7 +77,7 @@ def test_expands_the_grid():
         ),
         (
             _with(strategies=[{"name": "bald", "extra": 1}]),
-            "unknown key 'extra'.*valid keys: finetune, name, params",
+            "unknown key 'extra'.*valid keys: finetune, label, name, params",
         ),
         (
             _with(models=[{"name": "mlp", "params": {"epoch": 1}}]),
@@ -105,6 +105,26 @@ def test_expands_the_grid():
 def test_rejects_bad_grids(data, match):
     with pytest.raises(ConfigError, match=match):
         parse_grid(data, "grid.toml")
+
+
+def test_a_label_names_a_strategy_entry():
+    grid = parse_grid(
+        _with(
+            strategies=[
+                "random",
+                {"name": "bald", "params": {"n_mc_samples": 3}, "label": "bald-3"},
+            ]
+        )
+    )
+    runs = grid.runs()
+    assert {r.strategy for r in runs} == {"random", "bald-3"}
+    assert next(r for r in runs if r.strategy == "bald-3").strategy_params == {
+        "n_mc_samples": 3
+    }
+    with pytest.raises(ConfigError, match="'label' of 'bald' must be a non-empty"):
+        parse_grid(_with(strategies=[{"name": "bald", "label": ""}]))
+    with pytest.raises(ConfigError, match="the same entry twice"):
+        parse_grid(_with(strategies=["random", {"name": "bald", "label": "random"}]))
 
 
 def test_finetune_entries_and_noise_wrappers():

@@ -10,9 +10,10 @@ from labelwise import InvalidParameterError, UnsupportedModelError
 from labelwise.kernels import kcenter_greedy
 from labelwise.loop import ActiveLearner
 from labelwise.models import SklearnClassifier, TorchClassifier, mlp
+from labelwise.models.registry import make_model
 from labelwise.pool import LabelState
 from labelwise.strategies import get_strategy
-from labelwise.strategies.imbalance import myopic_improvements
+from labelwise.strategies.imbalance import logistic_C, myopic_improvements
 from labelwise.testing import MockModel, make_pool
 
 
@@ -56,9 +57,16 @@ def test_myopic_improvements_equal_a_direct_loop_in_parallel():
     want = [score(np.append(lab, i), np.append(y_lab, truth[i])) - base for i in pool]
     got = myopic_improvements(
         SklearnClassifier(LogisticRegression(max_iter=1000)), X, lab, y_lab,
-        pool, truth[pool], X[:15], truth[:15], n_classes=2, n_jobs=2,
+        pool, truth[pool], X[:15], truth[:15], n_classes=2, n_jobs=2, batched=False,
     )  # fmt: skip
     assert got == pytest.approx(want)
+    # the batched fits solve the same problems (tighter than scikit-learn's
+    # default tol=1e-4, so compare with a tight scikit-learn fit)
+    tight = SklearnClassifier(LogisticRegression(tol=1e-10, max_iter=10_000))
+    args = (tight, X, lab, y_lab, pool, truth[pool], X[:15], truth[:15])
+    refit = myopic_improvements(*args, n_classes=2, batched=False)
+    batched = myopic_improvements(*args, n_classes=2, batched=True)
+    assert batched == pytest.approx(refit)
     # weighted score: the (balanced) weighted accuracy
     w = np.array([3.0, 1.0])
     got_w = myopic_improvements(
@@ -134,7 +142,6 @@ def test_fscore_kcenter_and_uncertainty():
 
 
 def test_svm_model_has_a_margin_for_fscore():
-    from labelwise.models.registry import make_model
 
     X, state = make_pool(n_samples=60, n_classes=2, n_labeled=20, seed=5)
     idx = state.labeled_indices()
@@ -170,3 +177,27 @@ def test_class_weights_reach_the_models_fit():
             SklearnClassifier(), get_strategy("entropy"), X, state=state,
             class_weights=[1.0],
         )  # fmt: skip
+
+
+def test_batched_oracle_fits_need_a_binary_logistic_regression():
+    X, state = make_pool(n_samples=30, n_features=3, n_classes=3, n_labeled=9, seed=1)
+    lab, pool = state.labeled_indices(), state.unlabeled_indices()
+    y_lab = np.asarray(state.labels(lab))
+    truth = np.zeros(30, dtype=int)
+    with pytest.raises(InvalidParameterError, match="binary L2 logistic"):
+        myopic_improvements(
+            SklearnClassifier(), X, lab, y_lab, pool, truth[pool], X[:5], truth[:5],
+            n_classes=3, batched=True,
+        )  # fmt: skip
+    svm = make_model("svm")
+    assert logistic_C(svm) is None
+    assert logistic_C(SklearnClassifier(LogisticRegression(C=3.0))) == 3.0
+    assert logistic_C(SklearnClassifier(LogisticRegression(solver="liblinear"))) is None
+    # multi-class falls back to refitting by itself
+    got = myopic_improvements(
+        SklearnClassifier(), X, lab, y_lab, pool[:4], truth[pool[:4]], X[:5],
+        truth[:5], n_classes=3,
+    )  # fmt: skip
+    assert got.shape == (4,)
+    with pytest.raises(InvalidParameterError, match="batched"):
+        get_strategy("oracle", batched="yes")

@@ -76,7 +76,8 @@ def test_training_fits_simulated_targets_and_round_trips(tmp_path):
         load_np(tmp_path / "missing.pt")
 
 
-def test_simulations_are_oracle_improvements_on_the_reward_set():
+@pytest.mark.parametrize("batched", [None, False])
+def test_simulations_are_oracle_improvements_on_the_reward_set(batched):
     X, state = make_pool(n_samples=50, n_classes=2, n_labeled=16, seed=2)
     lab = state.labeled_indices()
     y = np.asarray(state.labels(lab))
@@ -84,7 +85,7 @@ def test_simulations_are_oracle_improvements_on_the_reward_set():
     model = SklearnClassifier()
     probs = simulate(
         model, X, lab, y, Xr, yr, n_classes=2, n_sim=5,
-        rng=np.random.default_rng(0),
+        rng=np.random.default_rng(0), batched=batched,
     )  # fmt: skip
     from labelwise.strategies.imbalance import myopic_improvements
 
@@ -92,8 +93,9 @@ def test_simulations_are_oracle_improvements_on_the_reward_set():
         assert np.unique(y[ctx]).size == 2 and not set(ctx) & set(tgt)
         assert len(ctx) + len(tgt) == len(lab)
         want = myopic_improvements(
-            model, X, lab[ctx], y[ctx], lab[tgt], y[tgt], Xr, yr, n_classes=2
-        )
+            model, X, lab[ctx], y[ctx], lab[tgt], y[tgt], Xr, yr, n_classes=2,
+            batched=batched,
+        )  # fmt: skip
         assert np.allclose(vals, want, atol=1e-6)
 
 

@@ -22,7 +22,9 @@ Datasets may be wrapped in a noise benchmark (``"fashion-mnist:noisy-blank"``,
 entry with ``finetune = true`` fine-tunes on confident pool samples after every
 fit (label ``NAME+finetune``); its settings come from an optional top-level
 ``[finetune]`` table (fields of :class:`~labelwise.models.finetune.FineTune`),
-which an entry may override with ``finetune = { max_epochs = 20 }``.
+which an entry may override with ``finetune = { max_epochs = 20 }``. Tables and
+figures name a strategy by its name and parameters (``bald(n_mc_samples=5)``)
+unless the entry gives a ``label = "..."``; labels must be distinct.
 
 Unknown keys and wrong types are rejected with the key's name and the valid
 choices; strategy names and parameters are checked against the registry, models
@@ -79,10 +81,16 @@ class Component:
     name: str
     params: dict[str, Any] = field(default_factory=dict)
     finetune: dict[str, Any] | None = None
+    display: str | None = None
 
     @property
     def label(self) -> str:
-        """Name, parameters if any (``coreset(robust=True)``), ``+finetune`` if set."""
+        """The entry's ``label``, else name, parameters and ``+finetune``.
+
+        For example ``coreset(robust=True)`` or ``margin+finetune``.
+        """
+        if self.display is not None:
+            return self.display
         label = self.name
         if self.params:
             inner = ",".join(f"{k}={v}" for k, v in sorted(self.params.items()))
@@ -163,7 +171,7 @@ def _component(
             f"{{ name = ..., params = {{...}} }}; got {item!r}."
         )
     valid = (
-        {"name", "params", "finetune"}
+        {"name", "params", "finetune", "label"}
         if section == "strategies"
         else {
             "name",
@@ -198,7 +206,13 @@ def _component(
         )
     if ft is not None:
         ft = dataclasses.asdict(FineTune(**ft))
-    return Component(item["name"], dict(params), ft)
+    display = item.get("label")
+    if display is not None and (not isinstance(display, str) or not display.strip()):
+        raise ConfigError(
+            f"{path}: 'label' of '{item['name']}' must be a non-empty string; got "
+            f"{display!r}."
+        )
+    return Component(item["name"], dict(params), ft, display)
 
 
 def _finetune(path: str, where: str, table: Any) -> dict[str, Any]:

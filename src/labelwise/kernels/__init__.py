@@ -22,6 +22,7 @@ from labelwise.kernels._kspace import (
     PosteriorGram,
     scale_gram,
 )
+from labelwise.kernels._logistic import fit_logistic, fit_logistic_plus_one
 from labelwise.kernels._robust import robust_kcenter
 
 __all__ = [
@@ -30,6 +31,8 @@ __all__ = [
     "Gram",
     "NNGPGram",
     "PosteriorGram",
+    "fit_logistic",
+    "fit_logistic_plus_one",
     "greedy_a_optimal",
     "greedy_a_optimal_rank_one",
     "kcenter_greedy",

@@ -18,7 +18,7 @@ import numpy as np
 from labelwise import scores
 from labelwise._validation import check_positive, child_seed
 from labelwise.exceptions import InvalidParameterError, UnsupportedModelError
-from labelwise.kernels import kcenter_greedy
+from labelwise.kernels import fit_logistic_plus_one, kcenter_greedy
 from labelwise.pool import LabelState
 from labelwise.strategies._registry import register
 from labelwise.strategies.base import Selection, Strategy, top_k
@@ -269,6 +269,63 @@ def fit_and_score(
     return _score(y_eval, np.asarray(m.predict_proba(X_eval)).argmax(1), weights)
 
 
+def logistic_C(model: Any) -> float | None:
+    """``C`` when ``model`` is an L2 logistic regression the batched fits can solve.
+
+    That is a :class:`~labelwise.models.SklearnClassifier` around a
+    ``LogisticRegression`` with penalty ``l2`` (scikit-learn's default), an
+    intercept, no ``class_weight`` and a solver that leaves the intercept
+    unpenalised (``lbfgs``, ``newton-cg``, ``newton-cholesky``); ``None``
+    otherwise.
+    """
+    from sklearn.linear_model import LogisticRegression
+
+    est = getattr(model, "estimator", None)
+    if not isinstance(est, LogisticRegression) or type(est) is not LogisticRegression:
+        return None
+    p = est.get_params()
+    l2 = p.get("penalty", "l2") in ("l2", "deprecated") and p.get("l1_ratio") in (
+        None,
+        0,
+        0.0,
+    )
+    ok = (
+        l2
+        and p["fit_intercept"]
+        and p["class_weight"] is None
+        and p["solver"] in ("lbfgs", "newton-cg", "newton-cholesky")
+    )
+    return float(p["C"]) if ok else None
+
+
+def _batched_scores(
+    C: float,
+    X_base: np.ndarray,
+    y_base: np.ndarray,
+    X_cand: np.ndarray,
+    y_cand: np.ndarray,
+    X_eval: np.ndarray,
+    y_eval: np.ndarray,
+    weights: np.ndarray | None,
+    sample_weight: np.ndarray | None,
+) -> tuple[float, np.ndarray]:
+    """Eval scores of the base fit and of every "base + one candidate" fit."""
+    sw = None if sample_weight is None else sample_weight[y_base]
+    nw = None if sample_weight is None else sample_weight[y_cand]
+    theta0, thetas = fit_logistic_plus_one(
+        _flat(X_base), y_base, _flat(X_cand), y_cand, sw, nw, C=C
+    )
+    xe = _flat(X_eval).astype(np.float64)
+    w = np.ones(len(y_eval)) if weights is None else np.asarray(weights)[y_eval]
+    right_base = ((xe @ theta0[:-1] + theta0[-1]) > 0) == (y_eval == 1)
+    out = np.empty(len(thetas))
+    for start in range(0, len(thetas), 4096):
+        t = thetas[start : start + 4096]
+        right = ((xe @ t[:, :-1].T + t[:, -1]) > 0) == (y_eval == 1)[:, None]
+        out[start : start + 4096] = (w @ right) / w.sum()
+    return float(w @ right_base / w.sum()), out
+
+
 def myopic_improvements(
     model: Any,
     X: np.ndarray,
@@ -284,13 +341,22 @@ def myopic_improvements(
     seed: int = 0,
     n_jobs: int = 1,
     sample_weight: np.ndarray | None = None,
+    batched: bool | None = None,
 ) -> np.ndarray:
     """Score change on ``(X_eval, y_eval)`` from adding each candidate's true label.
 
     ``v(x) = score(fit(L ∪ {(x, y)})) - score(fit(L))`` with a fresh copy of
     ``model`` per fit (seeded identically), score = accuracy or, with
-    ``weights``, the weighted (balanced) accuracy. Parallel over candidates with
-    joblib (``n_jobs``). Cost: ``len(candidates) + 1`` fits.
+    ``weights``, the weighted (balanced) accuracy. Cost: ``len(candidates) + 1``
+    fits.
+
+    Two ways to fit. For a binary L2 logistic regression (:func:`logistic_C`;
+    labelwise's ``logreg``) whose labeled set holds both classes, all fits are
+    solved together to a gradient of 1e-8
+    (:func:`~labelwise.kernels.fit_logistic_plus_one`): the same models as
+    scikit-learn's up to its solver tolerance (``tol=1e-4``), 10-50x faster.
+    Otherwise, or with ``batched=False``, every fit is a fresh copy of
+    ``model``, parallel over candidates with joblib (``n_jobs``).
 
     Args:
         model: An unfitted or fitted model (copied, never changed).
@@ -306,11 +372,34 @@ def myopic_improvements(
         seed: Seed of every fit.
         n_jobs: joblib workers (-1: all cores).
         sample_weight: Per-class training weights ``(n_classes,)`` or ``None``.
+        batched: ``None`` (default): batched fits where possible; ``True``:
+            require them (error otherwise); ``False``: refit copies of
+            ``model``.
 
     Returns:
         ``(len(candidates),)`` improvements.
     """
     from joblib import Parallel, delayed
+
+    y_labeled = np.asarray(y_labeled, dtype=np.int64)
+    y_candidates = np.asarray(y_candidates, dtype=np.int64)
+    y_eval = np.asarray(y_eval, dtype=np.int64)
+    C = logistic_C(model) if batched is not False else None
+    can = C is not None and n_classes == 2 and np.unique(y_labeled).size == 2
+    if batched and not can:
+        raise InvalidParameterError(
+            "batched=True needs a binary L2 logistic regression (labelwise's logreg) "
+            f"and a labeled set with both classes; got {type(model).__name__} with "
+            f"{n_classes} classes and labeled classes {np.unique(y_labeled).tolist()}. "
+            "Use batched=None to refit otherwise."
+        )
+    if can and C is not None:
+        base_score, cand = _batched_scores(
+            C, X[labeled], y_labeled, X[candidates], y_candidates, X_eval, y_eval,
+            None if weights is None else np.asarray(weights, dtype=np.float64),
+            None if sample_weight is None else np.asarray(sample_weight, float),
+        )  # fmt: skip
+        return cand - base_score
 
     def fit_score(rows: np.ndarray, ys: np.ndarray) -> float:
         return fit_and_score(
@@ -346,21 +435,38 @@ class Oracle(Strategy):
     :meth:`set_simulation` (the benchmark harness calls it with the pool labels
     and the test set, as the paper's ORACLE baseline does).
 
-    Cost: ``n_unlabeled + 1`` model fits per step, parallel over candidates
-    (``n_jobs``); ``max_candidates`` scores a random subset instead.
+    Cost: ``n_unlabeled + 1`` model fits per step. With a binary logistic
+    regression (``logreg``) they are solved together
+    (:func:`myopic_improvements`; 0.1-0.3 s for a 3 000-point pool with 21
+    features); other models are refit one by one, parallel over candidates
+    (``n_jobs``). ``max_candidates`` scores a random subset instead.
 
     Args:
-        n_jobs: joblib workers. Defaults to 1.
+        n_jobs: joblib workers of the one-by-one fits. Defaults to 1.
         max_candidates: Score at most this many random pool points (``None``:
             all).
+        batched: ``None`` (default): batched logistic fits where possible;
+            ``False``: always refit copies of the model (scikit-learn's own
+            solver and tolerance); ``True``: require the batched fits.
     """
 
-    def __init__(self, *, n_jobs: int = 1, max_candidates: int | None = None):
+    def __init__(
+        self,
+        *,
+        n_jobs: int = 1,
+        max_candidates: int | None = None,
+        batched: bool | None = None,
+    ):
         check_n_jobs(n_jobs)
         if max_candidates is not None:
             check_positive(max_candidates, "max_candidates", integer=True)
+        if batched not in (None, True, False):
+            raise InvalidParameterError(
+                f"batched must be None, True or False; got {batched!r}."
+            )
         self.n_jobs = n_jobs
         self.max_candidates = max_candidates
+        self.batched = batched
         self._truth: dict[str, Any] | None = None
 
     def set_simulation(
@@ -420,6 +526,7 @@ class Oracle(Strategy):
             seed=child_seed(rng),
             n_jobs=self.n_jobs,
             sample_weight=t["class_weights"],
+            batched=self.batched,
         )
         order = np.argsort(values, kind="stable")[::-1][: min(batch_size, pool.size)]
         if order.size < batch_size:  # max_candidates < batch: fill at random
@@ -442,5 +549,6 @@ __all__ = [
     "KCenter",
     "Oracle",
     "Uncertainty",
+    "logistic_C",
     "myopic_improvements",
 ]

@@ -49,7 +49,12 @@ from labelwise.exceptions import InvalidParameterError
 from labelwise.pool import LabelState
 from labelwise.strategies._registry import register
 from labelwise.strategies.base import Selection, Strategy, top_k
-from labelwise.strategies.imbalance import check_n_jobs, fit_and_score
+from labelwise.strategies.imbalance import (
+    check_n_jobs,
+    fit_and_score,
+    logistic_C,
+    myopic_improvements,
+)
 
 R_DIM = 32
 N_HEADS = 8
@@ -113,8 +118,9 @@ class AttnCNP(nn.Module):
         k = self.w_k(kx).view(b, c, h, dh).transpose(1, 2)  # (B, H, C, dh)
         q = self.w_q(qx).view(b, t, h, dh).transpose(1, 2)  # (B, H, T, dh)
         v = self.w_v(values).view(b, c, h, dh).transpose(1, 2)
-        att = torch.softmax(q @ k.transpose(-1, -2) / math.sqrt(dh), dim=-1)
-        r = (att @ v).transpose(1, 2).reshape(b, t, R_DIM)  # heads concatenated
+        # softmax(q kᵀ / sqrt(dh)) v, per head
+        att = nn.functional.scaled_dot_product_attention(q, k, v)
+        r = att.transpose(1, 2).reshape(b, t, R_DIM)  # heads concatenated
         z = self.norm1(r + qx)
         z = self.norm2(z + self.post(z))
         out = self.decoder(qx + self.r_map(z))
@@ -138,13 +144,16 @@ def simulate(
     sample_weight: np.ndarray | None = None,
     n_jobs: int = 1,
     progress: bool = False,
+    batched: bool | None = None,
 ) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
     """Simulated problems ``(context rows, target rows, oracle targets)``.
 
     Each draws ``q`` from ``Q`` and ``int(q n)`` context points from the
     annotated set (redrawn until two classes are present, at most 1 000 tries);
-    targets are the myopic improvements on the reward set. All fits of all
-    problems run in one joblib pool.
+    targets are the myopic improvements on the reward set. With a binary
+    logistic regression the fits of each problem are solved together
+    (:func:`~labelwise.strategies.imbalance.myopic_improvements`; ``batched``
+    as there); otherwise all fits of all problems run in one joblib pool.
     """
     from joblib import Parallel, delayed
 
@@ -163,6 +172,27 @@ def simulate(
             )
         tgt = np.setdiff1d(np.arange(n), ctx)
         problems.append((np.sort(ctx), tgt))
+
+    C = logistic_C(model) if batched is not False else None
+    if batched and (C is None or n_classes != 2):
+        raise InvalidParameterError(
+            "batched=True needs a binary L2 logistic regression (labelwise's logreg); "
+            f"got {type(model).__name__} with {n_classes} classes."
+        )
+    if C is not None and n_classes == 2:  # every problem's fits solved together
+        bar_it: Any = problems
+        if progress:
+            from tqdm.auto import tqdm
+
+            bar_it = tqdm(problems, desc="np: oracle fits", unit="problem", leave=False)
+        return [
+            (ctx, tgt, myopic_improvements(
+                model, X, annotated[ctx], y_annotated[ctx], annotated[tgt],
+                y_annotated[tgt], X_reward, y_reward, n_classes=n_classes,
+                weights=weights, sample_weight=sample_weight, batched=True,
+            ).astype(np.float32))
+            for ctx, tgt in bar_it
+        ]  # fmt: skip
 
     def fit_score(rows: np.ndarray) -> float:
         return fit_and_score(
@@ -283,6 +313,9 @@ class NeuralProcess(Strategy):
         n_jobs: joblib workers for the oracle fits. Defaults to 1.
         pretrained: Path of a saved NP to acquire with instead of training.
         progress: Show progress bars. Defaults to ``True``.
+        batched: Oracle fits of a logistic regression solved together
+            (``None``, default: where possible; ``False``: refit copies of the
+            model; see :func:`simulate`).
     """
 
     def __init__(
@@ -293,6 +326,7 @@ class NeuralProcess(Strategy):
         n_jobs: int = 1,
         pretrained: str | None = None,
         progress: bool = True,
+        batched: bool | None = None,
     ):
         check_positive(n_sim, "n_sim", integer=True)
         check_positive(epochs, "epochs", integer=True)
@@ -302,6 +336,11 @@ class NeuralProcess(Strategy):
         self.n_jobs = n_jobs
         self.pretrained = pretrained
         self.progress = progress
+        if batched not in (None, True, False):
+            raise InvalidParameterError(
+                f"batched must be None, True or False; got {batched!r}."
+            )
+        self.batched = batched
         self._reward: dict[str, Any] | None = None
         self.net_: AttnCNP | None = None
         self.timings_: dict[str, float] = {}
@@ -370,6 +409,7 @@ class NeuralProcess(Strategy):
                 sample_weight=r["class_weights"],
                 n_jobs=self.n_jobs,
                 progress=self.progress,
+                batched=self.batched,
             )
             timings["simulate_seconds"] = time.perf_counter() - start
             start = time.perf_counter()
