@@ -247,3 +247,31 @@ def test_seed_ranks_average_per_seed_ranks_and_draw(tmp_path):
     assert r.loc[("d2", "c"), "rank"] == 3.0 and r.loc[("d2", "c"), "n_seeds"] == 3
     plot_seed_ranks(seed_ranks(df), tmp_path / "r.png")
     assert (tmp_path / "r.png").stat().st_size > 5_000
+
+
+def test_versus_group_pairs_seeds_against_the_group_mean():
+    from scipy.stats import wilcoxon
+
+    from labelwise.bench.stats import versus_group
+
+    curves = {
+        "np": lambda seed, r: 0.80 + 0.01 * seed,
+        "g1": lambda seed, r: 0.79,
+        "g2": lambda seed, r: 0.81 + 0.002 * seed,
+        "other": lambda seed, r: 0.1,
+    }
+    df, _ = _frame(curves, seeds=6, rounds=3, datasets=("d1",))
+    df["metric"] = "balanced_accuracy"
+    t = versus_group(df, "np", ["g1", "g2"]).iloc[0]
+    # AUAC over rounds 0..3 = 3 x the constant level
+    own = np.array([3 * (0.80 + 0.01 * s) for s in range(6)])
+    group = np.array([(3 * 0.79 + 3 * (0.81 + 0.002 * s)) / 2 for s in range(6)])
+    assert t["n_seeds"] == 6
+    assert t["strategy"] == pytest.approx(own.mean())
+    assert t["group"] == pytest.approx(group.mean())
+    assert t["diff"] == pytest.approx((own - group).mean())
+    assert t["wins"] == int(np.sum(own - group >= 0))
+    assert t["p_value"] == pytest.approx(wilcoxon(own, group).pvalue)
+    last = versus_group(df, "np", ["g1"], auac=False).iloc[0]
+    assert last["diff"] == pytest.approx(np.mean([0.01 + 0.01 * s for s in range(6)]))
+    assert versus_group(df, "np", ["missing"]).empty

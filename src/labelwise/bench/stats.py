@@ -372,6 +372,64 @@ def agbal_shift_table(df: pd.DataFrame, metric: str = "mse") -> pd.DataFrame:
     return table
 
 
+def _per_run(df: pd.DataFrame, metric: str, auac: bool) -> pd.DataFrame:
+    """Each run's AUAC of ``metric`` (or its last value), one row per run."""
+    keys = ["dataset", "model", "strategy", "seed"]
+    sub = df[df["metric"] == metric]
+    rows = []
+    for key, grp in sub.groupby(keys):
+        v = grp.sort_values("round")["value"].to_numpy(dtype=np.float64)
+        value = _trapezoid(v) if auac else float(v[-1])
+        rows.append(dict(zip(keys, key, strict=True)) | {"value": value})
+    return pd.DataFrame(rows, columns=[*keys, "value"])
+
+
+def versus_group(
+    df: pd.DataFrame,
+    strategy: str,
+    group: list[str],
+    metric: str = "balanced_accuracy",
+    auac: bool = True,
+) -> pd.DataFrame:
+    """``strategy`` against the mean of ``group``, paired by seed, per dataset.
+
+    For every dataset, model and seed where ``strategy`` and all of ``group``
+    ran, ``diff = value(strategy) - mean(value(group))`` with value = the run's
+    AUAC of ``metric`` (``auac=False``: its last value). The Wilcoxon
+    signed-rank test (two-sided, exact for small samples) asks whether the
+    differences are centred on 0.
+
+    Returns:
+        One row per dataset and model: ``n_seeds``, ``strategy`` and ``group``
+        (means), ``diff`` (mean), ``sem``, ``wins`` (seeds with diff >= 0) and
+        ``p_value`` (NaN with fewer than two seeds or all differences 0).
+    """
+    from scipy.stats import wilcoxon
+
+    per = _per_run(df, metric, auac)
+    cols = ["dataset", "model", "n_seeds", "strategy", "group", "diff", "sem",
+            "wins", "p_value"]  # fmt: skip
+    rows = []
+    for (dataset, model), grp in per.groupby(["dataset", "model"], sort=False):
+        wide = grp.pivot_table(index="seed", columns="strategy", values="value")
+        if strategy not in wide.columns or not set(group) <= set(wide.columns):
+            continue
+        wide = wide[[strategy, *group]].dropna()
+        if wide.empty:
+            continue
+        own = wide[strategy].to_numpy()
+        others = wide[group].to_numpy().mean(axis=1)
+        d = own - others
+        n = len(d)
+        p = float("nan")
+        if n >= 2 and np.any(d != 0):
+            p = float(wilcoxon(own, others).pvalue)
+        sem = float(d.std(ddof=1) / np.sqrt(n)) if n > 1 else 0.0
+        means = (float(own.mean()), float(others.mean()), float(d.mean()))
+        rows.append([dataset, model, n, *means, sem, int(np.sum(d >= 0)), p])
+    return pd.DataFrame(rows, columns=cols)
+
+
 def seed_ranks(
     df: pd.DataFrame, metric: str = "balanced_accuracy", auac: bool = True
 ) -> pd.DataFrame:
@@ -384,14 +442,7 @@ def seed_ranks(
     Returns:
         Columns ``dataset, strategy, rank`` (mean), ``sem`` and ``n_seeds``.
     """
-    keys = ["dataset", "model", "strategy", "seed"]
-    sub = df[df["metric"] == metric]
-    rows = []
-    for key, grp in sub.groupby(keys):
-        v = grp.sort_values("round")["value"].to_numpy(dtype=np.float64)
-        value = _trapezoid(v) if auac else float(v[-1])
-        rows.append(dict(zip(keys, key, strict=True)) | {"value": value})
-    per = pd.DataFrame(rows, columns=[*keys, "value"])
+    per = _per_run(df, metric, auac)
     if per.empty:
         return pd.DataFrame(columns=["dataset", "strategy", "rank", "sem", "n_seeds"])
     better_low = metric in LOWER_IS_BETTER

@@ -25,6 +25,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from labelwise.datasets._names import parse_zeta_naux
 from labelwise.exceptions import InvalidParameterError
 
 KIND = "aux"
@@ -52,23 +53,8 @@ def parse_aux(name: str) -> tuple[str, AuxSpec] | None:
     parts = name.split(":")
     if len(parts) < 2 or parts[1] != KIND:
         return None
-    if len(parts) > 4:
-        raise InvalidParameterError(
-            f"Dataset name {name!r}: expected BASE:aux, BASE:aux:ZETA or "
-            "BASE:aux:ZETA:NAUX (e.g. diamonds:aux:8:1000)."
-        )
-    try:
-        zeta = float(parts[2]) if len(parts) > 2 else DEFAULT_ZETA
-        n_aux = int(parts[3]) if len(parts) > 3 else DEFAULT_N_AUX
-    except ValueError:
-        raise InvalidParameterError(
-            f"Dataset name {name!r}: ZETA must be a number and NAUX an integer."
-        ) from None
-    if not zeta >= 0 or n_aux < 10:
-        raise InvalidParameterError(
-            f"Dataset name {name!r}: need ZETA >= 0 and NAUX >= 10; got {zeta}, "
-            f"{n_aux}."
-        )
+    usage = "BASE:aux, BASE:aux:ZETA or BASE:aux:ZETA:NAUX (e.g. diamonds:aux:8:1000)"
+    zeta, n_aux = parse_zeta_naux(name, parts[2:], usage, DEFAULT_ZETA, DEFAULT_N_AUX)
     return parts[0], AuxSpec(zeta, n_aux)
 
 

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from labelwise.exceptions import InvalidParameterError
+from labelwise.datasets._names import parse_zeta_naux
 
 NAME = "shifted"
 DIM = 8
@@ -34,24 +34,8 @@ def parse_shifted(name: str) -> tuple[float, int] | None:
     parts = name.split(":")
     if parts[0] != NAME:
         return None
-    if len(parts) > 3:
-        raise InvalidParameterError(
-            f"Dataset name {name!r}: expected shifted, shifted:ZETA or "
-            "shifted:ZETA:NAUX (e.g. shifted:64:2000)."
-        )
-    try:
-        zeta = float(parts[1]) if len(parts) > 1 else DEFAULT_ZETA
-        n_aux = int(parts[2]) if len(parts) > 2 else DEFAULT_N_AUX
-    except ValueError:
-        raise InvalidParameterError(
-            f"Dataset name {name!r}: ZETA must be a number and NAUX an integer."
-        ) from None
-    if zeta < 0 or n_aux < 10:
-        raise InvalidParameterError(
-            f"Dataset name {name!r}: need ZETA >= 0 and NAUX >= 10; got {zeta}, "
-            f"{n_aux}."
-        )
-    return zeta, n_aux
+    usage = "shifted, shifted:ZETA or shifted:ZETA:NAUX (e.g. shifted:64:2000)"
+    return parse_zeta_naux(name, parts[1:], usage, DEFAULT_ZETA, DEFAULT_N_AUX)
 
 
 def g(x: np.ndarray) -> np.ndarray:
