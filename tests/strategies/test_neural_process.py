@@ -114,3 +114,11 @@ def test_strategy_needs_a_reward_set_and_reuses_a_saved_np(tmp_path):
     reused = get_strategy("np", pretrained=str(tmp_path / "np.pt"), progress=False)
     again = reused.select(model, X, state, 2, rng=0)  # no reward set needed
     assert again.indices.tolist() == sel.indices.tolist()
+    with pytest.raises(InvalidParameterError, match="torch device"):
+        get_strategy("np", device="gpu-please")
+    # an explicit CPU device gives the same NP as the default
+    same = get_strategy("np", n_sim=6, epochs=3, progress=False, device="cpu")
+    same.set_reward(X[:10], (X[:10, 0] > 0).astype(int))
+    assert same.select(model, X, state, 2, rng=0).indices.tolist() == (
+        sel.indices.tolist()
+    )

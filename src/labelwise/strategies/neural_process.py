@@ -246,6 +246,7 @@ def train_np(
     batch: int = 64,
     seed: int = 0,
     progress: bool = False,
+    device: str = "cpu",
 ) -> AttnCNP:
     """Train a fresh :class:`AttnCNP` on simulated problems over inputs ``x``.
 
@@ -257,12 +258,18 @@ def train_np(
         batch: Problems per minibatch (same sizes only).
         seed: Seed of the initialisation and the shuffling.
         progress: Show a progress bar.
+        device: Torch device to train on (``"cpu"``, ``"cuda"``, ...). The
+            weights are initialised on the CPU, so the seed gives the same
+            start on every device; the returned NP stays on ``device``.
     """
     gen = torch.Generator().manual_seed(seed)
     with torch.random.fork_rng():
         torch.manual_seed(seed)
         net = AttnCNP(x.shape[1])
-    xt = torch.as_tensor(x, dtype=torch.float32)
+    dev = torch.device(device)
+    net = net.to(dev)
+    xt = torch.as_tensor(x, dtype=torch.float32, device=dev)
+    targets = [torch.as_tensor(p[2], device=dev) for p in problems]
     groups: dict[tuple[int, int], list[int]] = defaultdict(list)
     for i, (ctx, tgt, _) in enumerate(problems):
         groups[(len(ctx), len(tgt))].append(i)
@@ -284,8 +291,8 @@ def train_np(
             ids = batches[b]
             xc = torch.stack([xt[problems[i][0]] for i in ids])
             xq = torch.stack([xt[problems[i][1]] for i in ids])
-            y = torch.stack([torch.as_tensor(problems[i][2]) for i in ids])
-            mu, sigma = net(xc, torch.zeros(*xc.shape[:2], 1), xq)
+            y = torch.stack([targets[i] for i in ids])
+            mu, sigma = net(xc, torch.zeros(*xc.shape[:2], 1, device=dev), xq)
             nll = torch.log(sigma) + 0.5 * ((y - mu) / sigma) ** 2
             nll = nll + 0.5 * math.log(2 * math.pi)  # Gaussian NLL
             loss = nll.mean(1).mean()
@@ -316,6 +323,9 @@ class NeuralProcess(Strategy):
         batched: Oracle fits of a logistic regression solved together
             (``None``, default: where possible; ``False``: refit copies of the
             model; see :func:`simulate`).
+        device: Torch device of the NP's training and scoring (``"cpu"``,
+            default; ``"cuda"`` on a GPU machine). Results on a GPU differ from
+            the CPU's in the last digits, so picks may too.
     """
 
     def __init__(
@@ -327,6 +337,7 @@ class NeuralProcess(Strategy):
         pretrained: str | None = None,
         progress: bool = True,
         batched: bool | None = None,
+        device: str = "cpu",
     ):
         check_positive(n_sim, "n_sim", integer=True)
         check_positive(epochs, "epochs", integer=True)
@@ -341,11 +352,19 @@ class NeuralProcess(Strategy):
                 f"batched must be None, True or False; got {batched!r}."
             )
         self.batched = batched
+        try:
+            torch.device(device)
+        except (RuntimeError, TypeError):
+            raise InvalidParameterError(
+                f"device must name a torch device such as 'cpu' or 'cuda'; got "
+                f"{device!r}."
+            ) from None
+        self.device = device
         self._reward: dict[str, Any] | None = None
         self.net_: AttnCNP | None = None
         self.timings_: dict[str, float] = {}
         if pretrained is not None:
-            self.net_ = load_np(pretrained)
+            self.net_ = load_np(pretrained).to(torch.device(device))
 
     def set_reward(
         self,
@@ -419,6 +438,7 @@ class NeuralProcess(Strategy):
                 epochs=self.epochs,
                 seed=child_seed(rng),
                 progress=self.progress,
+                device=self.device,
             )
             timings["train_seconds"] = time.perf_counter() - start
         assert self.net_ is not None
@@ -433,10 +453,11 @@ class NeuralProcess(Strategy):
 @torch.no_grad()
 def predict_np(net: AttnCNP, x_context: np.ndarray, x_target: np.ndarray) -> np.ndarray:
     """``μ`` of every target given the context (zeros as context values)."""
-    xc = torch.as_tensor(x_context, dtype=torch.float32)[None]
-    xq = torch.as_tensor(x_target, dtype=torch.float32)[None]
-    mu, _ = net(xc, torch.zeros(1, xc.shape[1], 1), xq)
-    out: np.ndarray = mu[0].numpy().astype(np.float64)
+    dev = next(net.parameters()).device
+    xc = torch.as_tensor(x_context, dtype=torch.float32, device=dev)[None]
+    xq = torch.as_tensor(x_target, dtype=torch.float32, device=dev)[None]
+    mu, _ = net(xc, torch.zeros(1, xc.shape[1], 1, device=dev), xq)
+    out: np.ndarray = mu[0].cpu().numpy().astype(np.float64)
     return out
 
 
@@ -445,7 +466,8 @@ def save_np(net: AttnCNP, path: str | Path) -> None:
     first = net.x_enc[0]
     assert isinstance(first, nn.Linear)
     x_dim = int(first.in_features)
-    torch.save({"x_dim": x_dim, "state_dict": net.state_dict()}, Path(path))
+    state = {k: v.cpu() for k, v in net.state_dict().items()}
+    torch.save({"x_dim": x_dim, "state_dict": state}, Path(path))
 
 
 def load_np(path: str | Path) -> AttnCNP:
