@@ -80,12 +80,12 @@ def _newton(
 ) -> tuple[np.ndarray, np.ndarray, bool]:
     """Damped Newton on one problem; returns ``(θ, H(θ), converged)``."""
     r = _reg(Xa.shape[1])
-    for _ in range(max_iter):
+    for it in range(max_iter + 1):
         p = expit(Xa @ theta)
         g = C * (Xa.T @ (s * (p - y))) + r * theta
         H = C * (Xa.T * (s * p * (1.0 - p))) @ Xa + np.diag(r)
-        if np.max(np.abs(g)) <= tol:
-            return theta, H, True
+        if np.max(np.abs(g)) <= tol or it == max_iter:
+            break
         step = np.linalg.solve(H, g)
         f0 = _objective(Xa, y, s, C, theta)
         slope = float(g @ step)
@@ -97,9 +97,6 @@ def _newton(
                 break
             t *= 0.5
         theta = theta - t * step
-    p = expit(Xa @ theta)
-    g = C * (Xa.T @ (s * (p - y))) + r * theta
-    H = C * (Xa.T * (s * p * (1.0 - p))) @ Xa + np.diag(r)
     return theta, H, bool(np.max(np.abs(g)) <= tol)
 
 
