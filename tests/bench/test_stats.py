@@ -227,6 +227,19 @@ def test_auac_is_the_trapezoid_over_steps():
     assert t.loc["oracle", "mean"] == pytest.approx(9.0)  # 10 unit steps at 0.9
     # trapezoid of 0.80, 0.81, ..., 0.90 over 10 steps
     assert t.loc["rise", "mean"] == pytest.approx(8.5)
+    assert t.loc["rise", "n_seeds"] == 2
+    # a run still going (5 of 10 steps) has a shorter curve: it is left out of
+    # the areas, the ranks and the paired comparison
+    from labelwise.bench.stats import seed_ranks, versus_group
+
+    partial = (df["strategy"] == "rise") & (df["seed"] == 1) & (df["round"] > 5)
+    short = df[~partial]
+    t = final_table(short, "accuracy", auac=True).set_index("strategy")
+    assert t.loc["rise", "n_seeds"] == 1 and t.loc["rise", "mean"] == pytest.approx(8.5)
+    assert t.loc["oracle", "n_seeds"] == 2
+    ranks = seed_ranks(short, "accuracy").set_index("strategy")
+    assert ranks.loc["rise", "n_seeds"] == 1 and ranks.loc["oracle", "n_seeds"] == 2
+    assert versus_group(short, "rise", ["oracle"], "accuracy").iloc[0]["n_seeds"] == 1
 
 
 def test_seed_ranks_average_per_seed_ranks_and_draw(tmp_path):

@@ -161,6 +161,20 @@ def _paired(
     return np.asarray(a.loc[seeds].to_numpy() - b.loc[seeds].to_numpy(), dtype=float)
 
 
+def _complete_runs(sub: pd.DataFrame) -> pd.DataFrame:
+    """Rows of the runs that reach the last round of their dataset and model.
+
+    Areas and per-seed ranks compare runs over the same steps; a run still
+    going (or one that failed) would otherwise count with a shorter curve.
+    """
+    if sub.empty:
+        return sub
+    keys = ["dataset", "model", "strategy", "seed"]
+    last = sub.groupby(keys)["round"].transform("max")
+    target = sub.groupby(["dataset", "model"])["round"].transform("max")
+    return sub[last == target]
+
+
 def _trapezoid(v: np.ndarray) -> float:
     """Area under ``v`` over unit steps (the AUAC of the learning-AL paper)."""
     return float(((v[1:] + v[:-1]) / 2).sum())
@@ -184,7 +198,8 @@ def final_table(
             (BMDAL's aggregate of RMSE, MAE and the error quantiles).
         auac: Instead, each run's area under the metric-vs-step curve by the
             trapezoid rule with unit steps over rounds 0.. (the learning-AL
-            paper's AUAC: 10 steps of accuracies near 0.9 give about 9).
+            paper's AUAC: 10 steps of accuracies near 0.9 give about 9); only
+            runs that reach their dataset's last round count.
 
     Returns:
         Columns ``dataset, model, strategy, mean, sem, n_seeds, n_labeled``
@@ -205,7 +220,7 @@ def final_table(
     if auac:
         keys = ["dataset", "model", "strategy", "seed"]
         rows = []
-        for key, grp in sub.groupby(keys):
+        for key, grp in _complete_runs(sub).groupby(keys):
             run = grp.sort_values("round")
             v = run["value"].to_numpy(dtype=np.float64)
             area = _trapezoid(v)
@@ -373,9 +388,9 @@ def agbal_shift_table(df: pd.DataFrame, metric: str = "mse") -> pd.DataFrame:
 
 
 def _per_run(df: pd.DataFrame, metric: str, auac: bool) -> pd.DataFrame:
-    """Each run's AUAC of ``metric`` (or its last value), one row per run."""
+    """Each complete run's AUAC of ``metric`` (or its last value), one row per run."""
     keys = ["dataset", "model", "strategy", "seed"]
-    sub = df[df["metric"] == metric]
+    sub = _complete_runs(df[df["metric"] == metric])
     rows = []
     for key, grp in sub.groupby(keys):
         v = grp.sort_values("round")["value"].to_numpy(dtype=np.float64)
