@@ -218,21 +218,7 @@ def final_table(
             n_labeled=("n_labeled", "max"),
         )
     if auac:
-        keys = ["dataset", "model", "strategy", "seed"]
-        rows = []
-        for key, grp in _complete_runs(sub).groupby(keys):
-            run = grp.sort_values("round")
-            v = run["value"].to_numpy(dtype=np.float64)
-            area = _trapezoid(v)
-            rows.append(
-                dict(zip(keys, key, strict=True))
-                | {
-                    "value": area,
-                    "round": int(run["round"].max()),
-                    "n_labeled": int(run["n_labeled"].max()),
-                }
-            )
-        sub = pd.DataFrame(rows, columns=[*keys, "value", "round", "n_labeled"])
+        sub = _per_run(sub, metric, auac=True)
     if sub.empty:
         return pd.DataFrame(
             columns=[
@@ -388,15 +374,26 @@ def agbal_shift_table(df: pd.DataFrame, metric: str = "mse") -> pd.DataFrame:
 
 
 def _per_run(df: pd.DataFrame, metric: str, auac: bool) -> pd.DataFrame:
-    """Each complete run's AUAC of ``metric`` (or its last value), one row per run."""
+    """Each complete run's AUAC of ``metric`` (or its last value), one row per run.
+
+    Columns ``dataset, model, strategy, seed, value, round`` (the last) and
+    ``n_labeled`` (at the last round).
+    """
     keys = ["dataset", "model", "strategy", "seed"]
     sub = _complete_runs(df[df["metric"] == metric])
     rows = []
     for key, grp in sub.groupby(keys):
-        v = grp.sort_values("round")["value"].to_numpy(dtype=np.float64)
-        value = _trapezoid(v) if auac else float(v[-1])
-        rows.append(dict(zip(keys, key, strict=True)) | {"value": value})
-    return pd.DataFrame(rows, columns=[*keys, "value"])
+        run = grp.sort_values("round")
+        v = run["value"].to_numpy(dtype=np.float64)
+        rows.append(
+            dict(zip(keys, key, strict=True))
+            | {
+                "value": _trapezoid(v) if auac else float(v[-1]),
+                "round": int(run["round"].max()),
+                "n_labeled": int(run["n_labeled"].max()),
+            }
+        )
+    return pd.DataFrame(rows, columns=[*keys, "value", "round", "n_labeled"])
 
 
 def versus_group(

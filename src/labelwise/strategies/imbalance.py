@@ -32,6 +32,15 @@ def check_n_jobs(n_jobs: int) -> int:
     return n_jobs
 
 
+def check_batched(batched: bool | None) -> bool | None:
+    """Validate a ``batched`` switch (``None``, ``True`` or ``False``)."""
+    if batched not in (None, True, False):
+        raise InvalidParameterError(
+            f"batched must be None, True or False; got {batched!r}."
+        )
+    return batched
+
+
 def _flat(X: np.ndarray) -> np.ndarray:
     return np.asarray(X, dtype=np.float32).reshape(X.shape[0], -1)
 
@@ -298,6 +307,31 @@ def logistic_C(model: Any) -> float | None:
     return float(p["C"]) if ok else None
 
 
+def batched_C(
+    model: Any, n_classes: int, y_labeled: np.ndarray, batched: bool | None
+) -> float | None:
+    """``C`` of the batched logistic fits, or ``None`` to refit copies of ``model``.
+
+    The batched fits serve a binary L2 logistic regression (:func:`logistic_C`)
+    whose labeled set holds both classes; ``batched=False`` never uses them and
+    ``batched=True`` requires them (an error says why they cannot be used).
+    """
+    if batched is False:
+        return None
+    C = logistic_C(model)
+    classes = np.unique(y_labeled)
+    if C is None or n_classes != 2 or classes.size != 2:
+        if batched:
+            raise InvalidParameterError(
+                "batched=True needs a binary L2 logistic regression (labelwise's "
+                f"logreg) and a labeled set with both classes; got "
+                f"{type(model).__name__} with {n_classes} classes and labeled "
+                f"classes {classes.tolist()}. Use batched=None to refit otherwise."
+            )
+        return None
+    return C
+
+
 def _batched_scores(
     C: float,
     X_base: np.ndarray,
@@ -317,13 +351,13 @@ def _batched_scores(
     )
     xe = _flat(X_eval).astype(np.float64)
     w = np.ones(len(y_eval)) if weights is None else np.asarray(weights)[y_eval]
-    right_base = ((xe @ theta0[:-1] + theta0[-1]) > 0) == (y_eval == 1)
-    out = np.empty(len(thetas))
-    for start in range(0, len(thetas), 4096):
-        t = thetas[start : start + 4096]
+    every = np.vstack([theta0, thetas])  # row 0: the base fit
+    out = np.empty(len(every))
+    for start in range(0, len(every), 4096):
+        t = every[start : start + 4096]
         right = ((xe @ t[:, :-1].T + t[:, -1]) > 0) == (y_eval == 1)[:, None]
         out[start : start + 4096] = (w @ right) / w.sum()
-    return float(w @ right_base / w.sum()), out
+    return float(out[0]), out[1:]
 
 
 def myopic_improvements(
@@ -384,16 +418,8 @@ def myopic_improvements(
     y_labeled = np.asarray(y_labeled, dtype=np.int64)
     y_candidates = np.asarray(y_candidates, dtype=np.int64)
     y_eval = np.asarray(y_eval, dtype=np.int64)
-    C = logistic_C(model) if batched is not False else None
-    can = C is not None and n_classes == 2 and np.unique(y_labeled).size == 2
-    if batched and not can:
-        raise InvalidParameterError(
-            "batched=True needs a binary L2 logistic regression (labelwise's logreg) "
-            f"and a labeled set with both classes; got {type(model).__name__} with "
-            f"{n_classes} classes and labeled classes {np.unique(y_labeled).tolist()}. "
-            "Use batched=None to refit otherwise."
-        )
-    if can and C is not None:
+    C = batched_C(model, n_classes, y_labeled, batched)
+    if C is not None:
         base_score, cand = _batched_scores(
             C, X[labeled], y_labeled, X[candidates], y_candidates, X_eval, y_eval,
             None if weights is None else np.asarray(weights, dtype=np.float64),
@@ -460,13 +486,9 @@ class Oracle(Strategy):
         check_n_jobs(n_jobs)
         if max_candidates is not None:
             check_positive(max_candidates, "max_candidates", integer=True)
-        if batched not in (None, True, False):
-            raise InvalidParameterError(
-                f"batched must be None, True or False; got {batched!r}."
-            )
         self.n_jobs = n_jobs
         self.max_candidates = max_candidates
-        self.batched = batched
+        self.batched = check_batched(batched)
         self._truth: dict[str, Any] | None = None
 
     def set_simulation(
@@ -549,6 +571,8 @@ __all__ = [
     "KCenter",
     "Oracle",
     "Uncertainty",
+    "batched_C",
+    "check_batched",
     "logistic_C",
     "myopic_improvements",
 ]

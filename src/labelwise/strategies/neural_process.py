@@ -50,9 +50,10 @@ from labelwise.pool import LabelState
 from labelwise.strategies._registry import register
 from labelwise.strategies.base import Selection, Strategy, top_k
 from labelwise.strategies.imbalance import (
+    batched_C,
+    check_batched,
     check_n_jobs,
     fit_and_score,
-    logistic_C,
     myopic_improvements,
 )
 
@@ -173,13 +174,9 @@ def simulate(
         tgt = np.setdiff1d(np.arange(n), ctx)
         problems.append((np.sort(ctx), tgt))
 
-    C = logistic_C(model) if batched is not False else None
-    if batched and (C is None or n_classes != 2):
-        raise InvalidParameterError(
-            "batched=True needs a binary L2 logistic regression (labelwise's logreg); "
-            f"got {type(model).__name__} with {n_classes} classes."
-        )
-    if C is not None and n_classes == 2:  # every problem's fits solved together
+    # every problem holds both classes, as the annotated set does
+    if batched_C(model, n_classes, y_annotated, batched) is not None:
+        # each problem's fits solved together
         bar_it: Any = problems
         if progress:
             from tqdm.auto import tqdm
@@ -347,11 +344,7 @@ class NeuralProcess(Strategy):
         self.n_jobs = n_jobs
         self.pretrained = pretrained
         self.progress = progress
-        if batched not in (None, True, False):
-            raise InvalidParameterError(
-                f"batched must be None, True or False; got {batched!r}."
-            )
-        self.batched = batched
+        self.batched = check_batched(batched)
         try:
             torch.device(device)
         except (RuntimeError, TypeError):
