@@ -10,6 +10,22 @@ from labelwise.app import init_project
 torch.set_num_threads(1)
 
 
+def pytest_collection_modifyitems(config, items):
+    """Skip tests marked ``gpu`` where torch sees no CUDA device."""
+    if torch.cuda.is_available():
+        return
+    skip = pytest.mark.skip(reason="needs CUDA; torch sees no CUDA device here")
+    for item in items:
+        if "gpu" in item.keywords:
+            item.add_marker(skip)
+
+
+@pytest.fixture(params=["cpu", pytest.param("cuda", marks=pytest.mark.gpu)])
+def device(request):
+    """Each device test runs on the CPU and, where CUDA exists, on the GPU."""
+    return request.param
+
+
 @pytest.fixture
 def rng():
     return np.random.default_rng(12345)
