@@ -7,7 +7,9 @@ and how to get it. Models may implement only some capabilities.
 
 from __future__ import annotations
 
-from typing import Any, Protocol, runtime_checkable
+from typing import Any, Literal, Protocol, runtime_checkable
+
+import torch
 
 from labelwise._typing import FloatArray, RNGLike
 from labelwise.exceptions import UnsupportedModelError
@@ -114,6 +116,46 @@ class FineTunable(Protocol):
         ...
 
 
+TensorOutput = Literal["proba", "embed", "proba_samples", "proba_members"]
+
+
+@runtime_checkable
+class TensorOutputs(Protocol):
+    """A torch model that hands its outputs over as tensors on its own device.
+
+    Strategies ask for these instead of the NumPy methods when the model lives on a
+    GPU, so that probabilities and embeddings reach the selection kernels (which run
+    on the device of their input) without a round trip through host memory.
+    """
+
+    @property
+    def device(self) -> torch.device:
+        """The device the model computes on."""
+        ...
+
+    def tensor_outputs(
+        self,
+        X: Any,
+        what: TensorOutput,
+        *,
+        n_samples: int | None = None,
+        rng: RNGLike = None,
+    ) -> torch.Tensor:
+        """The output ``what`` of ``X`` as a float32 tensor on :attr:`device`.
+
+        Args:
+            X: Inputs of shape ``(n_samples, ...)`` (array or tensor, any device).
+            what: ``"proba"`` ``(n, n_classes)`` as ``predict_proba``; ``"embed"``
+                ``(n, n_embedding)`` as ``embed``; ``"proba_samples"``
+                ``(T, n, n_classes)`` as ``predict_proba_samples`` (needs
+                ``n_samples`` = T and takes ``rng``); ``"proba_members"``
+                ``(n_members, n, n_classes)`` as ``predict_proba_members``.
+            n_samples: Number of stochastic passes for ``"proba_samples"``.
+            rng: Seed or generator for ``"proba_samples"``.
+        """
+        ...
+
+
 _HINTS: dict[type, str] = {
     ProbabilisticClassifier: "implement fit(X, y, *, n_classes, rng) and "
     "predict_proba(X), or wrap an estimator in SklearnClassifier",
@@ -129,6 +171,7 @@ _HINTS: dict[type, str] = {
     "kernel for other regressors",
     FineTunable: "use a TorchClassifier (mlp or cnn); scikit-learn models are not "
     "fine-tuned",
+    TensorOutputs: "use TorchClassifier, whose outputs can stay on its device",
 }
 
 
