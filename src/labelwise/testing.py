@@ -101,6 +101,11 @@ class MockModel:
         p_ema = self._softmax(h_ema @ w2 / 4.0)
         return h.astype(np.float32), h_ema.astype(np.float32), p_main, p_ema
 
+    def predict_loss(self, X: Any) -> np.ndarray:
+        """A stand-in predicted loss ``(n,)``: the entropy of ``predict_proba``."""
+        p = self.predict_proba(X)
+        return np.asarray(-(p * np.log(np.clip(p, 1e-12, None))).sum(1))
+
     def predict_proba_members(self, X: Any) -> np.ndarray:
         """Member probabilities ``(n_members, n, n_classes)`` (fixed noise)."""
         gen = np.random.default_rng(self.seed + 1)

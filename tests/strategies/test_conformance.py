@@ -6,7 +6,13 @@ from labelwise.strategies import available_strategies, get_strategy
 from labelwise.testing import MockModel, ProbaOnlyModel, check_strategy, make_pool
 
 # strategies whose defaults are too slow for a contract check
-FAST = {"np": {"n_sim": 4, "epochs": 2, "progress": False}}
+FAST = {
+    "np": {"n_sim": 4, "epochs": 2, "progress": False},
+    "dal": {"max_epochs": 20, "n_subqueries": 3},
+    "vaal": {"epochs": 20, "width": 16, "disc_hidden": 16},
+    "uncertain-gcn": {"steps": 20, "hidden": 16},
+    "core-gcn": {"steps": 20, "hidden": 16},
+}
 
 
 @pytest.mark.parametrize("name", available_strategies())

@@ -200,3 +200,21 @@ def require(model: Any, capability: type, strategy: str) -> None:
 def _describe(model: Any) -> str:
     desc = getattr(model, "describe", None)
     return f" ({desc()})" if callable(desc) else ""
+
+
+@runtime_checkable
+class LossPredictor(Protocol):
+    """A model trained jointly with a module that predicts its own per-sample loss.
+
+    The learning-loss capability of Yoo & Kweon (CVPR 2019): see
+    :class:`labelwise.models.loss_prediction.LossPredictionClassifier`.
+    """
+
+    def predict_loss(self, X: Any) -> FloatArray:
+        """Predicted losses ``(n_samples,)``; only their ranking is meaningful."""
+        ...
+
+
+_HINTS[LossPredictor] = (
+    "wrap the network in LossPredictionClassifier (labelwise.models.loss_prediction)"
+)

@@ -6,9 +6,11 @@ from labelwise.strategies._registry import (
     register,
     strategy_class,
 )
+from labelwise.strategies.adversarial import DAL, VAAL
 from labelwise.strategies.base import Selection, Strategy, top_k
 from labelwise.strategies.design import Bait
 from labelwise.strategies.diversity import Badge, CoreSet
+from labelwise.strategies.graph import CoreGCN, UncertainGCN
 from labelwise.strategies.imbalance import (
     CBAL,
     FScore,
@@ -18,6 +20,7 @@ from labelwise.strategies.imbalance import (
     Oracle,
     Uncertainty,
 )
+from labelwise.strategies.loss_prediction import LLOSS
 from labelwise.strategies.neural_process import NeuralProcess
 from labelwise.strategies.noise import LHD
 from labelwise.strategies.random import RandomSampling
@@ -35,9 +38,13 @@ __all__ = [
     "BALD",
     "BMDAL",
     "CBAL",
+    "DAL",
     "LHD",
+    "LLOSS",
+    "VAAL",
     "Badge",
     "Bait",
+    "CoreGCN",
     "CoreSet",
     "Entropy",
     "FScore",
@@ -52,6 +59,7 @@ __all__ = [
     "Selection",
     "Strategy",
     "TopKStrategy",
+    "UncertainGCN",
     "Uncertainty",
     "VariationRatio",
     "available_strategies",

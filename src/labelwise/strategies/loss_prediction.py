@@ -1,0 +1,112 @@
+"""LLOSS: label the items whose predicted loss is largest.
+
+Reference:
+    Yoo, D. & Kweon, I. S. Learning Loss for Active Learning (CVPR 2019).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from labelwise.exceptions import UnsupportedModelError
+from labelwise.models.base import LossPredictor, ProbabilisticClassifier
+from labelwise.models.loss_prediction import LossPredictionClassifier
+from labelwise.models.pytorch import TorchClassifier
+from labelwise.pool import LabelState
+from labelwise.strategies._auxiliary import (
+    candidate_subset,
+    check_subset,
+    random_fallback,
+    strategy_device,
+)
+from labelwise.strategies._registry import register
+from labelwise.strategies.base import Selection, Strategy, top_k
+
+
+@register("lloss")
+class LLOSS(Strategy):
+    """LLOSS (Yoo & Kweon, CVPR 2019, §3.1): top-B predicted losses.
+
+    Draws a candidate subset of the unlabeled pool (§4.1; ``subset`` items, 10 000
+    in the paper and the learning-AL study), scores each candidate with the loss
+    module in eval mode and labels the ``batch_size`` largest predicted losses (ties
+    broken by the strategy's generator).
+
+    The loss module must be trained jointly with the task network, so the model
+    should be a :class:`~labelwise.models.base.LossPredictor` such as
+    :class:`~labelwise.models.loss_prediction.LossPredictionClassifier`. Given a
+    plain :class:`~labelwise.models.pytorch.TorchClassifier` instead (a benchmark
+    grid runs every strategy on the same model), the strategy trains a
+    ``LossPredictionClassifier`` with the same network and training settings on the
+    labeled items and scores with it: the acquisitions are LLOSS's, while the
+    reported learning curve is that of the plain task model (in the learning-AL
+    paper's runs the evaluated model itself was trained jointly). The extra fit
+    counts in ``select_seconds``.
+
+    Args:
+        subset: Candidate-subset size; ``None`` scores the whole pool. Defaults to
+            10 000.
+
+    Shapes: ``predict_loss(X[candidates])`` is ``(n_candidates,)``; the selection's
+    scores are the predicted losses of the picks ``(batch_size,)``.
+    """
+
+    requires = (ProbabilisticClassifier,)
+
+    def __init__(self, *, subset: int | None = 10_000):
+        check_subset(subset)
+        self.subset = subset
+
+    def check_model(self, model: Any) -> None:
+        """Also require a loss predictor or a ``TorchClassifier`` to build one."""
+        super().check_model(model)
+        if not isinstance(model, LossPredictor | TorchClassifier):
+            raise UnsupportedModelError(
+                f"Strategy 'lloss' needs a model with capability LossPredictor (or a "
+                f"TorchClassifier to train one from); got {type(model).__name__}. "
+                "To fix: wrap the network in LossPredictionClassifier "
+                "(labelwise.models.loss_prediction)."
+            )
+
+    def _select(
+        self,
+        model: Any,
+        X: np.ndarray,
+        state: LabelState,
+        batch_size: int,
+        rng: np.random.Generator,
+    ) -> Selection:
+        cand = candidate_subset(state.unlabeled_indices(), self.subset, rng)
+        info: dict[str, Any] = {"n_candidates": int(cand.size)}
+        if isinstance(model, LossPredictor):
+            scorer: Any = model
+        elif state.n_labeled == 0:
+            return random_fallback(
+                cand, batch_size, rng, "LLOSS (training a loss module)"
+            )
+        else:
+            scorer = _joint_refit(model, X, state, rng)
+            info["refit"] = "LossPredictionClassifier"
+        scores = np.asarray(scorer.predict_loss(X[cand]), dtype=np.float64)
+        pos = top_k(scores, batch_size, rng.random(cand.size))
+        return Selection(indices=cand[pos], scores=scores[pos], info=info)
+
+
+def _joint_refit(
+    model: TorchClassifier, X: np.ndarray, state: LabelState, rng: np.random.Generator
+) -> LossPredictionClassifier:
+    """A ``LossPredictionClassifier`` like ``model``, fitted on the labeled items."""
+    lp = LossPredictionClassifier(
+        model.network,
+        lr=model.lr,
+        max_epochs=model.max_epochs,
+        batch_size=model.batch_size,
+        weight_decay=model.weight_decay,
+        stop_at_train_accuracy=model.stop_at_train_accuracy,
+        predict_batch_size=model.predict_batch_size,
+        device=strategy_device(model, None),
+    )
+    labeled = state.labeled_indices()
+    return lp.fit(X[labeled], state.labels(), n_classes=state.n_classes, rng=rng)
