@@ -162,7 +162,8 @@ class LossPredictionClassifier:
         margin: Ranking margin ξ. Defaults to 1 (paper).
         weight: Weight λ of the ranking term. Defaults to 1 (paper).
         detach_epoch: Detach when the 0-based epoch index exceeds it; ``None``:
-            ``round(0.6 * max_epochs)`` (120 of 200 as in the paper).
+            ``round(0.6 * max_epochs)`` (120 of 200 as in the paper); ``-1``:
+            from the start (the module then never shapes the backbone).
         interm_dim: Width per tap of the module. Defaults to 128.
         optimizer: ``"adam"`` or ``"sgd"`` (see the module docstring).
         predict_batch_size: Chunk size for inference. Defaults to 4096.
@@ -209,10 +210,12 @@ class LossPredictionClassifier:
                 f"weight must be a number >= 0; got {weight!r}."
             )
         if detach_epoch is not None and (
-            not isinstance(detach_epoch, int) or detach_epoch < 0
+            isinstance(detach_epoch, bool)
+            or not isinstance(detach_epoch, int)
+            or detach_epoch < -1
         ):
             raise InvalidParameterError(
-                f"detach_epoch must be an int >= 0 or None; got {detach_epoch!r}."
+                f"detach_epoch must be an int >= -1 or None; got {detach_epoch!r}."
             )
         if optimizer not in ("adam", "sgd"):
             raise InvalidParameterError(

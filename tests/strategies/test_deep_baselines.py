@@ -1,0 +1,231 @@
+"""LLOSS, VAAL, DAL, UncertainGCN and CoreGCN on small problems."""
+
+import numpy as np
+import pytest
+
+from labelwise import InvalidParameterError, UnsupportedModelError
+from labelwise.exceptions import FallbackWarning
+from labelwise.models.loss_prediction import LossPredictionClassifier
+from labelwise.models.pytorch import TorchClassifier, mlp
+from labelwise.pool import LabelState
+from labelwise.strategies import get_strategy
+from labelwise.testing import ProbaOnlyModel, make_pool
+
+
+class IdentityEmbedder:
+    """A fixed model whose embedding is the input itself."""
+
+    def fit(self, X, y, *, n_classes, rng=None):
+        return self
+
+    def predict_proba(self, X):
+        return np.full((len(X), 2), 0.5)
+
+    def embed(self, X):
+        return np.asarray(X, dtype=np.float32).reshape(len(X), -1)
+
+
+def two_clusters(seed=0):
+    """Cluster A (80 items, 20 labeled) and cluster B (40 items, none labeled).
+
+    Features are nonnegative and the clusters nearly orthogonal.
+    """
+    rng = np.random.default_rng(seed)
+    a = np.abs(rng.normal(size=(80, 6))) * 0.5
+    a[:, 0] += 4
+    b = np.abs(rng.normal(size=(40, 6))) * 0.5
+    b[:, 1] += 4
+    X = np.concatenate([a, b]).astype(np.float32)
+    state = LabelState(120, classes=["a", "b"])
+    state.teach(np.arange(20), np.zeros(20, int), round=0)
+    return X, state
+
+
+def in_b(idx):
+    return float(np.mean(np.asarray(idx) >= 80))
+
+
+def _check_batch(sel, state, size):
+    idx = sel.indices
+    assert idx.shape == (size,)
+    assert np.unique(idx).size == size
+    assert not state.labeled_mask[idx].any()
+
+
+# ------------------------------------------------------------------ VAAL
+
+
+# the code's summed KL squashes the latent means, so on 120 points the
+# discriminator separates slowly; the per-entry mean shows the direction quickly
+VAAL_SMALL = {"epochs": 100, "width": 16, "disc_hidden": 32, "kl_reduction": "mean"}
+
+
+def test_vaal_picks_the_unlabeled_only_cluster():
+    X, state = two_clusters()
+    sel = get_strategy("vaal", **VAAL_SMALL).select(
+        IdentityEmbedder(), X, state, 10, rng=0
+    )
+    _check_batch(sel, state, 10)
+    assert in_b(sel.indices) >= 0.8, sel.indices
+    # the direction follows the labeled set: label B instead, picks leave B
+    state_b = LabelState(120, classes=["a", "b"])
+    state_b.teach(np.arange(80, 100), np.ones(20, int), round=0)
+    sel_b = get_strategy("vaal", **VAAL_SMALL).select(
+        IdentityEmbedder(), X, state_b, 10, rng=0
+    )
+    assert in_b(sel_b.indices) <= 0.2, sel_b.indices
+
+
+def test_vaal_losses_fall_with_the_paper_losses():
+    X, state = two_clusters()
+    sel = get_strategy("vaal", epochs=50, width=16, disc_hidden=32).select(
+        IdentityEmbedder(), X, state, 10, rng=0
+    )
+    vae, disc = sel.info["vae_loss"], sel.info["disc_loss"]
+    assert sel.info["iterations"] == (20 + 100) * 50 // 128
+    assert vae[-1] < 0.5 * vae[0]
+    assert disc[-1] < disc[0]
+
+
+def test_vaal_runs_the_conv_vae_on_images_and_is_seeded():
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(40, 1, 28, 28)).astype(np.float32)
+    state = LabelState(40, classes=["a", "b"])
+    state.teach(np.arange(8), np.arange(8) % 2, round=0)
+    s = get_strategy("vaal", width=2, disc_hidden=8, max_iterations=3, subset=20)
+    a = s.select(object(), X, state, 5, rng=1)
+    b = s.select(object(), X, state, 5, rng=1)
+    _check_batch(a, state, 5)
+    assert np.array_equal(a.indices, b.indices)
+    assert a.info["iterations"] == 3 and a.info["n_candidates"] == 20
+
+
+def test_vaal_without_labels_falls_back_to_random():
+    X, _ = two_clusters()
+    with pytest.warns(FallbackWarning, match="random"):
+        sel = get_strategy("vaal").select(object(), X, LabelState(120), 5, rng=0)
+    assert sel.info["fallback"] == "random"
+
+
+# ------------------------------------------------------------------- DAL
+
+
+def test_dal_picks_the_unlabeled_only_cluster_in_sub_batches():
+    X, state = two_clusters()
+    sel = get_strategy("dal", n_subqueries=4, max_epochs=200).select(
+        IdentityEmbedder(), X, state, 10, rng=0
+    )
+    _check_batch(sel, state, 10)
+    assert in_b(sel.indices) >= 0.8, sel.indices
+    assert sel.info["n_subqueries"] == 4
+    assert len(sel.info["epochs"]) == 4
+
+
+def test_dal_stops_early_on_a_separable_problem_and_caps_sub_batches():
+    rng = np.random.default_rng(3)
+    X = np.concatenate([rng.normal(size=(10, 3)), rng.normal(size=(90, 3)) + 8])
+    state = LabelState(100, classes=["a", "b"])
+    state.teach(np.arange(10), np.zeros(10, int), round=0)
+    sel = get_strategy("dal", lr=1e-2).select(IdentityEmbedder(), X, state, 3, rng=0)
+    assert sel.info["n_subqueries"] == 3  # min(20, batch)
+    assert max(sel.info["epochs"]) < 500
+    assert min(sel.info["train_accuracy"]) > 0.98
+
+
+# -------------------------------------------------------------- the GCNs
+
+
+def test_gcn_training_separates_labeled_nodes_and_its_loss_falls():
+    X, state = two_clusters()
+    s = get_strategy("uncertain-gcn")
+    nodes, conf, feats, info = s._gcn_outputs(
+        IdentityEmbedder(), X, state, np.random.default_rng(0)
+    )
+    assert nodes.size == 120 and np.array_equal(nodes[-20:], np.arange(20))
+    assert feats.shape == (120, 129)
+    assert info["gcn_loss"][-1] < info["gcn_loss"][0]
+    assert conf[-20:].mean() > conf[:-20].mean()
+    # nodes of the unlabeled-only cluster look least "labeled"
+    assert conf[nodes >= 80].mean() < conf[(nodes < 80) & (nodes >= 20)].mean()
+
+
+def test_uncertain_gcn_picks_the_confidences_closest_to_the_margin():
+    X, state = two_clusters()
+    strat = get_strategy("uncertain-gcn", s_margin=0.3)
+    sel = strat.select(IdentityEmbedder(), X, state, 8, rng=5)
+    _check_batch(sel, state, 8)
+    nodes, conf, _, _ = strat._gcn_outputs(
+        IdentityEmbedder(), X, state, np.random.default_rng(5)
+    )
+    gap = np.abs(conf[:100] - 0.3)
+    expected = nodes[np.argsort(gap, kind="stable")[:8]]
+    assert set(sel.indices.tolist()) == set(expected.tolist())
+
+
+def test_core_gcn_starts_in_the_unlabeled_only_cluster():
+    X, state = two_clusters()
+    sel = get_strategy("core-gcn").select(IdentityEmbedder(), X, state, 6, rng=0)
+    _check_batch(sel, state, 6)
+    assert sel.indices[0] >= 80
+    assert in_b(sel.indices) >= 0.5
+    assert np.all(np.diff(sel.scores) <= 1e-6)  # covering radii shrink
+
+
+def test_gcn_subset_bounds_the_candidates():
+    X, state = two_clusters()
+    sel = get_strategy("core-gcn", subset=30, steps=5).select(
+        IdentityEmbedder(), X, state, 4, rng=0
+    )
+    assert sel.info["n_candidates"] == 30
+
+
+# ------------------------------------------------------------------ LLOSS
+
+
+def test_lloss_takes_the_top_predicted_losses():
+    X, state = make_pool(n_samples=80, n_labeled=30, seed=2)
+    model = LossPredictionClassifier(mlp, max_epochs=5)
+    model.fit(X[state.labeled_indices()], state.labels(), n_classes=3, rng=0)
+    sel = get_strategy("lloss", subset=None).select(model, X, state, 6, rng=0)
+    _check_batch(sel, state, 6)
+    pool = state.unlabeled_indices()
+    pred = model.predict_loss(X[pool])
+    assert set(sel.indices.tolist()) == set(pool[np.argsort(-pred)[:6]].tolist())
+    assert np.allclose(np.sort(sel.scores), np.sort(pred)[-6:])
+
+
+def test_lloss_trains_a_loss_module_for_a_plain_torch_classifier():
+    X, state = make_pool(n_samples=80, n_labeled=30, seed=2)
+    model = TorchClassifier(mlp, max_epochs=5)
+    model.fit(X[state.labeled_indices()], state.labels(), n_classes=3, rng=0)
+    strat = get_strategy("lloss", subset=25)
+    sel = strat.select(model, X, state, 6, rng=0)
+    _check_batch(sel, state, 6)
+    assert sel.info["refit"] == "LossPredictionClassifier"
+    assert sel.info["n_candidates"] == 25
+    again = strat.select(model, X, state, 6, rng=0)
+    assert np.array_equal(sel.indices, again.indices)
+
+
+def test_lloss_rejects_models_without_a_loss_module():
+    X, state = make_pool()
+    with pytest.raises(UnsupportedModelError, match="LossPredictor"):
+        get_strategy("lloss").select(ProbaOnlyModel(), X, state, 3, rng=0)
+
+
+@pytest.mark.parametrize(
+    ("name", "params"),
+    [
+        ("lloss", {"subset": 0}),
+        ("vaal", {"kl_reduction": "max"}),
+        ("vaal", {"beta": -1}),
+        ("dal", {"stop_accuracy": 1.5}),
+        ("dal", {"device": "tpu"}),
+        ("uncertain-gcn", {"s_margin": 2.0}),
+        ("core-gcn", {"adjacency": "dense"}),
+        ("core-gcn", {"dropout": 1.0}),
+    ],
+)
+def test_bad_parameters_are_rejected(name, params):
+    with pytest.raises(InvalidParameterError):
+        get_strategy(name, **params)
