@@ -8,8 +8,13 @@ classification dataset under the paper's protocol:
    ``balanced``. With ``target_c ∝ f_c max_c n_c``, each class keeps
    ``int(min_c(n_c / target_c) target_c)`` random rows (seed 0) — train and test
    rows together, so the balanced setting subsamples the majority classes.
-2. Global scalar standardisation: one mean and one standard deviation over all
-   entries of X.
+2. Standardisation as in the learning-AL code: one global scalar mean and
+   standard deviation over all entries of X for tabular data and one-channel
+   images (MNIST, Fashion-MNIST), per-channel mean and deviation for images with
+   several channels (SVHN, CIFAR-10). Images keep their shape: ``(n, H, W)``
+   grey images become ``(n, 1, H, W)`` and ``(n, C, H, W)`` stay as they are, so
+   convolutional networks (``cnn``, ``resnet18``) take them; tabular rows stay
+   ``(n, d)``.
 3. Stratified split (seed 0): 200 test rows, 100 reward rows (``Dataset.X_reward``,
    the labeled set the neural-process strategy scores its simulations on), the
    rest is the pool; the harness draws the annotated start set from the pool.
@@ -108,27 +113,63 @@ def weighted_accuracy(
     return float(np.sum(w * (y_true == np.asarray(y_pred))) / np.sum(w))
 
 
+def standardise(x: np.ndarray) -> np.ndarray:
+    """Standardise as the learning-AL code: global scalar, per channel for colour.
+
+    Args:
+        x: ``(n, d)``, ``(n, H, W)`` or ``(n, C, H, W)``; other ranks are
+            flattened to ``(n, d)``.
+
+    Returns:
+        float32 ``(n, d)`` or ``(n, C, H, W)`` (grey images get ``C = 1``), with
+        mean 0 and deviation 1 over all entries, or per channel when ``C > 1``.
+
+    Examples:
+        >>> standardise(np.zeros((2, 5, 5))).shape
+        (2, 1, 5, 5)
+    """
+    x = np.asarray(x, dtype=np.float64)
+    if x.ndim == 3:
+        x = x[:, None]
+    elif x.ndim != 4:
+        x = x.reshape(len(x), -1)
+    if x.ndim == 4 and x.shape[1] > 1:
+        mean = x.mean(axis=(0, 2, 3), keepdims=True)
+        std = x.std(axis=(0, 2, 3), keepdims=True)
+        std[std == 0] = 1.0
+    else:
+        mean, std = x.mean(), float(x.std()) or 1.0
+    out: np.ndarray = ((x - mean) / std).astype(np.float32)
+    return out
+
+
 def protocol_split(
     x: np.ndarray, y: np.ndarray, setting: str, n_classes: int
 ) -> dict[str, np.ndarray]:
-    """Imbalance, global scalar standardisation and the stratified split.
+    """Imbalance, standardisation (see the module doc) and the stratified split.
+
+    Args:
+        x: Inputs ``(n, d)`` (tabular), ``(n, H, W)`` (grey images) or
+            ``(n, C, H, W)`` (images).
+        y: Class indices ``(n,)``.
+        setting: One of :data:`SETTINGS`.
+        n_classes: Number of classes.
 
     Returns:
-        ``X_pool, y_pool, X_test, y_test, X_reward, y_reward, factors``.
+        ``X_pool, y_pool, X_test, y_test, X_reward, y_reward, factors``; inputs
+        ``(m, d)`` or ``(m, C, H, W)`` float32.
     """
     from sklearn.model_selection import train_test_split
 
     factors = imbalance_factors(n_classes, setting)
     keep = subsample(y, factors)
-    x = x[keep].reshape(len(keep), -1).astype(np.float64)
+    x = standardise(np.asarray(x)[keep])
     y = y[keep]
     if len(y) < N_TEST + N_REWARD + 20:
         raise InvalidParameterError(
             f"After imbalancing only {len(y)} rows remain; the protocol needs more "
             f"than {N_TEST + N_REWARD + 20}."
         )
-    std = float(x.std()) or 1.0
-    x = ((x - x.mean()) / std).astype(np.float32)
     rest, test = train_test_split(
         np.arange(len(y)), test_size=N_TEST, stratify=y, random_state=0
     )
