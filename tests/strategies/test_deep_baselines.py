@@ -229,3 +229,32 @@ def test_lloss_rejects_models_without_a_loss_module():
 def test_bad_parameters_are_rejected(name, params):
     with pytest.raises(InvalidParameterError):
         get_strategy(name, **params)
+
+
+# ---------------------------------------------------------------- devices
+
+SMALL = {
+    "vaal": {"epochs": 5, "width": 8, "disc_hidden": 8},
+    "dal": {"max_epochs": 5, "n_subqueries": 2},
+    "uncertain-gcn": {"steps": 5},
+    "core-gcn": {"steps": 5},
+}
+
+
+@pytest.mark.parametrize("name", sorted(SMALL))
+def test_auxiliary_networks_run_on_the_asked_device(name, device):
+    X, state = two_clusters()
+    sel = get_strategy(name, device=device, **SMALL[name]).select(
+        IdentityEmbedder(), X, state, 4, rng=0
+    )
+    _check_batch(sel, state, 4)
+
+
+def test_lloss_model_on_the_asked_device(device):
+    X, state = make_pool(n_samples=40, n_labeled=20, seed=2)
+    model = LossPredictionClassifier(mlp, max_epochs=2, device=device)
+    model.fit(X[state.labeled_indices()], state.labels(), n_classes=3, rng=0)
+    assert model.device.type == device
+    assert model.tensor_outputs(X, "proba").device.type == device
+    sel = get_strategy("lloss").select(model, X, state, 4, rng=0)
+    _check_batch(sel, state, 4)

@@ -160,16 +160,28 @@ class _SequentialGCN(Strategy):
 class UncertainGCN(_SequentialGCN):
     """UncertainGCN (Caramalau et al., CVPR 2021): GCN confidence near a margin.
 
-    After training the GCN (see the base class below), labels the ``batch_size``
+    After training the GCN as described below, labels the ``batch_size``
     unlabeled nodes whose "labeled" confidence ``s`` is closest to ``s_margin``
     (code: sort by ``|s - s_margin|``, 0.1 in the code and the learning-AL study;
     whether the paper's Eq. 5 is an argmin or argmax the code settles as argmin).
     Scores of the picks are ``-|s - s_margin|``.
 
+    Both GCN strategies: nodes are a seeded subset of the unlabeled pool
+    (``subset``, M = 10 000 in the paper) followed by every labeled item; node
+    features are the task model's embeddings (``embed``, eval mode), L2-normalised;
+    the adjacency is their cosine similarity normalised as the code does,
+    ``(S - I) diag(1/c) + I`` (``adjacency="row"``: the paper's
+    ``D⁻¹(S - I) + I``), applied through products, never as an ``N x N`` matrix.
+    A fresh two-layer GCN (``hidden`` 128, ``dropout`` 0.3) learns labeled (1)
+    versus unlabeled (0) with :func:`gcn_loss` (``lam`` = 1.2): ``steps`` = 200
+    full-batch Adam steps at ``lr`` 1e-3, ``weight_decay`` 5e-4. The code's unused
+    third layer is not built. ``info["gcn_loss"]`` is the loss trace.
+
     Args:
         s_margin: Target confidence. Defaults to 0.1.
-        **kwargs: As :class:`_SequentialGCN` (``subset``, ``hidden``, ``dropout``,
-            ``lam``, ``steps``, ``lr``, ``weight_decay``, ``adjacency``, ``device``).
+        subset: Unlabeled nodes; ``None`` = the whole pool. Defaults to 10 000.
+        hidden, dropout, lam, steps, lr, weight_decay, adjacency: See above.
+        device: ``None`` = the model's device (a ``TensorOutputs``) else the CPU.
     """
 
     def __init__(
@@ -222,7 +234,7 @@ class UncertainGCN(_SequentialGCN):
 class CoreGCN(_SequentialGCN):
     """CoreGCN (Caramalau et al., CVPR 2021): k-center greedy on GCN features.
 
-    After training the GCN (see :class:`UncertainGCN`'s base), runs k-center greedy
+    After training the GCN as :class:`UncertainGCN` does, runs k-center greedy
     (Sener & Savarese 2018; :func:`labelwise.kernels.kcenter_greedy`, Euclidean)
     on the eval-mode node representation ``concat[H1, logit]`` ``(N, h + 1)`` as
     the code does since its 2021-04 fix (the paper writes H1), with the labeled
