@@ -166,3 +166,15 @@ def test_sgd_recipe_is_seeded():
     la = a.fit(X, y, n_classes=3, rng=4).predict_loss(X)
     lb = b.fit(X, y, n_classes=3, rng=4).predict_loss(X)
     assert np.array_equal(la, lb)
+
+
+def test_pickles_and_copies_after_fit():
+    import copy
+    import pickle
+
+    X = np.random.default_rng(0).normal(size=(20, 1, 28, 28)).astype(np.float32)
+    clf = LossPredictionClassifier(cnn, max_epochs=1)
+    clf.fit(X, np.arange(20) % 2, n_classes=2, rng=0)
+    expected = clf.predict_loss(X)
+    for other in (pickle.loads(pickle.dumps(clf)), copy.deepcopy(clf)):
+        assert np.allclose(other.predict_loss(X), expected)

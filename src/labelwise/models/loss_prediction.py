@@ -135,7 +135,7 @@ class _Tapped:
         features: nn.Module = net.features  # type: ignore[assignment]
         head: nn.Module = net.head  # type: ignore[assignment]
         h = features(x)
-        taps = list(self.outputs)
+        taps, self.outputs = self.outputs, []  # hold no tensors between passes
         if self.with_embedding:
             taps.append(h)
         return h, head(h), taps
