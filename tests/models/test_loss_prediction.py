@@ -178,3 +178,18 @@ def test_pickles_and_copies_after_fit():
     expected = clf.predict_loss(X)
     for other in (pickle.loads(pickle.dumps(clf)), copy.deepcopy(clf)):
         assert np.allclose(other.predict_loss(X), expected)
+
+
+def test_sample_weights_scale_the_per_sample_loss():
+    X, y = _blobs(n=60)
+
+    def fit(weights):
+        clf = LossPredictionClassifier(mlp, max_epochs=2, stop_at_train_accuracy=None)
+        return clf.fit(X, y, n_classes=3, rng=0, sample_weight=weights)
+
+    ones = fit(np.ones(60))
+    assert np.allclose(ones.predict_loss(X), fit(None).predict_loss(X))
+    doubled = fit(np.full(60, 2.0))
+    assert doubled.history_[0]["ce"] == pytest.approx(2 * ones.history_[0]["ce"])
+    with pytest.raises(InvalidParameterError, match="sample_weight"):
+        fit(np.ones(3))

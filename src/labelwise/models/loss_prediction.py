@@ -257,7 +257,13 @@ class LossPredictionClassifier:
 
     # ------------------------------------------------------------- training
     def fit(
-        self, X: Any, y: Any, *, n_classes: int, rng: RNGLike = None
+        self,
+        X: Any,
+        y: Any,
+        *,
+        n_classes: int,
+        rng: RNGLike = None,
+        sample_weight: Any = None,
     ) -> LossPredictionClassifier:
         """Train a fresh network and loss module jointly on ``X`` and ``y``.
 
@@ -266,6 +272,10 @@ class LossPredictionClassifier:
             y: Class indices ``(n,)`` in ``[0, n_classes)``.
             n_classes: Number of classes.
             rng: Seed or generator (initialisation and shuffling).
+            sample_weight: Per-sample weights ``(n,)`` (the imbalanced-weighted
+                setting passes ``w_{y_i}``) or ``None``. As the learning-AL code,
+                the per-sample loss becomes ``w_i CE_i``, both in the backbone
+                term (a plain mean over the minibatch) and as the ranking target.
 
         Returns:
             ``self``; ``history_`` holds per epoch the mean cross-entropy
@@ -274,6 +284,15 @@ class LossPredictionClassifier:
         dev = self._device
         x = torch.as_tensor(check_features(X, ndim_min=2), dtype=torch.float32).to(dev)
         yt = torch.as_tensor(np.asarray(y), dtype=torch.long).to(dev)
+        w = None
+        if sample_weight is not None:
+            w = torch.as_tensor(np.asarray(sample_weight), dtype=torch.float32)
+            if w.shape != (x.shape[0],) or not bool(torch.isfinite(w).all()):
+                raise InvalidParameterError(
+                    f"sample_weight must be finite with shape ({x.shape[0]},); got "
+                    f"shape {tuple(w.shape)}."
+                )
+            w = w.to(dev)
         if yt.shape != (x.shape[0],):
             raise InvalidParameterError(
                 f"y must have shape ({x.shape[0]},) to match X; got {tuple(yt.shape)}."
@@ -297,7 +316,7 @@ class LossPredictionClassifier:
             with torch.no_grad():
                 _, _, taps = tapped.run(net, x[:2])
             lossnet = LossNet([t.shape[1] for t in taps], self.interm_dim).to(dev)
-            self.history_ = self._train(net, lossnet, tapped, x, yt, seed)
+            self.history_ = self._train(net, lossnet, tapped, x, yt, w, seed)
         self.net_, self.lossnet_, self._tapped = net.eval(), lossnet.eval(), tapped
         return self
 
@@ -328,6 +347,7 @@ class LossPredictionClassifier:
         tapped: _Tapped,
         x: torch.Tensor,
         y: torch.Tensor,
+        w: torch.Tensor | None,
         seed: int,
     ) -> list[dict[str, float]]:
         opts, scheds = self._optimisers(net, lossnet)
@@ -347,6 +367,8 @@ class LossPredictionClassifier:
                 idx = perm[s : s + self.batch_size]
                 _, logits, taps = tapped.run(net, x[idx])
                 ce = F.cross_entropy(logits, y[idx], reduction="none")
+                if w is not None:
+                    ce = ce * w[idx]
                 if epoch > detach_after:
                     taps = [t.detach() for t in taps]
                 rank = ranking_loss(lossnet(taps), ce, self.margin)
