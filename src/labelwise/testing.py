@@ -1,8 +1,10 @@
 """Test helpers: a mock model, a pool factory and the strategy conformance suite.
 
 ``check_strategy(strategy)`` asserts the contract every registered strategy must
-meet; the project's tests run it over the whole registry, and authors of new
-strategies can run it on theirs.
+meet (``check_strategy_params`` is its part on parameters, the contract of
+scikit-learn's ``check_estimator``); the project's tests run it over the whole
+registry, and authors of new strategies can run it on theirs. Each failure says
+what to change.
 """
 
 from __future__ import annotations
@@ -268,10 +270,10 @@ def check_strategy_params(strategy: Strategy) -> None:
     Checked: ``__init__`` takes keyword-only arguments only (no ``*args``,
     ``**kwargs`` or positional ones); ``get_params()`` has exactly those keys;
     ``type(s)(**s.get_params())`` has equal parameters; and, for every
-    argument whose default is a bool, number or tuple, a strategy built with a
-    different valid value reports that value in ``get_params()`` and survives
-    the same round trip. Values compare as data (lists equal tuples, arrays
-    compare element-wise).
+    argument whose default is a bool, number or tuple, strategies built with
+    other values (those ``__init__`` accepts among a few tried) report that
+    value in ``get_params()`` and survive the same round trip. Values compare
+    as data (lists equal tuples, arrays compare element-wise).
 
     Raises:
         AssertionError: Naming the class, the argument and what to change.
@@ -303,7 +305,6 @@ def check_strategy_params(strategy: Strategy) -> None:
                     "cloning and pickling lose the setting."
                 )
             _check_clone(other, _params(other), f"{name}={value!r}")
-            break
 
 
 def _init_names(cls: type[Strategy]) -> list[str]:

@@ -193,3 +193,13 @@ class _ForgetsOnPickle(_Good):
 def test_check_strategy_rejects_a_pickled_copy_that_selects_differently():
     with pytest.raises(AssertionError, match="unpickled"):
         check_strategy(_ForgetsOnPickle())
+
+
+class _ClampsLow(_Good):
+    def __init__(self, *, alpha: float = 1.0, flag: bool = False):
+        super().__init__(alpha=max(alpha, 1.5), flag=flag)
+
+
+def test_check_strategy_params_tries_values_on_both_sides_of_the_default():
+    with pytest.raises(AssertionError, match=r"alpha=0\.5"):
+        check_strategy_params(_ClampsLow())
