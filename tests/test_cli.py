@@ -1,5 +1,6 @@
 import csv
 
+import pytest
 from typer.testing import CliRunner
 
 from labelwise.cli import app
@@ -305,3 +306,85 @@ def test_learning_al_strategies_through_the_bench_runner(tmp_path):
     )
     log = "".join(p.read_text() for p in (tmp_path / "o2" / "logs").iterdir())
     assert "needs a labeled reward set" in log
+
+
+# --- issue 15, defect 10: bad command lines fail up front with one line ---
+
+
+def _one_error_line(res):
+    """Exit 2, no traceback, and exactly one ``error:`` line."""
+    assert res.exit_code == 2, res.output
+    assert isinstance(res.exception, SystemExit), res.exception
+    assert "Traceback" not in res.output
+    errors = [line for line in res.output.splitlines() if line.startswith("error:")]
+    assert len(errors) == 1, res.output
+    return errors[0]
+
+
+RUN = ["run", "--dataset", "digits", "--strategy", "random", "--rounds", "1"]
+
+
+def test_initial_larger_than_the_pool_is_refused_before_any_run(tmp_path):
+    out = tmp_path / "o"
+    res = runner.invoke(app, [*RUN, "--out", str(out), "--initial", "2000"])
+    line = _one_error_line(res)
+    assert "initial = 2000" in line and "1347 pool items" in line
+    assert not (out / "results.sqlite").exists()
+    res = runner.invoke(
+        app, [*RUN, "--out", str(out), "--initial", "10", "--pool-size", "5"]
+    )
+    line = _one_error_line(res)
+    assert "5 pool items (pool_size = 5)" in line and "--pool-size" in line
+    assert not (out / "results.sqlite").exists()
+
+
+def test_out_naming_a_file_is_one_line(tmp_path):
+    f = tmp_path / "afile"
+    f.write_text("x")
+    res = runner.invoke(app, [*RUN, "--out", str(f), "--initial", "10"])
+    assert "is a file" in _one_error_line(res)
+    res = runner.invoke(app, [*RUN, "--out", str(f / "sub"), "--initial", "10"])
+    assert "Cannot create the output folder" in _one_error_line(res)
+    assert f.read_text() == "x"
+
+
+def _damaged_results(folder, how):
+    import sqlite3
+
+    folder.mkdir()
+    db = folder / "results.sqlite"
+    con = sqlite3.connect(db)
+    con.execute("CREATE TABLE measurements (run_id TEXT, value REAL, note TEXT)")
+    con.executemany(
+        "INSERT INTO measurements VALUES (?, ?, ?)",
+        [(f"run{i}", i / 7, "x" * 200) for i in range(200)],
+    )
+    con.commit()
+    con.close()
+    data = db.read_bytes()
+    assert len(data) > 8 * 4096
+    if how == "truncated":
+        db.write_bytes(data[: len(data) // 2])
+    else:
+        db.write_bytes(b"not a database" * 100)
+    return db
+
+
+@pytest.mark.parametrize("how", ["truncated", "garbage"])
+def test_damaged_results_sqlite_is_one_line_with_the_fix(tmp_path, how):
+    folder = tmp_path / "o"
+    db = _damaged_results(folder, how)
+    res = runner.invoke(app, ["table", str(folder)])
+    line = _one_error_line(res)
+    assert str(db) in line and "damaged" in line and "Move it aside" in line
+    res = runner.invoke(app, [*RUN, "--out", str(folder), "--initial", "10"])
+    assert "damaged" in _one_error_line(res)
+    grid = tmp_path / "g.toml"
+    grid.write_text(
+        'datasets = ["digits"]\nmodels = ["logreg"]\nstrategies = ["random"]\n'
+        "[settings]\ninitial = 10\nbatch_size = 5\nrounds = 1\nseeds = 1\n"
+    )
+    res = runner.invoke(
+        app, ["bench", str(grid), "--out", str(folder), "--workers", "1"]
+    )
+    assert "damaged" in _one_error_line(res)

@@ -44,7 +44,7 @@ def child_seed(rng: np.random.Generator) -> int:
 def check_features(
     x: Any, *, name: str = "X", ndim_min: int = 2, allow_nan: bool = False
 ) -> np.ndarray:
-    """Check that ``x`` is a finite numeric array with at least ``ndim_min`` dims.
+    """Check that ``x`` is a finite real array with at least ``ndim_min`` dims.
 
     Args:
         x: Array-like of shape ``(n_samples, ...)``.
@@ -54,12 +54,23 @@ def check_features(
 
     Returns:
         The array (no copy when already an ndarray).
+
+    Raises:
+        InvalidParameterError: Not numeric, complex, too few dimensions, no
+            rows, or (unless ``allow_nan``) NaN or infinite values.
     """
     arr = np.asarray(x)
     if arr.dtype == object or not np.issubdtype(arr.dtype, np.number):
         raise InvalidParameterError(
             f"{name} must be a numeric array; got dtype {arr.dtype}. "
             "Convert it with np.asarray(X, dtype=np.float32)."
+        )
+    if np.issubdtype(arr.dtype, np.complexfloating):
+        # casting to float would drop the imaginary parts without a word
+        raise InvalidParameterError(
+            f"{name} must hold real numbers; got complex values (dtype "
+            f"{arr.dtype}). Choose real features yourself, e.g. "
+            f"np.concatenate([{name}.real, {name}.imag], axis=-1) or np.abs({name})."
         )
     if arr.ndim < ndim_min:
         hint = (

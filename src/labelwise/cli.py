@@ -9,7 +9,7 @@ import json
 import os
 import sys
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, NoReturn
 
 import typer
 
@@ -22,9 +22,31 @@ app = typer.Typer(
 )
 
 
-def _fail(exc: Exception) -> None:
+INTERRUPTED = 130  # exit status after Ctrl-C (128 + SIGINT), as shells use
+
+
+def _fail(exc: Exception) -> NoReturn:
     typer.secho(f"error: {exc}", fg=typer.colors.RED, err=True)
     raise typer.Exit(code=2)
+
+
+def _run_grid_or_exit(grid: Any, out: Path, **kwargs: Any) -> dict[str, int]:
+    """``run_grid``: one line and exit 2 on a bad setup, exit 130 on Ctrl-C."""
+    from labelwise.bench import run_grid
+
+    try:
+        return run_grid(grid, out, **kwargs)
+    except LabelwiseError as exc:
+        _fail(exc)
+    except KeyboardInterrupt:
+        typer.secho(
+            f"\ninterrupted: every worker stopped; unfinished runs are marked "
+            f"'interrupted' in {out / 'results.sqlite'}. Rerun the same command "
+            "to resume them.",
+            fg=typer.colors.YELLOW,
+            err=True,
+        )
+        raise typer.Exit(code=INTERRUPTED) from None
 
 
 @app.command()
@@ -155,7 +177,7 @@ def run(
     and prints the normalised area under each learning curve. It is a one-dataset
     grid of ``labelwise bench``.
     """
-    from labelwise.bench import parse_grid, run_grid
+    from labelwise.bench import parse_grid
     from labelwise.datasets import prefetch
     from labelwise.loop import (
         ResultStore,
@@ -226,7 +248,7 @@ def run(
         f"{dataset}: model {model}; {len(grid.strategies)} strategies x {seeds} seeds "
         f"x {rounds} rounds -> {out}"
     )
-    counts = run_grid(grid, out, workers=workers)
+    counts = _run_grid_or_exit(grid, out, workers=workers)
     ids = {r.run_id for r in grid.runs()}
     store = ResultStore(out / "results.sqlite")
     runs = store.runs()
@@ -274,7 +296,7 @@ def bench(
     Writes DIR/results.sqlite (one transaction per round), DIR/logs/RUN_ID.log and,
     at the end, DIR/report.html.
     """
-    from labelwise.bench import build_report, load_grid, run_grid
+    from labelwise.bench import build_report, load_grid
 
     try:
         grid = load_grid(config)
@@ -291,7 +313,7 @@ def bench(
         f"{len(grid.models)} models x {len(grid.strategies)} strategies x "
         f"{len(grid.settings.seeds)} seeds) -> {out}"
     )
-    counts = run_grid(grid, out, workers=workers, ray_address=ray)
+    counts = _run_grid_or_exit(grid, out, workers=workers, ray_address=ray)
     typer.echo(
         f"finished {counts['finished']}, already done {counts['skipped']}, "
         f"failed {counts['failed']} (tracebacks in {out / 'logs'})"
@@ -367,6 +389,7 @@ def table(
     With --timings: mean selection, training and fine-tuning seconds per round for
     each strategy, over all datasets.
     """
+    from labelwise.bench.runner import open_results
     from labelwise.bench.stats import (
         TIMINGS,
         agbal_table,
@@ -374,14 +397,16 @@ def table(
         timing_table,
         to_markdown,
     )
-    from labelwise.loop import ResultStore
 
     db = directory / "results.sqlite"
     if not db.exists():
         _fail(
             FileNotFoundError(f"No results.sqlite in {directory}; run a bench first.")
         )
-    df = ResultStore(db).measurements()
+    try:
+        df = open_results(db).measurements()
+    except LabelwiseError as exc:
+        _fail(exc)
     grid_file = directory / "grid.json"
     if grid_file.exists():  # rows and columns in the grid's order
         runs = json.loads(grid_file.read_text())["runs"]
@@ -610,7 +635,23 @@ def _normalise_argv(argv: list[str]) -> list[str]:
 
 def main() -> None:
     """Entry point of the ``labelwise`` command."""
-    app(args=_normalise_argv(sys.argv[1:]), prog_name="labelwise")
+    try:
+        app(args=_normalise_argv(sys.argv[1:]), prog_name="labelwise")
+    except SystemExit as exc:
+        if exc.code == INTERRUPTED:
+            _exit_now()
+        raise
+
+
+def _exit_now() -> NoReturn:
+    """Exit 130 at once after Ctrl-C, skipping the interpreter's teardown.
+
+    The workers are stopped and the runs marked already; tearing down torch
+    and co. would take seconds more.
+    """
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(INTERRUPTED)
 
 
 if __name__ == "__main__":  # pragma: no cover

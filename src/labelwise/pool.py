@@ -12,6 +12,8 @@ from __future__ import annotations
 import json
 import os
 import tempfile
+import zipfile
+import zlib
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -23,6 +25,9 @@ from labelwise._validation import check_indices
 from labelwise.exceptions import InvalidParameterError, LabelError
 
 UNLABELED = -1
+_FORMAT = "labelwise.LabelState"
+_VERSION = 2  # 1: class names through json with default=str (numpy ints -> str)
+_SCALARS: dict[str, type] = {"str": str, "int": int, "float": float, "bool": bool}
 
 
 class LabelState:
@@ -246,13 +251,37 @@ class LabelState:
         return out
 
     def save(self, path: str | os.PathLike[str]) -> None:
-        """Write the state to ``path`` (``.npz``) atomically (write, then rename)."""
+        """Write the state to ``path`` (``.npz``) atomically (write, then rename).
+
+        A missing parent folder is created. Class names keep their exact type
+        through :meth:`load`: ``str``, ``int``, ``float``, ``bool`` and numpy
+        scalars (``np.int32(3)`` comes back as ``np.int32(3)``).
+
+        Raises:
+            LabelError: A class name of another type, or the file cannot be
+                written (the message names the path and the reason); the file
+                at ``path`` is then unchanged.
+        """
         path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
         meta = json.dumps(
-            {"n_samples": self.n_samples, "classes": self.classes}, default=str
+            {
+                "format": _FORMAT,
+                "version": _VERSION,
+                "n_samples": self.n_samples,
+                "classes": None
+                if self.classes is None
+                else [_encode_class(c) for c in self.classes],
+            }
         )
-        fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp.npz")
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp.npz")
+        except OSError as exc:
+            raise LabelError(
+                f"Cannot save the label state to {str(path)!r}: cannot create or "
+                f"write its folder {str(path.parent)!r} ({exc.strerror or exc}). "
+                "Choose a path in a writable folder."
+            ) from None
         try:
             with os.fdopen(fd, "wb") as fh:
                 np.savez(
@@ -261,18 +290,52 @@ class LabelState:
                 fh.flush()
                 os.fsync(fh.fileno())
             os.replace(tmp, path)
+        except OSError as exc:
+            raise LabelError(
+                f"Cannot save the label state to {str(path)!r} "
+                f"({exc.strerror or exc}); nothing was written there."
+            ) from None
         finally:
             if os.path.exists(tmp):
                 os.unlink(tmp)
 
     @classmethod
     def load(cls, path: str | os.PathLike[str]) -> LabelState:
-        """Load a state written by :meth:`save`."""
-        with np.load(Path(path), allow_pickle=False) as data:
-            meta = json.loads(str(data["meta"]))
-            return cls.from_state_dict(
-                {**meta, "labels": data["labels"], "round": data["round"]}
-            )
+        """Load a state written by :meth:`save`.
+
+        Raises:
+            LabelError: The file is missing, empty, truncated, corrupt or not
+                written by :meth:`save`; the message names the file and the
+                problem.
+        """
+        path = Path(path)
+        where = f"Cannot load a label state from {str(path)!r}"
+        try:
+            size = path.stat().st_size
+        except OSError as exc:
+            raise LabelError(f"{where}: {exc.strerror or exc}.") from None
+        if path.is_dir():
+            raise LabelError(f"{where}: it is a folder, not a file.")
+        if size == 0:
+            raise LabelError(f"{where}: the file is empty (0 bytes).")
+        arrays = _read_npz(path, where)
+        try:
+            meta = json.loads(str(arrays["meta"]))
+            if not isinstance(meta, dict):
+                raise ValueError("meta is not a JSON object")
+            if meta.get("format", _FORMAT) != _FORMAT:
+                raise ValueError(f"format {meta.get('format')!r}")
+            classes = meta.get("classes")
+            if classes is not None and meta.get("version", 1) >= _VERSION:
+                classes = [_decode_class(c) for c in classes]
+            state = {**meta, "classes": classes}
+            state.update(labels=arrays["labels"], round=arrays["round"])
+            return cls.from_state_dict(state)
+        except (ValueError, TypeError, KeyError, InvalidParameterError) as exc:
+            raise LabelError(
+                f"{where}: its contents are not a valid label state ({exc}). It "
+                "was not written by LabelState.save, or it was altered."
+            ) from None
 
     def __repr__(self) -> str:
         task = f"classes={len(self.classes)}" if self.classes else "regression"
@@ -280,3 +343,67 @@ class LabelState:
             f"LabelState(n_samples={self.n_samples}, n_labeled={self.n_labeled}, "
             f"{task})"
         )
+
+
+def _encode_class(c: Any) -> list[Any]:
+    """``[type tag, value]`` of a class name, exact through JSON."""
+    if isinstance(c, np.generic) and c.dtype.kind in "biufU":
+        return [f"numpy:{c.dtype.str}", c.item()]
+    if type(c) in _SCALARS.values():
+        return [type(c).__name__, c]
+    raise LabelError(
+        f"Cannot save class name {c!r} of type {type(c).__name__}: saved class "
+        "names must be str, int, float, bool or numpy scalars of those kinds. "
+        "Use strings (e.g. str(c)) as class names."
+    )
+
+
+def _decode_class(item: Any) -> Any:
+    tag, value = item
+    if isinstance(tag, str) and tag.startswith("numpy:"):
+        dtype = np.dtype(tag.removeprefix("numpy:"))
+        if dtype.kind not in "biufU":
+            raise ValueError(f"class type {tag!r}")
+        return np.array(value, dtype=dtype)[()]
+    want = _SCALARS.get(tag) if isinstance(tag, str) else None
+    if want is not None and type(value) is want:
+        return value
+    if want is float and type(value) is int:
+        return float(value)
+    raise ValueError(f"class {value!r} tagged {tag!r}")
+
+
+def _read_npz(path: Path, where: str) -> dict[str, np.ndarray]:
+    """The arrays ``meta``, ``labels`` and ``round`` of a saved state."""
+    try:
+        with path.open("rb") as fh:
+            magic = fh.read(4)
+    except OSError as exc:
+        raise LabelError(f"{where}: {exc.strerror or exc}.") from None
+    if magic != b"PK\x03\x04":
+        raise LabelError(
+            f"{where}: it is not an .npz archive (it starts with {magic!r}); a "
+            "label state is the .npz file LabelState.save writes."
+        )
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            missing = sorted({"meta", "labels", "round"} - set(data.files))
+            if missing:
+                raise LabelError(
+                    f"{where}: it lacks {', '.join(missing)}; it is an .npz "
+                    f"archive of {sorted(data.files)[:5]}, not a label state "
+                    "written by LabelState.save."
+                )
+            return {k: data[k] for k in ("meta", "labels", "round")}
+    except ValueError as exc:
+        if "allow_pickle" not in str(exc):
+            raise LabelError(f"{where}: the file is corrupt ({exc}).") from None
+        raise LabelError(
+            f"{where}: it holds pickled Python objects, which are never loaded; "
+            "it was not written by LabelState.save."
+        ) from None
+    except (OSError, EOFError, zipfile.BadZipFile, zlib.error) as exc:
+        raise LabelError(
+            f"{where}: the file is truncated or corrupt ({type(exc).__name__}: "
+            f"{exc}). Restore it from a copy, or start a new state."
+        ) from None

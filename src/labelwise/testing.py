@@ -1,13 +1,16 @@
 """Test helpers: a mock model, a pool factory and the strategy conformance suite.
 
 ``check_strategy(strategy)`` asserts the contract every registered strategy must
-meet; the project's tests run it over the whole registry, and authors of new
-strategies can run it on theirs.
+meet (``check_strategy_params`` is its part on parameters, the contract of
+scikit-learn's ``check_estimator``); the project's tests run it over the whole
+registry, and authors of new strategies can run it on theirs. Each failure says
+what to change.
 """
 
 from __future__ import annotations
 
 import inspect
+import pickle
 import warnings
 from typing import Any
 
@@ -204,14 +207,17 @@ def make_pool(
 def check_strategy(strategy: Strategy) -> None:
     """Assert the strategy contract (raises ``AssertionError`` on a violation).
 
-    Checked: indices are unique, unlabeled, in range and ``int64``; the batch has
+    Checked: the parameter contract of :func:`check_strategy_params`; indices
+    are unique, unlabeled, in range and ``int64``; the batch has
     ``min(batch_size, n_unlabeled)`` items with a ``BatchSizeWarning`` when
-    shrunk; the same seed gives the same batch; ``__init__`` stores parameters
-    unchanged; a model lacking a required capability raises
-    ``UnsupportedModelError`` (when the strategy requires any).
+    shrunk; the same seed gives the same batch; a pickled and unpickled copy
+    has the same parameters and selects the same batch with the same seed; a
+    model lacking a required capability raises ``UnsupportedModelError`` (when
+    the strategy requires any). Each failure message says what to fix.
     """
     from labelwise.models.base import Regressor
 
+    check_strategy_params(strategy)
     regression = Regressor in strategy.requires
     model: Any = MockRegressor() if regression else MockModel()
     X, state = make_pool(regression=regression)
@@ -243,6 +249,7 @@ def check_strategy(strategy: Strategy) -> None:
     again = strategy.select(model, X, state, 7, rng=3)
     assert np.array_equal(idx, again.indices), "same seed gave another batch"
     assert "seconds" in sel.info
+    _check_pickle(strategy, model, X, state, idx)
     # shrinking: only 4 unlabeled left
     X2, state2 = make_pool(n_samples=14, n_labeled=10, regression=regression)
     if callable(setter):
@@ -253,11 +260,6 @@ def check_strategy(strategy: Strategy) -> None:
         small = strategy.select(model, X2, state2, 9, rng=0)
     assert small.indices.size == 4, small.indices
     assert any(issubclass(w.category, BatchSizeWarning) for w in caught)
-    # parameters stored unchanged
-    sig = inspect.signature(type(strategy).__init__)
-    for name, param in sig.parameters.items():
-        if param.kind == inspect.Parameter.KEYWORD_ONLY:
-            assert getattr(strategy, name) == strategy.get_params()[name]
     if strategy.requires:
         try:
             strategy.select(object(), X, state, 3, rng=0)
@@ -265,3 +267,167 @@ def check_strategy(strategy: Strategy) -> None:
             pass
         else:
             raise AssertionError("a model without capabilities was accepted")
+
+
+def check_strategy_params(strategy: Strategy) -> None:
+    """Assert the parameter contract scikit-learn's ``check_estimator`` asks for.
+
+    Checked: ``__init__`` takes keyword-only arguments only (no ``*args``,
+    ``**kwargs`` or positional ones); ``get_params()`` has exactly those keys;
+    ``type(s)(**s.get_params())`` has equal parameters; and, for every
+    argument whose default is a bool, number or tuple, strategies built with
+    other values (those ``__init__`` accepts among a few tried) report that
+    value in ``get_params()`` and survive the same round trip. Values compare
+    as data (lists equal tuples, arrays compare element-wise).
+
+    Raises:
+        AssertionError: Naming the class, the argument and what to change.
+    """
+    cls = type(strategy)
+    names = _init_names(cls)
+    params = _params(strategy)
+    if set(params) != set(names):
+        raise AssertionError(
+            f"{cls.__name__}.get_params() has keys {sorted(params)} but __init__ "
+            f"takes {sorted(names)}; get_params must return exactly the "
+            "keyword-only arguments of __init__ (do not override it)."
+        )
+    _check_clone(strategy, params, "the strategy under test")
+    sig = inspect.signature(cls.__init__)
+    for name in names:
+        default = sig.parameters[name].default
+        for value in _other_values(default):
+            try:
+                other = cls(**{**params, name: value})
+            except Exception:  # not a valid value for this argument: try another
+                continue
+            stored = _params(other)[name]
+            if not _same(stored, value):
+                raise AssertionError(
+                    f"{cls.__name__}(..., {name}={value!r}).get_params()[{name!r}] "
+                    f"is {stored!r}: __init__ must store each argument unchanged "
+                    f"as self.{name} (validate it, but keep the value passed), or "
+                    "cloning and pickling lose the setting."
+                )
+            _check_clone(other, _params(other), f"{name}={value!r}")
+
+
+def _init_names(cls: type[Strategy]) -> list[str]:
+    names = []
+    for name, p in inspect.signature(cls.__init__).parameters.items():
+        if name == "self":
+            continue
+        if p.kind != inspect.Parameter.KEYWORD_ONLY:
+            raise AssertionError(
+                f"{cls.__name__}.__init__ takes {p} ({p.kind.description}); every "
+                "hyperparameter must be a named keyword-only argument with a "
+                "default (def __init__(self, *, a=1, b='x')), or get_params, "
+                "repr, cloning and pickling cannot see it. Classes made with "
+                "type() or a **kwargs wrapper fail here: define a module-level "
+                "class with an explicit signature instead."
+            )
+        names.append(name)
+    return names
+
+
+def _params(strategy: Strategy) -> dict[str, Any]:
+    try:
+        return strategy.get_params()
+    except AttributeError as exc:
+        raise AssertionError(
+            f"{type(strategy).__name__}.get_params() failed ({exc}): __init__ must "
+            "store every keyword argument as an attribute of the same name."
+        ) from None
+
+
+def _check_clone(strategy: Strategy, params: dict[str, Any], what: str) -> None:
+    cls = type(strategy)
+    try:
+        clone = cls(**params)
+    except Exception as exc:
+        raise AssertionError(
+            f"{cls.__name__}(**s.get_params()) raised {type(exc).__name__}: {exc} "
+            f"(for {what}); get_params must return values __init__ accepts."
+        ) from None
+    _assert_same_params(cls.__name__, params, _params(clone), f"the clone ({what})")
+
+
+def _assert_same_params(
+    cls_name: str, want: dict[str, Any], got: dict[str, Any], what: str
+) -> None:
+    for name, value in want.items():
+        if name not in got or not _same(got[name], value):
+            raise AssertionError(
+                f"{cls_name}: {what} has {name}={got.get(name)!r}, the original "
+                f"{name}={value!r}; __init__ must store each argument unchanged so "
+                "type(s)(**s.get_params()) rebuilds s."
+            )
+
+
+def _other_values(default: Any) -> list[Any]:
+    """Candidate non-default values of an argument, judged by its default."""
+    if isinstance(default, bool):
+        return [not default]
+    if isinstance(default, int):
+        return [default + 1, default * 2, 1, 2]
+    if isinstance(default, float):
+        return [default * 2, default / 2, 0.5, 0.25] if default else [0.5, 0.25]
+    if isinstance(default, tuple) and default:
+        return [default[:-1], default + default[-1:]]
+    return []
+
+
+def _same(a: Any, b: Any) -> bool:
+    """Equality of parameter values as data (lists equal tuples, arrays by value)."""
+    if isinstance(a, np.ndarray) or isinstance(b, np.ndarray):
+        return bool(np.asarray(a).shape == np.asarray(b).shape) and bool(
+            np.array_equal(np.asarray(a), np.asarray(b), equal_nan=True)
+        )
+    if isinstance(a, list | tuple) and isinstance(b, list | tuple):
+        return len(a) == len(b) and all(_same(x, y) for x, y in zip(a, b, strict=True))
+    if isinstance(a, dict) and isinstance(b, dict):
+        return a.keys() == b.keys() and all(_same(a[k], b[k]) for k in a)
+    try:
+        return (bool(a == b) and type(a) is type(b)) or _same_number(a, b)
+    except Exception:  # values without a truth value: compare identity
+        return a is b
+
+
+def _same_number(a: Any, b: Any) -> bool:
+    numbers = (int, float, np.integer, np.floating)
+    return (
+        isinstance(a, numbers)
+        and isinstance(b, numbers)
+        and not isinstance(a, bool)
+        and not isinstance(b, bool)
+        and bool(a == b)
+    )
+
+
+def _check_pickle(
+    strategy: Strategy, model: Any, X: np.ndarray, state: LabelState, idx: np.ndarray
+) -> None:
+    cls = type(strategy)
+    try:
+        copy = pickle.loads(pickle.dumps(strategy))
+    except Exception as exc:
+        raise AssertionError(
+            f"{cls.__name__} does not pickle ({type(exc).__name__}: {exc}); define "
+            "the class at module level under its own name (not with type() or "
+            "inside a function) and keep no lambdas, locks or open files in its "
+            "attributes, so joblib and Ray can ship it."
+        ) from None
+    if type(copy) is not cls:
+        raise AssertionError(
+            f"unpickling {cls.__qualname__} gave a {type(copy).__qualname__}."
+        )
+    _assert_same_params(
+        cls.__name__, _params(strategy), _params(copy), "the unpickled copy"
+    )
+    got = copy.select(model, X, state, len(idx), rng=3).indices
+    if not np.array_equal(got, idx):
+        raise AssertionError(
+            f"the unpickled {cls.__name__} selected {got.tolist()}, the original "
+            f"{idx.tolist()} with the same seed; everything select uses must be "
+            "in the pickled state."
+        )

@@ -253,3 +253,78 @@ def test_workers_die_with_a_killed_bench(tmp_path):
     while any(alive(p) for p in workers) and time.time() < deadline:
         time.sleep(0.2)
     assert not any(alive(p) for p in workers)
+
+
+def _group_members(pgid):
+    """Live (non-zombie) processes of process group ``pgid``."""
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            continue
+        if int(fields[2]) == pgid and fields[0] != "Z":
+            found.append(int(stat.parent.name))
+    return found
+
+
+def _rounds_stored(db):
+    try:
+        con = sqlite3.connect(db)
+        try:
+            return con.execute("SELECT COUNT(*) FROM rounds").fetchone()[0]
+        finally:
+            con.close()
+    except sqlite3.OperationalError:
+        return 0
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
+def test_ctrl_c_stops_every_worker_within_2s_and_the_rerun_resumes(tmp_path):
+    """Issue 15, defect 4: Ctrl-C (SIGINT to the process group) on a 2-worker bench."""
+    config = tmp_path / "sigint.toml"
+    config.write_text(
+        'name = "sigint"\ndatasets = ["digits"]\nmodels = ["logreg"]\n'
+        'strategies = ["random", "margin"]\n'
+        "[settings]\ninitial = 10\nbatch_size = 5\nrounds = 20\nseeds = 2\n"
+    )
+    out = tmp_path / "out"
+    cmd = [sys.executable, "-m", "labelwise.cli", "bench", str(config)]
+    cmd += ["--out", str(out), "--workers", "2", "--no-report"]
+    log = tmp_path / "stderr.txt"
+    proc = subprocess.Popen(
+        cmd,
+        start_new_session=True,  # its own process group, as a terminal's job
+        stdout=subprocess.DEVNULL,
+        stderr=log.open("w"),  # a file: a full pipe would stall the progress bar
+    )
+    db = out / "results.sqlite"
+    deadline = time.time() + 180
+    while _rounds_stored(db) < 3 and time.time() < deadline:
+        time.sleep(0.1)
+    members = _group_members(proc.pid)
+    assert len(members) >= 3, members  # the bench and its two workers
+    sent = time.monotonic()
+    os.killpg(proc.pid, signal.SIGINT)
+    proc.wait(timeout=30)
+    exited = time.monotonic() - sent
+    err = log.read_text()
+    while _group_members(proc.pid) and time.monotonic() - sent < 2.0:
+        time.sleep(0.05)
+    assert proc.returncode == 130, err
+    assert exited < 2.0, f"exit took {exited:.2f} s"
+    assert not _group_members(proc.pid), "a worker outlived the interrupt by 2 s"
+    assert "Traceback" not in err and "Rerun the same command" in err, err
+    stored = _rounds_stored(db)
+    assert 3 <= stored < 4 * 21, stored  # stopped mid-grid
+    time.sleep(1.0)
+    assert _rounds_stored(db) == stored, "runs went on after the interrupt"
+    con = sqlite3.connect(db)
+    status = dict(con.execute("SELECT status, COUNT(*) FROM runs GROUP BY status"))
+    con.close()
+    assert "running" not in status and status.get("interrupted", 0) >= 1, status
+    res = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+    assert res.returncode == 0, res.stderr
+    from labelwise.bench import load_grid
+
+    _check_complete(out, load_grid(config))

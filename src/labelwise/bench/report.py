@@ -262,7 +262,7 @@ def build_report(directory: str | os.PathLike[str]) -> Path:
         f"{html.escape(str(folder.name))}</h1>",
         f"<p>{len(runs)} runs ({(runs['status'] == 'finished').sum()} finished, "
         f"{(runs['status'] == 'failed').sum()} failed, "
-        f"{(runs['status'] == 'running').sum()} unfinished); "
+        f"{(~runs['status'].isin(['finished', 'failed'])).sum()} unfinished); "
         f"{df['dataset'].nunique()} datasets, {df['strategy'].nunique()} strategies, "
         f"{df['seed'].nunique()} seeds.</p>",
     ]

@@ -5,6 +5,13 @@ transaction per round) and its log into ``DIR/logs/RUN_ID.log``. Rerunning the s
 grid skips finished runs and continues unfinished ones from their last complete
 round. Workers use one torch thread each, so a run gives the same numbers
 whichever executor runs it.
+
+Ctrl-C (``KeyboardInterrupt``) stops the grid at once: queued runs are
+cancelled, worker processes are terminated (workers ignore SIGINT themselves, so
+the terminal's Ctrl-C reaches only this process's handler), the runs left
+unfinished are marked ``interrupted`` and the interrupt is re-raised. A round
+is committed in one transaction, so a run stopped mid-round loses only that
+round, and rerunning the grid resumes every interrupted run.
 """
 
 from __future__ import annotations
@@ -14,12 +21,14 @@ import functools
 import json
 import multiprocessing
 import os
+import sqlite3
 import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from labelwise.bench.config import GridConfig
+from labelwise.exceptions import InvalidParameterError
 from labelwise.loop.experiment import RunConfig, run_simulation
 from labelwise.loop.store import ResultStore
 
@@ -165,15 +174,70 @@ def _die_with_parent() -> None:
 
 
 def _init_worker(cache: str | None) -> None:
+    import signal
+
     from threadpoolctl import threadpool_limits
 
     _die_with_parent()
+    # Ctrl-C goes to the whole process group: the parent stops the workers,
+    # so a worker must not turn it into a KeyboardInterrupt of its own (the
+    # executor would report it as the run's result and go on with the next)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     # one BLAS thread per worker (torch is set to one in execute_run): with
     # several workers, BLAS threads spinning on shared cores made small
     # scikit-learn fits 15x slower (83 ms instead of 5.6 ms a logistic fit)
     threadpool_limits(1)
     if cache:
         os.environ["LABELWISE_DATA"] = cache
+
+
+def check_pool_sizes(runs: list[RunConfig]) -> None:
+    """Refuse, before any run starts, an initial set as large as the pool.
+
+    Loads each distinct ``(dataset, pool_size, test_size)`` once (from the
+    cache ``prefetch`` fills).
+
+    Raises:
+        InvalidParameterError: Naming the dataset, its pool size and the fix.
+    """
+    for run in runs:
+        pool_size, test_size = run.extra.get("pool_size"), run.extra.get("test_size")
+        n_pool = len(_data(run.dataset, pool_size, test_size).y_train)
+        if run.n_initial >= n_pool:
+            given = f" (pool_size = {pool_size})" if pool_size else ""
+            raise InvalidParameterError(
+                f"initial = {run.n_initial} labels need a larger pool: {run.dataset} "
+                f"has {n_pool} pool items{given}, and at least one must stay "
+                f"unlabeled. Lower initial (--initial) below {n_pool}"
+                + (" or raise pool_size (--pool-size)." if pool_size else ".")
+            )
+
+
+def open_results(path: str | os.PathLike[str]) -> ResultStore:
+    """Open (or create) a results database, refusing a damaged one.
+
+    Raises:
+        InvalidParameterError: The file is not an SQLite database or fails
+            SQLite's ``quick_check``; the message says how to recover.
+    """
+    path = Path(path)
+    fix = (
+        f"Move it aside (e.g. mv {path} {path}.damaged) and rerun to start "
+        "over, or restore it from a copy."
+    )
+    try:
+        if path.exists():
+            con = sqlite3.connect(path)
+            try:
+                rows = con.execute("PRAGMA quick_check").fetchall()
+            finally:
+                con.close()
+            if rows != [("ok",)]:
+                detail = "; ".join(str(r[0]) for r in rows[:3])
+                raise InvalidParameterError(f"{path} is damaged ({detail}). {fix}")
+        return ResultStore(path)
+    except sqlite3.DatabaseError as exc:
+        raise InvalidParameterError(f"{path} is damaged ({exc}). {fix}") from None
 
 
 def _rounds_done(store: ResultStore, ids: set[str]) -> int:
@@ -208,13 +272,34 @@ def run_grid(
 
     Returns:
         Counts of runs per status: ``finished``, ``skipped``, ``failed``.
+
+    Raises:
+        InvalidParameterError: Before any run starts: a dataset's pool has no
+            more items than the initial set, ``out`` is not a folder, or its
+            ``results.sqlite`` is damaged.
+        KeyboardInterrupt: Ctrl-C; unfinished runs are marked ``interrupted``
+            first (see the module docstring).
     """
     from tqdm import tqdm
 
-    folder = Path(out)
-    folder.mkdir(parents=True, exist_ok=True)
-    store = ResultStore(folder / RESULTS)
     runs = grid.runs()
+    check_pool_sizes(runs)
+    if ray_address is not None or workers > 1:
+        _data.cache_clear()  # the workers load their own copies
+    folder = Path(out)
+    if folder.exists() and not folder.is_dir():
+        raise InvalidParameterError(
+            f"The output folder {str(folder)!r} is a file; pass a folder path "
+            "(it is created if missing)."
+        )
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise InvalidParameterError(
+            f"Cannot create the output folder {str(folder)!r} "
+            f"({exc.strerror or exc}); pass a folder path you can write to."
+        ) from None
+    store = open_results(folder / RESULTS)
     (folder / "grid.json").write_text(
         json.dumps({"name": grid.name, "runs": [r.as_dict() for r in runs]}, indent=1)
     )
@@ -247,6 +332,9 @@ def run_grid(
         else:
             results = _run_pool(jobs, str(folder), workers, refresh)
         refresh()
+    except KeyboardInterrupt:
+        mark_interrupted(store, ids)
+        raise
     finally:
         bar.close()
     for _, status in results:
@@ -254,23 +342,69 @@ def run_grid(
     return counts
 
 
+def mark_interrupted(store: ResultStore, ids: set[str]) -> int:
+    """Mark the runs of ``ids`` still ``running`` as ``interrupted``.
+
+    Rerunning the grid resumes them like any unfinished run.
+
+    Returns:
+        The number of runs marked.
+    """
+    with store.transaction() as con:
+        cur = con.executemany(
+            "UPDATE runs SET status='interrupted', updated=? "
+            "WHERE run_id=? AND status='running'",
+            [(time.time(), rid) for rid in sorted(ids)],
+        )
+        return int(cur.rowcount)
+
+
 def _run_pool(
     jobs: list[dict[str, Any]], out: str, workers: int, refresh: Callable[[], None]
 ) -> list[tuple[str, str]]:
     ctx = multiprocessing.get_context("spawn")
-    with cf.ProcessPoolExecutor(
+    pool = cf.ProcessPoolExecutor(
         max_workers=workers,
         mp_context=ctx,
         initializer=_init_worker,
         initargs=(os.environ.get("LABELWISE_DATA"),),
-    ) as pool:
+    )
+    try:
         pending = {pool.submit(execute_run, job, out) for job in jobs}
         results: list[tuple[str, str]] = []
         while pending:
             done, pending = cf.wait(pending, timeout=0.5)
             results.extend(f.result() for f in done)
             refresh()
+    except BaseException:  # Ctrl-C or a broken pool: no run goes on
+        _stop_pool(pool)
+        # the traceback keeps this frame: without the pool in it, the pool's
+        # queues are freed now and release their semaphores
+        del pool
+        raise
+    pool.shutdown()
     return results
+
+
+def _stop_pool(pool: cf.ProcessPoolExecutor, grace: float = 0.5) -> None:
+    """Cancel queued runs and end every worker now (SIGTERM, then SIGKILL).
+
+    ``ProcessPoolExecutor.shutdown`` only stops handing out work; it waits for
+    the running ones, which take minutes. The workers' processes are the
+    executor's ``_processes`` (Python 3.14 adds ``terminate_workers`` for this).
+    """
+    procs = list((pool._processes or {}).values())
+    pool.shutdown(wait=False, cancel_futures=True)
+    for proc in procs:
+        proc.terminate()
+    deadline = time.monotonic() + grace
+    for proc in procs:
+        proc.join(max(0.0, deadline - time.monotonic()))
+    for proc in procs:
+        if proc.is_alive():
+            proc.kill()
+            proc.join(1.0)
+    pool.shutdown(wait=True)  # its manager thread ends and lets the queues go
 
 
 def _run_ray(
@@ -299,10 +433,15 @@ def _run_ray(
         task = ray.remote(num_cpus=1)(execute_run)
         pending = [task.remote(job, out) for job in jobs]
         results: list[tuple[str, str]] = []
-        while pending:
-            done, pending = ray.wait(pending, num_returns=len(pending), timeout=0.5)
-            results.extend(ray.get(done))
-            refresh()
+        try:
+            while pending:
+                done, pending = ray.wait(pending, num_returns=len(pending), timeout=0.5)
+                results.extend(ray.get(done))
+                refresh()
+        except KeyboardInterrupt:
+            for ref in pending:
+                ray.cancel(ref, force=True)
+            raise
         return results
     finally:
         if started_here:

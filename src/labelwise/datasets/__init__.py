@@ -854,7 +854,19 @@ def load(
         The :class:`Dataset`. Standardisation uses the statistics of the full
         clean training set, whatever the subset or noise; noise wrappers have
         ``noisy`` set and noisy items after the clean ones.
+
+    Raises:
+        InvalidParameterError: An unknown name, or ``pool_size``/``test_size``
+            that is not a positive int.
     """
+    for arg, size in (("pool_size", pool_size), ("test_size", test_size)):
+        if size is not None and (
+            isinstance(size, bool) or not isinstance(size, int | np.integer) or size < 1
+        ):
+            raise InvalidParameterError(
+                f"{arg} must be a positive int (items to keep) or None (all); got "
+                f"{size!r}."
+            )
     shifted = parse_shifted(name)
     if shifted is not None:
         xtr, ytr, xte, yte, xa, ya = make_shifted(*shifted)

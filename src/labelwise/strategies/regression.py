@@ -3,8 +3,10 @@
 A :class:`BMDAL` strategy computes features of a base kernel for the unlabeled
 pool and the labeled (training) points, applies the transforms in order, and
 runs a selection method of :func:`labelwise.kernels.select_bmdal` in mode P or
-TP. Named presets give the per-method configurations the BMDAL paper recommends
-(ALGORITHMS.md §1.6); ``bmdal`` takes every setting as a parameter.
+TP. Named presets (module-level subclasses such as :class:`LCMD`, each
+registered under its name) give the per-method configurations the BMDAL paper
+recommends (Holzmüller et al., JMLR 2023); ``bmdal`` takes every setting as
+a parameter, and so does each preset (it only changes the defaults).
 
 Base kernels: ``linear`` (the inputs), ``ll`` (last-layer NTK features
 ``[h_L, σ_b]``), ``grad`` (all-layer NTK features; a leading ``("rp", p)`` is
@@ -39,7 +41,7 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 import torch
@@ -497,89 +499,170 @@ def _nngp_architecture(model: Any) -> tuple[int, float]:
     return (len(layers) or 3), sigma_w
 
 
-def _preset(
-    name: str,
-    selection: str,
-    mode: str | None,
-    transforms: list[list[Any]],
-    doc: str,
-    base_kernel: str = "grad",
-) -> type[BMDAL]:
-    def __init__(self: BMDAL, **kw: Any) -> None:
-        params: dict[str, Any] = {
-            "selection": selection,
-            "mode": mode,
-            "base_kernel": base_kernel,
-            "transforms": transforms,
-        }
-        params.update(kw)
-        BMDAL.__init__(self, **params)
+class _Preset(BMDAL):
+    """A named BMDAL configuration (base class of the presets below).
 
-    cls = type(
-        name.replace("-", "_").upper(),
-        (BMDAL,),
-        {"__init__": __init__, "__doc__": doc},
-    )
-    return register(name)(cls)
+    Takes every :class:`BMDAL` argument; ``selection``, ``mode``,
+    ``base_kernel`` and ``transforms`` left at ``None`` take the preset's
+    values (its class attribute ``preset``), so ``LCMD(sigma=0.1)`` is LCMD-TP
+    on ``grad -> rp(512)`` with ``σ = 0.1``. The attributes hold the values in
+    use, so ``type(s)(**s.get_params())`` rebuilds ``s`` exactly.
+    """
+
+    #: ``(selection, mode, base_kernel, transforms)`` of the preset.
+    preset: ClassVar[tuple[str, str | None, str, tuple[tuple[Any, ...], ...]]]
+
+    def __init__(
+        self,
+        *,
+        selection: str | None = None,
+        mode: str | None = None,
+        base_kernel: str | None = None,
+        transforms: Sequence[Any] | None = None,
+        sigma: float = SIGMA,
+        overselection: float = 1.0,
+        weight_mode: str = "sq-dist",
+        last_layers: int = 1,
+        auxiliary: tuple[Any, Any] | None = None,
+        aux_estimator: str = "krr",
+        ratio: str = "ulsif",
+        aux_ridge: float = 0.1,
+        aux_signed: bool = False,
+        aux_floor: float = 0.01,
+        train_residual: bool = False,
+        nngp_layers: int | None = None,
+        nngp_sigma_w: float | None = None,
+        nngp_sigma_b: float = 0.0,
+    ):
+        p_selection, p_mode, p_kernel, p_transforms = self.preset
+        super().__init__(
+            selection=p_selection if selection is None else selection,
+            mode=p_mode if mode is None else mode,
+            base_kernel=p_kernel if base_kernel is None else base_kernel,
+            transforms=[list(t) for t in p_transforms]
+            if transforms is None
+            else transforms,
+            sigma=sigma,
+            overselection=overselection,
+            weight_mode=weight_mode,
+            last_layers=last_layers,
+            auxiliary=auxiliary,
+            aux_estimator=aux_estimator,
+            ratio=ratio,
+            aux_ridge=aux_ridge,
+            aux_signed=aux_signed,
+            aux_floor=aux_floor,
+            train_residual=train_residual,
+            nngp_layers=nngp_layers,
+            nngp_sigma_w=nngp_sigma_w,
+            nngp_sigma_b=nngp_sigma_b,
+        )
 
 
-_POST = ["train", SIGMA, "auto"]
-_RP = ["rp", 512]
+_RP = ("rp", 512)
+_POST = ("train", SIGMA, "auto")
+_ACS_RF = ("acs-rf", 512, SIGMA, "auto")
+_ACS_HYPER = ("acs-rf-hyper", 512, "auto")
 register("bmdal")(BMDAL)
-LCMD = _preset("lcmd", "lcmd", "tp", [_RP], "LCMD-TP on grad -> rp(512) (recommended).")
-MAXDET = _preset(
-    "maxdet", "maxdet", "p", [_RP, _POST], "MaxDet-P on grad -> rp(512) -> train(σ)."
-)
-MAXDIAG = _preset(
-    "maxdiag",
-    "maxdiag",
-    None,
-    [_RP, ["acs-rf", 512, SIGMA, "auto"]],
-    "MaxDiag on grad -> rp(512) -> acs-rf(512, σ).",
-)
-FW = _preset(
-    "fw",
-    "fw",
-    "p",
-    [_RP, ["acs-rf-hyper", 512, "auto"]],
-    "Frank-Wolfe-P on grad -> rp(512) -> acs-rf-hyper(512).",
-)
-MAXDIST = _preset(
-    "maxdist", "maxdist", "p", [_RP, _POST], "MaxDist-P on grad -> rp(512) -> train(σ)."
-)
-KMEANSPP = _preset(
-    "kmeanspp",
-    "kmeanspp",
-    "p",
-    [_RP, ["acs-rf", 512, SIGMA, "auto"]],
-    "k-means++-P on grad -> rp(512) -> acs-rf(512, σ).",
-)
-BMDAL_BAIT = _preset(
-    "bmdal-bait",
-    "bait",
-    "p",
-    [_RP, _POST],
-    "BAIT-F (BMDAL's regression BAIT) on grad -> rp(512) -> train(σ).",
-)
 
 
-for _name, _cls in list(
-    {
-        "lcmd": LCMD,
-        "maxdet": MAXDET,
-        "maxdiag": MAXDIAG,
-        "fw": FW,
-        "maxdist": MAXDIST,
-        "kmeanspp": KMEANSPP,
-        "bait": BMDAL_BAIT,
-    }.items()
-):
-    _p = _cls()
-    _preset(
-        f"agbal-{_name}",
-        _p.selection,
-        _p.mode,
-        [list(t) for t in _p.transforms],
-        f"AGBAL counterpart of {_cls.name}: base kernel grad-aux (needs auxiliary=).",
-        base_kernel="grad-aux",
-    )
+@register("lcmd")
+class LCMD(_Preset):
+    """LCMD-TP on grad -> rp(512) (recommended)."""
+
+    preset = ("lcmd", "tp", "grad", (_RP,))
+
+
+@register("maxdet")
+class MAXDET(_Preset):
+    """MaxDet-P on grad -> rp(512) -> train(σ)."""
+
+    preset = ("maxdet", "p", "grad", (_RP, _POST))
+
+
+@register("maxdiag")
+class MAXDIAG(_Preset):
+    """MaxDiag on grad -> rp(512) -> acs-rf(512, σ)."""
+
+    preset = ("maxdiag", None, "grad", (_RP, _ACS_RF))
+
+
+@register("fw")
+class FW(_Preset):
+    """Frank-Wolfe-P on grad -> rp(512) -> acs-rf-hyper(512)."""
+
+    preset = ("fw", "p", "grad", (_RP, _ACS_HYPER))
+
+
+@register("maxdist")
+class MAXDIST(_Preset):
+    """MaxDist-P on grad -> rp(512) -> train(σ)."""
+
+    preset = ("maxdist", "p", "grad", (_RP, _POST))
+
+
+@register("kmeanspp")
+class KMEANSPP(_Preset):
+    """k-means++-P on grad -> rp(512) -> acs-rf(512, σ)."""
+
+    preset = ("kmeanspp", "p", "grad", (_RP, _ACS_RF))
+
+
+@register("bmdal-bait")
+class BMDAL_BAIT(_Preset):
+    """BAIT-F (BMDAL's regression BAIT) on grad -> rp(512) -> train(σ)."""
+
+    preset = ("bait", "p", "grad", (_RP, _POST))
+
+
+# AGBAL counterparts: the same configurations on the grad-aux kernel
+# (they need ``auxiliary=``; see :mod:`labelwise.strategies.agbal`).
+
+
+@register("agbal-lcmd")
+class AGBAL_LCMD(_Preset):
+    """AGBAL counterpart of lcmd: base kernel grad-aux (needs auxiliary=)."""
+
+    preset = ("lcmd", "tp", "grad-aux", (_RP,))
+
+
+@register("agbal-maxdet")
+class AGBAL_MAXDET(_Preset):
+    """AGBAL counterpart of maxdet: base kernel grad-aux (needs auxiliary=)."""
+
+    preset = ("maxdet", "p", "grad-aux", (_RP, _POST))
+
+
+@register("agbal-maxdiag")
+class AGBAL_MAXDIAG(_Preset):
+    """AGBAL counterpart of maxdiag: base kernel grad-aux (needs auxiliary=)."""
+
+    preset = ("maxdiag", None, "grad-aux", (_RP, _ACS_RF))
+
+
+@register("agbal-fw")
+class AGBAL_FW(_Preset):
+    """AGBAL counterpart of fw: base kernel grad-aux (needs auxiliary=)."""
+
+    preset = ("fw", "p", "grad-aux", (_RP, _ACS_HYPER))
+
+
+@register("agbal-maxdist")
+class AGBAL_MAXDIST(_Preset):
+    """AGBAL counterpart of maxdist: base kernel grad-aux (needs auxiliary=)."""
+
+    preset = ("maxdist", "p", "grad-aux", (_RP, _POST))
+
+
+@register("agbal-kmeanspp")
+class AGBAL_KMEANSPP(_Preset):
+    """AGBAL counterpart of kmeanspp: base kernel grad-aux (needs auxiliary=)."""
+
+    preset = ("kmeanspp", "p", "grad-aux", (_RP, _ACS_RF))
+
+
+@register("agbal-bait")
+class AGBAL_BAIT(_Preset):
+    """AGBAL counterpart of bmdal-bait: base kernel grad-aux (needs auxiliary=)."""
+
+    preset = ("bait", "p", "grad-aux", (_RP, _POST))
