@@ -546,8 +546,18 @@ def label_serve(
     import uvicorn
 
     from labelwise.app import LabelSession
-    from labelwise.app.server import bind_socket, create_app, is_loopback, new_token
+    from labelwise.app.server import (
+        bind_socket,
+        create_app,
+        is_loopback,
+        new_token,
+        resolve_address,
+    )
 
+    try:
+        resolve_address(host, port)
+    except LabelwiseError as exc:
+        _fail(exc)
     if not is_loopback(host) and not token:
         _fail(
             InvalidParameterError(
@@ -605,8 +615,12 @@ def label_import(
     from labelwise.app import LabelSession
 
     try:
+        text = csv.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        _fail(InvalidParameterError(f"Cannot read {csv} as UTF-8 CSV text: {exc}"))
+    try:
         session = LabelSession(directory, background=False)
-        n = session.import_csv(csv.read_text())
+        n = session.import_csv(text)
     except LabelwiseError as exc:
         _fail(exc)
     session.db.close()

@@ -343,7 +343,7 @@ def test_failed_serve_leaves_the_project_untouched(blobs_project):
         for args, match in [
             (["--port", str(port)], "Cannot listen"),
             (["--port", "99999"], "--port must be in"),
-            (["--host", "no-such-host.invalid", "--token", "t"], "not an address"),
+            (["--host", "no-such-host.invalid"], "not an address"),
         ]:
             res = CliRunner().invoke(cli, ["label", "serve", str(folder), *args])
             assert res.exit_code == 2 and match in res.output, res.output
@@ -398,3 +398,22 @@ def test_import_refuses_duplicate_items_and_changes_nothing(client):
     assert r.status_code == 400
     assert "line 4: item 5 already appears on line 2" in r.json()["detail"]
     assert session.db.labels() == {} and session.db.events() == []
+
+
+def test_cli_import_names_an_unreadable_file_and_takes_a_bom(blobs_project, tmp_path):
+    folder, _ = blobs_project
+    s = LabelSession(folder, background=False).start()
+    item = s.db.queue()[0]["item"]
+    s.db.close()
+    (tmp_path / "bad.csv").write_bytes(b"item,label\n\xff,pos\n")
+    res = CliRunner().invoke(
+        cli, ["label", "import", str(folder), str(tmp_path / "bad.csv")]
+    )
+    assert res.exit_code == 2 and "UTF-8" in res.output
+    (tmp_path / "ok.csv").write_text(
+        f"\ufeffitem,label\n{item},pos\n", encoding="utf-8"
+    )
+    res = CliRunner().invoke(
+        cli, ["label", "import", str(folder), str(tmp_path / "ok.csv")]
+    )
+    assert res.exit_code == 0 and "1 labels changed" in res.output

@@ -304,16 +304,12 @@ def is_loopback(host: str) -> bool:
     return bool(addrs) and all(ipaddress.ip_address(a).is_loopback for a in addrs)
 
 
-def bind_socket(host: str, port: int) -> socket.socket:
-    """A listening TCP socket on ``host:port``, or a clear error.
-
-    ``labelwise label serve`` binds first and opens the project only once this
-    succeeded, so a busy port, an impossible port or a bad host changes
-    nothing in the project.
+def resolve_address(host: str, port: int) -> tuple[int, int, int, Any]:
+    """Socket family, type, protocol and address to listen on ``host:port``.
 
     Raises:
-        InvalidParameterError: the port is out of range, the host does not
-            resolve, or the address cannot be bound (in use, not local).
+        InvalidParameterError: the port is out of range or the host does not
+            resolve.
     """
     if not 1 <= port <= 65535:
         raise InvalidParameterError(f"--port must be in [1, 65535]; got {port}.")
@@ -327,6 +323,21 @@ def bind_socket(host: str, port: int) -> socket.socket:
             "127.0.0.1."
         ) from None
     family, kind, proto, _, addr = infos[0]
+    return family, kind, proto, addr
+
+
+def bind_socket(host: str, port: int) -> socket.socket:
+    """A listening TCP socket on ``host:port``, or a clear error.
+
+    ``labelwise label serve`` binds first and opens the project only once this
+    succeeded, so a busy port, an impossible port or a bad host changes
+    nothing in the project.
+
+    Raises:
+        InvalidParameterError: the port is out of range, the host does not
+            resolve, or the address cannot be bound (in use, not local).
+    """
+    family, kind, proto, addr = resolve_address(host, port)
     sock = socket.socket(family, kind, proto)
     try:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
