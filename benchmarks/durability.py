@@ -13,6 +13,10 @@ no repeats). At the end it prints:
 - stored: labels in the database,
 - lost: acknowledged but not stored (or stored with another value),
 - duplicated: items with more than one live label event,
+- rejected: answered 4xx (two clients picked the same item; the loser is told
+  it is already labeled),
+- cut: sent, but the answer was cut off by a kill (stored or not: both are
+  fine, the client never heard back),
 - unexplained: stored but neither acknowledged nor cut off by a kill,
 - kills, queue_errors, server_errors (5xx answers), p95 latency of the
   acknowledged requests.
@@ -55,6 +59,8 @@ class Report:
 
     requests: int = 0
     acknowledged: int = 0
+    rejected: int = 0
+    cut: int = 0
     stored: int = 0
     lost: int = 0
     duplicated: int = 0
@@ -173,7 +179,7 @@ class Client(threading.Thread):
         self.acked: dict[int, str] = {}
         self.cut: set[int] = set()  # sent, but the answer was cut off by a kill
         self.latency: list[float] = []
-        self.requests = self.server_errors = self.double_acks = 0
+        self.requests = self.rejected = self.server_errors = self.double_acks = 0
 
     def run(self) -> None:
         """Label until ``stop`` is set; a dead server is waited for."""
@@ -208,6 +214,8 @@ class Client(threading.Thread):
             self.acked[item] = value
         elif status >= 500:
             self.server_errors += 1
+        else:
+            self.rejected += 1
 
 
 def check_database(path: Path) -> list[str]:
@@ -319,6 +327,8 @@ def _tally(report: Report, workers: list[Client], db: Path) -> None:
     for w in workers:
         report.requests += w.requests
         report.server_errors += w.server_errors
+        report.rejected += w.rejected
+        report.cut += len(w.cut)
         report.double_acks += w.double_acks
         report.double_acks += len(set(acked) & set(w.acked))
         acked.update(w.acked)

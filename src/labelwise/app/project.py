@@ -13,8 +13,10 @@
 
 Sources: a folder of images (PNG/JPEG/BMP/GIF; features are the pixels resized
 to 32 x 32 grey, standardised), a CSV or Parquet table (numeric columns are the
-features, the others are shown only), or a registered dataset (a demo: its
-labels stay hidden from the person).
+features, the others are shown only; empty cells follow ``missing``: refuse,
+drop the row, or fill with the column mean), or a registered dataset (a demo:
+its labels stay hidden from the person; flat features of a known image shape
+are drawn as images, others shown as a row).
 """
 
 from __future__ import annotations
