@@ -417,3 +417,15 @@ def test_cli_import_names_an_unreadable_file_and_takes_a_bom(blobs_project, tmp_
         cli, ["label", "import", str(folder), str(tmp_path / "ok.csv")]
     )
     assert res.exit_code == 0 and "1 labels changed" in res.output
+
+
+def test_older_flat_dataset_projects_show_feature_rows(tmp_path):
+    import json
+
+    init_project(tmp_path / "p", dataset="digits", pool_size=30, model="logreg")
+    (tmp_path / "p" / "items.json").write_text(json.dumps([{"row": {}}] * 30))
+    s = LabelSession(tmp_path / "p", background=False)
+    row = s.display(0)["row"]
+    assert s.display(0)["kind"] == "row" and len(row) == 12
+    assert row["x3"] == round(float(s.X[0, 3]), 3)
+    s.db.close()

@@ -338,7 +338,12 @@ class LabelSession:
         """How to show ``item``: an image URL or a table row."""
         entry = self._items()[item]
         if "row" in entry:
-            return {"kind": "row", "row": entry["row"]}
+            # projects made before flat dataset items had rows stored {} here
+            row = entry["row"] or {
+                f"x{j}": round(float(v), 3)
+                for j, v in enumerate(np.asarray(self.X[item]).reshape(-1)[:12])
+            }
+            return {"kind": "row", "row": row}
         return {"kind": "image", "src": f"/api/item/{item}/image"}
 
     def _items(self) -> list[dict[str, Any]]:
