@@ -512,6 +512,13 @@ def label_init(
     ] = None,
     epochs: Annotated[int | None, typer.Option(help="Model training epochs.")] = None,
     seed: Annotated[int, typer.Option(help="Seed.")] = 0,
+    missing: Annotated[
+        str,
+        typer.Option(
+            help="--table: empty numeric cells: refuse (stop, naming the cell), "
+            "drop (leave those rows out) or mean (fill with the column mean)."
+        ),
+    ] = "refuse",
 ) -> None:
     """Create a labeling project from images, a table or a dataset."""
     from labelwise.app import init_project
@@ -534,6 +541,7 @@ def label_init(
             holdout=holdout,
             pool_size=pool_size,
             seed=seed,
+            missing=missing,
         )
     except LabelwiseError as exc:
         _fail(exc)
@@ -555,12 +563,26 @@ def label_serve(
         typer.Option(help="Session token (required off loopback; else random)."),
     ] = None,
 ) -> None:
-    """Serve the labeling page; prints the URL with its session token."""
+    """Serve the labeling page; prints the URL with its session token.
+
+    The address is bound before the project is opened: a busy port, a bad
+    port or host stops here and leaves the project untouched.
+    """
     import uvicorn
 
     from labelwise.app import LabelSession
-    from labelwise.app.server import create_app, is_loopback, new_token
+    from labelwise.app.server import (
+        bind_socket,
+        create_app,
+        is_loopback,
+        new_token,
+        resolve_address,
+    )
 
+    try:
+        resolve_address(host, port)
+    except LabelwiseError as exc:
+        _fail(exc)
     if not is_loopback(host) and not token:
         _fail(
             InvalidParameterError(
@@ -570,19 +592,24 @@ def label_serve(
         )
     token = token or new_token()
     try:
+        sock = bind_socket(host, port)
+    except LabelwiseError as exc:
+        _fail(exc)
+    try:
         session = LabelSession(directory).start()
     except LabelwiseError as exc:
+        sock.close()
         _fail(exc)
     shown = "127.0.0.1" if host in ("0.0.0.0", "::") else host
     typer.echo(
         f"labelwise labeling app: http://{shown}:{port}/?token={token}", err=True
     )
+    config = uvicorn.Config(create_app(session, token), log_level="warning")
     try:
-        uvicorn.run(
-            create_app(session, token), host=host, port=port, log_level="warning"
-        )
+        uvicorn.Server(config).run(sockets=[sock])
     finally:
         session.close()
+        sock.close()
 
 
 @label_app.command("export")
@@ -613,8 +640,12 @@ def label_import(
     from labelwise.app import LabelSession
 
     try:
+        text = csv.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        _fail(InvalidParameterError(f"Cannot read {csv} as UTF-8 CSV text: {exc}"))
+    try:
         session = LabelSession(directory, background=False)
-        n = session.import_csv(csv.read_text())
+        n = session.import_csv(text)
     except LabelwiseError as exc:
         _fail(exc)
     session.db.close()

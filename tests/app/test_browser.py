@@ -182,3 +182,39 @@ def test_label_by_mouse_and_keyboard_correct_then_survive_sigkill(image_project)
     finally:
         proc.kill()
         proc.wait(timeout=10)
+
+
+def test_flat_digits_render_as_images_and_digit_keys_label_their_class(tmp_path):
+    from playwright.sync_api import sync_playwright
+
+    proj = tmp_path / "digits"
+    init_project(proj, dataset="digits", pool_size=60, model="logreg", batch_size=4)
+    port = _free_port()
+    proc = _serve(proj, port)
+    try:
+        with sync_playwright() as pw:
+            browser = pw.chromium.launch(
+                executable_path=CHROMIUM, args=["--no-sandbox"]
+            )
+            page = browser.new_page()
+            page.goto(f"http://127.0.0.1:{port}/?token={TOKEN}")
+            page.wait_for_selector(".card img")
+            page.wait_for_function(
+                "[...document.querySelectorAll('.card img')]"
+                ".every(i => i.complete && i.naturalWidth > 0)"
+            )
+            # every class button shows its key, and the key is the digit itself
+            texts = page.locator(".card.current .buttons button").all_inner_texts()
+            assert [t for t in texts if not t.startswith("skip")] == [
+                f"[{d}] {d}" for d in range(10)
+            ]
+            item = int(page.locator(".card.current").get_attribute("data-item"))
+            page.keyboard.press("7")
+            page.wait_for_function("document.querySelectorAll('.card').length == 3")
+            db = LabelDB(proj / "labels.sqlite")
+            assert db.labels() == {item: "7"}
+            db.close()
+            browser.close()
+    finally:
+        proc.kill()
+        proc.wait(timeout=10)

@@ -13,8 +13,10 @@
 
 Sources: a folder of images (PNG/JPEG/BMP/GIF; features are the pixels resized
 to 32 x 32 grey, standardised), a CSV or Parquet table (numeric columns are the
-features, the others are shown only), or a registered dataset (a demo: its
-labels stay hidden from the person).
+features, the others are shown only; empty cells follow ``missing``: refuse,
+drop the row, or fill with the column mean), or a registered dataset (a demo:
+its labels stay hidden from the person; flat features of a known image shape
+are drawn as images, others shown as a row).
 """
 
 from __future__ import annotations
@@ -103,6 +105,93 @@ def _standardise(x: np.ndarray) -> np.ndarray:
     return out
 
 
+MISSING_RULES = ("refuse", "drop", "mean")
+"""What ``init`` does with empty numeric table cells (``--missing``)."""
+
+
+def _handle_missing(df: Any, rule: str, name: str, fill: Any = None) -> tuple[Any, Any]:
+    """Apply the ``--missing`` rule to ``df``'s numeric columns.
+
+    Args:
+        df: The table (a pandas DataFrame).
+        rule: One of :data:`MISSING_RULES`.
+        name: What the table is (option and file name), for messages.
+        fill: ``"mean"``: the column means to fill with (the pool's, when
+            ``df`` is the hold-out); ``None`` computes them from ``df``.
+
+    Returns:
+        The table with the rule applied, and the fill values used (a pandas
+        Series over the numeric columns; ``None`` unless ``rule == "mean"``).
+
+    Raises:
+        InvalidParameterError: ``refuse`` and an empty cell (naming its row
+            and column); ``mean`` and a column without any value; ``drop``
+            and no row left.
+    """
+    import pandas as pd
+
+    numeric = df.select_dtypes("number").columns
+    values = df[numeric].astype(np.float64)
+    empty = ~np.isfinite(values.to_numpy())
+    if not empty.any():
+        return df, fill
+    if rule == "refuse":
+        r, c = (int(v[0]) for v in np.nonzero(empty))
+        raise InvalidParameterError(
+            f"{name} has an empty (or infinite) cell at row {r + 1} "
+            f"(line {r + 2} of a CSV), column {numeric[c]!r}, and "
+            f"{int(empty.sum())} in all. Fill them in, or pass --missing drop "
+            "(leave those rows out) or --missing mean (fill with the column mean)."
+        )
+    if rule == "drop":
+        kept = df.loc[~empty.any(axis=1)].reset_index(drop=True)
+        if len(kept) == 0:
+            raise InvalidParameterError(
+                f"Every row of {name} has an empty numeric cell; "
+                "--missing drop leaves nothing."
+            )
+        return kept, fill
+    clean = values.where(np.isfinite(values))
+    means = clean.mean() if fill is None else fill
+    if isinstance(means, pd.Series) and means.isna().any():
+        bad = [str(c) for c in means.index[means.isna()]]
+        raise InvalidParameterError(
+            f"The column(s) {bad} of {name} have no values to take a "
+            "mean of; drop the column(s) or fill them in."
+        )
+    out = df.copy()
+    out[numeric] = clean.fillna(means)
+    return out, means
+
+
+_IMAGE_SHAPES = {"digits": [8, 8]}
+"""Registered datasets with flat features that are images (height, width)."""
+
+
+def _dataset_items(name: str, x: np.ndarray) -> list[dict[str, Any]]:
+    """How the page shows a dataset's items: pixels when their shape is known.
+
+    Image tensors ``(n, c, h, w)`` and flat features of a known image shape
+    (``digits``: 8 x 8; any 784 features: 28 x 28) are drawn as images; other
+    flat features are shown as a table row of the first 12 features.
+    """
+    from labelwise.datasets.noise import parse_name
+
+    if x.ndim == 4:
+        return [{"pixels": True} for _ in range(len(x))]
+    flat = x.reshape(len(x), -1)
+    shape = _IMAGE_SHAPES.get(parse_name(name)[0])
+    if shape is None and flat.shape[1] == 28 * 28:
+        shape = [28, 28]
+    if shape is not None and int(np.prod(shape)) == flat.shape[1]:
+        return [{"pixels": shape} for _ in range(len(x))]
+    cols = min(flat.shape[1], 12)
+    return [
+        {"row": {f"x{j}": round(float(v), 3) for j, v in enumerate(r[:cols])}}
+        for r in flat
+    ]
+
+
 def _read_table(path: Path) -> Any:
     import pandas as pd
 
@@ -132,12 +221,20 @@ def init_project(
     holdout: str | Path | None = None,
     pool_size: int | None = None,
     seed: int = 0,
+    missing: str = "refuse",
 ) -> ProjectConfig:
     """Create a labeling project in ``folder`` (see the module docstring).
 
     Exactly one of ``images``, ``table``, ``dataset``; classes (``classes``)
     or a numeric target (``target="numeric"``), except for ``dataset``, whose
     classes (or numeric target) are its own.
+
+    ``missing`` says what to do with empty cells in a table's numeric columns
+    (the pool and ``holdout`` alike): ``"refuse"`` (the default) stops with
+    the first empty cell's row and column; ``"drop"`` leaves out every row with
+    an empty numeric cell (items are then numbered over the rows kept);
+    ``"mean"`` fills each empty cell with its column's mean over the pool's
+    non-empty cells. Infinite values count as empty.
 
     Raises:
         InvalidParameterError: naming what is wrong and how to fix it.
@@ -165,6 +262,10 @@ def init_project(
             raise InvalidParameterError(
                 f"--classes needs at least two distinct names; got {classes}."
             )
+    if missing not in MISSING_RULES:
+        raise InvalidParameterError(
+            f"--missing takes one of {', '.join(MISSING_RULES)}; got {missing!r}."
+        )
     if not 1 <= int(batch_size) <= 1000:
         raise InvalidParameterError(
             f"--batch-size must be in [1, 1000]; got {batch_size}."
@@ -189,11 +290,12 @@ def init_project(
     elif table is not None:
         path = Path(table).resolve()
         df = _read_table(path)
-        numeric = df.select_dtypes("number")
-        if numeric.shape[1] == 0:
+        if df.select_dtypes("number").shape[1] == 0:
             raise InvalidParameterError(
                 f"--table: {path.name} has no numeric columns to learn from."
             )
+        df, fill = _handle_missing(df, missing, f"--table {path.name}")
+        numeric = df.select_dtypes("number")
         x = _standardise(numeric.to_numpy(dtype=np.float32))
         display = [str(c) for c in df.columns][:12]
         items = [
@@ -207,6 +309,9 @@ def init_project(
                 raise InvalidParameterError(
                     "--holdout needs a 'label' column next to the table's columns."
                 )
+            hdf, _ = _handle_missing(
+                hdf, missing, f"--holdout {Path(holdout).name}", fill=fill
+            )
             hx = hdf[numeric.columns].to_numpy(dtype=np.float32)
             mean = numeric.to_numpy(dtype=np.float32).mean(0)
             std = numeric.to_numpy(dtype=np.float32).std(0)
@@ -234,9 +339,7 @@ def init_project(
             classes = [str(c) for c in d.classes]
             holdout_y = np.asarray([classes[int(v)] for v in holdout_y])
             hidden = np.asarray([classes[int(v)] for v in hidden])
-        items = [
-            {"pixels": True} if x.ndim == 4 else {"row": {}} for _ in range(len(x))
-        ]
+        items = _dataset_items(dataset, x)
         kind, source = "dataset", dataset
     if len(x) > MAX_ITEMS:
         raise InvalidParameterError(f"At most {MAX_ITEMS} items; got {len(x)}.")

@@ -23,6 +23,7 @@ from typing import Any
 
 import numpy as np
 
+from labelwise.app.checks import check_item, label_value, parse_import
 from labelwise.app.project import ProjectConfig, load_config
 from labelwise.app.store import LabelDB
 from labelwise.exceptions import InvalidParameterError
@@ -98,38 +99,14 @@ class LabelSession:
 
     # ----------------------------------------------------------- actions
     def parse_value(self, value: Any) -> str:
-        """Validate a label: a class name (or its 1-based number) or a number."""
-        if self.config.classes is None:
-            try:
-                v = float(value)
-            except (TypeError, ValueError):
-                raise InvalidParameterError(
-                    f"This project has a numeric target; got {value!r}."
-                ) from None
-            if not np.isfinite(v):
-                raise InvalidParameterError(
-                    f"The target must be finite; got {value!r}."
-                )
-            return repr(v)
-        text = str(value)
-        if text in self.config.classes:
-            return text
-        raise InvalidParameterError(
-            f"Unknown class {value!r}; valid: {', '.join(self.config.classes)}."
-        )
+        """Validate a label: a class name (a string), or a finite number.
+
+        See :mod:`labelwise.app.checks` for the exact rules.
+        """
+        return label_value(value, self.config.classes)
 
     def _check_item(self, item: Any) -> int:
-        try:
-            i = int(item)
-        except (TypeError, ValueError):
-            raise InvalidParameterError(
-                f"item must be an integer; got {item!r}."
-            ) from None
-        if not 0 <= i < self.n_items:
-            raise InvalidParameterError(
-                f"item {i} is out of range [0, {self.n_items - 1}]."
-            )
-        return i
+        return check_item(item, self.n_items)
 
     def label(self, item: Any, value: Any) -> None:
         """Label a queued item; may start a retrain in the background."""
@@ -146,27 +123,23 @@ class LabelSession:
         self.db.correct(self._check_item(item), self.parse_value(value))
 
     def undo(self) -> dict[str, Any] | None:
-        """Take back the newest label, skip or correction."""
+        """Take back the newest action (see :meth:`LabelDB.undo`)."""
         return self.db.undo()
 
     def import_csv(self, text: str) -> int:
-        """Set labels from ``item,label`` CSV text (all rows valid or none set)."""
-        import csv
-        import io
+        """Set labels from ``item,label`` CSV text (all rows valid or none set).
 
-        rows = []
-        reader = csv.DictReader(io.StringIO(text))
-        if reader.fieldnames is None or not {"item", "label"} <= set(reader.fieldnames):
-            raise InvalidParameterError(
-                "The CSV needs the columns item,label (as labelwise label export "
-                "writes them)."
-            )
-        for n, r in enumerate(reader, start=2):
-            try:
-                rows.append((self._check_item(r["item"]), self.parse_value(r["label"])))
-            except InvalidParameterError as exc:
-                raise InvalidParameterError(f"line {n}: {exc}") from None
-        return self.db.import_rows(rows)
+        A leading UTF-8 byte-order mark is ignored (spreadsheets write one);
+        other columns (such as ``round`` from an export) are ignored. Every
+        row needs an item and a label, and an item may appear only once.
+
+        Raises:
+            InvalidParameterError: naming the line and what is wrong with it;
+                nothing is changed then.
+        """
+        return self.db.import_rows(
+            parse_import(text, self.n_items, self.config.classes)
+        )
 
     # ---------------------------------------------------------- training
     def _maybe_retrain(self) -> None:
@@ -340,6 +313,9 @@ class LabelSession:
         return {
             "batch": batch,
             "classes": self.config.classes,
+            "keys": None
+            if self.config.classes is None
+            else class_keys(self.config.classes),
             "target": "numeric" if self.config.classes is None else None,
             "labeled": self.db.n_labels(),
             "budget": self.config.budget,
@@ -361,8 +337,13 @@ class LabelSession:
     def display(self, item: int) -> dict[str, Any]:
         """How to show ``item``: an image URL or a table row."""
         entry = self._items()[item]
-        if entry.get("row"):
-            return {"kind": "row", "row": entry["row"]}
+        if "row" in entry:
+            # projects made before flat dataset items had rows stored {} here
+            row = entry["row"] or {
+                f"x{j}": round(float(v), 3)
+                for j, v in enumerate(np.asarray(self.X[item]).reshape(-1)[:12])
+            }
+            return {"kind": "row", "row": row}
         return {"kind": "image", "src": f"/api/item/{item}/image"}
 
     def _items(self) -> list[dict[str, Any]]:
@@ -379,6 +360,12 @@ class LabelSession:
 
         Only the file registered for this item at ``init`` is read, resolved
         inside the project's image folder; nothing else on disk is reachable.
+        Flat features are drawn when the project knows their image shape
+        (``{"pixels": [height, width]}`` in ``items.json``, as for ``digits``).
+
+        Raises:
+            InvalidParameterError: ``item`` is not an image item.
+            ImageMissingError: its registered file is gone or unreadable.
         """
         i = self._check_item(item)
         entry = self._items()[i]
@@ -389,13 +376,57 @@ class LabelSession:
                 raise InvalidParameterError(f"item {i} has no image inside {root}.")
             suffix = path.suffix.lower().lstrip(".")
             kind = {"jpg": "jpeg"}.get(suffix, suffix)
-            return path.read_bytes(), f"image/{kind}"
+            try:
+                return path.read_bytes(), f"image/{kind}"
+            except OSError as exc:
+                raise ImageMissingError(
+                    f"The image file of item {i} ({entry['image']}) cannot be read "
+                    f"from {root} ({exc.strerror or exc}); restore it, or skip "
+                    "the item."
+                ) from None
         x = np.asarray(self.X[i], dtype=np.float32)
+        shape = entry.get("pixels")
+        if isinstance(shape, list) and x.ndim == 1 and int(np.prod(shape)) == x.size:
+            x = x.reshape(shape)
         if x.ndim == 3:
-            x = x[0] if x.shape[0] in (1, 3) and x.shape[0] == 1 else x.mean(0)
-        if x.ndim != 2:
+            x = x[0] if x.shape[0] == 1 else x.mean(0)
+        if x.ndim != 2 or "row" in entry:
             raise InvalidParameterError(f"item {i} is not an image.")
-        return _png(x), "image/png"
+        return _png(x, scale=max(4, 112 // max(x.shape))), "image/png"
+
+
+RESERVED_KEYS = ("s", "u")
+"""Keys the page keeps for itself: skip and undo."""
+
+
+def class_keys(classes: list[str]) -> dict[str, str]:
+    """The keyboard key of each class, shown on its button.
+
+    When every class name is one character (and none is a reserved key), the
+    key is the name itself: with classes ``0``-``9`` the key ``1`` labels class
+    ``"1"``. Otherwise classes get ``1``-``9``, ``0``, then the letters
+    ``a``-``z`` except the reserved ones, in order; a project with more than 34
+    classes leaves the rest without a key (their buttons stay clickable).
+
+    Args:
+        classes: The project's class names, in order.
+
+    Returns:
+        Class name -> key (one character).
+    """
+    if all(len(c) == 1 and c.lower() not in RESERVED_KEYS for c in classes) and len(
+        {c.lower() for c in classes}
+    ) == len(classes):
+        return {c: c for c in classes}
+    pool = [
+        *"1234567890",
+        *(k for k in "abcdefghijklmnopqrstuvwxyz" if k not in RESERVED_KEYS),
+    ]
+    return dict(zip(classes, pool, strict=False))
+
+
+class ImageMissingError(InvalidParameterError):
+    """An item's registered image file is gone from disk (or unreadable)."""
 
 
 def _png(x: np.ndarray, scale: int = 4) -> bytes:

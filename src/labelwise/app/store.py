@@ -33,6 +33,11 @@ from typing import Any
 
 from labelwise.exceptions import InvalidParameterError
 
+
+class UndoRefusedError(InvalidParameterError):
+    """Undo cannot take back the newest action (an import); nothing changed."""
+
+
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS events (
@@ -287,15 +292,32 @@ class LabelDB:
             )
 
     def undo(self) -> dict[str, Any] | None:
-        """Take back the newest label, skip or correction; ``None`` if none."""
+        """Take back the newest action; ``None`` if there is none.
+
+        The newest action not yet undone is reversed, whatever its kind: a
+        label (the item reopens), a skip (it reopens) or a correction (the
+        previous value returns). An import is one action that undo cannot take
+        back (it may have set many labels): undo then refuses and changes
+        nothing, rather than reversing an older action behind it.
+
+        Raises:
+            UndoRefusedError: The newest action is an import.
+        """
         with self._tx() as con:
             row = con.execute(
                 "SELECT id, item, action, previous, round FROM events WHERE undone = 0 "
-                "AND action IN ('label', 'skip', 'correct') ORDER BY id DESC LIMIT 1"
+                "AND action IN ('label', 'skip', 'correct', 'import') "
+                "ORDER BY id DESC LIMIT 1"
             ).fetchone()
             if row is None:
                 return None
             eid, item, action, previous, rnd = row
+            if action == "import":
+                raise UndoRefusedError(
+                    "The last action was an import; undo cannot take it back (it "
+                    "may have set many labels). Correct the labels one by one or "
+                    "import a CSV with the values you want."
+                )
             con.execute("UPDATE events SET undone = 1 WHERE id = ?", (eid,))
             self._event(con, item, "undo", action, previous, rnd)
             if action == "label":
@@ -368,11 +390,18 @@ class LabelDB:
     def import_rows(self, rows: list[tuple[int, str]]) -> int:
         """Set labels from ``(item, value)`` pairs in one transaction.
 
-        Labeled items get the new value (recorded as a correction if it
-        differs); queued items are marked done. Returns how many changed.
+        Labeled items get the new value (recorded as an ``import`` event with
+        the previous value if it differs); queued items are marked done. The
+        import is one action: a marker event (item NULL) is written first, so
+        undo sees it as the newest action even when nothing changed. Returns
+        how many labels changed.
         """
         changed = 0
         with self._tx() as con:
+            # one marker event per import (item NULL, value "rows changed/given"):
+            # an import that changed nothing is still the newest action for undo
+            self._event(con, None, "import", None, None, 0)
+            marker = con.execute("SELECT last_insert_rowid()").fetchone()[0]
             for item, value in rows:
                 row = con.execute(
                     "SELECT value FROM labels WHERE item = ?", (item,)
@@ -391,4 +420,8 @@ class LabelDB:
                 )
                 con.execute("UPDATE queue SET status = 'done' WHERE item = ?", (item,))
                 changed += 1
+            con.execute(
+                "UPDATE events SET value = ? WHERE id = ?",
+                (f"{changed}/{len(rows)}", marker),
+            )
         return changed
