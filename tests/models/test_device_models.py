@@ -11,9 +11,9 @@ from torch import nn
 
 from labelwise import InvalidParameterError
 from labelwise.loop import ActiveLearner
-from labelwise.pool import LabelState
 from labelwise.models import FineTune, ImageAugment, TorchClassifier, mlp
 from labelwise.models.base import TensorOutputs
+from labelwise.pool import LabelState
 from labelwise.strategies import RandomSampling
 
 
