@@ -11,8 +11,16 @@ from torch import nn
 
 from labelwise import InvalidParameterError
 from labelwise.loop import ActiveLearner
-from labelwise.models import FineTune, ImageAugment, TorchClassifier, mlp
+from labelwise.models import (
+    FineTune,
+    ImageAugment,
+    TorchClassifier,
+    TorchRegressor,
+    mlp,
+)
 from labelwise.models.base import TensorOutputs
+from labelwise.models.registry import available_models, check_model_params, make_model
+from labelwise.models.resnet import resnet18
 from labelwise.pool import LabelState
 from labelwise.strategies import RandomSampling
 
@@ -237,3 +245,99 @@ def test_image_augment_on_cuda_draws_what_the_cpu_draws():
     gpu = aug(x.cuda(), torch.Generator().manual_seed(3))
     assert gpu.device.type == "cuda"
     torch.testing.assert_close(gpu.cpu(), cpu, atol=1e-4, rtol=1e-4)
+
+
+# ------------------------------------------------------------ resnet18
+@pytest.mark.parametrize("shape", [(1, 28, 28), (3, 28, 28), (1, 32, 32), (3, 32, 32)])
+def test_resnet18_shapes_and_stages(shape):
+    net = resnet18(shape, 7).eval()
+    taps = {}
+    names = [f"layer{i}" for i in range(1, 5)]
+    for name in names:
+        getattr(net.features, name).register_forward_hook(
+            lambda m, a, out, name=name: taps.__setitem__(name, out.shape)
+        )
+    x = torch.zeros(2, *shape)
+    assert net.features(x).shape == (2, 512)
+    assert net(x).shape == (2, 7) and net.head.in_features == 512
+    side = shape[1]
+    expected = [side, (side + 1) // 2, (side + 3) // 4, (side + 7) // 8]
+    for name, width, s in zip(names, (64, 128, 256, 512), expected, strict=True):
+        assert taps[name] == (2, width, s, s)
+    stem = net.features.stem[0]
+    assert stem.kernel_size == (3, 3) and stem.stride == (1, 1)
+    assert not any(isinstance(m, nn.MaxPool2d) for m in net.modules())
+    n_params = sum(p.numel() for p in net.parameters())
+    assert 11.1e6 < n_params < 11.3e6
+
+
+def test_resnet18_refuses_non_images():
+    with pytest.raises(InvalidParameterError, match="resnet18 expects images"):
+        resnet18((784,), 10)
+    with pytest.raises(InvalidParameterError, match="dropout"):
+        resnet18((1, 28, 28), 10, dropout=1.5)
+
+
+def test_resnet18_tiny_fit_from_the_registry():
+    rng = np.random.default_rng(0)
+    y = np.arange(24) % 2
+    x = rng.normal(size=(24, 1, 28, 28)).astype(np.float32)
+    x[y == 1, :, :14] += 2.0  # class 1: a bright top half
+    clf = make_model("resnet18", device="cpu", epochs=4, batch=12)
+    assert clf.optimizer == "adam" and clf.batch_size == 12
+    clf.fit(x, y, n_classes=2, rng=0)
+    p = clf.predict_proba(x)
+    assert p.shape == (24, 2) and np.allclose(p.sum(1), 1, atol=1e-5)
+    assert clf.embed(x).shape == (24, 512)
+    assert (p.argmax(1) == y).mean() > 0.75
+
+
+def test_resnet18_registry_params():
+    assert "resnet18" in available_models()
+    assert check_model_params("resnet18", {"augment": True})["augment"] is True
+    with pytest.raises(InvalidParameterError, match="true or false"):
+        check_model_params("resnet18", {"augment": 1})
+    with pytest.raises(InvalidParameterError, match="Unknown parameter 'hidden'"):
+        check_model_params("resnet18", {"hidden": 64})
+    with pytest.raises(InvalidParameterError, match="optimizer must be"):
+        make_model("resnet18", device="cpu", optimizer="lbfgs")
+    drop = make_model("resnet18", device="cpu", dropout=0.2, members=2)
+    assert drop.has_capability("MCDropoutSampler") and drop.n_members == 2
+
+
+# ------------------------------------------------------------ regressor
+def test_regressor_pickles_to_cpu_and_validates_placement(device):
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(64, 3)).astype(np.float32)
+    reg = TorchRegressor(max_epochs=3, device=device).fit(x, x[:, 0], rng=0)
+    assert reg.device.type == device
+    loaded = pickle.loads(pickle.dumps(reg))
+    assert {t.device.type for t in loaded.members_[0].state_dict().values()} == {"cpu"}
+    np.testing.assert_allclose(loaded.predict(x), reg.predict(x), atol=1e-5)
+    np.testing.assert_allclose(
+        loaded.grad_features(x, sketch_dim=8, rng=1),
+        reg.grad_features(x, sketch_dim=8, rng=1),
+        atol=1e-4,
+    )
+    with pytest.raises(InvalidParameterError, match="needs a CUDA device"):
+        TorchRegressor(device="cpu", precision="bf16")
+
+
+@pytest.mark.gpu
+def test_regressor_on_cuda_matches_cpu_features():
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(64, 3)).astype(np.float32)
+    reg = TorchRegressor(max_epochs=3, device="cuda").fit(x, x[:, 0], rng=0)
+    gpu = (
+        reg.predict(x),
+        reg.grad_features(x[:8]),
+        reg.grad_features(x, sketch_dim=8, rng=1),
+    )
+    reg.to("cpu")
+    cpu = (
+        reg.predict(x),
+        reg.grad_features(x[:8]),
+        reg.grad_features(x, sketch_dim=8, rng=1),
+    )
+    for g, c in zip(gpu, cpu, strict=True):
+        np.testing.assert_allclose(g, c, rtol=1e-4, atol=1e-5)
