@@ -27,6 +27,16 @@ def _fail(exc: Exception) -> None:
     raise typer.Exit(code=2)
 
 
+DEVICE_HELP = "Torch models compute on: auto (CUDA if available), cpu, cuda, cuda:N."
+PRECISION_HELP = "Torch models: fp32, or bf16 (bfloat16 autocast, CUDA only)."
+
+
+def _device_name(device: str) -> str:
+    from labelwise._device import resolve_device
+
+    return str(resolve_device(device))
+
+
 @app.command()
 def strategies() -> None:
     """List the registered strategy names, one per line."""
@@ -92,7 +102,7 @@ def run(
     model: Annotated[
         str,
         typer.Option(
-            help="mlp, cnn, logreg or svm; bmdal-mlp or ridge for regression."
+            help="mlp, cnn, resnet18, logreg or svm; bmdal-mlp or ridge for regression."
         ),
     ] = "mlp",
     initial: Annotated[int, typer.Option(help="Initial random labels.")] = 100,
@@ -148,6 +158,8 @@ def run(
         int, typer.Option(help="Skip fine-tuning below this set size.")
     ] = 1000,
     workers: Annotated[int, typer.Option(help="Worker processes.")] = 1,
+    device: Annotated[str, typer.Option(help=DEVICE_HELP)] = "auto",
+    precision: Annotated[str, typer.Option(help=PRECISION_HELP)] = "fp32",
 ) -> None:
     """Run a simulated active-learning experiment and draw its learning curves.
 
@@ -191,7 +203,12 @@ def run(
             )
         )
     settings: dict[str, Any] = dict(
-        initial=initial, batch_size=batch_size, rounds=rounds, seeds=seeds
+        initial=initial,
+        batch_size=batch_size,
+        rounds=rounds,
+        seeds=seeds,
+        device=device,
+        precision=precision,
     )
     settings.update(
         {k: v for k, v in (("pool_size", pool_size), ("test_size", test_size)) if v}
@@ -223,7 +240,8 @@ def run(
         _fail(exc)
         return
     typer.echo(
-        f"{dataset}: model {model}; {len(grid.strategies)} strategies x {seeds} seeds "
+        f"{dataset}: model {model} on {_device_name(device)}; "
+        f"{len(grid.strategies)} strategies x {seeds} seeds "
         f"x {rounds} rounds -> {out}"
     )
     counts = run_grid(grid, out, workers=workers)
@@ -268,6 +286,12 @@ def bench(
         ),
     ] = None,
     report: Annotated[bool, typer.Option(help="Write the report at the end.")] = True,
+    device: Annotated[
+        str | None, typer.Option(help=DEVICE_HELP + " Overrides the grid's.")
+    ] = None,
+    precision: Annotated[
+        str | None, typer.Option(help=PRECISION_HELP + " Overrides the grid's.")
+    ] = None,
 ) -> None:
     """Run an experiment grid; rerunning the same command resumes it.
 
@@ -275,9 +299,10 @@ def bench(
     at the end, DIR/report.html.
     """
     from labelwise.bench import build_report, load_grid, run_grid
+    from labelwise.bench.config import with_placement
 
     try:
-        grid = load_grid(config)
+        grid = with_placement(load_grid(config), device, precision)
     except LabelwiseError as exc:
         _fail(exc)
         return
@@ -289,7 +314,8 @@ def bench(
     typer.echo(
         f"grid '{grid.name}': {n_runs} runs ({len(grid.datasets)} datasets x "
         f"{len(grid.models)} models x {len(grid.strategies)} strategies x "
-        f"{len(grid.settings.seeds)} seeds) -> {out}"
+        f"{len(grid.settings.seeds)} seeds) on {_device_name(grid.settings.device)} "
+        f"-> {out}"
     )
     counts = run_grid(grid, out, workers=workers, ray_address=ray)
     typer.echo(
@@ -529,6 +555,7 @@ def label_serve(
         str | None,
         typer.Option(help="Session token (required off loopback; else random)."),
     ] = None,
+    device: Annotated[str, typer.Option(help=DEVICE_HELP)] = "auto",
 ) -> None:
     """Serve the labeling page; prints the URL with its session token."""
     import uvicorn
@@ -545,7 +572,7 @@ def label_serve(
         )
     token = token or new_token()
     try:
-        session = LabelSession(directory).start()
+        session = LabelSession(directory, device=device).start()
     except LabelwiseError as exc:
         _fail(exc)
     shown = "127.0.0.1" if host in ("0.0.0.0", "::") else host

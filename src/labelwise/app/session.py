@@ -36,10 +36,17 @@ class LabelSession:
         folder: Project folder (``labelwise label init``).
         background: Run retraining on a thread (``False``: synchronously, for
             tests and scripts).
+        device: Where a torch model trains (``"auto"``, ``"cpu"``, ``"cuda"``,
+            ``"cuda:N"``); checked here.
     """
 
-    def __init__(self, folder: str | Path, *, background: bool = True):
+    def __init__(
+        self, folder: str | Path, *, background: bool = True, device: str = "auto"
+    ):
         self.folder = Path(folder)
+        from labelwise._device import resolve_device
+
+        self.device = str(resolve_device(device))
         self.config: ProjectConfig = load_config(folder)
         self.X = np.load(self.folder / "features.npy", mmap_mode="r")
         self.n_items = int(self.X.shape[0])
@@ -237,7 +244,7 @@ class LabelSession:
         else:
             y = np.asarray([cfg.classes.index(v) for v in values])
         state.teach(idx, y, round=0)
-        model = make_model(cfg.model, **cfg.model_params)
+        model = make_model(cfg.model, device=self.device, **cfg.model_params)
         strategy = get_strategy(cfg.strategy)
         learner = ActiveLearner(model, strategy, X, state=state, seed=cfg.seed)
         learner.fit()
