@@ -120,10 +120,25 @@ def stage(x: torch.Tensor, device: torch.device, budget_mb: float) -> torch.Tens
 
 
 def batch(x: torch.Tensor, idx: torch.Tensor, device: torch.device) -> torch.Tensor:
-    """Rows ``idx`` of a staged tensor, on ``device``."""
+    """Rows ``idx`` of a staged tensor, on ``device``.
+
+    ``idx`` may live on the CPU or on ``device``; pass it on ``device`` when
+    ``x`` is there (a host index copied per batch would synchronise the GPU).
+    """
     if x.device == device:
-        return x[idx.to(device)] if device.type == "cuda" else x[idx]
-    return to_device(x[idx], device)
+        return x[idx.to(device)]
+    return to_device(x[idx.to(x.device)], device)
+
+
+def epoch_order(
+    n: int, gen: torch.Generator, x: torch.Tensor, device: torch.device
+) -> torch.Tensor:
+    """``torch.randperm(n, generator=gen)`` (CPU draws), moved to where ``x`` is.
+
+    The same generator gives the same order on every device.
+    """
+    perm = torch.randperm(n, generator=gen)
+    return perm if x.device == perm.device else perm.to(device, non_blocking=True)
 
 
 def cpu_copy(module: nn.Module) -> nn.Module:

@@ -29,6 +29,7 @@ from labelwise.models._placement import (
     batch,
     check_placement,
     cpu_copy,
+    epoch_order,
     input_chunks,
     rng_devices,
     stage,
@@ -422,9 +423,11 @@ class TorchClassifier:
         return net
 
     def _stage(self, x: torch.Tensor, y: torch.Tensor, w: torch.Tensor | None) -> _Data:
-        dev, budget = self._device, self.device_budget_mb
+        dev = self._device
+        xs = stage(x, dev, self.device_budget_mb)
+        budget = math.inf if xs.device == dev else 0.0  # labels follow the inputs
         return _Data(
-            stage(x, dev, budget),
+            xs,
             stage(y, dev, budget),
             None if w is None else stage(w, dev, budget),
         )
@@ -565,7 +568,7 @@ class TorchClassifier:
             torch.manual_seed(seed + 1)  # dropout masks during training
             for epoch in range(1, max_epochs + 1):
                 net.train()
-                perm = torch.randperm(n, generator=gen)
+                perm = epoch_order(n, gen, data.x, self._device)
                 correct = self._epoch(net, opt, data, perm, gen, augment, ema)
                 if sched is not None:
                     sched.step()

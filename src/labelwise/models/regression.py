@@ -39,6 +39,7 @@ from labelwise.models._placement import (
     batch,
     check_placement,
     cpu_copy,
+    epoch_order,
     input_chunks,
     stage,
 )
@@ -300,12 +301,12 @@ class TorchRegressor:
         gen = torch.Generator().manual_seed(seed)
         dev = self._device
         x = stage(x, dev, self.device_budget_mb)
-        y = stage(y, dev, self.device_budget_mb)
+        y = stage(y, dev, math.inf if x.device == dev else 0.0)  # y follows x
         best: tuple[float, int, dict[str, Any] | None] = (math.inf, 0, None)
         step = 0
         for epoch in range(1, self.max_epochs + 1):
             net.train()
-            perm = torch.randperm(n, generator=gen)
+            perm = epoch_order(n, gen, x, dev)
             for s in range(steps_per_epoch):
                 if self.lr_schedule == "linear":
                     for group in opt.param_groups:
