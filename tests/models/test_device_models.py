@@ -16,6 +16,7 @@ from labelwise.models import (
     ImageAugment,
     TorchClassifier,
     TorchRegressor,
+    cnn,
     mlp,
 )
 from labelwise.models.base import TensorOutputs
@@ -341,3 +342,49 @@ def test_regressor_on_cuda_matches_cpu_features():
     )
     for g, c in zip(gpu, cpu, strict=True):
         np.testing.assert_allclose(g, c, rtol=1e-4, atol=1e-5)
+
+
+@pytest.mark.gpu
+def test_cuda_finetune_with_image_augmentation_and_ema():
+    rng = np.random.default_rng(0)
+    y = rng.integers(2, size=64)
+    x = rng.normal(size=(64, 1, 28, 28)).astype(np.float32)
+    x[y == 1, :, :14] += 2.0
+    clf = TorchClassifier(
+        functools.partial(cnn, dropout=0.2), max_epochs=3, ema_alpha=0.9, device="cuda"
+    )
+    clf.fit(x, y, n_classes=2, rng=0)
+    res = clf.finetune(x, y, x, config=FineTune(min_size=1, max_epochs=2), rng=1)
+    assert not res.skipped and res.epochs >= 1
+    assert _state_devices(clf) == {"cuda"}
+    h, h_ema, _, p_ema = clf.ema_outputs(x)
+    assert h.shape == h_ema.shape == (64, 128) and np.isfinite(p_ema).all()
+
+
+@pytest.mark.gpu
+def test_cuda_weighted_step_matches_the_cpu_reference():
+    x, y = _blobs(30)
+    cw = np.array([1.0, 4.0, 0.5])
+    kw = dict(optimizer="sgd", momentum=0.0, lr=0.5, batch_size=64, max_epochs=1)
+    kw.update(stop_at_train_accuracy=None)
+    cpu = TorchClassifier(mlp, device="cpu", **kw)
+    gpu = TorchClassifier(mlp, device="cuda", **kw)
+    for clf in (cpu, gpu):
+        clf.fit(x, y, n_classes=3, rng=7, sample_weight=cw[y])
+    for a, b in zip(
+        gpu.members_[0].parameters(), cpu.members_[0].parameters(), strict=True
+    ):
+        torch.testing.assert_close(a.cpu(), b, rtol=1e-4, atol=1e-5)
+
+
+@pytest.mark.gpu
+def test_cuda_resnet18_bf16_fits():
+    rng = np.random.default_rng(0)
+    y = np.arange(256) % 2
+    x = rng.normal(size=(256, 3, 32, 32)).astype(np.float32)
+    x[y == 1, :, :16] += 2.0
+    clf = make_model("resnet18", device="cuda", precision="bf16", epochs=10, batch=64)
+    clf.fit(x, y, n_classes=2, rng=0)
+    emb = clf.tensor_outputs(x, "embed")
+    assert emb.shape == (256, 512) and emb.dtype == torch.float32
+    assert (clf.predict_proba(x).argmax(1) == y).mean() > 0.9
