@@ -342,6 +342,9 @@ def test_regressor_on_cuda_matches_cpu_features():
     )
     for g, c in zip(gpu, cpu, strict=True):
         np.testing.assert_allclose(g, c, rtol=1e-4, atol=1e-5)
+    streamed = TorchRegressor(max_epochs=3, device="cuda", device_budget_mb=0)
+    streamed.fit(x, x[:, 0], rng=0, X_valid=x[:16], y_valid=x[:16, 0])
+    assert streamed.best_epochs_[0] >= 1 and np.isfinite(streamed.predict(x)).all()
 
 
 @pytest.mark.gpu

@@ -42,6 +42,7 @@ from labelwise.models._placement import (
     epoch_order,
     input_chunks,
     stage,
+    to_device,
 )
 
 RegressionNetwork = Callable[[Sequence[int]], nn.Module]
@@ -264,7 +265,7 @@ class TorchRegressor:
                 raise InvalidParameterError(
                     f"y_valid must have shape ({xv.shape[0]},); got {tuple(yv.shape)}."
                 )
-            valid = (xv, stage(yv, self._device, self.device_budget_mb))
+            valid = (xv, to_device(yv, self._device))  # n floats: always moved
         gen = check_rng(rng)
         self.members_, self.best_epochs_ = [], []
         for _ in range(self.n_members):
