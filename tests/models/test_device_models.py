@@ -391,3 +391,14 @@ def test_cuda_resnet18_bf16_fits():
     emb = clf.tensor_outputs(x, "embed")
     assert emb.shape == (256, 512) and emb.dtype == torch.float32
     assert (clf.predict_proba(x).argmax(1) == y).mean() > 0.9
+
+
+def test_regressor_grad_feature_tensor_equals_grad_features(device):
+    rng = np.random.default_rng(1)
+    x = rng.normal(size=(40, 3)).astype(np.float32)
+    reg = TorchRegressor(max_epochs=2, n_members=2, device=device)
+    reg.fit(x, x[:, 1], rng=0)
+    for kw in ({"sketch_dim": 8, "rng": 3}, {"last_layers": 1}):
+        t = reg.grad_feature_tensor(x, **kw)
+        assert t.device.type == device
+        np.testing.assert_array_equal(t.cpu().numpy(), reg.grad_features(x, **kw))

@@ -381,14 +381,43 @@ class TorchRegressor:
             ``(n, p)`` features (``p = sketch_dim`` per member; members
             are concatenated).
         """
+        out = self._grad_features(X, last_layers, sketch_dim, rng, torch.device("cpu"))
+        return out.numpy()
+
+    def grad_feature_tensor(
+        self,
+        X: Any,
+        *,
+        last_layers: int | None = None,
+        sketch_dim: int | None = None,
+        rng: RNGLike = None,
+    ) -> torch.Tensor:
+        """:meth:`grad_features` as a tensor on :attr:`device` (no host copy).
+
+        The same numbers as :meth:`grad_features` with the same arguments; the
+        ``(n, p)`` result is allocated on the model's device, so a GPU kernel
+        can take it directly.
+        """
+        return self._grad_features(X, last_layers, sketch_dim, rng, self._device)
+
+    def _grad_features(
+        self,
+        X: Any,
+        last_layers: int | None,
+        sketch_dim: int | None,
+        rng: RNGLike,
+        out_device: torch.device,
+    ) -> torch.Tensor:
         self._check_fitted()
         x = as_float_tensor(X)
         gen = check_rng(rng)
         out = [
-            self._grad_member(net, x, last_layers, sketch_dim, child_seed(gen))
+            self._grad_member(
+                net, x, last_layers, sketch_dim, child_seed(gen), out_device
+            )
             for net in self.members_
         ]
-        return torch.cat(out, dim=1).numpy()
+        return torch.cat(out, dim=1)
 
     def _grad_member(
         self,
@@ -397,6 +426,7 @@ class TorchRegressor:
         last_layers: int | None,
         sketch_dim: int | None,
         seed: int,
+        out_device: torch.device,
     ) -> torch.Tensor:
         layers = _linear_layers(net)
         if not layers:
@@ -441,7 +471,7 @@ class TorchRegressor:
                 assert isinstance(w, torch.Tensor)
                 has_bias = _factors(m)[1] is not None
                 width += (int(w.shape[1]) + int(has_bias)) * int(w.shape[0])
-        result = torch.empty(x.shape[0], width, dtype=dtype)
+        result = torch.empty(x.shape[0], width, dtype=dtype, device=out_device)
         start = 0
         # the gradient features are written chunk by chunk into one array; the
         # chunk is at most 4096 rows, bounding the autograd temporaries
