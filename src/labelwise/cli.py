@@ -556,6 +556,7 @@ def label_serve(
         typer.Option(help="Session token (required off loopback; else random)."),
     ] = None,
     device: Annotated[str, typer.Option(help=DEVICE_HELP)] = "auto",
+    precision: Annotated[str, typer.Option(help=PRECISION_HELP)] = "fp32",
 ) -> None:
     """Serve the labeling page; prints the URL with its session token."""
     import uvicorn
@@ -572,7 +573,7 @@ def label_serve(
         )
     token = token or new_token()
     try:
-        session = LabelSession(directory, device=device).start()
+        session = LabelSession(directory, device=device, precision=precision).start()
     except LabelwiseError as exc:
         _fail(exc)
     shown = "127.0.0.1" if host in ("0.0.0.0", "::") else host

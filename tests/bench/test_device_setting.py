@@ -96,3 +96,13 @@ def test_run_refuses_cuda_without_cuda(tmp_path):
         ],
     )
     assert res.exit_code == 2 and "sees no CUDA device" in res.output
+
+
+def test_label_session_checks_its_placement_first(tmp_path):
+    from labelwise.app import LabelSession
+    from labelwise.exceptions import InvalidParameterError
+
+    with pytest.raises(InvalidParameterError, match="needs a CUDA device"):
+        LabelSession(tmp_path, device="cpu", precision="bf16")
+    with pytest.raises(InvalidParameterError, match="device must be one of"):
+        LabelSession(tmp_path, device="tpu")
