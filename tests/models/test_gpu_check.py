@@ -73,3 +73,29 @@ def test_target_verdicts(gpu_check):
     )
     assert "| coreset, B = 100 | <= 0.08 s | 0.05 s | pass |" in md
     assert "| bf16, batch 512 | 25,000 | 100,000 |" in md
+
+
+def test_scale_subprocess_and_its_absence(gpu_check, tmp_path, monkeypatch):
+    fake = tmp_path / "scale.py"
+    fake.write_text(
+        "import json, sys\n"
+        "args = sys.argv[1:]\n"
+        "n = int(args[args.index('--n') + 1])\n"
+        "print(json.dumps({'case': 'badge', 'n': n, 'batch_size': 100,"
+        " 'seconds': 0.01, 'device': args[args.index('--device') + 1]}))\n"
+    )
+    monkeypatch.setattr(gpu_check, "SCALE", fake)
+    out = gpu_check.run_scale("cpu", 1234, timeout=60)
+    assert out["status"] == "pass"
+    assert out["rows"] == [
+        {
+            "case": "badge",
+            "n": 1234,
+            "batch_size": 100,
+            "seconds": 0.01,
+            "device": "cpu",
+        }
+    ]
+    monkeypatch.setattr(gpu_check, "SCALE", tmp_path / "missing.py")
+    out = gpu_check.run_scale("cpu", 10, timeout=60)
+    assert out["status"] == "not run" and out["rows"] == []
