@@ -96,6 +96,9 @@ def test_pickled_model_holds_cpu_state_and_predicts_the_same(device):
     assert _state_devices(loaded) == {"cpu"}
     assert loaded.device == torch.device("cpu")
     assert _state_devices(clf) == {device}  # the live model did not move
+    twin = copy.deepcopy(clf)  # a deep copy stays where the model is
+    assert twin.device == clf.device and _state_devices(twin) == {device}
+    np.testing.assert_array_equal(twin.predict_proba(x), clf.predict_proba(x))
     np.testing.assert_allclose(
         loaded.predict_proba(x), clf.predict_proba(x), rtol=1e-4, atol=1e-5
     )
@@ -313,6 +316,9 @@ def test_regressor_pickles_to_cpu_and_validates_placement(device):
     reg = TorchRegressor(max_epochs=3, device=device).fit(x, x[:, 0], rng=0)
     assert reg.device.type == device
     loaded = pickle.loads(pickle.dumps(reg))
+    twin = copy.deepcopy(reg)
+    assert twin.device == reg.device
+    assert {t.device.type for t in twin.members_[0].state_dict().values()} == {device}
     assert {t.device.type for t in loaded.members_[0].state_dict().values()} == {"cpu"}
     np.testing.assert_allclose(loaded.predict(x), reg.predict(x), atol=1e-5)
     np.testing.assert_allclose(

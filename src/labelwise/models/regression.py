@@ -231,6 +231,14 @@ class TorchRegressor:
         state["_device"] = torch.device("cpu")
         return state
 
+    def __deepcopy__(self, memo: dict[int, Any]) -> TorchRegressor:
+        """A deep copy on the same device (pickling alone would move it to the CPU)."""
+        new = self.__class__.__new__(self.__class__)
+        memo[id(self)] = new
+        for key, value in self.__dict__.items():
+            setattr(new, key, copy.deepcopy(value, memo))
+        return new
+
     def _autocast(self) -> contextlib.AbstractContextManager[Any]:
         return autocast(self._device, self.precision)
 
