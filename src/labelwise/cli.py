@@ -49,6 +49,16 @@ def _run_grid_or_exit(grid: Any, out: Path, **kwargs: Any) -> dict[str, int]:
         raise typer.Exit(code=INTERRUPTED) from None
 
 
+DEVICE_HELP = "Torch models compute on: auto (CUDA if available), cpu, cuda, cuda:N."
+PRECISION_HELP = "Torch models: fp32, or bf16 (bfloat16 autocast, CUDA only)."
+
+
+def _device_name(device: str) -> str:
+    from labelwise._device import resolve_device
+
+    return str(resolve_device(device))
+
+
 @app.command()
 def strategies() -> None:
     """List the registered strategy names, one per line."""
@@ -114,7 +124,7 @@ def run(
     model: Annotated[
         str,
         typer.Option(
-            help="mlp, cnn, logreg or svm; bmdal-mlp or ridge for regression."
+            help="mlp, cnn, resnet18, logreg or svm; bmdal-mlp or ridge for regression."
         ),
     ] = "mlp",
     initial: Annotated[int, typer.Option(help="Initial random labels.")] = 100,
@@ -170,6 +180,8 @@ def run(
         int, typer.Option(help="Skip fine-tuning below this set size.")
     ] = 1000,
     workers: Annotated[int, typer.Option(help="Worker processes.")] = 1,
+    device: Annotated[str, typer.Option(help=DEVICE_HELP)] = "auto",
+    precision: Annotated[str, typer.Option(help=PRECISION_HELP)] = "fp32",
 ) -> None:
     """Run a simulated active-learning experiment and draw its learning curves.
 
@@ -213,7 +225,12 @@ def run(
             )
         )
     settings: dict[str, Any] = dict(
-        initial=initial, batch_size=batch_size, rounds=rounds, seeds=seeds
+        initial=initial,
+        batch_size=batch_size,
+        rounds=rounds,
+        seeds=seeds,
+        device=device,
+        precision=precision,
     )
     settings.update(
         {k: v for k, v in (("pool_size", pool_size), ("test_size", test_size)) if v}
@@ -245,7 +262,8 @@ def run(
         _fail(exc)
         return
     typer.echo(
-        f"{dataset}: model {model}; {len(grid.strategies)} strategies x {seeds} seeds "
+        f"{dataset}: model {model} on {_device_name(device)}; "
+        f"{len(grid.strategies)} strategies x {seeds} seeds "
         f"x {rounds} rounds -> {out}"
     )
     counts = _run_grid_or_exit(grid, out, workers=workers)
@@ -290,6 +308,12 @@ def bench(
         ),
     ] = None,
     report: Annotated[bool, typer.Option(help="Write the report at the end.")] = True,
+    device: Annotated[
+        str | None, typer.Option(help=DEVICE_HELP + " Overrides the grid's.")
+    ] = None,
+    precision: Annotated[
+        str | None, typer.Option(help=PRECISION_HELP + " Overrides the grid's.")
+    ] = None,
 ) -> None:
     """Run an experiment grid; rerunning the same command resumes it.
 
@@ -297,9 +321,10 @@ def bench(
     at the end, DIR/report.html.
     """
     from labelwise.bench import build_report, load_grid
+    from labelwise.bench.config import with_placement
 
     try:
-        grid = load_grid(config)
+        grid = with_placement(load_grid(config), device, precision)
     except LabelwiseError as exc:
         _fail(exc)
         return
@@ -311,7 +336,8 @@ def bench(
     typer.echo(
         f"grid '{grid.name}': {n_runs} runs ({len(grid.datasets)} datasets x "
         f"{len(grid.models)} models x {len(grid.strategies)} strategies x "
-        f"{len(grid.settings.seeds)} seeds) -> {out}"
+        f"{len(grid.settings.seeds)} seeds) on {_device_name(grid.settings.device)} "
+        f"-> {out}"
     )
     counts = _run_grid_or_exit(grid, out, workers=workers, ray_address=ray)
     typer.echo(
@@ -562,6 +588,8 @@ def label_serve(
         str | None,
         typer.Option(help="Session token (required off loopback; else random)."),
     ] = None,
+    device: Annotated[str, typer.Option(help=DEVICE_HELP)] = "auto",
+    precision: Annotated[str, typer.Option(help=PRECISION_HELP)] = "fp32",
 ) -> None:
     """Serve the labeling page; prints the URL with its session token.
 
@@ -596,7 +624,7 @@ def label_serve(
     except LabelwiseError as exc:
         _fail(exc)
     try:
-        session = LabelSession(directory).start()
+        session = LabelSession(directory, device=device, precision=precision).start()
     except LabelwiseError as exc:
         sock.close()
         _fail(exc)

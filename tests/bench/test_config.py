@@ -91,7 +91,7 @@ def test_expands_the_grid():
         (
             _with(models=["ridge"]),
             "dataset 'digits' is a classification task but model 'ridge' is not; "
-            "classification models: cnn, logreg, mlp, svm",
+            "classification models: cnn, logreg, mlp, resnet18, svm",
         ),
         (
             _with(datasets=["friedman1"]),

@@ -9,7 +9,7 @@ from sklearn.linear_model import LogisticRegression
 from labelwise import InvalidParameterError, UnsupportedModelError
 from labelwise.kernels import kcenter_greedy
 from labelwise.loop import ActiveLearner
-from labelwise.models import SklearnClassifier, TorchClassifier, mlp
+from labelwise.models import SklearnClassifier
 from labelwise.models.registry import make_model
 from labelwise.pool import LabelState
 from labelwise.strategies import get_strategy
@@ -167,9 +167,14 @@ def test_class_weights_reach_the_models_fit():
     rare_plain = (plain.fit().predict(X) == 0).sum()
     rare_weighted = (weighted.fit().predict(X) == 0).sum()
     assert rare_weighted > rare_plain  # the rare class gains weight
+
+    class NoWeights(SklearnClassifier):
+        def fit(self, X, y, *, n_classes, rng=None):
+            return super().fit(X, y, n_classes=n_classes, rng=rng)
+
     with pytest.raises(UnsupportedModelError, match="sample_weight"):
         ActiveLearner(
-            TorchClassifier(mlp), get_strategy("entropy"), X, state=state,
+            NoWeights(), get_strategy("entropy"), X, state=state,
             class_weights=[10.0, 1.0],
         )  # fmt: skip
     with pytest.raises(InvalidParameterError, match="shape"):

@@ -37,9 +37,25 @@ class LabelSession:
         folder: Project folder (``labelwise label init``).
         background: Run retraining on a thread (``False``: synchronously, for
             tests and scripts).
+        device: Where a torch model trains (``"auto"``, ``"cpu"``, ``"cuda"``,
+            ``"cuda:N"``) and ``precision`` (``"fp32"``, or ``"bf16"`` on CUDA);
+            both checked here.
     """
 
-    def __init__(self, folder: str | Path, *, background: bool = True):
+    def __init__(
+        self,
+        folder: str | Path,
+        *,
+        background: bool = True,
+        device: str = "auto",
+        precision: str = "fp32",
+    ):
+        from labelwise.models._placement import check_placement
+
+        self.placement = {
+            "device": str(check_placement(device, precision, 0)),
+            "precision": precision,
+        }
         self.folder = Path(folder)
         self.config: ProjectConfig = load_config(folder)
         self.X = np.load(self.folder / "features.npy", mmap_mode="r")
@@ -210,7 +226,7 @@ class LabelSession:
         else:
             y = np.asarray([cfg.classes.index(v) for v in values])
         state.teach(idx, y, round=0)
-        model = make_model(cfg.model, **cfg.model_params)
+        model = make_model(cfg.model, **self.placement, **cfg.model_params)
         strategy = get_strategy(cfg.strategy)
         learner = ActiveLearner(model, strategy, X, state=state, seed=cfg.seed)
         learner.fit()

@@ -16,6 +16,8 @@ Example (``benchmarks/configs/quick.toml``)::
     rounds = 5
     seeds = 2            # seeds 0 and 1; or a list such as [0, 3, 7]
     pool_size = 1000     # optional random subsample of the training set (seed 0)
+    device = "auto"      # torch models: auto (CUDA if available), cpu, cuda, cuda:N
+    precision = "fp32"   # or "bf16" (bfloat16 autocast, CUDA only)
 
 Datasets may be wrapped in a noise benchmark (``"fashion-mnist:noisy-blank"``,
 ``"mnist:noisy-class:0.4"``; see :mod:`labelwise.datasets.noise`). A strategy
@@ -25,6 +27,12 @@ fit (label ``NAME+finetune``); its settings come from an optional top-level
 which an entry may override with ``finetune = { max_epochs = 20 }``. Tables and
 figures name a strategy by its name and parameters (``bald(n_mc_samples=5)``)
 unless the entry gives a ``label = "..."``; labels must be distinct.
+
+``device`` and ``precision`` place every torch model of the grid; all workers use
+the same device (several may share one GPU: each process trains its own runs
+there). They join a run's identity only when they differ from ``"auto"`` and
+``"fp32"``, so existing result folders keep their run ids; the device a grid ran
+on is recorded in ``grid.json`` and named by the progress bar and the report.
 
 Unknown keys and wrong types are rejected with the key's name and the valid
 choices; strategy names and parameters are checked against the registry, models
@@ -42,6 +50,7 @@ from typing import Any
 from labelwise.datasets import check_name, is_regression
 from labelwise.exceptions import InvalidParameterError, LabelwiseError
 from labelwise.loop.experiment import RunConfig
+from labelwise.models._placement import check_placement
 from labelwise.models.finetune import FineTune
 from labelwise.models.registry import (
     REGRESSION_MODELS,
@@ -62,6 +71,8 @@ SETTINGS_TYPES: dict[str, tuple[type, ...]] = {
     "seeds": (int, list),
     "pool_size": (int,),
     "test_size": (int,),
+    "device": (str,),
+    "precision": (str,),
 }
 TOP_KEYS = {"name", "datasets", "models", "strategies", "settings", "finetune"}
 FINETUNE_TYPES: dict[str, tuple[type, ...]] = {
@@ -108,6 +119,21 @@ class Settings:
     seeds: tuple[int, ...] = (0, 1, 2)
     pool_size: int | None = None
     test_size: int | None = None
+    device: str = "auto"
+    precision: str = "fp32"
+
+    @property
+    def placement(self) -> dict[str, str]:
+        """``device``/``precision`` where they differ from the defaults.
+
+        These enter the runs' ``extra`` (and so their ids) only when set.
+        """
+        out = {}
+        if self.device != "auto":
+            out["device"] = self.device
+        if self.precision != "fp32":
+            out["precision"] = self.precision
+        return out
 
 
 @dataclass(frozen=True)
@@ -142,6 +168,7 @@ class GridConfig:
                                     "strategy_name": strat.name,
                                     "pool_size": s.pool_size,
                                     "test_size": s.test_size,
+                                    **s.placement,
                                     "model_params": check_model_params(
                                         model.name, model.params
                                     ),
@@ -305,13 +332,18 @@ def parse_grid(data: dict[str, Any], path: str = "<config>") -> GridConfig:
                 f"{', '.join(SETTINGS_TYPES)}."
             )
         if isinstance(value, bool) or not isinstance(value, SETTINGS_TYPES[key]):
+            kind = "a string" if key in ("device", "precision") else "an int"
             raise ConfigError(
-                f"{_where(path, key)} in [settings] must be an int"
+                f"{_where(path, key)} in [settings] must be {kind}"
                 f"{' or a list of ints' if key == 'seeds' else ''}; got {value!r}."
             )
         if isinstance(value, int) and value < (0 if key == "rounds" else 1):
             raise ConfigError(f"{_where(path, key)} must be positive; got {value}.")
         kw[key] = value
+    try:
+        check_placement(kw.get("device", "auto"), kw.get("precision", "fp32"), 0)
+    except InvalidParameterError as exc:
+        raise ConfigError(f"{path}: [settings] {exc}") from None
     seeds = kw.pop("seeds", 3)
     if isinstance(seeds, int):
         seeds = list(range(seeds))
@@ -329,6 +361,28 @@ def parse_grid(data: dict[str, Any], path: str = "<config>") -> GridConfig:
         strategies=strategies,
         settings=Settings(seeds=tuple(seeds), **kw),
     )
+
+
+def with_placement(
+    grid: GridConfig, device: str | None = None, precision: str | None = None
+) -> GridConfig:
+    """``grid`` with its ``device``/``precision`` settings replaced where given.
+
+    Raises:
+        ConfigError: For a device this machine lacks, an unknown spelling, or
+            ``"bf16"`` on the CPU.
+    """
+    s = grid.settings
+    new = dataclasses.replace(
+        s,
+        device=s.device if device is None else device,
+        precision=s.precision if precision is None else precision,
+    )
+    try:
+        check_placement(new.device, new.precision, 0)
+    except InvalidParameterError as exc:
+        raise ConfigError(f"{exc}") from None
+    return dataclasses.replace(grid, settings=new)
 
 
 def load_grid(path: str | Path) -> GridConfig:

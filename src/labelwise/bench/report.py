@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import html
+import json
 import os
 from pathlib import Path
 from typing import Any
@@ -234,6 +235,15 @@ def _table(df: pd.DataFrame, floats: str = "{:.4f}") -> str:
     return df.to_html(index=False, float_format=floats.format, border=0)
 
 
+def _device_note(folder: Path) -> str:
+    """``"; torch models on cuda:0"`` from ``grid.json``, or ``""``."""
+    try:
+        device = json.loads((folder / "grid.json").read_text()).get("device")
+    except (OSError, ValueError):
+        return ""
+    return f"; torch models on {html.escape(str(device))}" if device else ""
+
+
 def build_report(directory: str | os.PathLike[str]) -> Path:
     """Write ``report.html`` and its PNGs into ``directory`` (which holds results).
 
@@ -264,7 +274,7 @@ def build_report(directory: str | os.PathLike[str]) -> Path:
         f"{(runs['status'] == 'failed').sum()} failed, "
         f"{(~runs['status'].isin(['finished', 'failed'])).sum()} unfinished); "
         f"{df['dataset'].nunique()} datasets, {df['strategy'].nunique()} strategies, "
-        f"{df['seed'].nunique()} seeds.</p>",
+        f"{df['seed'].nunique()} seeds{_device_note(folder)}.</p>",
     ]
     curve_metrics = [
         m for m in sorted(df["metric"].unique()) if m not in TIMING_METRICS

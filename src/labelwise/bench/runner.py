@@ -27,6 +27,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from labelwise._device import resolve_device
 from labelwise.bench.config import GridConfig
 from labelwise.exceptions import InvalidParameterError
 from labelwise.loop.experiment import RunConfig, run_simulation
@@ -72,7 +73,13 @@ def execute_run(run: dict[str, Any], out: str) -> tuple[str, str]:
             d = _data(cfg.dataset, extra.get("pool_size"), extra.get("test_size"))
             valid = (d.X_valid, d.y_valid) if d.X_valid is not None else None
             aux = (d.X_aux, d.y_aux) if d.X_aux is not None else None
-            model = make_model(cfg.model, **extra.get("model_params", {}))
+            model = make_model(
+                cfg.model,
+                device=extra.get("device", "auto"),
+                precision=extra.get("precision", "fp32"),
+                **extra.get("model_params", {}),
+            )
+            log.write(f"{time.strftime('%F %T')} model on {_device_of(model)}\n")
             strategy = get_strategy(
                 extra.get("strategy_name", cfg.strategy), **cfg.strategy_params
             )
@@ -123,6 +130,15 @@ def execute_run(run: dict[str, Any], out: str) -> tuple[str, str]:
             log.write(f"{time.strftime('%F %T')} failed:\n{err!s}\n")
         log.write(f"{time.strftime('%F %T')} {status}\n")
     return cfg.run_id, status
+
+
+def _device_of(model: Any) -> str:
+    """Where a model computes: its torch device, or the CPU (scikit-learn)."""
+    from labelwise.models import TorchClassifier, TorchRegressor
+
+    if isinstance(model, TorchClassifier | TorchRegressor):
+        return str(model.device)
+    return "cpu"
 
 
 def _give_truth(strategy: Any, d: Any) -> None:
@@ -300,8 +316,12 @@ def run_grid(
             f"({exc.strerror or exc}); pass a folder path you can write to."
         ) from None
     store = open_results(folder / RESULTS)
+    device = str(resolve_device(grid.settings.device))
     (folder / "grid.json").write_text(
-        json.dumps({"name": grid.name, "runs": [r.as_dict() for r in runs]}, indent=1)
+        json.dumps(
+            {"name": grid.name, "device": device, "runs": [r.as_dict() for r in runs]},
+            indent=1,
+        )
     )
     ids = {r.run_id for r in runs}
     total = sum(r.n_rounds + 1 for r in runs)
@@ -311,6 +331,7 @@ def run_grid(
         total=total,
         initial=_rounds_done(store, ids),
         unit="round",
+        desc=f"rounds on {device}",
         disable=not progress,
         dynamic_ncols=True,
     )

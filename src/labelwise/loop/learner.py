@@ -50,7 +50,9 @@ class ActiveLearner:
             selection of :class:`~labelwise.models.TorchRegressor`).
         class_weights: Per-class training weights ``(n_classes,)``, passed as
             ``sample_weight`` to the model's ``fit`` (the model must take it,
-            e.g. :class:`~labelwise.models.SklearnClassifier`).
+            e.g. :class:`~labelwise.models.SklearnClassifier` or
+            :class:`~labelwise.models.TorchClassifier`) and as ``class_weights``
+            to its ``finetune``.
 
     Regression: give ``classes=None`` through a ``LabelState(n)`` (float labels);
     the model then needs ``fit(X, y, *, rng)`` and ``predict(X)``.
@@ -115,7 +117,8 @@ class ActiveLearner:
             if "sample_weight" not in inspect.signature(model.fit).parameters:
                 raise UnsupportedModelError(
                     f"{type(model).__name__}.fit takes no sample_weight, so class "
-                    "weights cannot be used; use a scikit-learn model (logreg, svm)."
+                    "weights cannot be used; use a model whose fit takes sample_weight "
+                    "(logreg, svm, mlp, cnn, resnet18)."
                 )
         self.class_weights = class_weights
         if finetune is not None:
@@ -186,6 +189,11 @@ class ActiveLearner:
                 self.X[pool],
                 config=self.finetune,
                 rng=self.rng(_FINETUNE, model_round),
+                **(
+                    {}
+                    if self.class_weights is None
+                    else {"class_weights": self.class_weights}
+                ),
             )
             self.last_finetune_seconds = time.perf_counter() - start
         return self

@@ -10,6 +10,7 @@ from labelwise.models.base import (
     MCDropoutSampler,
     ProbabilisticClassifier,
     Regressor,
+    TensorOutputs,
     require,
 )
 from labelwise.models.finetune import FineTune, FineTuneResult
@@ -20,6 +21,7 @@ from labelwise.models.regression import (
     TorchRegressor,
     bmdal_mlp,
 )
+from labelwise.models.resnet import resnet18
 from labelwise.models.sklearn import SklearnClassifier
 
 __all__ = [
@@ -39,10 +41,12 @@ __all__ = [
     "SklearnRegressor",
     "SplitNetwork",
     "TabularAugment",
+    "TensorOutputs",
     "TorchClassifier",
     "TorchRegressor",
     "bmdal_mlp",
     "cnn",
     "mlp",
     "require",
+    "resnet18",
 ]

@@ -15,8 +15,10 @@ but shear about the image centre rather than the top-left corner.
 image ops mean nothing: Gaussian jitter plus random feature masking (the
 tabular analogue of Cutout).
 
-Every call takes a ``torch.Generator``; the same generator state gives the same
-augmentation.
+Every call takes a ``torch.Generator`` (a CPU one); the same generator state gives
+the same augmentation. Batches may live on any device: the random draws are made
+on the CPU generator and moved to the batch's device, so a seed draws the same
+operations on the CPU and on a GPU.
 """
 
 from __future__ import annotations
@@ -56,9 +58,9 @@ def equalize(x: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
     """
     n, c, h, w = x.shape
     q = (x * 255).round().clamp(0, 255).long().reshape(n * c, h * w)
-    hist = torch.zeros(n * c, 256, dtype=torch.long)
+    hist = torch.zeros(n * c, 256, dtype=torch.long, device=x.device)
     hist.scatter_add_(1, q, torch.ones_like(q))
-    levels = torch.arange(256).expand(n * c, 256)
+    levels = torch.arange(256, device=x.device).expand(n * c, 256)
     last = torch.where(hist > 0, levels, torch.full_like(levels, -1)).amax(dim=1)
     last_count = hist.gather(1, last.clamp(min=0)[:, None])[:, 0]
     step = (h * w - last_count) // 255
@@ -91,7 +93,7 @@ def _blend(degenerate: torch.Tensor, x: torch.Tensor, v: torch.Tensor) -> torch.
 
 def _gray(x: torch.Tensor) -> torch.Tensor:
     if x.shape[1] == 3:
-        w = torch.tensor([0.299, 0.587, 0.114]).reshape(1, 3, 1, 1)
+        w = torch.tensor([0.299, 0.587, 0.114], device=x.device).reshape(1, 3, 1, 1)
         return (x * w).sum(1, keepdim=True).expand_as(x)
     return x.mean(1, keepdim=True).expand_as(x)
 
@@ -114,7 +116,10 @@ def brightness(x: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
 
 def sharpness(x: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
     """Blend with PIL's SMOOTH-filtered image (border pixels kept)."""
-    k = torch.tensor([[1.0, 1.0, 1.0], [1.0, 5.0, 1.0], [1.0, 1.0, 1.0]]) / 13
+    k = torch.tensor(
+        [[1.0, 1.0, 1.0], [1.0, 5.0, 1.0], [1.0, 1.0, 1.0]], device=x.device
+    )
+    k = k / 13
     c = x.shape[1]
     smooth = F.conv2d(x, k.expand(c, 1, 3, 3), groups=c)
     degenerate = x.clone()
@@ -131,14 +136,14 @@ def _affine(x: torch.Tensor, theta: torch.Tensor) -> torch.Tensor:
     )
 
 
-def _theta(m: int) -> torch.Tensor:
-    return torch.eye(2, 3).repeat(m, 1, 1)
+def _theta(x: torch.Tensor) -> torch.Tensor:
+    return torch.eye(2, 3, device=x.device).repeat(x.shape[0], 1, 1)
 
 
 def rotate(x: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
     """Rotate by ``v`` degrees about the centre."""
     a = v * math.pi / 180
-    theta = _theta(x.shape[0])
+    theta = _theta(x)
     h, w = x.shape[2:]
     theta[:, 0, 0] = torch.cos(a)
     theta[:, 0, 1] = -torch.sin(a) * h / w
@@ -149,28 +154,28 @@ def rotate(x: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
 
 def shear_x(x: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
     """Horizontal shear ``x_in = x + v y`` (pixel units, about the centre)."""
-    theta = _theta(x.shape[0])
+    theta = _theta(x)
     theta[:, 0, 1] = v * x.shape[2] / x.shape[3]
     return _affine(x, theta)
 
 
 def shear_y(x: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
     """Vertical shear ``y_in = y + v x``."""
-    theta = _theta(x.shape[0])
+    theta = _theta(x)
     theta[:, 1, 0] = v * x.shape[3] / x.shape[2]
     return _affine(x, theta)
 
 
 def translate_x(x: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
     """Shift by ``v`` times the width (the content moves left for ``v > 0``)."""
-    theta = _theta(x.shape[0])
+    theta = _theta(x)
     theta[:, 0, 2] = 2 * v
     return _affine(x, theta)
 
 
 def translate_y(x: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
     """Shift by ``v`` times the height."""
-    theta = _theta(x.shape[0])
+    theta = _theta(x)
     theta[:, 1, 2] = 2 * v
     return _affine(x, theta)
 
@@ -200,15 +205,16 @@ def cutout(x: torch.Tensor, max_size: int, gen: torch.Generator) -> torch.Tensor
     The square is clipped at the borders. Returns a new tensor.
     """
     n, _, h, w = x.shape
-    side = torch.randint(1, max_size + 1, (n,), generator=gen)
-    cy = torch.randint(0, h, (n,), generator=gen)
-    cx = torch.randint(0, w, (n,), generator=gen)
+    # drawn on the CPU generator (the same draws on every device), then moved
+    side = torch.randint(1, max_size + 1, (n,), generator=gen).to(x.device)
+    cy = torch.randint(0, h, (n,), generator=gen).to(x.device)
+    cx = torch.randint(0, w, (n,), generator=gen).to(x.device)
     y0 = (cy - side // 2).clamp(min=0)
     y1 = (cy - side // 2 + side).clamp(max=h)
     x0 = (cx - side // 2).clamp(min=0)
     x1 = (cx - side // 2 + side).clamp(max=w)
-    rows = torch.arange(h)[None, :, None]
-    cols = torch.arange(w)[None, None, :]
+    rows = torch.arange(h, device=x.device)[None, :, None]
+    cols = torch.arange(w, device=x.device)[None, None, :]
     hole = (
         (rows >= y0[:, None, None])
         & (rows < y1[:, None, None])
@@ -278,17 +284,19 @@ class ImageAugment:
         n = x.shape[0]
         z = ((x - self.low) / (self.high - self.low)).clamp(0, 1)
         if self.flip:
-            flip = torch.rand(n, generator=gen) < 0.5
+            flip = (torch.rand(n, generator=gen) < 0.5).to(x.device)
             z = torch.where(flip[:, None, None, None], z.flip(3), z)
         for _ in range(self.n_ops):
             which = torch.randint(0, len(self.ops), (n,), generator=gen)
-            u = torch.rand(n, generator=gen)
+            u = torch.rand(n, generator=gen).to(x.device)
             sign = torch.where(torch.rand(n, generator=gen) < 0.5, -1.0, 1.0)
+            sign = sign.to(x.device)
             z = z.clone()
             for k, name in enumerate(self.ops):
-                mask = which == k
-                if not bool(mask.any()):
+                rows = which == k
+                if not bool(rows.any()):
                     continue
+                mask = rows.to(x.device)
                 op, lo, hi, signed = IMAGE_OPS[name]
                 v = lo + (hi - lo) * u[mask]
                 if signed:
@@ -324,8 +332,9 @@ class TabularAugment:
 
     def __call__(self, x: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
         """Augment a batch of shape ``(n, ...)``."""
-        jitter = torch.randn(x.shape, generator=gen) * self.noise
-        keep = torch.rand(x.shape, generator=gen) >= self.mask
+        # drawn on the CPU generator (the same draws on every device), then moved
+        jitter = (torch.randn(x.shape, generator=gen) * self.noise).to(x.device)
+        keep = (torch.rand(x.shape, generator=gen) >= self.mask).to(x.device)
         return (x + jitter) * keep
 
 

@@ -9,19 +9,34 @@ penultimate embeddings, MC-dropout samples and ensemble members.
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 import numpy as np
 import torch
 from torch import nn
 
+from labelwise._device import DeviceLike
 from labelwise._typing import FloatArray, RNGLike
 from labelwise._validation import check_features, check_positive, check_rng, child_seed
 from labelwise.exceptions import InvalidParameterError, NotFittedError
+from labelwise.models._placement import (
+    as_float_tensor,
+    autocast,
+    batch,
+    check_placement,
+    cpu_copy,
+    epoch_order,
+    input_chunks,
+    rng_devices,
+    stage,
+    to_device,
+)
 from labelwise.models.augment import Augment, default_augment
+from labelwise.models.base import TensorOutput
 from labelwise.models.finetune import FineTune, FineTuneResult, confident_items
 
 NetworkFactory = Callable[[Sequence[int], int], nn.Module]
@@ -116,23 +131,41 @@ def cnn(
     return SplitNetwork(nn.Sequential(*layers), nn.Linear(hidden, n_classes))
 
 
+OPTIMIZERS = ("adam", "sgd")
+"""Valid ``optimizer=`` values of :class:`TorchClassifier`."""
+
+LR_SCHEDULES = ("constant", "cosine")
+"""Valid ``lr_schedule=`` values of :class:`TorchClassifier`."""
+
+
 class TorchClassifier:
     """Classifier adapter for a PyTorch network split into features and a head.
 
     Every :meth:`fit` builds fresh networks (retraining from scratch, as in the
-    BADGE/BAIT experiments) and trains them with Adam on mini-batches. Training
-    stops after ``max_epochs`` or, with ``stop_at_train_accuracy`` set, at the
-    end of the first epoch whose training accuracy reaches it (the reference rule
-    is 0.99). Predictions run in chunks of ``predict_batch_size`` without
-    gradients.
+    BADGE/BAIT experiments) and trains them on mini-batches (Adam by default, or
+    SGD with momentum as in the ResNet-18 recipes). Training stops after
+    ``max_epochs`` or, with ``stop_at_train_accuracy`` set, at the end of the
+    first epoch whose training accuracy reaches it (the reference rule is 0.99).
+    Predictions run in chunks of ``predict_batch_size`` without gradients.
+
+    Networks are initialised on the CPU from the seed, then moved to ``device``,
+    so a seed gives the same initial weights everywhere. On the CPU (and with
+    ``precision="fp32"``) nothing differs from a model without device support;
+    on CUDA the results agree with the CPU's up to float rounding, not bit for
+    bit. Pickling moves every network to the CPU, so a model trained on a GPU
+    loads on a machine without one (it then computes on the CPU; :meth:`to`
+    moves it back).
 
     Args:
         network: ``factory(input_shape, n_classes)`` returning a module with
-            ``features`` and ``head`` (e.g. :func:`mlp`, :func:`cnn`).
-        lr: Adam learning rate. Defaults to 1e-3 (the reference uses 1e-4).
+            ``features`` and ``head`` (e.g. :func:`mlp`, :func:`cnn`,
+            :func:`~labelwise.models.resnet.resnet18`).
+        lr: Learning rate. Defaults to 1e-3 (the reference uses 1e-4 with Adam;
+            ResNet-18 recipes use 0.1 or 0.02 with SGD).
         max_epochs: Epoch limit. Defaults to 200.
         batch_size: Mini-batch size. Defaults to 64.
-        weight_decay: Adam weight decay. Defaults to 0.
+        weight_decay: Weight decay of the optimiser (L2 added to the gradient,
+            as ``torch.optim.Adam``/``SGD`` do). Defaults to 0.
         stop_at_train_accuracy: Early stop threshold, ``None`` to always run
             ``max_epochs``. Defaults to 0.99.
         grad_clip: Clamp gradients to ``[-grad_clip, grad_clip]`` (the reference
@@ -152,9 +185,27 @@ class TorchClassifier:
         ema_patience: The main and EMA networks are captured (for LHD) once
             their training-accuracy gap has shrunk for this many consecutive
             epochs, or at the last epoch. Defaults to 5.
+        optimizer: ``"adam"`` (default) or ``"sgd"`` (with ``momentum``).
+        momentum: SGD momentum. Defaults to 0.9.
+        lr_schedule: ``"constant"`` (default) or ``"cosine"`` (annealed from
+            ``lr`` to 0 over ``max_epochs``, stepped once per epoch).
+        augment: Augment every training mini-batch: ``True`` picks
+            :func:`~labelwise.models.augment.default_augment` for the training
+            set, or pass an augmentation ``(x, generator) -> x``. Defaults to
+            ``False`` (fine-tuning augments on its own, see ``FineTune``).
+        device: ``"auto"`` (CUDA when available, else the CPU), ``"cpu"``,
+            ``"cuda"`` or ``"cuda:N"``. Defaults to ``"auto"``; on a machine
+            without CUDA that is the CPU.
+        precision: ``"fp32"`` (default) or ``"bf16"``: bfloat16 autocast for
+            training and inference, CUDA only (an error on the CPU). Outputs are
+            float32 either way.
+        device_budget_mb: A training set up to this size (MiB of float32
+            inputs) is copied to the GPU once per fit; a larger one stays in
+            pinned host memory and travels one mini-batch at a time. Inference
+            always streams chunks of ``predict_batch_size``. Defaults to 1024.
 
     Examples:
-        >>> clf = TorchClassifier(mlp, max_epochs=5)
+        >>> clf = TorchClassifier(mlp, max_epochs=5, device="cpu")
         >>> X = np.random.default_rng(0).normal(size=(40, 3)).astype(np.float32)
         >>> y = (X[:, 0] > 0).astype(int)
         >>> clf.fit(X, y, n_classes=2, rng=0).predict_proba(X).shape
@@ -176,6 +227,13 @@ class TorchClassifier:
         ema_alpha: float | None = None,
         ema_stop_accuracy: float = 0.8,
         ema_patience: int = 5,
+        optimizer: str = "adam",
+        momentum: float = 0.9,
+        lr_schedule: str = "constant",
+        augment: bool | Augment = False,
+        device: DeviceLike = "auto",
+        precision: str = "fp32",
+        device_budget_mb: float = 1024.0,
     ):
         check_positive(lr, "lr")
         check_positive(max_epochs, "max_epochs", integer=True)
@@ -192,6 +250,8 @@ class TorchClassifier:
                 "stop_at_train_accuracy must be in (0, 1] or None; got "
                 f"{stop_at_train_accuracy!r}."
             )
+        _check_recipe(optimizer, momentum, lr_schedule, augment, weight_decay)
+        self._device = check_placement(device, precision, device_budget_mb)
         self.network = network
         self.lr = lr
         self.max_epochs = max_epochs
@@ -204,6 +264,12 @@ class TorchClassifier:
         self.ema_alpha = ema_alpha
         self.ema_stop_accuracy = ema_stop_accuracy
         self.ema_patience = ema_patience
+        self.optimizer = optimizer
+        self.momentum = momentum
+        self.lr_schedule = lr_schedule
+        self.augment = augment
+        self.precision = precision
+        self.device_budget_mb = device_budget_mb
         self.members_: list[nn.Module] = []
         self.n_classes_: int | None = None
         self.epochs_: list[int] = []
@@ -212,6 +278,53 @@ class TorchClassifier:
         self.capture_epoch_: int | None = None
         self.ema_: nn.Module | None = None
         self.loss_pair_: tuple[nn.Module, nn.Module] | None = None
+
+    # ----------------------------------------------------------- placement
+    @property
+    def device(self) -> torch.device:
+        """The device the networks compute on (a ``torch.device``)."""
+        return self._device
+
+    def to(self, device: DeviceLike) -> TorchClassifier:
+        """Move the fitted networks (and later fits) to ``device``; returns ``self``.
+
+        ``precision="bf16"`` needs a CUDA device, as at construction.
+        """
+        self._device = check_placement(device, self.precision, self.device_budget_mb)
+        for net in self._networks():
+            net.to(self._device)
+        return self
+
+    def _networks(self) -> list[nn.Module]:
+        nets = list(self.members_)
+        nets += [] if self.ema_ is None else [self.ema_]
+        for pair in (self.captured_, self.loss_pair_):
+            nets += [] if pair is None else list(pair)
+        return nets
+
+    def __getstate__(self) -> dict[str, Any]:
+        """Pickle with every network on the CPU (loads on a machine without CUDA)."""
+        state = dict(self.__dict__)
+        state["members_"] = [cpu_copy(m) for m in self.members_]
+        state["ema_"] = None if self.ema_ is None else cpu_copy(self.ema_)
+        for key in ("captured_", "loss_pair_"):
+            pair = state[key]
+            state[key] = (
+                None if pair is None else (cpu_copy(pair[0]), cpu_copy(pair[1]))
+            )
+        state["_device"] = torch.device("cpu")
+        return state
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> TorchClassifier:
+        """A deep copy on the same device (pickling alone would move it to the CPU)."""
+        new = self.__class__.__new__(self.__class__)
+        memo[id(self)] = new
+        for key, value in self.__dict__.items():
+            setattr(new, key, copy.deepcopy(value, memo))
+        return new
+
+    def _autocast(self) -> contextlib.AbstractContextManager[Any]:
+        return autocast(self._device, self.precision)
 
     # ----------------------------------------------------------- capability
     def describe(self) -> str:
@@ -241,7 +354,13 @@ class TorchClassifier:
 
     # ------------------------------------------------------------- training
     def fit(
-        self, X: Any, y: Any, *, n_classes: int, rng: RNGLike = None
+        self,
+        X: Any,
+        y: Any,
+        *,
+        n_classes: int,
+        rng: RNGLike = None,
+        sample_weight: Any = None,
     ) -> TorchClassifier:
         """Train ``n_members`` fresh networks on ``X`` and labels ``y``.
 
@@ -250,16 +369,22 @@ class TorchClassifier:
             y: Class indices of shape ``(n,)`` in ``[0, n_classes)``.
             n_classes: Number of classes.
             rng: Seed or generator for initialisation and shuffling.
+            sample_weight: Non-negative weights ``(n,)``, e.g. per-class weights
+                indexed by ``y`` (the imbalanced-weighted setting). Each
+                mini-batch's loss is then the weighted mean
+                ``Σ wᵢ ℓᵢ / Σ wᵢ``, as ``nn.CrossEntropyLoss(weight=...)``
+                computes it for class weights. ``None`` (default) = unweighted.
 
         Returns:
             ``self``.
         """
-        x = torch.as_tensor(check_features(X, ndim_min=2), dtype=torch.float32)
+        x = as_float_tensor(X)
         yt = torch.as_tensor(np.asarray(y), dtype=torch.long)
         if yt.shape != (x.shape[0],):
             raise InvalidParameterError(
                 f"y must have shape ({x.shape[0]},) to match X; got {tuple(yt.shape)}."
             )
+        w = _check_weights(sample_weight, x.shape[0], "sample_weight")
         gen = check_rng(rng)
         self.n_classes_ = int(n_classes)
         self.members_ = []
@@ -268,29 +393,57 @@ class TorchClassifier:
         self.capture_epoch_ = None
         self.ema_ = None
         self.loss_pair_ = None
+        data = self._stage(x, yt, w)
+        augment = self._training_augment(x)
         for member in range(self.n_members):
             seed = child_seed(gen)
-            with torch.random.fork_rng(devices=[]):
-                torch.manual_seed(seed)
-                net = self.network(tuple(x.shape[1:]), self.n_classes_)
-            if not hasattr(net, "features") or not isinstance(
-                getattr(net, "head", None), nn.Linear
-            ):
-                raise InvalidParameterError(
-                    "The network must have a 'features' module and a 'head' "
-                    "nn.Linear; wrap yours in SplitNetwork(features, head)."
-                )
+            net = self._build(tuple(x.shape[1:]), seed)
             ema = (
                 copy.deepcopy(net)
                 if member == 0 and self.ema_alpha is not None
                 else None
             )
-            self.epochs_.append(self._train(net, x, yt, seed, ema))
+            self.epochs_.append(self._train(net, data, seed, ema, augment=augment))
             net.eval()
             self.members_.append(net)
             if ema is not None:
                 self.ema_ = ema.eval()
         return self
+
+    def _build(self, shape: tuple[int, ...], seed: int) -> nn.Module:
+        """A fresh network initialised on the CPU from ``seed``, on the device."""
+        assert self.n_classes_ is not None
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(seed)
+            net = self.network(shape, self.n_classes_)
+        if not hasattr(net, "features") or not isinstance(
+            getattr(net, "head", None), nn.Linear
+        ):
+            raise InvalidParameterError(
+                "The network must have a 'features' module and a 'head' "
+                "nn.Linear; wrap yours in SplitNetwork(features, head)."
+            )
+        if self._device.type == "cpu":
+            return net
+        net = net.to(self._device)
+        if len(shape) == 3:  # images: channels-last convolutions are faster on GPUs
+            net = net.to(memory_format=torch.channels_last)  # type: ignore[call-overload]
+        return net
+
+    def _stage(self, x: torch.Tensor, y: torch.Tensor, w: torch.Tensor | None) -> _Data:
+        dev = self._device
+        xs = stage(x, dev, self.device_budget_mb)
+        budget = math.inf if xs.device == dev else 0.0  # labels follow the inputs
+        return _Data(
+            xs,
+            stage(y, dev, budget),
+            None if w is None else stage(w, dev, budget),
+        )
+
+    def _training_augment(self, x: torch.Tensor) -> Augment | None:
+        if self.augment is True:
+            return default_augment(x)
+        return self.augment or None
 
     def finetune(
         self,
@@ -300,6 +453,7 @@ class TorchClassifier:
         *,
         config: FineTune | None = None,
         rng: RNGLike = None,
+        class_weights: Any = None,
     ) -> FineTuneResult:
         """Fine-tune the fitted networks on confident pool samples.
 
@@ -307,8 +461,8 @@ class TorchClassifier:
         labeled items with their labels plus the unlabeled items whose averaged
         probability exceeds ``config.threshold``, with the predicted class as
         pseudo-label. Every member trains on it with strong
-        augmentation at the fine-tuning learning rate (fresh Adam state), the EMA
-        keeps tracking the first member, and LHD's loss differences then come
+        augmentation at the fine-tuning learning rate (fresh optimiser state), the
+        EMA keeps tracking the first member, and LHD's loss differences then come
         from the fine-tuned networks (its hidden-state differences stay those of
         the captured ones).
 
@@ -318,18 +472,23 @@ class TorchClassifier:
             X_unlabeled: Unlabeled pool inputs ``(n_u, ...)``.
             config: Settings. Defaults to ``FineTune()``.
             rng: Seed or generator (shuffling, augmentation, dropout).
+            class_weights: Per-class loss weights ``(n_classes,)`` (weighted
+                cross-entropy, each item weighted by its label or pseudo-label);
+                ``None`` (default) = unweighted.
 
         Returns:
             A :class:`FineTuneResult`.
         """
         self._check_fitted()
+        assert self.n_classes_ is not None
         cfg = config or FineTune()
-        xl = torch.as_tensor(check_features(X_labeled, ndim_min=2), dtype=torch.float32)
+        xl = as_float_tensor(X_labeled, name="X_labeled").cpu()
         yl = torch.as_tensor(np.asarray(y_labeled), dtype=torch.long)
         if yl.shape != (xl.shape[0],):
             raise InvalidParameterError(
                 f"y_labeled must have shape ({xl.shape[0]},); got {tuple(yl.shape)}."
             )
+        cw = _check_weights(class_weights, self.n_classes_, "class_weights")
         xu = check_features(X_unlabeled, ndim_min=2)
         rows, pseudo = (
             confident_items(self.predict_proba(xu), cfg.threshold)
@@ -341,6 +500,7 @@ class TorchClassifier:
             return FineTuneResult(size, int(rows.size), 0, True)
         x = torch.cat([xl, torch.as_tensor(xu[rows], dtype=torch.float32)])
         y = torch.cat([yl, torch.as_tensor(pseudo, dtype=torch.long)])
+        data = self._stage(x, y, None if cw is None else cw[y])
         augment = default_augment(x) if cfg.augment else None
         lr = cfg.lr if cfg.lr is not None else self.lr * cfg.lr_factor
         gen = check_rng(rng)
@@ -351,8 +511,7 @@ class TorchClassifier:
                 epochs,
                 self._train(
                     net,
-                    x,
-                    y,
+                    data,
                     child_seed(gen),
                     ema,
                     lr=lr,
@@ -370,11 +529,32 @@ class TorchClassifier:
             )
         return FineTuneResult(size, int(rows.size), epochs, False)
 
+    def _make_optimizer(
+        self, net: nn.Module, lr: float, max_epochs: int
+    ) -> tuple[torch.optim.Optimizer, torch.optim.lr_scheduler.LRScheduler | None]:
+        opt: torch.optim.Optimizer
+        if self.optimizer == "sgd":
+            opt = torch.optim.SGD(
+                net.parameters(),
+                lr=lr,
+                momentum=self.momentum,
+                weight_decay=self.weight_decay,
+            )
+        else:
+            opt = torch.optim.Adam(
+                net.parameters(), lr=lr, weight_decay=self.weight_decay
+            )
+        sched = (
+            torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=max_epochs)
+            if self.lr_schedule == "cosine"
+            else None
+        )
+        return opt, sched
+
     def _train(
         self,
         net: nn.Module,
-        x: torch.Tensor,
-        y: torch.Tensor,
+        data: _Data,
         seed: int,
         ema: nn.Module | None = None,
         *,
@@ -383,43 +563,27 @@ class TorchClassifier:
         augment: Augment | None = None,
         capture: bool = True,
     ) -> int:
-        opt = torch.optim.Adam(
-            net.parameters(),
-            lr=self.lr if lr is None else lr,
-            weight_decay=self.weight_decay,
+        max_epochs = self.max_epochs if max_epochs is None else max_epochs
+        opt, sched = self._make_optimizer(
+            net, self.lr if lr is None else lr, max_epochs
         )
         gen = torch.Generator().manual_seed(seed)
-        max_epochs = self.max_epochs if max_epochs is None else max_epochs
-        loss_fn = nn.CrossEntropyLoss()
-        n = x.shape[0]
+        n = data.x.shape[0]
         epoch = 0
         prev_gap = float("inf")
         shrinking = 0
-        with torch.random.fork_rng(devices=[]):
+        with torch.random.fork_rng(devices=rng_devices(self._device)):
             torch.manual_seed(seed + 1)  # dropout masks during training
             for epoch in range(1, max_epochs + 1):
                 net.train()
-                perm = torch.randperm(n, generator=gen)
-                correct = 0
-                for s in range(0, n, self.batch_size):
-                    idx = perm[s : s + self.batch_size]
-                    xb = x[idx] if augment is None else augment(x[idx], gen)
-                    logits = net(xb)
-                    loss = loss_fn(logits, y[idx])
-                    opt.zero_grad(set_to_none=True)
-                    loss.backward()
-                    if self.grad_clip is not None:
-                        for p in net.parameters():
-                            if p.grad is not None:
-                                p.grad.clamp_(-self.grad_clip, self.grad_clip)
-                    opt.step()
-                    if ema is not None:
-                        self._ema_update(ema, net)
-                    correct += int((logits.argmax(1) == y[idx]).sum())
+                perm = epoch_order(n, gen, data.x, self._device)
+                correct = self._epoch(net, opt, data, perm, gen, augment, ema)
+                if sched is not None:
+                    sched.step()
                 acc = correct / n
                 ema_ok = True
                 if ema is not None:
-                    ema_acc = self._accuracy(ema, x, y)
+                    ema_acc = self._accuracy(ema, data.x, data.y)
                     gap = acc - ema_acc
                     ema_ok = ema_acc >= self.ema_stop_accuracy
                     shrinking = shrinking + 1 if gap < prev_gap else 0
@@ -440,6 +604,48 @@ class TorchClassifier:
             self._capture(net, ema, epoch)
         return epoch
 
+    def _epoch(
+        self,
+        net: nn.Module,
+        opt: torch.optim.Optimizer,
+        data: _Data,
+        perm: torch.Tensor,
+        gen: torch.Generator,
+        augment: Augment | None,
+        ema: nn.Module | None,
+    ) -> int:
+        """One pass over ``perm`` in mini-batches; returns the correct count."""
+        dev = self._device
+        loss_fn = nn.CrossEntropyLoss()
+        correct = torch.zeros((), dtype=torch.long, device=dev)
+        for s in range(0, perm.shape[0], self.batch_size):
+            idx = perm[s : s + self.batch_size]
+            xb = self._layout(batch(data.x, idx, dev))
+            yb = batch(data.y, idx, dev)
+            if augment is not None:
+                xb = augment(xb, gen)
+            with self._autocast():
+                logits = net(xb)
+                if data.w is None:
+                    loss = loss_fn(logits, yb)
+                else:
+                    wb = batch(data.w, idx, dev)
+                    losses = nn.functional.cross_entropy(
+                        logits.float(), yb, reduction="none"
+                    )
+                    loss = (losses * wb).sum() / wb.sum().clamp_min(1e-12)
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            if self.grad_clip is not None:
+                for p in net.parameters():
+                    if p.grad is not None:
+                        p.grad.clamp_(-self.grad_clip, self.grad_clip)
+            opt.step()
+            if ema is not None:
+                self._ema_update(ema, net)
+            correct += (logits.argmax(1) == yb).sum()
+        return int(correct)
+
     @torch.no_grad()
     def _ema_update(self, ema: nn.Module, net: nn.Module) -> None:
         a = min(1.0 - 1.0 / (self.ema_step_ + 1), float(self.ema_alpha or 0.0))
@@ -453,16 +659,18 @@ class TorchClassifier:
     def _accuracy(self, net: nn.Module, x: torch.Tensor, y: torch.Tensor) -> float:
         was_training = net.training
         net.eval()
-        correct = sum(
-            int((net(xc).argmax(1) == yc).sum())
-            for xc, yc in zip(
-                torch.split(x, self.predict_batch_size),
-                torch.split(y, self.predict_batch_size),
-                strict=True,
-            )
-        )
+        dev = self._device
+        correct = torch.zeros((), dtype=torch.long, device=dev)
+        for xc, yc in zip(
+            torch.split(x, self.predict_batch_size),
+            torch.split(y, self.predict_batch_size),
+            strict=True,
+        ):
+            with self._autocast():
+                pred = net(to_device(xc, dev)).argmax(1)
+            correct += (pred == to_device(yc, dev)).sum()
         net.train(was_training)
-        return correct / x.shape[0]
+        return int(correct) / x.shape[0]
 
     def _capture(self, net: nn.Module, ema: nn.Module, epoch: int) -> None:
         self.captured_ = (copy.deepcopy(net).eval(), copy.deepcopy(ema).eval())
@@ -475,19 +683,32 @@ class TorchClassifier:
                 "TorchClassifier is not fitted; call fit(X, y, n_classes=...) first."
             )
 
-    def _chunks(self, X: Any) -> list[torch.Tensor]:
-        x = torch.as_tensor(check_features(X, ndim_min=2), dtype=torch.float32)
-        return list(torch.split(x, self.predict_batch_size))
-
     @torch.no_grad()
+    def _outputs(
+        self, net: nn.Module, x: torch.Tensor, what: str
+    ) -> Iterator[torch.Tensor]:
+        """Per chunk of ``x``: float32 embeddings or probabilities on the device."""
+        features: nn.Module = net.features  # type: ignore[assignment]
+        head: nn.Module = net.head  # type: ignore[assignment]
+        for chunk in input_chunks(x, self.predict_batch_size, self._device):
+            with self._autocast():
+                h = features(self._layout(chunk))
+                out = h if what == "embed" else torch.softmax(head(h).float(), dim=1)
+            yield out.float()
+
+    def _layout(self, x: torch.Tensor) -> torch.Tensor:
+        if self._device.type == "cuda" and x.ndim == 4:
+            return x.contiguous(memory_format=torch.channels_last)
+        return x
+
     def _forward(self, net: nn.Module, X: Any, what: str) -> np.ndarray:
-        outs = []
-        for chunk in self._chunks(X):
-            features: nn.Module = net.features  # type: ignore[assignment]
-            head: nn.Module = net.head  # type: ignore[assignment]
-            h = features(chunk)
-            outs.append(h if what == "embed" else torch.softmax(head(h), dim=1))
-        return torch.cat(outs).numpy()
+        x = as_float_tensor(X)
+        return torch.cat([o.cpu() for o in self._outputs(net, x, what)]).numpy()
+
+    def _forward_tensor(
+        self, net: nn.Module, x: torch.Tensor, what: str
+    ) -> torch.Tensor:
+        return torch.cat(list(self._outputs(net, x, what)))
 
     def predict_proba(self, X: Any) -> FloatArray:
         """Class probabilities ``(n, n_classes)``, averaged over members."""
@@ -530,7 +751,6 @@ class TorchClassifier:
         self._check_fitted()
         return self._forward(self.members_[0], X, "embed")
 
-    @torch.no_grad()
     def predict_proba_samples(
         self, X: Any, n_samples: int, *, rng: RNGLike = None
     ) -> FloatArray:
@@ -540,6 +760,12 @@ class TorchClassifier:
         keep their running statistics, unlike the reference code). With an
         ensemble, each pass uses the first member.
         """
+        x = as_float_tensor(X)
+        return np.stack([s.cpu().numpy() for s in self._mc_samples(x, n_samples, rng)])
+
+    def _mc_samples(
+        self, x: torch.Tensor, n_samples: int, rng: RNGLike
+    ) -> list[torch.Tensor]:
         self._check_fitted()
         check_positive(n_samples, "n_samples", integer=True)
         net = self.members_[0]
@@ -550,14 +776,105 @@ class TorchClassifier:
             )
         seed = child_seed(check_rng(rng))
         out = []
-        with torch.random.fork_rng(devices=[]):
+        with torch.random.fork_rng(devices=rng_devices(self._device)):
             torch.manual_seed(seed)
             for m in drops:
                 m.train()
             try:
                 for _ in range(n_samples):
-                    out.append(self._forward(net, X, "proba"))
+                    out.append(self._forward_tensor(net, x, "proba"))
             finally:
                 for m in drops:
                     m.eval()
-        return np.stack(out)
+        return out
+
+    def tensor_outputs(
+        self,
+        X: Any,
+        what: TensorOutput,
+        *,
+        n_samples: int | None = None,
+        rng: RNGLike = None,
+    ) -> torch.Tensor:
+        """The output ``what`` of ``X`` as a float32 tensor on :attr:`device`.
+
+        The same numbers as the NumPy methods (``predict_proba``, ``embed``,
+        ``predict_proba_samples``, ``predict_proba_members``), computed chunk by
+        chunk and kept on the device.
+
+        Args:
+            X: Inputs ``(n, ...)``: an array, or a tensor on any device.
+            what: ``"proba"`` ``(n, n_classes)``, ``"embed"`` ``(n, d)``,
+                ``"proba_samples"`` ``(T, n, n_classes)`` (needs ``n_samples``)
+                or ``"proba_members"`` ``(n_members, n, n_classes)``.
+            n_samples: Number of MC-dropout passes T for ``"proba_samples"``.
+            rng: Seed or generator for ``"proba_samples"``.
+
+        Returns:
+            A float32 tensor on :attr:`device`.
+        """
+        self._check_fitted()
+        x = as_float_tensor(X)
+        if what == "embed":
+            return self._forward_tensor(self.members_[0], x, "embed")
+        if what in ("proba", "proba_members"):
+            probs = torch.stack(
+                [self._forward_tensor(m, x, "proba") for m in self.members_]
+            )
+            return probs.mean(0) if what == "proba" else probs
+        if what == "proba_samples":
+            if n_samples is None:
+                raise InvalidParameterError(
+                    "tensor_outputs(what='proba_samples') needs n_samples (T)."
+                )
+            return torch.stack(self._mc_samples(x, n_samples, rng))
+        raise InvalidParameterError(
+            f"what must be 'proba', 'embed', 'proba_samples' or 'proba_members'; "
+            f"got {what!r}."
+        )
+
+
+class _Data:
+    """A training set staged for a device: inputs, labels, optional weights."""
+
+    def __init__(self, x: torch.Tensor, y: torch.Tensor, w: torch.Tensor | None):
+        self.x = x
+        self.y = y
+        self.w = w
+
+
+def _check_weights(w: Any, n: int, name: str) -> torch.Tensor | None:
+    """``None`` or a float32 tensor ``(n,)`` of finite non-negative weights."""
+    if w is None:
+        return None
+    arr = np.asarray(w, dtype=np.float64)
+    if arr.shape != (n,):
+        raise InvalidParameterError(f"{name} must have shape ({n},); got {arr.shape}.")
+    if not np.isfinite(arr).all() or (arr < 0).any() or not arr.sum() > 0:
+        raise InvalidParameterError(
+            f"{name} must be finite, >= 0 and not all zero; got min {arr.min()!r}, "
+            f"sum {arr.sum()!r}."
+        )
+    return torch.as_tensor(arr, dtype=torch.float32)
+
+
+def _check_recipe(
+    optimizer: str, momentum: float, lr_schedule: str, augment: Any, weight_decay: float
+) -> None:
+    if optimizer not in OPTIMIZERS:
+        raise InvalidParameterError(
+            f"optimizer must be 'adam' or 'sgd'; got {optimizer!r}."
+        )
+    if not 0 <= momentum < 1:
+        raise InvalidParameterError(f"momentum must be in [0, 1); got {momentum!r}.")
+    if lr_schedule not in LR_SCHEDULES:
+        raise InvalidParameterError(
+            f"lr_schedule must be 'constant' or 'cosine'; got {lr_schedule!r}."
+        )
+    if not (isinstance(augment, bool) or callable(augment)):
+        raise InvalidParameterError(
+            "augment must be True, False or a callable (x, generator) -> x; got "
+            f"{type(augment).__name__}."
+        )
+    if not weight_decay >= 0:
+        raise InvalidParameterError(f"weight_decay must be >= 0; got {weight_decay!r}.")

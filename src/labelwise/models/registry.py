@@ -5,10 +5,12 @@ from __future__ import annotations
 import functools
 from typing import Any
 
+from labelwise._device import DeviceLike
 from labelwise._validation import closest_name
 from labelwise.exceptions import InvalidParameterError
 from labelwise.models.pytorch import TorchClassifier, cnn, mlp
 from labelwise.models.regression import SklearnRegressor, TorchRegressor, bmdal_mlp
+from labelwise.models.resnet import resnet18
 from labelwise.models.sklearn import SklearnClassifier
 
 TORCH_PARAMS: dict[str, type | tuple[type, ...]] = {
@@ -23,6 +25,23 @@ TORCH_PARAMS: dict[str, type | tuple[type, ...]] = {
 }
 """Parameters of the torch models and their types (``ema``: EMA alpha, 0 = off)."""
 
+RESNET_PARAMS: dict[str, type | tuple[type, ...]] = {
+    "epochs": int,
+    "lr": (int, float),
+    "dropout": (int, float),
+    "members": int,
+    "ema": (int, float),
+    "batch": int,
+    "optimizer": str,
+    "momentum": (int, float),
+    "weight_decay": (int, float),
+    "schedule": str,
+    "augment": bool,
+}
+"""Parameters of ``resnet18``: the common ones plus the training recipe
+(``optimizer`` adam|sgd, ``momentum``, ``weight_decay``, ``schedule``
+constant|cosine, ``augment`` = augment every training batch)."""
+
 REGRESSOR_PARAMS: dict[str, type | tuple[type, ...]] = {
     "epochs": int,
     "lr": (int, float),
@@ -36,6 +55,7 @@ REGRESSOR_PARAMS: dict[str, type | tuple[type, ...]] = {
 MODEL_PARAMS: dict[str, dict[str, type | tuple[type, ...]]] = {
     "mlp": TORCH_PARAMS,
     "cnn": TORCH_PARAMS,
+    "resnet18": RESNET_PARAMS,
     "logreg": {},
     "svm": {},
     "bmdal-mlp": REGRESSOR_PARAMS,
@@ -67,6 +87,23 @@ DEFAULTS: dict[str, Any] = {
 }
 
 
+RESNET_DEFAULTS: dict[str, Any] = {
+    "epochs": 50,
+    "lr": 1e-3,
+    "dropout": 0.0,
+    "members": 1,
+    "ema": 0.0,
+    "batch": 128,
+    "optimizer": "adam",
+    "momentum": 0.9,
+    "weight_decay": 0.0,
+    "schedule": "constant",
+    "augment": False,
+}
+"""BADGE's ResNet-18 recipe (Adam, learning rate 1e-3, training until 99 % training
+accuracy), capped at 50 epochs, mini-batches of 128."""
+
+
 def available_models() -> list[str]:
     """Model names."""
     return sorted(MODEL_PARAMS)
@@ -85,27 +122,51 @@ def check_model_params(name: str, params: dict[str, Any]) -> dict[str, Any]:
                 f"Unknown parameter '{key}' for model '{name}'. Valid: "
                 f"{', '.join(sorted(valid)) or 'none'}."
             )
-        if isinstance(value, bool) or not isinstance(value, valid[key]):
+        wants_bool = valid[key] is bool
+        if isinstance(value, bool) != wants_bool or not isinstance(value, valid[key]):
             raise InvalidParameterError(
                 f"Model parameter '{key}' must be {_type_name(valid[key])}; got "
                 f"{value!r}."
             )
-    defaults = REGRESSOR_DEFAULTS if name in REGRESSION_MODELS else DEFAULTS
+    defaults = (
+        REGRESSOR_DEFAULTS
+        if name in REGRESSION_MODELS
+        else RESNET_DEFAULTS
+        if name == "resnet18"
+        else DEFAULTS
+    )
     return {k: params.get(k, defaults[k]) for k in valid}
 
 
 def _type_name(t: type | tuple[type, ...]) -> str:
-    return "a number" if isinstance(t, tuple) else f"an {t.__name__}"
+    if isinstance(t, tuple):
+        return "a number"
+    return {int: "an int", str: "a string", bool: "true or false"}.get(t, t.__name__)
 
 
-def make_model(name: str, **params: Any) -> Any:
-    """A fresh, unfitted model: ``mlp``, ``cnn``, ``logreg``, ``svm``; regressors.
+def make_model(
+    name: str,
+    *,
+    device: DeviceLike = "auto",
+    precision: str = "fp32",
+    **params: Any,
+) -> Any:
+    """A fresh, unfitted model by name (classifiers and regressors).
+
+    Classifiers: ``mlp``, ``cnn``, ``resnet18``, ``logreg``, ``svm``; regressors:
+    ``bmdal-mlp``, ``ridge``.
 
     Args:
         name: Model name.
+        device: Where the torch models compute (``"auto"``, ``"cpu"``,
+            ``"cuda"``, ``"cuda:N"``); scikit-learn models ignore it.
+        precision: ``"fp32"`` or ``"bf16"`` (CUDA only) for the torch models;
+            scikit-learn models ignore it.
         **params: ``epochs``, ``lr``, ``hidden``, ``dropout``, ``members``,
             ``ema``, ``layers`` (mlp), ``batch`` (torch models only; ``ema`` is
             the EMA alpha, 0 = off; ``batch`` the training mini-batch size).
+            ``resnet18`` has no ``hidden``/``layers`` but the recipe options of
+            :data:`RESNET_PARAMS` (defaults :data:`RESNET_DEFAULTS`).
             ``bmdal-mlp``: ``epochs`` (256), ``lr`` (0.375), ``hidden`` (512),
             ``layers`` (2), ``batch`` (256), ``members`` (1).
 
@@ -127,6 +188,7 @@ def make_model(name: str, **params: Any) -> Any:
         )
     if name == "ridge":
         return SklearnRegressor()
+    placement: dict[str, Any] = {"device": device, "precision": precision}
     if name == "bmdal-mlp":
         return TorchRegressor(
             functools.partial(bmdal_mlp, widths=(p["hidden"],) * p["layers"]),
@@ -134,6 +196,25 @@ def make_model(name: str, **params: Any) -> Any:
             max_epochs=p["epochs"],
             batch_size=p["batch"],
             n_members=p["members"],
+            **placement,
+        )
+    common: dict[str, Any] = dict(
+        batch_size=p["batch"],
+        lr=float(p["lr"]),
+        max_epochs=p["epochs"],
+        n_members=p["members"],
+        ema_alpha=float(p["ema"]) or None,
+        **placement,
+    )
+    if name == "resnet18":
+        return TorchClassifier(
+            functools.partial(resnet18, dropout=float(p["dropout"])),
+            optimizer=p["optimizer"],
+            momentum=float(p["momentum"]),
+            weight_decay=float(p["weight_decay"]),
+            lr_schedule=p["schedule"],
+            augment=p["augment"],
+            **common,
         )
     factory = {"mlp": mlp, "cnn": cnn}[name]
     return TorchClassifier(
@@ -143,9 +224,5 @@ def make_model(name: str, **params: Any) -> Any:
             dropout=float(p["dropout"]),
             **({"layers": p["layers"]} if name == "mlp" else {}),
         ),
-        batch_size=p["batch"],
-        lr=float(p["lr"]),
-        max_epochs=p["epochs"],
-        n_members=p["members"],
-        ema_alpha=float(p["ema"]) or None,
+        **common,
     )

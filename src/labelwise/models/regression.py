@@ -19,6 +19,7 @@ the layers' sketches are summed, so the full gradient is never materialised.
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import math
 from collections.abc import Callable, Sequence
@@ -28,9 +29,21 @@ import numpy as np
 import torch
 from torch import nn
 
+from labelwise._device import DeviceLike
 from labelwise._typing import FloatArray, RNGLike
 from labelwise._validation import check_features, check_positive, check_rng, child_seed
 from labelwise.exceptions import InvalidParameterError, NotFittedError
+from labelwise.models._placement import (
+    as_float_tensor,
+    autocast,
+    batch,
+    check_placement,
+    cpu_copy,
+    epoch_order,
+    input_chunks,
+    stage,
+    to_device,
+)
 
 RegressionNetwork = Callable[[Sequence[int]], nn.Module]
 """``factory(input_shape) -> module`` mapping ``(n, ...)`` inputs to ``(n, 1)``."""
@@ -136,11 +149,21 @@ class TorchRegressor:
             averaged and :meth:`grad_features` concatenates their features (the
             ``ens`` transform). Defaults to 1.
         predict_batch_size: Chunk size for inference. Defaults to 8192.
+        device: ``"auto"`` (CUDA when available, else the CPU), ``"cpu"``,
+            ``"cuda"`` or ``"cuda:N"``; as for
+            :class:`~labelwise.models.TorchClassifier` (same seed, same initial
+            weights; pickles load on the CPU). Defaults to ``"auto"``.
+        precision: ``"fp32"`` (default) or ``"bf16"`` (CUDA only): bfloat16
+            autocast for training and prediction. :meth:`grad_features` always
+            computes in float32 (float64 for exact features).
+        device_budget_mb: The training (and validation) set is copied to the GPU
+            once when it fits this many MiB, else streamed per mini-batch from
+            pinned host memory. Defaults to 1024.
 
     Examples:
         >>> rng = np.random.default_rng(0)
         >>> X = rng.normal(size=(64, 3)).astype(np.float32)
-        >>> reg = TorchRegressor(max_epochs=5).fit(X, X[:, 0], rng=0)
+        >>> reg = TorchRegressor(max_epochs=5, device="cpu").fit(X, X[:, 0], rng=0)
         >>> reg.predict(X).shape, reg.grad_features(X, sketch_dim=16, rng=0).shape
         ((64,), (64, 16))
     """
@@ -156,6 +179,9 @@ class TorchRegressor:
         weight_decay: float = 0.0,
         n_members: int = 1,
         predict_batch_size: int = 8192,
+        device: DeviceLike = "auto",
+        precision: str = "fp32",
+        device_budget_mb: float = 1024.0,
     ):
         check_positive(lr, "lr")
         check_positive(max_epochs, "max_epochs", integer=True)
@@ -166,6 +192,9 @@ class TorchRegressor:
             raise InvalidParameterError(
                 f"lr_schedule must be 'linear' or 'constant'; got {lr_schedule!r}."
             )
+        self._device = check_placement(device, precision, device_budget_mb)
+        self.precision = precision
+        self.device_budget_mb = device_budget_mb
         self.network = network
         self.lr = lr
         self.max_epochs = max_epochs
@@ -182,6 +211,37 @@ class TorchRegressor:
         name = getattr(self.network, "__name__", type(self.network).__name__)
         return f"network={name}, n_members={self.n_members}"
 
+    # ------------------------------------------------------------ placement
+    @property
+    def device(self) -> torch.device:
+        """The device the networks compute on."""
+        return self._device
+
+    def to(self, device: DeviceLike) -> TorchRegressor:
+        """Move the fitted networks (and later fits) to ``device``; returns ``self``."""
+        self._device = check_placement(device, self.precision, self.device_budget_mb)
+        for net in self.members_:
+            net.to(self._device)
+        return self
+
+    def __getstate__(self) -> dict[str, Any]:
+        """Pickle with every network on the CPU (loads without CUDA)."""
+        state = dict(self.__dict__)
+        state["members_"] = [cpu_copy(m) for m in self.members_]
+        state["_device"] = torch.device("cpu")
+        return state
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> TorchRegressor:
+        """A deep copy on the same device (pickling alone would move it to the CPU)."""
+        new = self.__class__.__new__(self.__class__)
+        memo[id(self)] = new
+        for key, value in self.__dict__.items():
+            setattr(new, key, copy.deepcopy(value, memo))
+        return new
+
+    def _autocast(self) -> contextlib.AbstractContextManager[Any]:
+        return autocast(self._device, self.precision)
+
     # ------------------------------------------------------------- training
     def fit(
         self,
@@ -197,7 +257,7 @@ class TorchRegressor:
         With ``X_valid``/``y_valid``, the parameters of the epoch with the lowest
         validation RMSE are kept (BMDAL's epoch selection); otherwise the last.
         """
-        x = torch.as_tensor(check_features(X, ndim_min=2), dtype=torch.float32)
+        x = as_float_tensor(X)
         yt = torch.as_tensor(np.asarray(y, dtype=np.float32))
         if yt.shape != (x.shape[0],):
             raise InvalidParameterError(
@@ -207,15 +267,13 @@ class TorchRegressor:
             raise InvalidParameterError("y contains NaN or infinite targets.")
         valid = None
         if X_valid is not None:
-            xv = torch.as_tensor(
-                check_features(X_valid, ndim_min=2), dtype=torch.float32
-            )
+            xv = as_float_tensor(X_valid, name="X_valid")
             yv = torch.as_tensor(np.asarray(y_valid, dtype=np.float32))
             if yv.shape != (xv.shape[0],):
                 raise InvalidParameterError(
                     f"y_valid must have shape ({xv.shape[0]},); got {tuple(yv.shape)}."
                 )
-            valid = (xv, yv)
+            valid = (xv, to_device(yv, self._device))  # n floats: always moved
         gen = check_rng(rng)
         self.members_, self.best_epochs_ = [], []
         for _ in range(self.n_members):
@@ -223,6 +281,8 @@ class TorchRegressor:
             with torch.random.fork_rng(devices=[]):
                 torch.manual_seed(seed)
                 net = self.network(tuple(x.shape[1:]))
+            if self._device.type != "cpu":
+                net = net.to(self._device)
             self.best_epochs_.append(self._train(net, x, yt, seed, valid))
             net.eval()
             self.members_.append(net)
@@ -248,17 +308,22 @@ class TorchRegressor:
             else torch.optim.Adam(net.parameters(), lr=self.lr)
         )
         gen = torch.Generator().manual_seed(seed)
+        dev = self._device
+        x = stage(x, dev, self.device_budget_mb)
+        y = stage(y, dev, math.inf if x.device == dev else 0.0)  # y follows x
         best: tuple[float, int, dict[str, Any] | None] = (math.inf, 0, None)
         step = 0
         for epoch in range(1, self.max_epochs + 1):
             net.train()
-            perm = torch.randperm(n, generator=gen)
+            perm = epoch_order(n, gen, x, dev)
             for s in range(steps_per_epoch):
                 if self.lr_schedule == "linear":
                     for group in opt.param_groups:
                         group["lr"] = self.lr * (1 - step / total)
                 idx = perm[s * bs : (s + 1) * bs]
-                loss = ((net(x[idx])[:, 0] - y[idx]) ** 2).mean()
+                with self._autocast():
+                    pred = net(batch(x, idx, dev))[:, 0].float()
+                loss = ((pred - batch(y, idx, dev)) ** 2).mean()
                 opt.zero_grad(set_to_none=True)
                 loss.backward()
                 opt.step()
@@ -281,18 +346,22 @@ class TorchRegressor:
 
     @torch.no_grad()
     def _predict(self, net: nn.Module, x: torch.Tensor) -> torch.Tensor:
+        """Predictions ``(n,)`` on the device, in chunks moved there one by one."""
         was = net.training
         net.eval()
-        out = torch.cat([net(c)[:, 0] for c in torch.split(x, self.predict_batch_size)])
+        outs = []
+        for c in input_chunks(x, self.predict_batch_size, self._device):
+            with self._autocast():
+                outs.append(net(c)[:, 0].float())
         net.train(was)
-        return out
+        return torch.cat(outs)
 
     def predict(self, X: Any) -> FloatArray:
         """Predictions ``(n,)``, averaged over members."""
         self._check_fitted()
-        x = torch.as_tensor(check_features(X, ndim_min=2), dtype=torch.float32)
+        x = as_float_tensor(X)
         preds = torch.stack([self._predict(m, x) for m in self.members_])
-        return preds.mean(0).numpy().astype(np.float64)
+        return preds.mean(0).cpu().numpy().astype(np.float64)
 
     def grad_features(
         self,
@@ -320,14 +389,43 @@ class TorchRegressor:
             ``(n, p)`` features (``p = sketch_dim`` per member; members
             are concatenated).
         """
+        out = self._grad_features(X, last_layers, sketch_dim, rng, torch.device("cpu"))
+        return out.numpy()
+
+    def grad_feature_tensor(
+        self,
+        X: Any,
+        *,
+        last_layers: int | None = None,
+        sketch_dim: int | None = None,
+        rng: RNGLike = None,
+    ) -> torch.Tensor:
+        """:meth:`grad_features` as a tensor on :attr:`device` (no host copy).
+
+        The same numbers as :meth:`grad_features` with the same arguments; the
+        ``(n, p)`` result is allocated on the model's device, so a GPU kernel
+        can take it directly.
+        """
+        return self._grad_features(X, last_layers, sketch_dim, rng, self._device)
+
+    def _grad_features(
+        self,
+        X: Any,
+        last_layers: int | None,
+        sketch_dim: int | None,
+        rng: RNGLike,
+        out_device: torch.device,
+    ) -> torch.Tensor:
         self._check_fitted()
-        x = torch.as_tensor(check_features(X, ndim_min=2), dtype=torch.float32)
+        x = as_float_tensor(X)
         gen = check_rng(rng)
         out = [
-            self._grad_member(net, x, last_layers, sketch_dim, child_seed(gen))
+            self._grad_member(
+                net, x, last_layers, sketch_dim, child_seed(gen), out_device
+            )
             for net in self.members_
         ]
-        return torch.cat(out, dim=1).numpy()
+        return torch.cat(out, dim=1)
 
     def _grad_member(
         self,
@@ -336,6 +434,7 @@ class TorchRegressor:
         last_layers: int | None,
         sketch_dim: int | None,
         seed: int,
+        out_device: torch.device,
     ) -> torch.Tensor:
         layers = _linear_layers(net)
         if not layers:
@@ -358,8 +457,12 @@ class TorchRegressor:
                 d_out = int(weight.shape[0])
                 p1 = torch.randn(d_in, sketch_dim, generator=g, dtype=dtype)
                 p2 = torch.randn(d_out, sketch_dim, generator=g, dtype=dtype)
+                dev = self._device
                 sketches.append(
-                    (p1 / math.sqrt(sketch_dim), p2 / math.sqrt(sketch_dim))
+                    (
+                        (p1 / math.sqrt(sketch_dim)).to(dev),
+                        (p2 / math.sqrt(sketch_dim)).to(dev),
+                    )
                 )
         inputs: list[torch.Tensor] = []
         outputs: list[torch.Tensor] = []
@@ -376,11 +479,12 @@ class TorchRegressor:
                 assert isinstance(w, torch.Tensor)
                 has_bias = _factors(m)[1] is not None
                 width += (int(w.shape[1]) + int(has_bias)) * int(w.shape[0])
-        result = torch.empty(x.shape[0], width, dtype=dtype)
+        result = torch.empty(x.shape[0], width, dtype=dtype, device=out_device)
         start = 0
         # the gradient features are written chunk by chunk into one array; the
         # chunk is at most 4096 rows, bounding the autograd temporaries
-        for xc in torch.split(x, min(self.predict_batch_size, 4096)):
+        chunk = min(self.predict_batch_size, 4096)
+        for xc in input_chunks(x, chunk, self._device):
             inputs.clear()
             outputs.clear()
             handles = [m.register_forward_hook(hook) for m in layers]
@@ -395,27 +499,32 @@ class TorchRegressor:
                     h.remove()
             out = result[start : start + xc.shape[0]]
             col = 0
+            acc = torch.zeros(())
             for k, layer in enumerate(layers):
                 in_f, b_f = _factors(layer)
                 a = inputs[k].to(dtype).reshape(xc.shape[0], -1) * in_f
                 if b_f is not None:
                     a = torch.cat(
-                        [a, torch.full((a.shape[0], 1), b_f, dtype=a.dtype)], 1
+                        [
+                            a,
+                            torch.full(
+                                (a.shape[0], 1), b_f, dtype=a.dtype, device=a.device
+                            ),
+                        ],
+                        1,
                     )
                 d = deltas[k].to(dtype).reshape(xc.shape[0], -1)
                 if sketch_dim is None:
                     size = a.shape[1] * d.shape[1]
-                    out[:, col : col + size] = (a[:, :, None] * d[:, None, :]).reshape(
-                        a.shape[0], -1
-                    )
+                    block = (a[:, :, None] * d[:, None, :]).reshape(a.shape[0], -1)
+                    out[:, col : col + size] = block.to(out.device)
                     col += size
                 else:
                     p1, p2 = sketches[k]
                     block = (a @ p1).mul_(d @ p2).mul_(math.sqrt(sketch_dim))
-                    if k == 0:
-                        out.copy_(block)
-                    else:
-                        out.add_(block)
+                    acc = block if k == 0 else acc.add_(block)  # summed over layers
+            if sketch_dim is not None:
+                out.copy_(acc)  # to the host array
             start += xc.shape[0]
             del inputs[:], outputs[:], deltas
         return result

@@ -1,0 +1,147 @@
+"""Where the torch models' tensors live: device, precision and chunked transfers.
+
+Shared by :class:`~labelwise.models.TorchClassifier` and
+:class:`~labelwise.models.TorchRegressor`. On the CPU every helper here is the
+identity (no copy, no autocast), so the CPU path computes exactly what it did
+before devices existed. On CUDA, inputs travel in chunks through pinned host
+memory with non-blocking copies; a training set is copied to the GPU once when
+it fits ``device_budget_mb`` and otherwise one mini-batch at a time.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import copy
+from collections.abc import Iterator
+from typing import Any
+
+import torch
+from torch import nn
+
+from labelwise._device import resolve_device
+from labelwise._validation import check_features
+from labelwise.exceptions import InvalidParameterError
+
+PRECISIONS = ("fp32", "bf16")
+"""Valid ``precision=`` values."""
+
+
+def check_placement(
+    device: Any, precision: str, device_budget_mb: float
+) -> torch.device:
+    """Validate ``device``/``precision``/``device_budget_mb``; return the device.
+
+    Raises:
+        InvalidParameterError: For an unknown device or precision, ``"bf16"`` on
+            the CPU (bfloat16 autocast is a GPU feature here; use ``"fp32"``), or
+            a negative budget.
+    """
+    dev = resolve_device(device)
+    if precision not in PRECISIONS:
+        raise InvalidParameterError(
+            f"precision must be 'fp32' or 'bf16'; got {precision!r}."
+        )
+    if precision == "bf16" and dev.type != "cuda":
+        raise InvalidParameterError(
+            f"precision='bf16' needs a CUDA device; device={device!r} resolved to "
+            f"{dev}. Use precision='fp32' on the CPU."
+        )
+    if isinstance(device_budget_mb, bool) or not device_budget_mb >= 0:
+        raise InvalidParameterError(
+            f"device_budget_mb must be a number >= 0; got {device_budget_mb!r}."
+        )
+    return dev
+
+
+def autocast(
+    device: torch.device, precision: str
+) -> contextlib.AbstractContextManager[Any]:
+    """bfloat16 autocast on CUDA with ``precision="bf16"``, else a no-op context."""
+    if device.type == "cuda" and precision == "bf16":
+        return torch.autocast("cuda", dtype=torch.bfloat16)
+    return contextlib.nullcontext()
+
+
+def rng_devices(device: torch.device) -> list[int]:
+    """Devices whose RNG ``torch.random.fork_rng`` must save (dropout on CUDA)."""
+    return [device.index or 0] if device.type == "cuda" else []
+
+
+def as_float_tensor(X: Any, *, name: str = "X") -> torch.Tensor:
+    """``X`` as a float32 tensor ``(n, ...)``; a tensor keeps its device.
+
+    Arrays are validated by ``check_features`` (finite, at least 2-D, non-empty)
+    and wrapped without a copy when already float32.
+    """
+    if isinstance(X, torch.Tensor):
+        if X.ndim < 2 or X.shape[0] == 0:
+            raise InvalidParameterError(
+                f"{name} must have shape (n_samples, n_features, ...) with n >= 1; "
+                f"got shape {tuple(X.shape)}."
+            )
+        if not (X.is_floating_point() or X.dtype in (torch.int32, torch.int64)):
+            raise InvalidParameterError(
+                f"{name} must be a numeric tensor; got dtype {X.dtype}."
+            )
+        return X.detach().to(torch.float32)
+    return torch.as_tensor(
+        check_features(X, name=name, ndim_min=2), dtype=torch.float32
+    )
+
+
+def to_device(x: torch.Tensor, device: torch.device) -> torch.Tensor:
+    """Copy ``x`` to ``device`` through pinned memory (non-blocking); no-op if there."""
+    if x.device == device:
+        return x
+    if device.type == "cuda" and x.device.type == "cpu":
+        return x.pin_memory().to(device, non_blocking=True)
+    return x.to(device)
+
+
+def input_chunks(
+    x: torch.Tensor, chunk: int, device: torch.device
+) -> Iterator[torch.Tensor]:
+    """Chunks of ``chunk`` rows of ``x``, each moved to ``device`` when it is used."""
+    for c in torch.split(x, chunk):
+        yield to_device(c, device)
+
+
+def stage(x: torch.Tensor, device: torch.device, budget_mb: float) -> torch.Tensor:
+    """A training tensor on ``device`` if it fits ``budget_mb``, else on the host.
+
+    The host copy is pinned for CUDA. Mini-batches are then taken with
+    :func:`batch`, which moves a host batch to the device.
+    """
+    if x.device == device:
+        return x
+    if x.element_size() * x.numel() <= budget_mb * 2**20:
+        return to_device(x, device)
+    return x.pin_memory() if device.type == "cuda" else x
+
+
+def batch(x: torch.Tensor, idx: torch.Tensor, device: torch.device) -> torch.Tensor:
+    """Rows ``idx`` of a staged tensor, on ``device``.
+
+    ``idx`` may live on the CPU or on ``device``; pass it on ``device`` when
+    ``x`` is there (a host index copied per batch would synchronise the GPU).
+    """
+    if x.device == device:
+        return x[idx.to(device)]
+    return to_device(x[idx.to(x.device)], device)
+
+
+def epoch_order(
+    n: int, gen: torch.Generator, x: torch.Tensor, device: torch.device
+) -> torch.Tensor:
+    """``torch.randperm(n, generator=gen)`` (CPU draws), moved to where ``x`` is.
+
+    The same generator gives the same order on every device.
+    """
+    perm = torch.randperm(n, generator=gen)
+    return perm if x.device == perm.device else perm.to(device, non_blocking=True)
+
+
+def cpu_copy(module: nn.Module) -> nn.Module:
+    """A copy of ``module`` with every parameter and buffer on the CPU."""
+    on_cpu = all(t.device.type == "cpu" for t in module.state_dict().values())
+    return module if on_cpu else copy.deepcopy(module).to("cpu")
