@@ -9,6 +9,7 @@ from labelwise.strategies._registry import (
 from labelwise.strategies.base import Selection, Strategy, top_k
 from labelwise.strategies.design import Bait
 from labelwise.strategies.diversity import Badge, CoreSet
+from labelwise.strategies.error_reduction import ExpectedErrorReduction
 from labelwise.strategies.imbalance import (
     CBAL,
     FScore,
@@ -40,6 +41,7 @@ __all__ = [
     "Bait",
     "CoreSet",
     "Entropy",
+    "ExpectedErrorReduction",
     "FScore",
     "HALGaussian",
     "HALUniform",
