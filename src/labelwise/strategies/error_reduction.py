@@ -10,14 +10,14 @@ reduction ``R(θ_L) - R̄(x)``.
 Two evaluation sets, as in the two ways of estimating the risk:
 
 * the **unlabeled pool**, each point scored through the refit model's own
-  posterior (Roy & McCallum 2001, §2): expected 0/1 loss
+  posterior (Roy & McCallum 2001): expected 0/1 loss
   ``1 - max_y p_θ(y|e)`` or expected log loss, the predictive entropy
   ``-Σ_y p_θ(y|e) log p_θ(y|e)``, averaged over the pool;
 * a **labeled reward set** (the same held-out set the learned strategy is
   trained on): 0/1 loss ``1 - accuracy`` or log loss ``-log p_θ(y_e|e)`` of the
   refit model against the true labels. Then ``R(θ_L) - R̄(x)`` is the
   expectation over ``y ~ p_L(y|x)`` of what the myopic oracle measures with the
-  true label (Bakker et al. 2023, §3).
+  true label (Bakker et al. 2023).
 
 With per-class evaluation weights ``w`` (the imbalanced-weighted setting) both
 become weighted: on the reward set ``1 -`` weighted accuracy and the
@@ -253,7 +253,7 @@ class ExpectedErrorReduction(Strategy):
 
     Where it follows which variant of Roy & McCallum:
 
-    * ``evaluate_on="pool"`` is their estimate (§2): the risk on the unlabeled
+    * ``evaluate_on="pool"`` is their estimate: the risk on the unlabeled
       pool under the refit model's own posterior, with their two losses,
       ``loss="zero-one"`` (``1 - max_y p``) and ``loss="log"`` (the entropy).
       The candidate stays in the evaluation set, as in their pool sums.

@@ -1,4 +1,6 @@
-"""The learned strategy: an Attentive Conditional Neural Process (ALGORITHMS.md §5).
+"""The learned strategy: an Attentive Conditional Neural Process.
+
+Bakker, van Hoof & Welling (ECML-PKDD 2023).
 
 At every acquisition step the NP is trained from scratch on simulated problems
 drawn from the annotated set: a random fraction ``q ∈ {0.1, ..., 0.9}`` of the
@@ -9,7 +11,7 @@ point is added (:func:`~labelwise.strategies.imbalance.myopic_improvements`).
 The trained NP then reads the real labeled set as context and predicts the
 improvement ``μ`` of every real pool point; the strategy takes the largest.
 
-Architecture (AttnCNP, §5.4; r_dim 32; 21 924 weights for 21 inputs, as the
+Architecture (AttnCNP; r_dim 32; 21 924 weights for 21 inputs, as the
 paper's supplement counts): a shared x-encoder MLP(d → 32, one hidden layer of
 32); a value encoder (x-encoding + MLP(y: 1 → 32, one hidden unit)) → MLP(32 →
 32, two hidden layers of 64); one 8-head cross-attention (keys: encoded context
@@ -22,7 +24,7 @@ softplus(s)``. Context values are zeros (the code's default: the context says
 which points are labeled, not their labels). Inputs are divided by the largest
 absolute value over the annotated set and the pool.
 
-Training (§5.5): Gaussian negative log-likelihood per target point, averaged;
+Training: Gaussian negative log-likelihood per target point, averaged;
 Adam 1e-3 for 100 epochs with the learning rate decayed by 10 overall
 (``γ = 0.1^(1/100)`` per epoch); batches of up to 64 simulated problems with
 equal (context, target) sizes. ``n_sim = 300`` problems.
@@ -521,6 +523,7 @@ class NeuralProcess(Strategy):
         self.device = device
         self._reward: dict[str, Any] | None = None
         self.net_: AttnCNP | None = None
+        # the last step's training problems (context, target, values as trained)
         self.problems_: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
         self.timings_: dict[str, float] = {}
         if pretrained is not None:
