@@ -16,7 +16,8 @@ does and prints Spearman correlations:
   training problems (after any normalisation) and among the real pool's
   reward-set values;
 * ``eer fresh`` / ``eer reward`` / ``eer test``: the same correlations for
-  ``eer``'s expected reduction (0/1 loss on the reward set), on the fresh
+  ``eer``'s expected reduction (on the reward set, with the loss of the NP's
+  target: 0/1 for ``gain``, log loss for ``log-loss``), on the fresh
   problems and on the real pool; ``eerP`` is Roy & McCallum's pool estimate
   (expected log loss on 500 pool points) on the real pool;
 * ``reward~test``: the reward-set values against the test-set values.
@@ -36,7 +37,9 @@ import sys
 from typing import Any
 
 import numpy as np
+import torch
 from scipy.stats import spearmanr
+from threadpoolctl import threadpool_limits
 
 from labelwise.datasets import load
 from labelwise.loop.experiment import initial_indices
@@ -122,7 +125,7 @@ def _step(
         sample_weight=cw, target=args.target,
     )  # fmt: skip
     mu = predict_np(net, xs[lab], xs[pool])
-    eer = get_strategy("eer")
+    eer = get_strategy("eer", loss="log" if args.target == "log-loss" else "zero-one")
     eer.set_reward(Xr, yr, eval_weights=d.eval_weights, class_weights=cw)
     eer_pool = get_strategy("eer", evaluate_on="pool", loss="log", max_eval=500)
     eer_pool.set_reward(Xr, yr, eval_weights=d.eval_weights, class_weights=cw)
@@ -163,6 +166,10 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--target-norm", default=None, choices=["per-problem"])
     ap.add_argument("--reward-size", type=int, default=100)
     args = ap.parse_args(argv)
+    # one thread, as the bench workers: on a shared machine torch's and BLAS's
+    # thread pools spin against each other and small steps get many times slower
+    torch.set_num_threads(1)
+    threadpool_limits(1)
     d = load(args.dataset)
     assert d.X_reward is not None and d.y_reward is not None
     X, y = d.X_train, d.y_train
