@@ -152,8 +152,12 @@ def _give_truth(strategy: Any, d: Any) -> None:
             eval_weights=d.eval_weights,
             class_weights=d.class_weights,
         )
+    from labelwise.strategies.neural_process import NeuralProcess
+
     if callable(getattr(strategy, "set_reward", None)):
         if d.X_reward is None:
+            if not isinstance(strategy, NeuralProcess):
+                return  # eer evaluates on the pool without one
             raise ValueError(
                 f"{type(strategy).__name__} needs a labeled reward set; dataset "
                 f"{d.name} has none (use NAME:balanced, NAME:imbalanced or "

@@ -10,6 +10,7 @@ from labelwise.strategies.adversarial import DAL, VAAL
 from labelwise.strategies.base import Selection, Strategy, top_k
 from labelwise.strategies.design import Bait
 from labelwise.strategies.diversity import Badge, CoreSet
+from labelwise.strategies.error_reduction import ExpectedErrorReduction
 from labelwise.strategies.graph import CoreGCN, UncertainGCN
 from labelwise.strategies.imbalance import (
     CBAL,
@@ -47,6 +48,7 @@ __all__ = [
     "CoreGCN",
     "CoreSet",
     "Entropy",
+    "ExpectedErrorReduction",
     "FScore",
     "HALGaussian",
     "HALUniform",

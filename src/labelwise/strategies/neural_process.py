@@ -1,4 +1,6 @@
-"""The learned strategy: an Attentive Conditional Neural Process (ALGORITHMS.md §5).
+"""The learned strategy: an Attentive Conditional Neural Process.
+
+Bakker, van Hoof & Welling (ECML-PKDD 2023).
 
 At every acquisition step the NP is trained from scratch on simulated problems
 drawn from the annotated set: a random fraction ``q ∈ {0.1, ..., 0.9}`` of the
@@ -9,7 +11,7 @@ point is added (:func:`~labelwise.strategies.imbalance.myopic_improvements`).
 The trained NP then reads the real labeled set as context and predicts the
 improvement ``μ`` of every real pool point; the strategy takes the largest.
 
-Architecture (AttnCNP, §5.4; r_dim 32; 21 924 weights for 21 inputs, as the
+Architecture (AttnCNP; r_dim 32; 21 924 weights for 21 inputs, as the
 paper's supplement counts): a shared x-encoder MLP(d → 32, one hidden layer of
 32); a value encoder (x-encoding + MLP(y: 1 → 32, one hidden unit)) → MLP(32 →
 32, two hidden layers of 64); one 8-head cross-attention (keys: encoded context
@@ -22,7 +24,7 @@ softplus(s)``. Context values are zeros (the code's default: the context says
 which points are labeled, not their labels). Inputs are divided by the largest
 absolute value over the annotated set and the pool.
 
-Training (§5.5): Gaussian negative log-likelihood per target point, averaged;
+Training: Gaussian negative log-likelihood per target point, averaged;
 Adam 1e-3 for 100 epochs with the learning rate decayed by 10 overall
 (``γ = 0.1^(1/100)`` per epoch); batches of up to 64 simulated problems with
 equal (context, target) sizes. ``n_sim = 300`` problems.
@@ -34,6 +36,7 @@ References:
 
 from __future__ import annotations
 
+import copy
 import math
 import time
 from collections import defaultdict
@@ -46,6 +49,7 @@ from torch import nn
 
 from labelwise._validation import check_positive, child_seed
 from labelwise.exceptions import InvalidParameterError
+from labelwise.kernels import fit_logistic_plus_one
 from labelwise.pool import LabelState
 from labelwise.strategies._registry import register
 from labelwise.strategies.base import Selection, Strategy, top_k
@@ -60,6 +64,129 @@ from labelwise.strategies.imbalance import (
 R_DIM = 32
 N_HEADS = 8
 Q_FRACTIONS = tuple(round(0.1 * i, 1) for i in range(1, 10))
+TARGETS = ("gain", "log-loss")
+TARGET_NORMS = (None, "per-problem")
+
+
+def weighted_log_loss(
+    log_p: np.ndarray, y: np.ndarray, weights: np.ndarray | None = None
+) -> np.ndarray:
+    """Mean ``-log p(y_e|e)`` of ``m`` models, weighted by ``w_{y_e}``.
+
+    Args:
+        log_p: Log-probabilities ``(m, n, n_classes)``.
+        y: True classes ``(n,)``.
+        weights: Per-class weights ``(n_classes,)`` or ``None`` (ones).
+
+    Returns:
+        ``(m,)`` log losses.
+    """
+    w = np.ones(log_p.shape[2]) if weights is None else np.asarray(weights, float)
+    wy = w[y]
+    out: np.ndarray = (-log_p[:, np.arange(y.size), y] @ wy) / wy.sum()
+    return out
+
+
+def myopic_log_loss_gains(
+    model: Any,
+    X: np.ndarray,
+    labeled: np.ndarray,
+    y_labeled: np.ndarray,
+    candidates: np.ndarray,
+    y_candidates: np.ndarray,
+    X_eval: np.ndarray,
+    y_eval: np.ndarray,
+    *,
+    n_classes: int,
+    weights: np.ndarray | None = None,
+    sample_weight: np.ndarray | None = None,
+    seed: int = 0,
+    batched: bool | None = None,
+) -> np.ndarray:
+    """Fall of the eval set's log loss from adding each candidate's true label.
+
+    ``v(x) = LL(fit(L)) - LL(fit(L ∪ {(x, y)}))`` with ``LL`` the
+    (``w_{y_e}``-weighted) mean log loss: the myopic oracle of
+    :func:`~labelwise.strategies.imbalance.myopic_improvements` with a smooth
+    score instead of the 0/1 accuracy. Batched logistic fits where possible
+    (``batched`` as there), else a fresh copy of ``model`` per fit.
+
+    Returns:
+        ``(len(candidates),)`` gains (positive: the log loss falls).
+    """
+    flat = np.asarray(X, dtype=np.float64).reshape(len(X), -1)
+    y_lab = np.asarray(y_labeled, dtype=np.int64)
+    y_c = np.asarray(y_candidates, dtype=np.int64)
+    y_e = np.asarray(y_eval, dtype=np.int64)
+    sw = None if sample_weight is None else np.asarray(sample_weight, float)
+    C = batched_C(model, n_classes, y_lab, batched)
+    if C is not None:
+        theta0, thetas = fit_logistic_plus_one(
+            flat[labeled], y_lab, flat[candidates], y_c,
+            None if sw is None else sw[y_lab], None if sw is None else sw[y_c], C=C,
+        )  # fmt: skip
+        xe = np.asarray(X_eval, dtype=np.float64).reshape(len(X_eval), -1)
+        every = np.vstack([theta0, thetas])
+        z = (xe @ every[:, :-1].T + every[:, -1]).T  # (1 + m, n_eval)
+        log_p = np.stack([-np.logaddexp(0.0, z), -np.logaddexp(0.0, -z)], axis=2)
+        ll = weighted_log_loss(log_p, y_e, weights)
+        out: np.ndarray = ll[0] - ll[1:]
+        return out
+
+    def loss(rows: np.ndarray, ys: np.ndarray) -> float:
+        return fit_log_loss(
+            model, X[rows], ys, X_eval, y_e, n_classes=n_classes, weights=weights,
+            sample_weight=sw, seed=seed,
+        )  # fmt: skip
+
+    base = loss(labeled, y_lab)
+    return np.array([
+        base - loss(np.append(labeled, c), np.append(y_lab, y))
+        for c, y in zip(candidates, y_c, strict=True)
+    ])  # fmt: skip
+
+
+def fit_log_loss(
+    model: Any,
+    X: np.ndarray,
+    y: np.ndarray,
+    X_eval: np.ndarray,
+    y_eval: np.ndarray,
+    *,
+    n_classes: int,
+    weights: np.ndarray | None = None,
+    sample_weight: np.ndarray | None = None,
+    seed: int = 0,
+) -> float:
+    """Weighted log loss on the eval set of a fresh copy of ``model`` fit on ``(X, y)``.
+
+    ``sample_weight`` holds per-class training weights, ``weights`` per-class
+    evaluation weights (:func:`weighted_log_loss`).
+    """
+    m = copy.deepcopy(model)
+    extra = {} if sample_weight is None else {"sample_weight": sample_weight[y]}
+    m.fit(X, y, n_classes=n_classes, rng=seed, **extra)
+    p = np.asarray(m.predict_proba(X_eval), dtype=np.float64)
+    log_p = np.log(np.maximum(p, 1e-300))[None]
+    return float(weighted_log_loss(log_p, np.asarray(y_eval), weights)[0])
+
+
+def normalise_per_problem(
+    problems: list[tuple[np.ndarray, np.ndarray, np.ndarray]],
+) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
+    """Z-score each simulated problem's targets; zeros where they do not vary.
+
+    Each problem's values get mean 0 and (population) standard deviation 1, so
+    the NP learns the ranking within a problem rather than its level and
+    spread, which change from problem to problem.
+    """
+    out = []
+    for ctx, tgt, v in problems:
+        v64 = v.astype(np.float64)
+        sd = float(v64.std())
+        z = np.zeros_like(v64) if np.ptp(v64) == 0 else (v64 - v64.mean()) / sd
+        out.append((ctx, tgt, z.astype(np.float32)))
+    return out
 
 
 def _mlp(d_in: int, d_out: int, hidden: list[int]) -> nn.Sequential:
@@ -146,12 +273,15 @@ def simulate(
     n_jobs: int = 1,
     progress: bool = False,
     batched: bool | None = None,
+    target: str = "gain",
 ) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
     """Simulated problems ``(context rows, target rows, oracle targets)``.
 
     Each draws ``q`` from ``Q`` and ``int(q n)`` context points from the
     annotated set (redrawn until two classes are present, at most 1 000 tries);
-    targets are the myopic improvements on the reward set. With a binary
+    targets are the myopic improvements on the reward set: of the (weighted)
+    accuracy with ``target="gain"`` (the paper's), of the (weighted) log loss
+    with ``target="log-loss"`` (:func:`myopic_log_loss_gains`). With a binary
     logistic regression the fits of each problem are solved together
     (:func:`~labelwise.strategies.imbalance.myopic_improvements`; ``batched``
     as there); otherwise all fits of all problems run in one joblib pool.
@@ -175,6 +305,8 @@ def simulate(
         problems.append((np.sort(ctx), tgt))
 
     # every problem holds both classes, as the annotated set does
+    if target not in TARGETS:
+        raise InvalidParameterError(f"target must be one of {TARGETS}; got {target!r}.")
     if batched_C(model, n_classes, y_annotated, batched) is not None:
         # each problem's fits solved together
         bar_it: Any = problems
@@ -182,8 +314,9 @@ def simulate(
             from tqdm.auto import tqdm
 
             bar_it = tqdm(problems, desc="np: oracle fits", unit="problem", leave=False)
+        gains = myopic_improvements if target == "gain" else myopic_log_loss_gains
         return [
-            (ctx, tgt, myopic_improvements(
+            (ctx, tgt, gains(
                 model, X, annotated[ctx], y_annotated[ctx], annotated[tgt],
                 y_annotated[tgt], X_reward, y_reward, n_classes=n_classes,
                 weights=weights, sample_weight=sample_weight, batched=True,
@@ -192,6 +325,11 @@ def simulate(
         ]  # fmt: skip
 
     def fit_score(rows: np.ndarray) -> float:
+        if target == "log-loss":  # the negative log loss: gains are its fall
+            return -fit_log_loss(
+                model, X[annotated[rows]], y_annotated[rows], X_reward, y_reward,
+                n_classes=n_classes, weights=weights, sample_weight=sample_weight,
+            )  # fmt: skip
         return fit_and_score(
             model, X[annotated[rows]], y_annotated[rows], X_reward, y_reward,
             n_classes=n_classes, weights=weights, sample_weight=sample_weight,
@@ -323,6 +461,20 @@ class NeuralProcess(Strategy):
         device: Torch device of the NP's training and scoring (``"cpu"``,
             default; ``"cuda"`` on a GPU machine). Results on a GPU differ from
             the CPU's in the last digits, so picks may too.
+        target: What the simulated targets measure: ``"gain"`` (default, the
+            paper's: the rise of the reward set's (weighted) accuracy) or
+            ``"log-loss"`` (the fall of its (weighted) log loss, a smoother
+            signal; :func:`myopic_log_loss_gains`).
+        target_norm: ``None`` (default, raw targets) or ``"per-problem"``:
+            z-score every simulated problem's targets
+            (:func:`normalise_per_problem`; zeros where a problem's targets do
+            not vary). μ is then in units of a problem's spread; the ranking
+            is what the strategy uses.
+        reward_size: Use at most this many points of the reward set, a seeded
+            random subset drawn once per step (``None``, default: all of it).
+            The imbalance settings hold 100; a larger set given to
+            :meth:`set_reward` (where the data allow it) is used up to this
+            size.
     """
 
     def __init__(
@@ -335,8 +487,24 @@ class NeuralProcess(Strategy):
         progress: bool = True,
         batched: bool | None = None,
         device: str = "cpu",
+        target: str = "gain",
+        target_norm: str | None = None,
+        reward_size: int | None = None,
     ):
         check_positive(n_sim, "n_sim", integer=True)
+        if target not in TARGETS:
+            raise InvalidParameterError(
+                f"target must be one of {TARGETS}; got {target!r}."
+            )
+        if target_norm not in TARGET_NORMS:
+            raise InvalidParameterError(
+                f"target_norm must be None or 'per-problem'; got {target_norm!r}."
+            )
+        if reward_size is not None:
+            check_positive(reward_size, "reward_size", integer=True)
+        self.target = target
+        self.target_norm = target_norm
+        self.reward_size = reward_size
         check_positive(epochs, "epochs", integer=True)
         check_n_jobs(n_jobs)
         self.n_sim = n_sim
@@ -355,6 +523,8 @@ class NeuralProcess(Strategy):
         self.device = device
         self._reward: dict[str, Any] | None = None
         self.net_: AttnCNP | None = None
+        # the last step's training problems (context, target, values as trained)
+        self.problems_: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
         self.timings_: dict[str, float] = {}
         if pretrained is not None:
             self.net_ = load_np(pretrained).to(torch.device(device))
@@ -406,14 +576,17 @@ class NeuralProcess(Strategy):
                     "(NAME:balanced|imbalanced|imbalanced-weighted)."
                 )
             y_lab = np.asarray(state.labels(labeled), dtype=np.int64)
+            rows = np.arange(len(r["y"]))
+            if self.reward_size is not None and rows.size > self.reward_size:
+                rows = np.sort(rng.choice(rows, size=self.reward_size, replace=False))
             start = time.perf_counter()
             problems = simulate(
                 model,
                 x,
                 labeled,
                 y_lab,
-                r["X"],
-                r["y"],
+                r["X"][rows],
+                r["y"][rows],
                 n_classes=state.n_classes,
                 n_sim=self.n_sim,
                 rng=np.random.default_rng(child_seed(rng)),
@@ -422,7 +595,11 @@ class NeuralProcess(Strategy):
                 n_jobs=self.n_jobs,
                 progress=self.progress,
                 batched=self.batched,
+                target=self.target,
             )
+            if self.target_norm == "per-problem":
+                problems = normalise_per_problem(problems)
+            self.problems_ = problems
             timings["simulate_seconds"] = time.perf_counter() - start
             start = time.perf_counter()
             self.net_ = train_np(
