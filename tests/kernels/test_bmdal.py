@@ -8,7 +8,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from labelwise import InvalidParameterError
-from labelwise.kernels._bmdal import METHODS, select_bmdal
+from labelwise.kernels._bmdal import METHODS, select_bmdal, select_bmdal_kernel
+from labelwise.kernels._kspace import FeatureGram
 
 
 def _data(seed=0, n_pool=40, n_train=6, p=4):
@@ -273,3 +274,20 @@ def test_adding_training_centers_at_once_equals_one_by_one(seed, n_train, dup):
     assert torch.allclose(one.m, many.m)
     assert one.center.tolist() == many.center.tolist()
     assert one.taken.tolist() == many.taken.tolist()
+
+
+@pytest.mark.parametrize("d", [16, 37])
+def test_maxdet_small_sigma_beyond_feature_rank_matches_float64_kernel_path(d):
+    # once the batch uses up the feature rank every remaining variance is O(σ²);
+    # float32 rounding used to decide those picks (17-65 % overlap, log det lower)
+    x = np.random.default_rng(d).normal(size=(500, d)).astype(np.float32)
+    sigma, b = 1e-3, 3 * d
+    got = select_bmdal(x, None, b, method="maxdet", sigma=sigma).indices
+    ref = select_bmdal_kernel(FeatureGram(x), 500, b, method="maxdet", sigma=sigma)
+
+    def logdet(idx):
+        xs = x[idx].astype(np.float64)
+        return np.linalg.slogdet(xs @ xs.T + sigma**2 * np.eye(len(idx)))[1]
+
+    assert set(got.tolist()) == set(ref.indices.tolist())
+    assert logdet(got) == pytest.approx(logdet(ref.indices), abs=1e-6)
