@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
+import torch
 
 from labelwise._validation import check_positive
 from labelwise.exceptions import InvalidParameterError
@@ -18,7 +19,7 @@ from labelwise.kernels import kcenter_greedy, kmeans_plusplus_factored, robust_k
 from labelwise.models.base import Embedder, ProbabilisticClassifier
 from labelwise.pool import LabelState
 from labelwise.strategies._registry import register
-from labelwise.strategies.base import Selection, Strategy
+from labelwise.strategies.base import Selection, Strategy, model_outputs
 
 
 @register("coreset")
@@ -60,11 +61,16 @@ class CoreSet(Strategy):
         batch_size: int,
         rng: np.random.Generator,
     ) -> Selection:
-        emb = np.asarray(model.embed(X), dtype=np.float32)
+        out = model_outputs(model, X, "embed")
+        emb: np.ndarray | torch.Tensor = (
+            out.to(torch.float32)
+            if isinstance(out, torch.Tensor)
+            else np.asarray(out, dtype=np.float32)
+        )
         labeled = state.labeled_indices()
         if self.robust:
             idx = robust_kcenter(
-                emb,
+                emb.cpu().numpy() if isinstance(emb, torch.Tensor) else emb,
                 batch_size,
                 labeled=labeled,
                 n_outliers=self.n_outliers,
@@ -103,9 +109,20 @@ class Badge(Strategy):
     ) -> Selection:
         pool = state.unlabeled_indices()
         xp = X[pool]
-        proba = np.asarray(model.predict_proba(xp), dtype=np.float32)
-        emb = np.asarray(model.embed(xp), dtype=np.float32)
-        resid = -proba
-        resid[np.arange(pool.size), proba.argmax(1)] += 1.0
-        idx = kmeans_plusplus_factored(resid, emb, batch_size, rng=rng)
+        proba = model_outputs(model, xp, "proba")
+        emb = model_outputs(model, xp, "embed")
+        if isinstance(proba, torch.Tensor) and isinstance(emb, torch.Tensor):
+            resid_t = -proba.to(torch.float32)
+            rows = torch.arange(pool.size, device=resid_t.device)
+            resid_t[rows, proba.argmax(1)] += 1.0
+            idx = kmeans_plusplus_factored(
+                resid_t, emb.to(torch.float32), batch_size, rng=rng
+            )
+            return Selection(indices=pool[idx])
+        p32 = np.asarray(proba, dtype=np.float32)
+        resid = -p32
+        resid[np.arange(pool.size), p32.argmax(1)] += 1.0
+        idx = kmeans_plusplus_factored(
+            resid, np.asarray(emb, dtype=np.float32), batch_size, rng=rng
+        )
         return Selection(indices=pool[idx])
