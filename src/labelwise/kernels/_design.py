@@ -43,10 +43,14 @@ def _rows_per_chunk(k: int, d: int, budget: int = 1 << 22) -> int:
 def kron_quadratic_blocks(
     mat: torch.Tensor, right: torch.Tensor, k: int
 ) -> torch.Tensor:
-    """``Q[n, a, b] = h_nᵀ mat[a-block, b-block] h_n`` for a ``(k d, k d)`` matrix.
+    """``Q[n, a, b] = h_nᵀ mat[a-block, b-block] h_n`` for a symmetric ``(k d, k d)``.
+
+    ``mat`` must be symmetric (``M⁻¹`` and ``M⁻¹ F M⁻¹`` are), so ``Q[n]`` is too:
+    only the ``k (k + 1) / 2`` blocks with ``a <= b`` are computed (one
+    ``(n x d) (d x k(k+1)d/2)`` product per chunk of rows) and mirrored.
 
     Args:
-        mat: Matrix of shape ``(k*d, k*d)``.
+        mat: Symmetric matrix of shape ``(k*d, k*d)``.
         right: The ``h_n``, shape ``(n, d)``.
         k: Number of blocks.
 
@@ -54,14 +58,19 @@ def kron_quadratic_blocks(
         Tensor of shape ``(n, k, k)``, computed in chunks of rows.
     """
     n, d = right.shape
-    # m4[i, a, b, j] = mat[a*d + i, b*d + j]
-    m4 = mat.reshape(k, d, k, d).permute(1, 0, 2, 3).reshape(d, k * k * d)
+    rows, cols = torch.triu_indices(k, k, device=mat.device)
+    n_pairs = int(rows.numel())
+    # m4[i, p, j] = mat[a_p*d + i, b_p*d + j] for the pairs p = (a_p <= b_p)
+    blocks = mat.reshape(k, d, k, d).permute(0, 2, 1, 3)[rows, cols]  # (P, d, d)
+    m4 = blocks.permute(1, 0, 2).reshape(d, n_pairs * d)
     out = torch.empty((n, k, k), dtype=mat.dtype, device=mat.device)
     step = _rows_per_chunk(k, d)
     for s in range(0, n, step):
         h = right[s : s + step].to(mat.dtype)
-        y = (h @ m4).reshape(-1, k, k, d)
-        out[s : s + step] = torch.einsum("nabj,nj->nab", y, h)
+        y = (h @ m4).reshape(-1, n_pairs, d)
+        q = torch.einsum("npj,nj->np", y, h)
+        out[s : s + step, rows, cols] = q
+        out[s : s + step, cols, rows] = q
     return out
 
 
@@ -188,10 +197,10 @@ def _apply_update(
     are single matrix products over all candidates).
     """
     y = a @ s
-    p -= y @ a.transpose(1, 2)
+    p.baddbmm_(y, a.transpose(1, 2), alpha=-1.0)
     z = wx - 0.5 * (y @ t)
-    yz = y @ z.transpose(1, 2)
-    c -= yz + yz.transpose(1, 2)
+    c.baddbmm_(y, z.transpose(1, 2), alpha=-1.0)
+    c.baddbmm_(z, y.transpose(1, 2), alpha=-1.0)
 
 
 def _trace_solve(c: torch.Tensor, a: torch.Tensor) -> torch.Tensor:
