@@ -66,11 +66,10 @@ class CoreSet(Strategy):
         batch_size: int,
         rng: np.random.Generator,
     ) -> Selection:
-        out = model_outputs(model, X, "embed")
         emb: np.ndarray | torch.Tensor = (
-            out.to(torch.float32)
-            if isinstance(out, torch.Tensor)
-            else np.asarray(out, dtype=np.float32)
+            torch.as_tensor(model_outputs(model, X, "embed")).to(torch.float32)
+            if on_accelerator(model)
+            else _embed_rows(model, X)
         )
         labeled = state.labeled_indices()
         if self.robust:
@@ -130,6 +129,21 @@ class Badge(Strategy):
 
 
 _ROWS = 1 << 16  # a multiple of the models' prediction batches
+
+
+def _embed_rows(model: Any, X: np.ndarray) -> np.ndarray:
+    """``model.embed(X)`` as float32, row chunk by row chunk into one array.
+
+    The same values as one call, without the model's pool-sized temporaries
+    (which the allocator may keep resident after the call).
+    """
+    out = np.empty((0, 0), dtype=np.float32)
+    for s in range(0, X.shape[0], _ROWS):
+        h = np.asarray(model.embed(X[s : s + _ROWS]), dtype=np.float32)
+        if s == 0:
+            out = np.empty((X.shape[0], h.shape[1]), dtype=np.float32)
+        out[s : s + len(h)] = h
+    return out
 
 
 def _badge_factors(
