@@ -251,10 +251,18 @@ def test_bad_arguments(kw, match):
 
 
 @settings(max_examples=30, deadline=None)
-@given(seed=st.integers(0, 10_000), n_train=st.integers(1, 9), dup=st.booleans())
-def test_adding_training_centers_at_once_equals_one_by_one(seed, n_train, dup):
+@given(
+    seed=st.integers(0, 10_000),
+    n_train=st.integers(1, 9),
+    dup=st.booleans(),
+    block=st.sampled_from([1 << 24, 5, 17]),  # small: several row chunks
+)
+def test_adding_training_centers_at_once_equals_one_by_one(seed, n_train, dup, block):
+    from unittest import mock
+
     import torch
 
+    from labelwise.kernels import _bmdal
     from labelwise.kernels._bmdal import _LCMD
     from labelwise.kernels._points import DensePoints
 
@@ -270,7 +278,8 @@ def test_adding_training_centers_at_once_equals_one_by_one(seed, n_train, dup):
     )
     for t in range(20, 20 + n_train):
         one.add(t)
-    many.add_many(list(range(20, 20 + n_train)), chunk=3)
+    with mock.patch.object(_bmdal, "BLOCK_ENTRIES", block):
+        many.add_many(list(range(20, 20 + n_train)), chunk=3)
     assert torch.allclose(one.m, many.m)
     assert one.center.tolist() == many.center.tolist()
     assert one.taken.tolist() == many.taken.tolist()

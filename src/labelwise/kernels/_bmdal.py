@@ -81,6 +81,7 @@ DEFAULT_MODE = {
     "lcmd": "tp",
 }
 WEIGHT_MODES = ("sq-dist", "dist", "none")
+BLOCK_ENTRIES = 1 << 24  # largest distance block of add_many (64 MB in float32)
 
 
 @dataclass(frozen=True)
@@ -353,19 +354,26 @@ class _Distance(_State):
 
         Equal to adding them one by one: each point keeps its smallest squared
         distance and the first center that attains it; distances come from one
-        ``(n, chunk)`` block per chunk instead of one pass per center.
+        ``(rows, chunk)`` block per chunk instead of one pass per center.
         """
+        # DensePoints: row chunks keep each distance block near 64 MB (a pool of
+        # 10^6 rows against 256 centers would be 1 GB); a Gram computes whole columns
+        dense = isinstance(self.points, DensePoints)
         for s in range(0, len(idx), chunk):
             block = torch.as_tensor(
                 idx[s : s + chunk], dtype=torch.long, device=self.device
             )
-            d2 = self.points.sqdist_block(block)
-            d2[block, torch.arange(block.numel(), device=self.device)] = 0.0
-            best, arg = d2.min(1)
-            closer = best < self.m
-            self.m = torch.where(closer, best, self.m)
-            self.center[closer] = block[arg[closer]]
-            self.m[block] = 0.0  # as add(): a center is its own nearest center
+            step = max(1, BLOCK_ENTRIES // block.numel()) if dense else self.n
+            for r in range(0, self.n, step):
+                rows = slice(r, r + step)
+                d2 = self.points.sqdist_block(block, rows)
+                best, arg = d2.min(1)
+                m, center = self.m[rows], self.center[rows]
+                closer = best < m
+                m.copy_(torch.where(closer, best, m))
+                center[closer] = block[arg[closer]]
+            # a center is its own nearest center, as add() (also when duplicated)
+            self.m[block] = 0.0
             self.center[block] = block
         if idx:
             self.has_center = True

@@ -284,8 +284,10 @@ class GramPoints:
         """``k(x, x)``, shape ``(n,)``."""
         return self.sq
 
-    def sqdist_block(self, idx: torch.Tensor) -> torch.Tensor:
-        """Squared distances of all points to the points ``idx``, ``(n, m)``."""
-        out = self.gram.cols(idx).mul_(-2.0)
-        out.add_(self.sq[:, None]).add_(self.sq[idx][None, :])
+    def sqdist_block(
+        self, idx: torch.Tensor, rows: slice = slice(None)
+    ) -> torch.Tensor:
+        """Squared distances of points ``rows`` to the points ``idx``, ``(r, m)``."""
+        out = self.gram.cols(idx)[rows].mul_(-2.0)
+        out.add_(self.sq[rows, None]).add_(self.sq[idx][None, :])
         return out.clamp_min_(0.0)

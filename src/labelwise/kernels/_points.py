@@ -54,10 +54,12 @@ class DensePoints:
         """Squared norms, shape ``(n,)``."""
         return self.sq
 
-    def sqdist_block(self, idx: torch.Tensor) -> torch.Tensor:
-        """Squared distances of all points to the points ``idx``, ``(n, m)``."""
-        dots = self.xt.t() @ self.xt[:, idx]
-        out = dots.mul_(-2.0).add_(self.sq[:, None]).add_(self.sq[idx][None, :])
+    def sqdist_block(
+        self, idx: torch.Tensor, rows: slice = slice(None)
+    ) -> torch.Tensor:
+        """Squared distances of points ``rows`` to the points ``idx``, ``(r, m)``."""
+        dots = self.xt[:, rows].t() @ self.xt[:, idx]
+        out = dots.mul_(-2.0).add_(self.sq[rows, None]).add_(self.sq[idx][None, :])
         return out.clamp_min_(0.0)
 
 
