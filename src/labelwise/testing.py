@@ -15,8 +15,11 @@ import warnings
 from typing import Any
 
 import numpy as np
+import torch
 
+from labelwise._device import resolve_device
 from labelwise.exceptions import BatchSizeWarning, UnsupportedModelError
+from labelwise.models.base import TensorOutput
 from labelwise.pool import LabelState
 from labelwise.strategies.base import Strategy
 
@@ -431,3 +434,47 @@ def _check_pickle(
             f"{idx.tolist()} with the same seed; everything select uses must be "
             "in the pickled state."
         )
+
+
+class TensorMockModel(MockModel):
+    """:class:`MockModel` that also hands its outputs over as tensors on ``device``.
+
+    It implements :class:`~labelwise.models.base.TensorOutputs`: the tensors are
+    the NumPy methods' values as float32 on ``device``, so a strategy's tensor path
+    can be compared with its NumPy path on the same numbers.
+
+    Args:
+        device: Where the tensors live (``"cpu"``, ``"cuda"``, ...). Defaults to
+            ``"cpu"``.
+        **kwargs: :class:`MockModel`'s arguments.
+    """
+
+    def __init__(self, device: Any = "cpu", **kwargs: Any):
+        super().__init__(**kwargs)
+        self._device = device
+
+    @property
+    def device(self) -> torch.device:
+        """The device of the tensors."""
+        return resolve_device(self._device)
+
+    def tensor_outputs(
+        self,
+        X: Any,
+        what: TensorOutput,
+        *,
+        n_samples: int | None = None,
+        rng: Any = None,
+    ) -> torch.Tensor:
+        """The output ``what`` as a float32 tensor on :attr:`device`."""
+        if what == "proba":
+            out = self.predict_proba(X)
+        elif what == "embed":
+            out = self.embed(X)
+        elif what == "proba_samples":
+            out = self.predict_proba_samples(X, int(n_samples or 1), rng=rng)
+        elif what == "proba_members":
+            out = self.predict_proba_members(X)
+        else:
+            raise ValueError(f"unknown output {what!r}")
+        return torch.as_tensor(out, dtype=torch.float32, device=self.device)

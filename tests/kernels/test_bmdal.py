@@ -8,7 +8,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from labelwise import InvalidParameterError
-from labelwise.kernels._bmdal import METHODS, select_bmdal
+from labelwise.kernels._bmdal import METHODS, select_bmdal, select_bmdal_kernel
+from labelwise.kernels._kspace import FeatureGram
 
 
 def _data(seed=0, n_pool=40, n_train=6, p=4):
@@ -250,10 +251,18 @@ def test_bad_arguments(kw, match):
 
 
 @settings(max_examples=30, deadline=None)
-@given(seed=st.integers(0, 10_000), n_train=st.integers(1, 9), dup=st.booleans())
-def test_adding_training_centers_at_once_equals_one_by_one(seed, n_train, dup):
+@given(
+    seed=st.integers(0, 10_000),
+    n_train=st.integers(1, 9),
+    dup=st.booleans(),
+    block=st.sampled_from([1 << 24, 5, 17]),  # small: several row chunks
+)
+def test_adding_training_centers_at_once_equals_one_by_one(seed, n_train, dup, block):
+    from unittest import mock
+
     import torch
 
+    from labelwise.kernels import _bmdal
     from labelwise.kernels._bmdal import _LCMD
     from labelwise.kernels._points import DensePoints
 
@@ -269,7 +278,25 @@ def test_adding_training_centers_at_once_equals_one_by_one(seed, n_train, dup):
     )
     for t in range(20, 20 + n_train):
         one.add(t)
-    many.add_many(list(range(20, 20 + n_train)), chunk=3)
+    with mock.patch.object(_bmdal, "BLOCK_ENTRIES", block):
+        many.add_many(list(range(20, 20 + n_train)), chunk=3)
     assert torch.allclose(one.m, many.m)
     assert one.center.tolist() == many.center.tolist()
     assert one.taken.tolist() == many.taken.tolist()
+
+
+@pytest.mark.parametrize("d", [16, 37])
+def test_maxdet_small_sigma_beyond_feature_rank_matches_float64_kernel_path(d):
+    # once the batch uses up the feature rank every remaining variance is O(σ²);
+    # float32 rounding used to decide those picks (17-65 % overlap, log det lower)
+    x = np.random.default_rng(d).normal(size=(500, d)).astype(np.float32)
+    sigma, b = 1e-3, 3 * d
+    got = select_bmdal(x, None, b, method="maxdet", sigma=sigma).indices
+    ref = select_bmdal_kernel(FeatureGram(x), 500, b, method="maxdet", sigma=sigma)
+
+    def logdet(idx):
+        xs = x[idx].astype(np.float64)
+        return np.linalg.slogdet(xs @ xs.T + sigma**2 * np.eye(len(idx)))[1]
+
+    assert set(got.tolist()) == set(ref.indices.tolist())
+    assert logdet(got) == pytest.approx(logdet(ref.indices), abs=1e-6)

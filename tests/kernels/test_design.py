@@ -74,6 +74,7 @@ def test_quadratic_blocks():
     rng = np.random.default_rng(2)
     k, d = 3, 4
     mat = rng.normal(size=(k * d, k * d))
+    mat = mat + mat.T  # symmetric, as M⁻¹ and M⁻¹ F M⁻¹ are
     h = rng.normal(size=(5, d))
     q = kron_quadratic_blocks(torch.tensor(mat), torch.tensor(h), k).numpy()
     for n in range(5):

@@ -39,9 +39,15 @@ features of the same kernel.
 
 In mode ``"p"`` the distance methods start from the largest ``k(x, x)``
 (``kmeanspp``: uniformly at random). maxdet and bait (rank-one updates that
-accumulate rounding) run in float64; the distance methods, fw and maxdiag in
-float32, as bmdal-reg does (it allows float64 only for maxdet, bait and the
-posterior transforms).
+accumulate rounding) run in float64 (maxdet with σ > 0 reads a float32 copy of
+the features only while the remaining variances are far above float32's
+rounding, see :class:`_MaxDetFeatures`); the distance methods, fw and maxdiag
+in float32. bmdal-reg also runs those in float32 on plain features, but after
+a posterior (``train``) transform it casts the features to float64 and runs
+them in float64; labelwise stays in float32 there.
+
+Every method runs on the device of ``pool`` (a CUDA tensor stays on its GPU)
+and returns host indices.
 
 References:
     Holzmüller, D., Zaverkin, V., Kästner, J., Steinwart, I. A Framework and
@@ -58,11 +64,12 @@ import numpy as np
 import torch
 
 from labelwise._typing import IndexArray, RNGLike
-from labelwise._validation import check_features, check_rng
+from labelwise._validation import check_rng
 from labelwise.exceptions import InvalidParameterError
 from labelwise.kernels._greedy import _check_n_select
+from labelwise.kernels._inputs import as_float_tensor
 from labelwise.kernels._kspace import FeatureGram, Gram, GramPoints, HeadGram
-from labelwise.kernels._points import DensePoints
+from labelwise.kernels._points import _CHUNK, DensePoints, _sq_norms
 
 METHODS = ("random", "maxdiag", "maxdet", "bait", "fw", "maxdist", "kmeanspp", "lcmd")
 DEFAULT_MODE = {
@@ -74,6 +81,7 @@ DEFAULT_MODE = {
     "lcmd": "tp",
 }
 WEIGHT_MODES = ("sq-dist", "dist", "none")
+BLOCK_ENTRIES = 1 << 24  # largest distance block of add_many (64 MB in float32)
 
 
 @dataclass(frozen=True)
@@ -100,10 +108,11 @@ class _Failed(Exception):
 class _State:
     """Greedy state over the feature set ``x`` (pool rows first)."""
 
-    def __init__(self, n: int, n_pool: int):
+    def __init__(self, n: int, n_pool: int, device: torch.device):
         self.n = n
         self.n_pool = n_pool
-        self.taken = torch.zeros(self.n, dtype=torch.bool)
+        self.device = device
+        self.taken = torch.zeros(self.n, dtype=torch.bool, device=device)
 
     def add(self, j: int) -> None:
         self.taken[j] = True
@@ -126,13 +135,13 @@ class _MaxDet(_State):
     """Pivoted partial Cholesky of ``K + σ² I`` (greedy log-determinant)."""
 
     def __init__(self, gram: Gram, n_pool: int, sigma: float, capacity: int):
-        super().__init__(gram.n, n_pool)
+        self.d = gram.diag() + sigma**2
+        super().__init__(gram.n, n_pool, self.d.device)
         self.gram = gram
         self.s2 = sigma**2
-        self.d = gram.diag() + self.s2
         # below this, a "positive" variance is rounding noise (only with sigma = 0)
         self.tol = 1e-12 * float(self.d.max()) if gram.n else 0.0
-        self.L = torch.zeros(self.n, capacity, dtype=self.d.dtype)
+        self.L = torch.zeros(self.n, capacity, dtype=self.d.dtype, device=self.device)
         self.m = 0
 
     def next(self, rng: np.random.Generator) -> int:
@@ -166,11 +175,19 @@ class _MaxDetFeatures(_MaxDet):
     ``σ² g_i² / c`` with ``g = Ψ M ψ_j`` and ``c = 1 + ψ_jᵀ M ψ_j`` — the same
     numbers as the pivoted Cholesky's ``ℓ_i²``, from one pass over the features
     per step and no growing ``n x m`` factor. ``M``, ``c`` and the variances
-    ``d`` are float64; the pass reads a float32 copy of ``Ψ`` (``read_dtype``;
-    half the bytes of float64, which dominate the step), so ``g`` carries
-    float32 rounding (relative ~1e-6) — it only shifts the small variances
-    that are never the argmax.
+    ``d`` are float64. While the variances are large, the pass reads a float32
+    copy of ``Ψ`` (``read_dtype``; half the bytes of float64, which dominate the
+    step): ``g`` then carries float32 rounding, which accumulates in ``d`` to
+    about ``1e-6 max_i |φ_i|²``. That is harmless while the largest remaining
+    ``d - σ²`` is far above it, but once the batch nears the rank of the features
+    every remaining variance is ``O(σ²)`` and float32 rounding would decide the
+    pick. So when the largest remaining ``d - σ²`` falls below
+    ``SWITCH * max_i |φ_i|²``, the variances are recomputed exactly from ``M``
+    (``σ² (1 + ψᵀ M ψ)``, one chunked pass) and every later pass reads a float64
+    copy of ``Ψ``.
     """
+
+    SWITCH = 1e-3
 
     def __init__(
         self,
@@ -179,14 +196,35 @@ class _MaxDetFeatures(_MaxDet):
         sigma: float,
         read_dtype: torch.dtype = torch.float32,
     ):
-        _State.__init__(self, x.shape[0], n_pool)
+        _State.__init__(self, x.shape[0], n_pool, x.device)
         self.s2, self.sigma = sigma**2, sigma
         self.x = x  # exact rows for psi_j; no copy
-        norms = torch.linalg.vector_norm(x.to(torch.float64), dim=1)
-        self.d = norms.square_().add_(self.s2)
+        norms = _sq_norms(x).to(torch.float64)
+        self.switch_at = self.SWITCH * float(norms.max()) if x.shape[0] else 0.0
+        self.d = norms.add_(self.s2)
         self.tol = 1e-12 * float(self.d.max()) if x.shape[0] else 0.0
         self.psi_t = x.t().to(read_dtype).contiguous().mul_(1.0 / sigma)  # (p, n)
-        self.M = torch.eye(x.shape[1], dtype=torch.float64)
+        self.M = torch.eye(x.shape[1], dtype=torch.float64, device=x.device)
+
+    def next(self, rng: np.random.Generator) -> int:
+        j = super().next(rng)
+        if (
+            self.psi_t.dtype != torch.float64
+            and float(self.d[j]) - self.s2 <= self.switch_at
+        ):
+            self._to_float64()
+            j = super().next(rng)
+        return j
+
+    def _to_float64(self) -> None:
+        """Read ``Ψ`` in float64 from now on; recompute ``d`` exactly from ``M``."""
+        del self.psi_t  # free the float32 copy before building the float64 one
+        self.psi_t = self.x.t().to(torch.float64).contiguous().mul_(1.0 / self.sigma)
+        for s in range(0, self.n, _CHUNK):
+            block = self.psi_t[:, s : s + _CHUNK]
+            quad = ((self.M @ block) * block).sum(0)
+            self.d[s : s + _CHUNK] = quad.add_(1.0).mul_(self.s2)
+        self.d[self.taken] = -math.inf
 
     def add(self, j: int) -> None:
         if not float(self.d[j]) > 0:
@@ -207,7 +245,7 @@ class _Bait(_State):
     def __init__(
         self, x: torch.Tensor, n_pool: int, sigma: float, targets_extra: torch.Tensor
     ):
-        super().__init__(x.shape[0], n_pool)
+        super().__init__(x.shape[0], n_pool, x.device)
         self.x = x.clone()
         self.s2 = sigma**2
         self.sigma = sigma
@@ -253,7 +291,7 @@ class _Bait(_State):
 
     def backward(self, chosen: list[int]) -> int:
         """The chosen point whose removal costs least (largest score), or fail."""
-        idx = torch.as_tensor(chosen)
+        idx = torch.as_tensor(chosen, device=self.device)
         den = self.d[idx] - self.s2
         num = self.s[idx].clamp_min(0.0)
         score = torch.where(den < 0, num / den, torch.full_like(den, -math.inf))
@@ -271,7 +309,7 @@ class _FrankWolfe(_State):
     """ACS-FW: approach ``L = Σ_i φ_i`` by steps towards ``R φ_j / r_j``."""
 
     def __init__(self, x: torch.Tensor, n_pool: int):
-        super().__init__(x.shape[0], n_pool)
+        super().__init__(x.shape[0], n_pool, x.device)
         r = (x * x).sum(1).sqrt()
         self.R = float(r.sum())
         self.xhat = x / (r[:, None] + 1e-30)
@@ -294,10 +332,11 @@ class _Distance(_State):
     """Squared distance of every point to its nearest center (and which)."""
 
     def __init__(self, points: DensePoints | GramPoints, n_pool: int):
-        super().__init__(points.n, n_pool)
+        dev = points.sq.device
+        super().__init__(points.n, n_pool, dev)
         self.points = points
-        self.m = torch.full((self.n,), math.inf, dtype=points.sq.dtype)
-        self.center = torch.full((self.n,), -1, dtype=torch.long)
+        self.m = torch.full((self.n,), math.inf, dtype=points.sq.dtype, device=dev)
+        self.center = torch.full((self.n,), -1, dtype=torch.long, device=dev)
         self.has_center = False
 
     def add(self, j: int) -> None:
@@ -315,21 +354,32 @@ class _Distance(_State):
 
         Equal to adding them one by one: each point keeps its smallest squared
         distance and the first center that attains it; distances come from one
-        ``(n, chunk)`` block per chunk instead of one pass per center.
+        ``(rows, chunk)`` block per chunk instead of one pass per center.
         """
+        # DensePoints: row chunks keep each distance block near 64 MB (a pool of
+        # 10^6 rows against 256 centers would be 1 GB); a Gram computes whole columns
+        dense = isinstance(self.points, DensePoints)
         for s in range(0, len(idx), chunk):
-            block = torch.as_tensor(idx[s : s + chunk], dtype=torch.long)
-            d2 = self.points.sqdist_block(block)
-            d2[block, torch.arange(block.numel())] = 0.0
-            best, arg = d2.min(1)
-            closer = best < self.m
-            self.m = torch.where(closer, best, self.m)
-            self.center[closer] = block[arg[closer]]
-            self.m[block] = 0.0  # as add(): a center is its own nearest center
+            block = torch.as_tensor(
+                idx[s : s + chunk], dtype=torch.long, device=self.device
+            )
+            step = max(1, BLOCK_ENTRIES // block.numel()) if dense else self.n
+            for r in range(0, self.n, step):
+                rows = slice(r, r + step)
+                d2 = self.points.sqdist_block(block, rows)
+                best, arg = d2.min(1)
+                m, center = self.m[rows], self.center[rows]
+                closer = best < m
+                m.copy_(torch.where(closer, best, m))
+                center[closer] = block[arg[closer]]
+            # a center is its own nearest center, as add() (also when duplicated)
+            self.m[block] = 0.0
             self.center[block] = block
         if idx:
             self.has_center = True
-            self.taken[torch.as_tensor(idx, dtype=torch.long)] = True
+            self.taken[torch.as_tensor(idx, dtype=torch.long, device=self.device)] = (
+                True
+            )
 
     def first(self, what: str) -> int:
         return self.argmax(self.points.sq_norms(), what)
@@ -346,8 +396,8 @@ class _KMeansPP(_Distance):
     def next(self, rng: np.random.Generator) -> int:
         free = ~self.taken[: self.n_pool]
         if not self.has_center:
-            return int(rng.choice(np.flatnonzero(free.numpy())))
-        w = self.masked(self.m).clamp_min(0.0).numpy().astype(np.float64)
+            return int(rng.choice(np.flatnonzero(free.cpu().numpy())))
+        w = self.masked(self.m).clamp_min(0.0).cpu().numpy().astype(np.float64)
         w[~np.isfinite(w)] = 0.0
         total = w.sum()
         if not total > 0:
@@ -372,25 +422,19 @@ class _LCMD(_Distance):
         else:
             contrib = torch.ones_like(m)
         contrib = torch.where(free, contrib, torch.zeros_like(contrib))
-        weights = torch.zeros(self.n, dtype=m.dtype)
+        weights = torch.zeros(self.n, dtype=m.dtype, device=self.device)
         weights.index_add_(0, self.center[: self.n_pool], contrib)
         best = weights.max()
         in_best = (weights[self.center[: self.n_pool]] == best) & free
         score = torch.where(in_best, m, torch.full_like(m, -math.inf))
-        full = torch.full((self.n,), -math.inf, dtype=m.dtype)
+        full = torch.full((self.n,), -math.inf, dtype=m.dtype, device=self.device)
         full[: self.n_pool] = score
         return self.argmax(full, "lcmd")
 
 
 # ------------------------------------------------------------------ driver
 def _as64(x: Any, name: str, dtype: torch.dtype = torch.float64) -> torch.Tensor:
-    arr = x.detach().cpu().numpy() if isinstance(x, torch.Tensor) else x
-    t = torch.as_tensor(check_features(arr, name=name, ndim_min=2), dtype=dtype)
-    if t.ndim != 2:
-        raise InvalidParameterError(
-            f"{name} must have shape (n_samples, n_features); got {tuple(t.shape)}."
-        )
-    return t
+    return as_float_tensor(x, name, dtype=dtype)
 
 
 def _bait_rank_one(
@@ -416,7 +460,7 @@ def _bait_rank_one(
 
     p = xp.shape[1]
     fisher = xp.t() @ xp + xt.t() @ xt
-    precision = torch.eye(p, dtype=xp.dtype)
+    precision = torch.eye(p, dtype=xp.dtype, device=xp.device)
     if mode == "tp":
         precision = precision + xt.t() @ xt / sigma**2
     # stored transposed, so the kernel's (d, n) copy is this array itself
@@ -515,7 +559,7 @@ def _run(
 
 
 def _maxdiag(diag: torch.Tensor, n_select: int) -> BatchResult:
-    order = np.argsort(-diag.numpy(), kind="stable")[:n_select]
+    order = np.argsort(-diag.cpu().numpy(), kind="stable")[:n_select]
     return BatchResult(order.astype(np.int64))
 
 
@@ -561,7 +605,7 @@ def select_bmdal(
     if train is None or np.shape(train)[0] == 0:
         xt = xp[:0]
     else:
-        xt = _as64(train, "train", dtype)
+        xt = _as64(train, "train", dtype).to(xp.device)
     if xt.shape[1] != xp.shape[1]:
         raise InvalidParameterError(
             f"pool and train features differ in width: {xp.shape[1]} vs {xt.shape[1]}."

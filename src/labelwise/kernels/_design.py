@@ -13,7 +13,8 @@ each candidate carries two ``r x r`` matrices, ``P_x = V_x M⁻¹ V_xᵀ`` and
 ``C_x = V_x M⁻¹ F M⁻¹ V_xᵀ``, updated after each pick from one ``(N x d)`` by
 ``(d x 2 k r)`` product. Candidate state is kept in float64, and is recomputed
 exactly from ``M⁻¹`` before backward pruning (in float32 the incremental state
-drifts and pruning amplifies the drift; see PERFORMANCE.md).
+drifts and pruning amplifies the drift). Everything runs on the device of the
+candidate tensors; ``fisher`` and ``precision`` are moved there.
 
 References:
     Ash, J., Goel, S., Krishnamurthy, A., Kakade, S. Gone Fishing: Neural Active
@@ -30,6 +31,7 @@ import torch
 from labelwise._typing import IndexArray
 from labelwise.exceptions import InvalidParameterError
 from labelwise.kernels._greedy import _check_n_select
+from labelwise.kernels._inputs import check_finite_tensor
 
 _DT = torch.float64
 
@@ -41,10 +43,14 @@ def _rows_per_chunk(k: int, d: int, budget: int = 1 << 22) -> int:
 def kron_quadratic_blocks(
     mat: torch.Tensor, right: torch.Tensor, k: int
 ) -> torch.Tensor:
-    """``Q[n, a, b] = h_nᵀ mat[a-block, b-block] h_n`` for a ``(k d, k d)`` matrix.
+    """``Q[n, a, b] = h_nᵀ mat[a-block, b-block] h_n`` for a symmetric ``(k d, k d)``.
+
+    ``mat`` must be symmetric (``M⁻¹`` and ``M⁻¹ F M⁻¹`` are), so ``Q[n]`` is too:
+    only the ``k (k + 1) / 2`` blocks with ``a <= b`` are computed (one
+    ``(n x d) (d x k(k+1)d/2)`` product per chunk of rows) and mirrored.
 
     Args:
-        mat: Matrix of shape ``(k*d, k*d)``.
+        mat: Symmetric matrix of shape ``(k*d, k*d)``.
         right: The ``h_n``, shape ``(n, d)``.
         k: Number of blocks.
 
@@ -52,15 +58,26 @@ def kron_quadratic_blocks(
         Tensor of shape ``(n, k, k)``, computed in chunks of rows.
     """
     n, d = right.shape
-    # m4[i, a, b, j] = mat[a*d + i, b*d + j]
-    m4 = mat.reshape(k, d, k, d).permute(1, 0, 2, 3).reshape(d, k * k * d)
-    out = torch.empty((n, k, k), dtype=mat.dtype)
+    rows, cols = torch.triu_indices(k, k, device=mat.device)
+    n_pairs = int(rows.numel())
+    # m4[i, p, j] = mat[a_p*d + i, b_p*d + j] for the pairs p = (a_p <= b_p)
+    blocks = mat.reshape(k, d, k, d).permute(0, 2, 1, 3)[rows, cols]  # (P, d, d)
+    m4 = blocks.permute(1, 0, 2).reshape(d, n_pairs * d)
+    out = torch.empty((n, k, k), dtype=mat.dtype, device=mat.device)
     step = _rows_per_chunk(k, d)
     for s in range(0, n, step):
         h = right[s : s + step].to(mat.dtype)
-        y = (h @ m4).reshape(-1, k, k, d)
-        out[s : s + step] = torch.einsum("nabj,nj->nab", y, h)
+        y = (h @ m4).reshape(-1, n_pairs, d)
+        q = torch.einsum("npj,nj->np", y, h)
+        out[s : s + step, rows, cols] = q
+        out[s : s + step, cols, rows] = q
     return out
+
+
+def _raw_tensor(x: Any, device: torch.device | None = None) -> torch.Tensor:
+    """``x`` as a tensor (no copy for numpy or torch input), optionally moved."""
+    t = x.detach() if isinstance(x, torch.Tensor) else torch.as_tensor(np.asarray(x))
+    return t if device is None else t.to(device)
 
 
 def kron_gram(left: torch.Tensor, right: torch.Tensor) -> torch.Tensor:
@@ -75,7 +92,7 @@ def kron_gram(left: torch.Tensor, right: torch.Tensor) -> torch.Tensor:
     """
     n, _, k = left.shape
     d = right.shape[1]
-    out = torch.zeros((k, d, k, d), dtype=_DT)
+    out = torch.zeros((k, d, k, d), dtype=_DT, device=right.device)
     step = _rows_per_chunk(k, d)
     for s in range(0, n, step):
         lt = left[s : s + step].to(_DT)
@@ -97,7 +114,7 @@ def _project(
     d = right.shape[1]
     m = mats.shape[1]
     mm = mats.reshape(k, d, m).permute(1, 0, 2).reshape(d, k * m)
-    out = torch.empty((n, r, m), dtype=_DT)
+    out = torch.empty((n, r, m), dtype=_DT, device=mats.device)
     step = max(1, (1 << 22) // max(1, k * m))
     for s in range(0, n, step):
         e = (right[s : s + step].to(_DT) @ mm).reshape(-1, k, m)
@@ -152,7 +169,9 @@ class _State:
             vm = left @ torch.einsum("cjq,j->cq", m.reshape(self.k, h.shape[0], -1), h)
             return 0.5 * (vm + vm.t())
 
-        inner = v_times_sym(u) + sign * torch.eye(left.shape[0], dtype=_DT)
+        inner = v_times_sym(u) + sign * torch.eye(
+            left.shape[0], dtype=_DT, device=left.device
+        )
         s = torch.linalg.inv(inner)
         t = v_times_sym(w)  # Uᵀ F U = V G Vᵀ
         us = u @ s
@@ -178,10 +197,10 @@ def _apply_update(
     are single matrix products over all candidates).
     """
     y = a @ s
-    p -= y @ a.transpose(1, 2)
+    p.baddbmm_(y, a.transpose(1, 2), alpha=-1.0)
     z = wx - 0.5 * (y @ t)
-    yz = y @ z.transpose(1, 2)
-    c -= yz + yz.transpose(1, 2)
+    c.baddbmm_(y, z.transpose(1, 2), alpha=-1.0)
+    c.baddbmm_(z, y.transpose(1, 2), alpha=-1.0)
 
 
 def _trace_solve(c: torch.Tensor, a: torch.Tensor) -> torch.Tensor:
@@ -227,22 +246,18 @@ def greedy_a_optimal(
         shape ``(n_select,)``, and the forward gain (trace decrease) of each forward
         pick, shape ``(n_forward,)``.
     """
-    lt = torch.as_tensor(
-        np.asarray(left) if not isinstance(left, torch.Tensor) else left
-    )
-    ht = torch.as_tensor(
-        np.asarray(right) if not isinstance(right, torch.Tensor) else right
-    )
+    lt = _raw_tensor(left)
+    ht = _raw_tensor(right, lt.device)
     if lt.ndim != 3 or ht.ndim != 2 or lt.shape[0] != ht.shape[0]:
         raise InvalidParameterError(
             "greedy_a_optimal expects left of shape (n, r, k) and right of shape "
             f"(n, d) with the same n; got {tuple(lt.shape)} and {tuple(ht.shape)}."
         )
     n, _, k = lt.shape
-    if not (torch.isfinite(lt).all() and torch.isfinite(ht).all()):
-        raise InvalidParameterError("left/right contain NaN or infinite values.")
+    check_finite_tensor(lt, "left")
+    check_finite_tensor(ht, "right")
     f, m0, n_fwd = _check_design(
-        fisher, precision, k * ht.shape[1], "k*d", n, n_select, n_forward
+        fisher, precision, k * ht.shape[1], "k*d", n, n_select, n_forward, lt.device
     )
     return _greedy_a_optimal(lt, ht, int(n_select), f, m0, n_fwd)
 
@@ -255,14 +270,11 @@ def _check_design(
     n: int,
     n_select: Any,
     n_forward: int | None,
+    device: torch.device,
 ) -> tuple[torch.Tensor, torch.Tensor, int]:
-    """Validated float64 ``F``, ``M`` (``dim x dim``) and the forward step count."""
-    f = torch.as_tensor(
-        np.asarray(fisher) if not isinstance(fisher, torch.Tensor) else fisher
-    ).to(_DT)
-    m0 = torch.as_tensor(
-        np.asarray(precision) if not isinstance(precision, torch.Tensor) else precision
-    ).to(_DT)
+    """Validated float64 ``F``, ``M`` (``dim x dim``, on ``device``), step count."""
+    f = _raw_tensor(fisher, device).to(_DT)
+    m0 = _raw_tensor(precision, device).to(_DT)
     for name, mat in (("fisher", f), ("precision", m0)):
         if tuple(mat.shape) != (dim, dim):
             raise InvalidParameterError(
@@ -289,8 +301,9 @@ def _greedy_a_optimal(
     state = _State(precision, fisher, k)
     p = _sandwich(left, kron_quadratic_blocks(state.minv, right, k))
     c = _sandwich(left, kron_quadratic_blocks(state.g, right, k))
-    eye = torch.eye(r, dtype=_DT)
-    taken = torch.zeros(left.shape[0], dtype=torch.bool)
+    dev = left.device
+    eye = torch.eye(r, dtype=_DT, device=dev)
+    taken = torch.zeros(left.shape[0], dtype=torch.bool, device=dev)
     picks: list[int] = []
     gains = np.empty(n_forward)
     for step in range(n_forward):
@@ -305,11 +318,11 @@ def _greedy_a_optimal(
         aw = _project(left, right, torch.cat([u, w], dim=1))
         _apply_update(p, c, aw[..., :r], aw[..., r:], s, t)
     if n_forward > n_select:
-        sel = torch.tensor(picks)
+        sel = torch.tensor(picks, device=dev)
         ls, rs = left[sel], right[sel]
         ps = _sandwich(ls, kron_quadratic_blocks(state.minv, rs, k))
         cs = _sandwich(ls, kron_quadratic_blocks(state.g, rs, k))
-        alive = torch.ones(len(picks), dtype=torch.bool)
+        alive = torch.ones(len(picks), dtype=torch.bool, device=dev)
         for _ in range(n_forward - n_select):
             # removal raises tr(M⁻¹F) by tr(C (I - P)⁻¹) = -tr(C (P - I)⁻¹)
             score = -_trace_solve(cs, eye - ps)
@@ -341,7 +354,7 @@ def greedy_a_optimal_rank_one(
     a removal) both are updated from two projections of all candidates:
     ``a ← a - (Φw)² / c`` and ``b ← b - 2 (Φw)(Φz) / c + (Φw)² wᵀFw / c²`` with
     ``z = M⁻¹Fw``. One step costs ``O(n d)``, not ``O(n d²)``. Float64 throughout
-    (float32 drifts after about 70 picks, see PERFORMANCE.md).
+    (float32 drifts after about 70 picks), on the device of ``features``.
 
     Args:
         features: Candidate features ``φ_x``, shape ``(n, d)``.
@@ -353,21 +366,20 @@ def greedy_a_optimal_rank_one(
     Returns:
         ``(indices, gains)`` as :func:`greedy_a_optimal`.
     """
-    h = torch.as_tensor(
-        np.asarray(features) if not isinstance(features, torch.Tensor) else features
-    ).to(_DT)
+    h = _raw_tensor(features).to(_DT)
     if h.ndim != 2:
         raise InvalidParameterError(
             f"features must have shape (n, d); got {tuple(h.shape)}."
         )
     n, d = h.shape
-    if not torch.isfinite(h).all():
-        raise InvalidParameterError("features contain NaN or infinite values.")
-    f, m0, n_fwd = _check_design(fisher, precision, d, "d", n, n_select, n_forward)
+    check_finite_tensor(h, "features")
+    f, m0, n_fwd = _check_design(
+        fisher, precision, d, "d", n, n_select, n_forward, h.device
+    )
     minv = torch.linalg.inv(m0)
     minv = (minv + minv.t()) / 2
-    a = torch.empty(n, dtype=h.dtype)
-    b = torch.empty(n, dtype=h.dtype)
+    a = torch.empty(n, dtype=h.dtype, device=h.device)
+    b = torch.empty(n, dtype=h.dtype, device=h.device)
     for s in range(0, n, 8192):  # row chunks: no n x d temporaries
         hc = h[s : s + 8192]
         hm = hc @ minv
@@ -394,7 +406,7 @@ def greedy_a_optimal_rank_one(
         b.add_(-2.0 * pw * pz / c + pw * pw * (wfw / c**2))
         minv = minv - torch.outer(w, w) / c
 
-    blocked = torch.zeros(n, dtype=_DT)
+    blocked = torch.zeros(n, dtype=_DT, device=h.device)
     picks: list[int] = []
     gains = np.empty(n_fwd)
     for step in range(n_fwd):
@@ -406,9 +418,9 @@ def greedy_a_optimal_rank_one(
         update(ht, a, b, h[j].clone(), 1.0 + float(a[j]))
     if n_fwd > int(n_select):
         # pruning only needs the picked candidates' values
-        sel = torch.as_tensor(picks)
+        sel = torch.as_tensor(picks, device=h.device)
         hs, as_, bs = ht[:, sel].contiguous(), a[sel].clone(), b[sel].clone()
-        alive = torch.zeros(len(picks), dtype=_DT)
+        alive = torch.zeros(len(picks), dtype=_DT, device=h.device)
         for _ in range(n_fwd - int(n_select)):
             # removal raises tr(M⁻¹F) by b / (1 - a): the smallest rise goes
             score = torch.nan_to_num(bs / (as_ - 1.0), nan=-float("inf")) + alive

@@ -19,8 +19,9 @@ import numpy as np
 import torch
 
 from labelwise._typing import FloatArray, IndexArray, RNGLike
-from labelwise._validation import check_features, check_indices, check_rng
+from labelwise._validation import check_indices, check_rng
 from labelwise.exceptions import FallbackWarning, InvalidParameterError
+from labelwise.kernels._inputs import as_float_tensor
 from labelwise.kernels._points import (
     DensePoints,
     KroneckerPoints,
@@ -29,14 +30,8 @@ from labelwise.kernels._points import (
 
 
 def _as_tensor(x: Any, name: str) -> torch.Tensor:
-    """Validate a 2-D finite float array; no copy for float numpy or torch input."""
-    arr = x.detach().cpu().numpy() if isinstance(x, torch.Tensor) else x
-    t = torch.as_tensor(check_features(arr, name=name))
-    if t.ndim != 2:
-        raise InvalidParameterError(
-            f"{name} must have shape (n_samples, n_features); got {tuple(t.shape)}."
-        )
-    return t if t.is_floating_point() else t.to(torch.float32)
+    """Validate a 2-D finite float array where it lives; no copy for float input."""
+    return as_float_tensor(x, name)
 
 
 def _check_n_select(n_select: Any, n_available: int) -> int:
@@ -106,6 +101,8 @@ def kcenter_greedy(
     one pass over the data (``O(n * d)``); no ``n x n`` matrix is formed. Extra
     memory: one transposed copy of ``features`` plus ``O(n)``. Ties go to the
     smallest index. Distances use the norms trick in the dtype of ``features``.
+    A torch tensor is processed on its device (e.g. CUDA) without a host copy;
+    the indices come back as a host array either way.
 
     Args:
         features: Array of shape ``(n_samples, n_features)``.
@@ -132,8 +129,9 @@ def kcenter_greedy(
     n_select = _check_n_select(n_select, n - lab.size)
     points = DensePoints(x)
     if lab.size:
-        min_d2 = min_sqdist_to_set(x, x[torch.from_numpy(lab)])
-        min_d2[torch.from_numpy(lab)] = -float("inf")
+        lab_t = torch.from_numpy(lab).to(x.device)
+        min_d2 = min_sqdist_to_set(x, x[lab_t])
+        min_d2[lab_t] = -float("inf")
         picks, radii = _kcenter_greedy(points, min_d2, n_select)
     else:
         first = int(check_rng(rng).integers(n))
@@ -206,7 +204,10 @@ def kmeans_plusplus(
     The first center is the row of largest norm (BADGE's rule) or, with
     ``first="random"``, a uniformly drawn row (the original k-means++). Each next
     center is drawn with probability proportional to its squared distance to the
-    nearest chosen center. No Lloyd iterations follow (seeding only).
+    nearest chosen center. No Lloyd iterations follow (seeding only). A torch
+    tensor is processed on its device; each draw takes one uniform number from
+    ``rng`` and inverts the cumulative D² weights, so the same seed gives the
+    same centers on the same device (and on CPU and GPU up to float ties).
 
     Args:
         features: Array of shape ``(n_samples, n_features)``.
@@ -240,7 +241,8 @@ def kmeans_plusplus_factored(
 
     This is BADGE's selection on its gradient embedding ``(onehot(ŷ) - p) ⊗ h``:
     the inner products factorise, so only ``left`` ``(n, k)`` and ``right``
-    ``(n, d)`` are read and memory stays ``O(n (k + d))``.
+    ``(n, d)`` are read and memory stays ``O(n (k + d))``. Torch tensors are
+    processed on their device, as :func:`kmeans_plusplus`.
 
     Args:
         left: Array of shape ``(n_samples, k)``.

@@ -17,8 +17,9 @@ PosteriorGram    ``k(x, x') - z(x)ᵀ z(x')`` with ``z(x) = L̃⁻¹ k(X_tr, x)`
                  ``L̃ L̃ᵀ = K_tr + σ² I`` (robust Cholesky)
 ================ ==============================================================
 
-Everything is float64. Columns are computed from data stored transposed
-(``(d, n)``, contiguous), which torch's CPU BLAS reads fastest.
+Everything is float64, on the device of the data (a CUDA tensor stays on its
+GPU). Columns are computed from data stored transposed (``(d, n)``,
+contiguous), which torch's CPU BLAS reads fastest.
 """
 
 from __future__ import annotations
@@ -31,11 +32,21 @@ import torch
 
 from labelwise._validation import check_features
 from labelwise.exceptions import InvalidParameterError
+from labelwise.kernels._inputs import check_finite_tensor
 from labelwise.kernels._transforms import robust_cholesky
 
 
-def _index(idx: Any) -> torch.Tensor:
-    return torch.as_tensor(np.asarray(idx, dtype=np.int64).reshape(-1))
+def _index(idx: Any, device: torch.device | None = None) -> torch.Tensor:
+    if isinstance(idx, torch.Tensor):
+        return idx.reshape(-1).to(device=device, dtype=torch.long)
+    return torch.as_tensor(np.asarray(idx, dtype=np.int64).reshape(-1), device=device)
+
+
+def _float64(x: Any) -> torch.Tensor:
+    """``x`` as a float64 tensor on its own device (numpy: on the CPU)."""
+    if isinstance(x, torch.Tensor):
+        return x.detach().to(torch.float64)
+    return torch.as_tensor(np.asarray(x), dtype=torch.float64)
 
 
 class Gram:
@@ -67,7 +78,7 @@ class FeatureGram(Gram):
     """``k(x_i, x_j) = <φ_i, φ_j>`` of a feature matrix ``(n, p)``."""
 
     def __init__(self, features: Any):
-        f = torch.as_tensor(np.asarray(features), dtype=torch.float64)
+        f = _float64(features)
         if f.ndim != 2:
             raise InvalidParameterError(
                 f"features must have shape (n, p); got {tuple(f.shape)}."
@@ -80,7 +91,7 @@ class FeatureGram(Gram):
         return self._diag
 
     def cols(self, idx: Any) -> torch.Tensor:
-        return self.ft.t() @ self.ft[:, _index(idx)]
+        return self.ft.t() @ self.ft[:, _index(idx, self.ft.device)]
 
     def row(self, j: int) -> torch.Tensor:
         return torch.mv(self.ft.t(), self.ft[:, j].contiguous())
@@ -117,8 +128,12 @@ class NNGPGram(Gram):
         sigma_w: float = 0.25,
         sigma_b: float = 0.0,
     ):
-        arr = check_features(X, name="X", ndim_min=2)
-        x = torch.as_tensor(arr.reshape(arr.shape[0], -1), dtype=torch.float64)
+        if isinstance(X, torch.Tensor):
+            check_finite_tensor(X, "X")
+            x = X.detach().reshape(X.shape[0], -1).to(torch.float64)
+        else:
+            arr = check_features(X, name="X", ndim_min=2)
+            x = torch.as_tensor(arr.reshape(arr.shape[0], -1), dtype=torch.float64)
         if int(n_layers) < 1 or not sigma_w > 0 or not sigma_b >= 0:
             raise InvalidParameterError(
                 "nngp needs n_layers >= 1, sigma_w > 0 and sigma_b >= 0; got "
@@ -138,7 +153,7 @@ class NNGPGram(Gram):
         return self.diags[-1]
 
     def cols(self, idx: Any) -> torch.Tensor:
-        i = _index(idx)
+        i = _index(idx, self.xt.device)
         k: torch.Tensor = self.sw2 * (self.xt.t() @ self.xt[:, i]) / self.d + self.sb2
         for diag in self.diags[:-1]:
             root = torch.sqrt(diag[:, None] * diag[i][None, :])
@@ -180,8 +195,9 @@ def scale_gram(base: Gram, train: Any, factor: float | None = None) -> Gram:
             k(x, x))`` over ``train`` (1 when there are none or they are 0).
     """
     if factor is None:
-        t = _index(train)
-        mean = float(base.diag()[t].mean()) if t.numel() else 0.0
+        diag = base.diag()
+        t = _index(train, diag.device)
+        mean = float(diag[t].mean()) if t.numel() else 0.0
         factor = 1.0 / math.sqrt(mean) if mean > 0 else 1.0
     return ScaledGram(base, factor)
 
@@ -205,24 +221,26 @@ class PosteriorGram(Gram):
                 f"train/posterior needs sigma > 0; got {sigma!r}."
             )
         self.base, self.n = base, base.n
-        t = _index(train)
+        dev = base.diag().device
+        t = _index(train, dev)
         if t.numel():
             k_tr = base.cols(t)  # (n, m)
             chol = robust_cholesky(
-                k_tr[t] + sigma**2 * torch.eye(t.numel(), dtype=torch.float64)
+                k_tr[t]
+                + sigma**2 * torch.eye(t.numel(), dtype=torch.float64, device=dev)
             )
             self.z = torch.linalg.solve_triangular(
                 chol, k_tr.t().contiguous(), upper=False
             )
         else:
-            self.z = torch.zeros(0, base.n, dtype=torch.float64)
+            self.z = torch.zeros(0, base.n, dtype=torch.float64, device=dev)
         self._diag: torch.Tensor = base.diag() - (self.z * self.z).sum(0)
 
     def diag(self) -> torch.Tensor:
         return self._diag
 
     def cols(self, idx: Any) -> torch.Tensor:
-        i = _index(idx)
+        i = _index(idx, self.z.device)
         out: torch.Tensor = self.base.cols(i) - self.z.t() @ self.z[:, i]
         return out
 
@@ -266,8 +284,10 @@ class GramPoints:
         """``k(x, x)``, shape ``(n,)``."""
         return self.sq
 
-    def sqdist_block(self, idx: torch.Tensor) -> torch.Tensor:
-        """Squared distances of all points to the points ``idx``, ``(n, m)``."""
-        out = self.gram.cols(idx).mul_(-2.0)
-        out.add_(self.sq[:, None]).add_(self.sq[idx][None, :])
+    def sqdist_block(
+        self, idx: torch.Tensor, rows: slice = slice(None)
+    ) -> torch.Tensor:
+        """Squared distances of points ``rows`` to the points ``idx``, ``(r, m)``."""
+        out = self.gram.cols(idx)[rows].mul_(-2.0)
+        out.add_(self.sq[rows, None]).add_(self.sq[idx][None, :])
         return out.clamp_min_(0.0)

@@ -2,8 +2,8 @@
 
 Both classes store their data transposed (features x points, column-major for the
 points) because torch's CPU BLAS runs ``X.T @ v`` on a ``(d, n)`` contiguous array
-several times faster than ``X @ v`` on a row-major ``(n, d)`` array (see
-PERFORMANCE.md). No ``n x n`` matrix is ever formed.
+several times faster than ``X @ v`` on a row-major ``(n, d)`` array. No
+``n x n`` matrix is ever formed. Everything stays on the device of the input.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ _CHUNK = 8192
 
 def _sq_norms(x: torch.Tensor) -> torch.Tensor:
     """Squared row norms without an ``x``-sized temporary."""
-    out = torch.empty(x.shape[0], dtype=x.dtype)
+    out = torch.empty(x.shape[0], dtype=x.dtype, device=x.device)
     for s in range(0, x.shape[0], _CHUNK):
         out[s : s + _CHUNK] = torch.linalg.vector_norm(x[s : s + _CHUNK], dim=1) ** 2
     return out
@@ -34,7 +34,9 @@ class DensePoints:
         """The rows of several ``(n_i, d)`` matrices, without concatenating them."""
         out = cls.__new__(cls)
         out.n = sum(int(p.shape[0]) for p in parts)
-        out.xt = torch.empty(parts[0].shape[1], out.n, dtype=parts[0].dtype)
+        out.xt = torch.empty(
+            parts[0].shape[1], out.n, dtype=parts[0].dtype, device=parts[0].device
+        )
         s = 0
         for p in parts:
             out.xt[:, s : s + p.shape[0]] = p.t()
@@ -52,10 +54,12 @@ class DensePoints:
         """Squared norms, shape ``(n,)``."""
         return self.sq
 
-    def sqdist_block(self, idx: torch.Tensor) -> torch.Tensor:
-        """Squared distances of all points to the points ``idx``, ``(n, m)``."""
-        dots = self.xt.t() @ self.xt[:, idx]
-        out = dots.mul_(-2.0).add_(self.sq[:, None]).add_(self.sq[idx][None, :])
+    def sqdist_block(
+        self, idx: torch.Tensor, rows: slice = slice(None)
+    ) -> torch.Tensor:
+        """Squared distances of points ``rows`` to the points ``idx``, ``(r, m)``."""
+        dots = self.xt[:, rows].t() @ self.xt[:, idx]
+        out = dots.mul_(-2.0).add_(self.sq[rows, None]).add_(self.sq[idx][None, :])
         return out.clamp_min_(0.0)
 
 
@@ -94,7 +98,7 @@ def min_sqdist_to_set(
     ``O(chunk_size * chunk_size)``.
     """
     n = x.shape[0]
-    out = torch.full((n,), float("inf"), dtype=x.dtype)
+    out = torch.full((n,), float("inf"), dtype=x.dtype, device=x.device)
     c_sq = _sq_norms(centers)
     for s in range(0, n, chunk_size):
         blk = x[s : s + chunk_size]

@@ -21,6 +21,10 @@ acs-rf-hyper    the same with an inverse-Gamma noise prior (needs ``y``)
 The kernel-space variant of ``train`` (for feature dimensions far above the
 number of training points) is not provided: explicit features are sketched to
 a few hundred dimensions first, as BMDAL's recommended configurations do.
+
+Feature tensors stay on their device (a CUDA tensor is transformed on its GPU);
+random projections are drawn on the CPU from the seed and moved there, so the
+same seed gives the same projection on every device.
 """
 
 from __future__ import annotations
@@ -39,15 +43,20 @@ from labelwise.exceptions import InvalidParameterError, NumericsWarning
 Pair = tuple[torch.Tensor, torch.Tensor]
 
 
+def _raw(x: Any) -> torch.Tensor:
+    """``x`` as a tensor without a copy (numpy: on the CPU; torch: its device)."""
+    return x.detach() if isinstance(x, torch.Tensor) else torch.as_tensor(np.asarray(x))
+
+
 def _t(x: Any) -> torch.Tensor:
-    return torch.as_tensor(np.asarray(x), dtype=torch.float64)
+    return _raw(x).to(torch.float64)
 
 
 def _fresh(x: Any) -> torch.Tensor:
     """A float64 copy of ``x`` that may be changed in place (one copy only)."""
-    arr = np.asarray(x)
-    out = torch.as_tensor(arr, dtype=torch.float64)
-    return out.clone() if arr.dtype == np.float64 else out
+    src = _raw(x)
+    out = src.to(torch.float64)
+    return out.clone() if src.dtype == torch.float64 else out
 
 
 def robust_cholesky(a: torch.Tensor, max_tries: int = 15) -> torch.Tensor:
@@ -64,7 +73,7 @@ def robust_cholesky(a: torch.Tensor, max_tries: int = 15) -> torch.Tensor:
     """
     n = a.shape[0]
     eps = 1e-5 * float(torch.trace(a)) / max(n, 1) + 1e-30
-    eye = torch.eye(n, dtype=a.dtype)
+    eye = torch.eye(n, dtype=a.dtype, device=a.device)
     for attempt in range(max_tries + 1):
         m = a if attempt == 0 else a + eps * (2 ** (attempt - 1)) * eye
         factor: torch.Tensor
@@ -84,6 +93,12 @@ def robust_cholesky(a: torch.Tensor, max_tries: int = 15) -> torch.Tensor:
     )
 
 
+def _cpu_normal(shape: tuple[int, int], rng: RNGLike) -> torch.Tensor:
+    """Standard normal float64 draws from a CPU generator seeded by ``rng``."""
+    gen = torch.Generator().manual_seed(child_seed(check_rng(rng)))
+    return torch.randn(*shape, generator=gen, dtype=torch.float64)
+
+
 _ROWS = 8192
 
 
@@ -95,8 +110,8 @@ def _rowwise(
     Bounds the temporaries of a transform to ``chunk`` rows, and reads a float32
     input without a full float64 copy.
     """
-    src = torch.as_tensor(np.asarray(f))
-    out = torch.empty(src.shape[0], width, dtype=torch.float64)
+    src = _raw(f)
+    out = torch.empty(src.shape[0], width, dtype=torch.float64, device=src.device)
     for s in range(0, src.shape[0], chunk):
         block = src[s : s + chunk].to(torch.float64)
         if factor != 1.0:
@@ -151,7 +166,9 @@ def posterior(pool: Any, train: Any, sigma: float, *, prescale: float = 1.0) -> 
         raise InvalidParameterError(f"train/posterior needs sigma > 0; got {sigma!r}.")
     ft = _t(train) * prescale
     p = ft.shape[1]
-    chol = robust_cholesky(ft.t() @ ft + sigma**2 * torch.eye(p, dtype=ft.dtype))
+    chol = robust_cholesky(
+        ft.t() @ ft + sigma**2 * torch.eye(p, dtype=ft.dtype, device=ft.device)
+    )
 
     def tf(f: torch.Tensor) -> torch.Tensor:
         out: torch.Tensor = torch.linalg.solve_triangular(chol, f.t(), upper=False)
@@ -170,8 +187,7 @@ def sketch(pool: Any, train: Any, dim: int, *, rng: RNGLike = None) -> Pair:
         rng: Seed or generator of the projection.
     """
     fp, ft = _t(pool), _t(train)
-    gen = torch.Generator().manual_seed(child_seed(check_rng(rng)))
-    proj = torch.randn(fp.shape[1], dim, generator=gen, dtype=fp.dtype)
+    proj = _cpu_normal((fp.shape[1], dim), rng).to(fp.device)
     proj /= math.sqrt(dim)
     return fp @ proj, ft @ proj
 
@@ -209,8 +225,7 @@ def acs_grad(pool: Any, train: Any, sigma: float, **kw: Any) -> Pair:
 def _acs_thetas(a: torch.Tensor, dim: int, rng: RNGLike) -> tuple[torch.Tensor, Any]:
     """``dim`` draws of ``N(0, A⁻¹)`` as columns, and the Cholesky factor of A."""
     chol = robust_cholesky(a)
-    gen = torch.Generator().manual_seed(child_seed(check_rng(rng)))
-    z = torch.randn(a.shape[0], dim, generator=gen, dtype=a.dtype)
+    z = _cpu_normal((a.shape[0], dim), rng).to(a.device)
     theta = torch.linalg.solve_triangular(chol.t(), z, upper=True)  # L⁻ᵀ z
     return theta, chol
 
@@ -240,7 +255,9 @@ def acs_rf(
     ft = _t(train) * prescale
     p = ft.shape[1]
     theta, chol = _acs_thetas(
-        ft.t() @ ft + sigma**2 * torch.eye(p, dtype=ft.dtype), dim, rng
+        ft.t() @ ft + sigma**2 * torch.eye(p, dtype=ft.dtype, device=ft.device),
+        dim,
+        rng,
     )
 
     def tf(f: torch.Tensor) -> torch.Tensor:
@@ -268,14 +285,14 @@ def acs_rf_hyper(
     ``ψ_j(x) = dim^{-1/2} [-½ log(2π) - ½ ((φᵀ θ_j)² + v(x))]``.
     """
     ft = _t(train) * prescale
-    y = _t(y_train).reshape(-1)
+    y = _t(y_train).reshape(-1).to(ft.device)
     if y.shape[0] != ft.shape[0]:
         raise InvalidParameterError(
             f"acs-rf-hyper needs one target per training point: {ft.shape[0]} "
             f"training points, {y.shape[0]} targets."
         )
     p = ft.shape[1]
-    a = ft.t() @ ft + torch.eye(p, dtype=ft.dtype)
+    a = ft.t() @ ft + torch.eye(p, dtype=ft.dtype, device=ft.device)
     theta, chol = _acs_thetas(a, dim, rng)
     theta_bar = torch.cholesky_solve((ft.t() @ y)[:, None], chol)[:, 0]
     a_tilde = 1.0 + ft.shape[0] / 2
@@ -294,7 +311,8 @@ def ensemble(pairs: list[Pair]) -> Pair:
     """Sum of kernels: the models' features side by side."""
     if not pairs:
         raise InvalidParameterError("ens needs at least one feature set.")
+    dev = _raw(pairs[0][0]).device
     return (
-        torch.cat([_t(p[0]) for p in pairs], dim=1),
-        torch.cat([_t(p[1]) for p in pairs], dim=1),
+        torch.cat([_t(p[0]).to(dev) for p in pairs], dim=1),
+        torch.cat([_t(p[1]).to(dev) for p in pairs], dim=1),
     )

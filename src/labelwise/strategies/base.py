@@ -21,11 +21,17 @@ from dataclasses import dataclass, field
 from typing import Any, ClassVar, final
 
 import numpy as np
+import torch
 
 from labelwise._typing import FloatArray, IndexArray, RNGLike
 from labelwise._validation import check_batch_size, check_features, check_rng
 from labelwise.exceptions import InvalidParameterError, LabelwiseWarning
-from labelwise.models.base import ProbabilisticClassifier, require
+from labelwise.models.base import (
+    ProbabilisticClassifier,
+    TensorOutput,
+    TensorOutputs,
+    require,
+)
 from labelwise.pool import LabelState
 
 
@@ -174,3 +180,62 @@ def top_k(scores: np.ndarray, k: int, *tiebreaks: np.ndarray) -> IndexArray:
         raise InvalidParameterError("Scores contain NaN or infinite values.")
     keys = [np.arange(scores.size)] + [-t for t in reversed(tiebreaks)] + [-scores]
     return np.lexsort(keys)[:k].astype(np.int64)
+
+
+def on_accelerator(model: Any) -> bool:
+    """Whether ``model`` hands its outputs over as tensors on a non-CPU device.
+
+    True for a :class:`~labelwise.models.base.TensorOutputs` model whose
+    ``device`` is not the CPU; strategies then keep probabilities and embeddings
+    on that device and the kernels run there. Everything else (and every model
+    on the CPU) takes the NumPy path, unchanged.
+    """
+    return isinstance(model, TensorOutputs) and model.device.type != "cpu"
+
+
+def model_outputs(
+    model: Any,
+    X: Any,
+    what: TensorOutput,
+    *,
+    n_samples: int | None = None,
+    rng: RNGLike = None,
+) -> np.ndarray | torch.Tensor:
+    """One output of ``model`` on ``X``, on the model's device when that is a GPU.
+
+    Asks ``model.tensor_outputs(X, what, ...)`` when :func:`on_accelerator`
+    holds, else the NumPy method (``predict_proba``, ``embed``,
+    ``predict_proba_samples``, ``predict_proba_members``).
+
+    Args:
+        model: The fitted model.
+        X: Inputs ``(n, ...)``.
+        what: ``"proba"``, ``"embed"``, ``"proba_samples"`` or ``"proba_members"``.
+        n_samples: T for ``"proba_samples"``.
+        rng: Seed or generator for ``"proba_samples"``.
+
+    Returns:
+        A tensor on the model's device, or the NumPy method's array.
+    """
+    if on_accelerator(model):
+        out: torch.Tensor = model.tensor_outputs(X, what, n_samples=n_samples, rng=rng)
+        return out
+    if what == "proba":
+        return np.asarray(model.predict_proba(X))
+    if what == "embed":
+        return np.asarray(model.embed(X))
+    if what == "proba_samples":
+        return np.asarray(model.predict_proba_samples(X, n_samples, rng=rng))
+    if what == "proba_members":
+        return np.asarray(model.predict_proba_members(X))
+    raise InvalidParameterError(
+        f"what must be 'proba', 'embed', 'proba_samples' or 'proba_members'; "
+        f"got {what!r}."
+    )
+
+
+def to_host(x: np.ndarray | torch.Tensor) -> np.ndarray:
+    """A NumPy array of ``x`` (a device tensor is copied to host memory)."""
+    if isinstance(x, torch.Tensor):
+        return x.detach().cpu().numpy()
+    return x

@@ -7,7 +7,7 @@ References:
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, overload
 
 import numpy as np
 import torch
@@ -22,16 +22,25 @@ from labelwise.models.base import (
 )
 from labelwise.pool import LabelState
 from labelwise.strategies._registry import register
-from labelwise.strategies.base import Selection, Strategy
+from labelwise.strategies.base import Selection, Strategy, model_outputs
 
 
-def fisher_factors(proba: np.ndarray) -> np.ndarray:
+@overload
+def fisher_factors(proba: torch.Tensor) -> torch.Tensor: ...
+@overload
+def fisher_factors(proba: np.ndarray) -> np.ndarray: ...
+def fisher_factors(proba: Any) -> Any:
     """Left Fisher factors ``B_x = diag(√p)(I - 1 pᵀ)``, shape ``(n, k, k)``.
 
     Row ``c`` of ``V_x = B_x ⊗ hᵀ`` is ``√p_c · g_c(x)``, where ``g_c`` is the
     last-layer cross-entropy gradient for the hypothetical label ``c``, so
     ``V_xᵀ V_x = (diag(p) - p pᵀ) ⊗ h hᵀ`` is the softmax Fisher information.
+    A tensor gives a float64 tensor on its device.
     """
+    if isinstance(proba, torch.Tensor):
+        pt = proba.to(torch.float64)
+        eye_t = torch.eye(pt.shape[1], dtype=torch.float64, device=pt.device)[None]
+        return pt.sqrt()[:, :, None] * (eye_t - pt[:, None, :])
     p = np.asarray(proba, dtype=np.float64)
     k = p.shape[1]
     eye = np.eye(k)[None]
@@ -89,19 +98,20 @@ class Bait(Strategy):
     ) -> Selection:
         if not state.is_classification:
             return self._select_regression(model, X, state, batch_size)
-        proba = np.asarray(model.predict_proba(X))
-        emb = torch.as_tensor(np.asarray(model.embed(X)), dtype=torch.float64)
+        proba = model_outputs(model, X, "proba")
+        emb = torch.as_tensor(model_outputs(model, X, "embed"), dtype=torch.float64)
         left = torch.as_tensor(fisher_factors(proba))
+        dev = emb.device
         n, k = proba.shape
         dim = k * emb.shape[1]
-        labeled = torch.as_tensor(state.labeled_indices())
+        labeled = torch.as_tensor(state.labeled_indices(), device=dev)
         pool = state.unlabeled_indices()
         n_lab = int(labeled.numel())
         fisher = kron_gram(left, emb) / n
-        precision = self.lam * torch.eye(dim, dtype=torch.float64)
+        precision = self.lam * torch.eye(dim, dtype=torch.float64, device=dev)
         if n_lab:
             precision += kron_gram(left[labeled], emb[labeled]) / (n_lab + batch_size)
-        pool_t = torch.as_tensor(pool)
+        pool_t = torch.as_tensor(pool, device=dev)
         scale = (batch_size / (n_lab + batch_size)) ** 0.5
         idx, gains = greedy_a_optimal(
             left[pool_t] * scale,

@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
+import torch
 
 from labelwise._validation import check_positive
 from labelwise.exceptions import InvalidParameterError
@@ -18,7 +19,12 @@ from labelwise.kernels import kcenter_greedy, kmeans_plusplus_factored, robust_k
 from labelwise.models.base import Embedder, ProbabilisticClassifier
 from labelwise.pool import LabelState
 from labelwise.strategies._registry import register
-from labelwise.strategies.base import Selection, Strategy
+from labelwise.strategies.base import (
+    Selection,
+    Strategy,
+    model_outputs,
+    on_accelerator,
+)
 
 
 @register("coreset")
@@ -60,11 +66,15 @@ class CoreSet(Strategy):
         batch_size: int,
         rng: np.random.Generator,
     ) -> Selection:
-        emb = np.asarray(model.embed(X), dtype=np.float32)
+        emb: np.ndarray | torch.Tensor = (
+            torch.as_tensor(model_outputs(model, X, "embed")).to(torch.float32)
+            if on_accelerator(model)
+            else _embed_rows(model, X)
+        )
         labeled = state.labeled_indices()
         if self.robust:
             idx = robust_kcenter(
-                emb,
+                emb.cpu().numpy() if isinstance(emb, torch.Tensor) else emb,
                 batch_size,
                 labeled=labeled,
                 n_outliers=self.n_outliers,
@@ -102,10 +112,60 @@ class Badge(Strategy):
         rng: np.random.Generator,
     ) -> Selection:
         pool = state.unlabeled_indices()
-        xp = X[pool]
-        proba = np.asarray(model.predict_proba(xp), dtype=np.float32)
-        emb = np.asarray(model.embed(xp), dtype=np.float32)
-        resid = -proba
-        resid[np.arange(pool.size), proba.argmax(1)] += 1.0
-        idx = kmeans_plusplus_factored(resid, emb, batch_size, rng=rng)
+        if on_accelerator(model):
+            xp = X[pool]
+            proba = torch.as_tensor(model_outputs(model, xp, "proba"))
+            emb = torch.as_tensor(model_outputs(model, xp, "embed"))
+            resid_t = -proba.to(torch.float32)
+            rows = torch.arange(pool.size, device=resid_t.device)
+            resid_t[rows, proba.argmax(1)] += 1.0
+            idx = kmeans_plusplus_factored(
+                resid_t, emb.to(torch.float32), batch_size, rng=rng
+            )
+            return Selection(indices=pool[idx])
+        resid, emb_np = _badge_factors(model, X, pool)
+        idx = kmeans_plusplus_factored(resid, emb_np, batch_size, rng=rng)
         return Selection(indices=pool[idx])
+
+
+_ROWS = 1 << 16  # a multiple of the models' prediction batches
+
+
+def _embed_rows(model: Any, X: np.ndarray) -> np.ndarray:
+    """``model.embed(X)`` as float32, row chunk by row chunk into one array.
+
+    The same values as one call, without the model's pool-sized temporaries
+    (which the allocator may keep resident after the call).
+    """
+    out = np.empty((0, 0), dtype=np.float32)
+    for s in range(0, X.shape[0], _ROWS):
+        h = np.asarray(model.embed(X[s : s + _ROWS]), dtype=np.float32)
+        if s == 0:
+            out = np.empty((X.shape[0], h.shape[1]), dtype=np.float32)
+        out[s : s + len(h)] = h
+    return out
+
+
+def _badge_factors(
+    model: Any, X: np.ndarray, pool: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """BADGE's factors ``onehot(ŷ) - p`` ``(n, k)`` and embeddings ``(n, d)``.
+
+    Computed over row chunks of the pool, so neither ``X[pool]`` nor the model's
+    pool-sized temporaries exist at once; the embeddings are written straight into
+    a column-major array (a ``(d, n)`` buffer, returned transposed), which is the
+    layout the k-means++ kernel reads, so it makes no copy of its own.
+    """
+    resid = emb_t = np.empty((0, 0), dtype=np.float32)
+    for s in range(0, pool.size, _ROWS):
+        xc = X[pool[s : s + _ROWS]]
+        p = np.asarray(model.predict_proba(xc), dtype=np.float32)
+        h = np.asarray(model.embed(xc), dtype=np.float32)
+        if s == 0:
+            resid = np.empty((pool.size, p.shape[1]), dtype=np.float32)
+            emb_t = np.empty((h.shape[1], pool.size), dtype=np.float32)
+        r = resid[s : s + len(p)]
+        np.negative(p, out=r)
+        r[np.arange(len(p)), p.argmax(1)] += 1.0
+        emb_t[:, s : s + len(p)] = h.T
+    return resid, emb_t.T

@@ -57,7 +57,8 @@ class LHD(Strategy):
     Uses the main and EMA networks captured during training (see
     ``TorchClassifier(ema_alpha=...)``), computes :func:`lhd_features` for each
     unlabeled item and selects by k-means++ seeding exactly as BADGE (largest norm
-    first, D² sampling, labeled points are not centers). Both networks are in
+    first, D² sampling, labeled points are not centers), over row chunks of the
+    pool so that memory stays near the size of one embedding. Both networks are in
     eval mode (the reference code leaves the EMA in train mode for ``Δh``, which
     only matters with batch normalisation).
     """
@@ -76,6 +77,23 @@ class LHD(Strategy):
         rng: np.random.Generator,
     ) -> Selection:
         pool = state.unlabeled_indices()
-        lh = lhd_features(*model.ema_outputs(X[pool]))
-        idx = kmeans_plusplus(lh, batch_size, rng=rng)
+        idx = kmeans_plusplus(_pool_lhd_features(model, X, pool), batch_size, rng=rng)
         return Selection(indices=pool[idx])
+
+
+_ROWS = 1 << 16  # a multiple of the models' prediction batches
+
+
+def _pool_lhd_features(model: Any, X: np.ndarray, pool: np.ndarray) -> np.ndarray:
+    """:func:`lhd_features` of the pool rows, computed over row chunks.
+
+    The same values as one call on ``X[pool]``, without the four pool-sized
+    network outputs and their temporaries at once.
+    """
+    out = np.empty((0, 0), dtype=np.float32)
+    for s in range(0, pool.size, _ROWS):
+        lh = lhd_features(*model.ema_outputs(X[pool[s : s + _ROWS]]))
+        if s == 0:
+            out = np.empty((pool.size, lh.shape[1]), dtype=np.float32)
+        out[s : s + len(lh)] = lh
+    return out

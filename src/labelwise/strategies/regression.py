@@ -335,10 +335,8 @@ class BMDAL(Strategy):
             base_seed = child_seed(rng)
             # sketched features stay float32 (the transforms work in float64)
             f = torch.as_tensor(
-                np.asarray(
-                    model.grad_features(
-                        both, last_layers=last, sketch_dim=sketch_dim, rng=base_seed
-                    )
+                _grad_rows(
+                    model, both, last_layers=last, sketch_dim=sketch_dim, seed=base_seed
                 )
             )
         if aux is not None:
@@ -474,6 +472,38 @@ class BMDAL(Strategy):
             indices=pool[res.indices],
             info={"random_fill": res.n_random, "failure": res.message},
         )
+
+
+_ROWS = 1 << 16  # a multiple of the models' prediction batches
+
+
+def _grad_rows(
+    model: Any,
+    X: np.ndarray,
+    *,
+    last_layers: int | None,
+    sketch_dim: int | None,
+    seed: int,
+) -> np.ndarray:
+    """``model.grad_features(X, ...)`` over row chunks, into one array.
+
+    Every chunk uses the same integer seed, hence the same sketch, so the rows
+    equal one call's; the model's pool-sized temporaries never exist at once.
+    """
+    out = np.empty((0, 0), dtype=np.float32)
+    for s in range(0, X.shape[0], _ROWS):
+        f = np.asarray(
+            model.grad_features(
+                X[s : s + _ROWS],
+                last_layers=last_layers,
+                sketch_dim=sketch_dim,
+                rng=seed,
+            )
+        )
+        if s == 0:
+            out = np.empty((X.shape[0], f.shape[1]), dtype=f.dtype)
+        out[s : s + len(f)] = f
+    return out
 
 
 def _nngp_architecture(model: Any) -> tuple[int, float]:

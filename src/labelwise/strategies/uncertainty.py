@@ -23,11 +23,22 @@ from labelwise.models.base import (
 )
 from labelwise.pool import LabelState
 from labelwise.strategies._registry import register
-from labelwise.strategies.base import Selection, Strategy, top_k
+from labelwise.strategies.base import (
+    Selection,
+    Strategy,
+    model_outputs,
+    to_host,
+    top_k,
+)
 
 
 class TopKStrategy(Strategy):
-    """Select the unlabeled items with the highest score; ties to lower index."""
+    """Select the unlabeled items with the highest score; ties to lower index.
+
+    A model on a GPU (:func:`~labelwise.strategies.base.on_accelerator`) hands
+    its probabilities over as tensors, which are scored there; only the ``n``
+    scores come back to host memory for the top-k.
+    """
 
     @abstractmethod
     def _scores(
@@ -59,7 +70,8 @@ class LeastConfidence(TopKStrategy):
     def _scores(
         self, model: Any, X: np.ndarray, rng: np.random.Generator
     ) -> tuple[np.ndarray, tuple[np.ndarray, ...]]:
-        return scores.least_confidence(model.predict_proba(X)), ()
+        p = model_outputs(model, X, "proba")
+        return to_host(scores.least_confidence(p)), ()
 
 
 @register("margin")
@@ -72,7 +84,7 @@ class Margin(TopKStrategy):
     def _scores(
         self, model: Any, X: np.ndarray, rng: np.random.Generator
     ) -> tuple[np.ndarray, tuple[np.ndarray, ...]]:
-        return scores.margin(model.predict_proba(X)), ()
+        return to_host(scores.margin(model_outputs(model, X, "proba"))), ()
 
 
 @register("entropy")
@@ -85,7 +97,7 @@ class Entropy(TopKStrategy):
     def _scores(
         self, model: Any, X: np.ndarray, rng: np.random.Generator
     ) -> tuple[np.ndarray, tuple[np.ndarray, ...]]:
-        return scores.entropy(model.predict_proba(X)), ()
+        return to_host(scores.entropy(model_outputs(model, X, "proba"))), ()
 
 
 @register("bald")
@@ -108,8 +120,14 @@ class BALD(TopKStrategy):
     def _scores(
         self, model: Any, X: np.ndarray, rng: np.random.Generator
     ) -> tuple[np.ndarray, tuple[np.ndarray, ...]]:
-        samples = model.predict_proba_samples(X, self.n_mc_samples, rng=child_seed(rng))
-        return scores.bald(samples), ()
+        samples = model_outputs(
+            model,
+            X,
+            "proba_samples",
+            n_samples=self.n_mc_samples,
+            rng=child_seed(rng),
+        )
+        return to_host(scores.bald(samples)), ()
 
 
 @register("variation-ratio")
@@ -128,5 +146,6 @@ class VariationRatio(TopKStrategy):
     def _scores(
         self, model: Any, X: np.ndarray, rng: np.random.Generator
     ) -> tuple[np.ndarray, tuple[np.ndarray, ...]]:
-        members = model.predict_proba_members(X)
-        return scores.variation_ratio(members), (scores.entropy(members.mean(0)),)
+        members = model_outputs(model, X, "proba_members")
+        ties = to_host(scores.entropy(members.mean(0)))
+        return to_host(scores.variation_ratio(members)), (ties,)

@@ -1,0 +1,71 @@
+"""Kernel inputs: numpy or torch arrays, validated where they live (private).
+
+NumPy input takes exactly the path it always took (``check_features``, then
+``torch.as_tensor`` without a copy); a torch tensor stays on its device and is
+validated there with chunked torch reductions, so a CUDA embedding is never
+copied to host memory to be checked.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+
+from labelwise._validation import check_features
+from labelwise.exceptions import InvalidParameterError
+
+_CHECK_ROWS = 1 << 16
+
+
+def check_finite_tensor(t: torch.Tensor, name: str) -> None:
+    """Raise unless every entry of ``t`` is finite (row chunks, on ``t``'s device)."""
+    if not t.is_floating_point():
+        return
+    rows = t.reshape(t.shape[0], -1)
+    for s in range(0, rows.shape[0], _CHECK_ROWS):
+        ok = torch.isfinite(rows[s : s + _CHECK_ROWS]).all(1)
+        if not bool(ok.all()):
+            first = s + int(torch.nonzero(~ok)[0, 0])
+            raise InvalidParameterError(
+                f"{name} contains NaN or infinite values, first at row {first}. "
+                "Impute or drop them before active learning."
+            )
+
+
+def as_float_tensor(
+    x: Any, name: str, *, ndim: int = 2, dtype: torch.dtype | None = None
+) -> torch.Tensor:
+    """A finite float tensor of ``ndim`` dimensions, on the device of ``x``.
+
+    Args:
+        x: NumPy array, array-like or torch tensor.
+        name: Name for error messages.
+        ndim: Required number of dimensions.
+        dtype: Target dtype; ``None`` keeps a float dtype and turns integers
+            into float32.
+
+    Returns:
+        The tensor (no copy for a numpy or torch array of the target dtype).
+    """
+    if isinstance(x, torch.Tensor):
+        t = x.detach()
+        if t.is_complex() or t.dtype == torch.bool:
+            raise InvalidParameterError(
+                f"{name} must be a real numeric array; got dtype {t.dtype}."
+            )
+        if t.ndim < 1 or t.shape[0] == 0:
+            raise InvalidParameterError(
+                f"{name} is empty (shape {tuple(t.shape)}); pass at least one sample."
+            )
+        check_finite_tensor(t, name)
+    else:
+        t = torch.as_tensor(check_features(x, name=name, ndim_min=min(ndim, 2)))
+    if t.ndim != ndim:
+        shape = "(n_samples, n_features)" if ndim == 2 else f"{ndim} dimensions"
+        raise InvalidParameterError(
+            f"{name} must have shape {shape}; got {tuple(t.shape)}."
+        )
+    if dtype is not None:
+        return t.to(dtype)
+    return t if t.is_floating_point() else t.to(torch.float32)
