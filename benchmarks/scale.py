@@ -119,19 +119,8 @@ def _pool(n: int, seed: int = 0):
 
 
 def _model_kwargs(cls: Any, device: Any) -> dict[str, Any]:
-    """``device=`` for models that take it.
-
-    MERGE POINT (gpu-models branch): once TorchClassifier/TorchRegressor take
-    ``device=``, the models (and so the forward passes) run on ``device`` and the
-    strategies hand their outputs to the kernels there. Until then the forward
-    pass and the kernels run on the CPU path, and the GPU rows measure nothing
-    on the GPU (the row's ``model_device`` says where the model ran).
-    """
-    import inspect
-
-    if "device" in inspect.signature(cls.__init__).parameters:
-        return {"device": str(device)}
-    return {}
+    """``device=`` for the model, so its forward passes run where the kernels do."""
+    return {"device": str(device)}
 
 
 def _setup(case: str, n: int, device: Any):
