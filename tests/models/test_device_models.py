@@ -207,9 +207,17 @@ def test_sgd_cosine_and_training_augmentation_fit():
 # ------------------------------------------------------------ GPU only
 @pytest.mark.gpu
 def test_cuda_training_matches_cpu_closely():
-    cpu, x, _ = _fitted("cpu")
-    gpu, _, _ = _fitted("cuda")
-    np.testing.assert_allclose(gpu.predict_proba(x), cpu.predict_proba(x), atol=1e-3)
+    # Without dropout: its masks come from the device's own generator, so a CUDA
+    # run draws other masks than a CPU run with the same seed (seen on an H200:
+    # this test with dropout=0.3 failed). Weights, data order and batches agree.
+    x, y = _blobs()
+    fits = [
+        TorchClassifier(mlp, max_epochs=4, device=d).fit(x, y, n_classes=3, rng=0)
+        for d in ("cpu", "cuda")
+    ]
+    np.testing.assert_allclose(
+        fits[1].predict_proba(x), fits[0].predict_proba(x), atol=1e-3
+    )
 
 
 @pytest.mark.gpu
