@@ -361,7 +361,7 @@ def table(
 
     --round R takes round R instead; --log-mean the mean over steps of log(metric)
     (BMDAL); --auac the area under the metric-vs-step curve; --agbal the AGBAL
-    slides' Table 1 (area under the MSE curve of each method and its agbal-
+    paper's Table 1 (area under the MSE curve of each method and its agbal-
     counterpart).
 
     With --timings: mean selection, training and fine-tuning seconds per round for

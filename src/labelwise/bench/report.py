@@ -241,7 +241,7 @@ def build_report(directory: str | os.PathLike[str]) -> Path:
     ± standard error over seeds, random drawn in black), normalised areas with
     ranks per dataset and on average, the pairwise penalty matrix, the last
     round's accuracy and clean shares (strategies by datasets), AGBAL against
-    BMDAL (the slides' Table 1 and, when the grid varies ζ or ``N_aux``, the
+    BMDAL (the AGBAL slides' Table 1 and, when the grid varies ζ or ``N_aux``, the
     area against them), mean selection,
     training and fine-tuning seconds per round, and failed runs with their
     tracebacks.

@@ -38,7 +38,7 @@ def average_ranks(ranks: pd.DataFrame) -> pd.Series:
 def checkpoints(
     budgets: np.ndarray, random_mean: np.ndarray, n_initial: int, batch_size: int
 ) -> list[int]:
-    """Budgets at which strategies are compared (§7.1 of ALGORITHMS.md).
+    """Budgets at which strategies are compared (Ash et al., ICLR 2020, §5).
 
     ``L_0 = n_initial`` and ``L_k = n_initial + 2^(k-1) B``, kept while they were
     measured and at most the largest budget; the list stops after the first budget

@@ -1,4 +1,4 @@
-"""Class-imbalance settings of the learning-AL paper (ALGORITHMS.md §5.6).
+"""Class-imbalance settings of the learning-AL paper (Bakker et al. 2023, §5.6).
 
 ``NAME:balanced``, ``NAME:imbalanced`` and ``NAME:imbalanced-weighted`` load any
 classification dataset under the paper's protocol:

@@ -13,7 +13,7 @@ each candidate carries two ``r x r`` matrices, ``P_x = V_x M⁻¹ V_xᵀ`` and
 ``C_x = V_x M⁻¹ F M⁻¹ V_xᵀ``, updated after each pick from one ``(N x d)`` by
 ``(d x 2 k r)`` product. Candidate state is kept in float64, and is recomputed
 exactly from ``M⁻¹`` before backward pruning (in float32 the incremental state
-drifts and pruning amplifies the drift; see PERFORMANCE.md).
+drifts and pruning amplifies the drift; measured by ``benchmarks/selection_speed.py``).
 
 References:
     Ash, J., Goel, S., Krishnamurthy, A., Kakade, S. Gone Fishing: Neural Active
@@ -341,7 +341,8 @@ def greedy_a_optimal_rank_one(
     a removal) both are updated from two projections of all candidates:
     ``a ← a - (Φw)² / c`` and ``b ← b - 2 (Φw)(Φz) / c + (Φw)² wᵀFw / c²`` with
     ``z = M⁻¹Fw``. One step costs ``O(n d)``, not ``O(n d²)``. Float64 throughout
-    (float32 drifts after about 70 picks, see PERFORMANCE.md).
+    (float32 drifts after about 70 picks; measured by
+    ``benchmarks/selection_speed.py``).
 
     Args:
         features: Candidate features ``φ_x``, shape ``(n, d)``.

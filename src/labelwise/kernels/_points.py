@@ -2,8 +2,8 @@
 
 Both classes store their data transposed (features x points, column-major for the
 points) because torch's CPU BLAS runs ``X.T @ v`` on a ``(d, n)`` contiguous array
-several times faster than ``X @ v`` on a row-major ``(n, d)`` array (see
-PERFORMANCE.md). No ``n x n`` matrix is ever formed.
+several times faster than ``X @ v`` on a row-major ``(n, d)`` array (measured
+by ``benchmarks/selection_speed.py``). No ``n x n`` matrix is ever formed.
 """
 
 from __future__ import annotations

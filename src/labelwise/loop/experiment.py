@@ -87,7 +87,7 @@ def classification_metrics(
 
     Balanced accuracy is the mean recall over the classes in ``y_true``, or with
     per-class ``weights`` ``Σ_c w_c correct_c / Σ_c w_c n_c`` (the learning-AL
-    paper's definition, ALGORITHMS.md §5.6; the imbalance settings give the
+    paper's definition, Bakker et al. 2023, §5.6; the imbalance settings give the
     weights).
 
     Examples:

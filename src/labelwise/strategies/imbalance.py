@@ -1,4 +1,4 @@
-"""The learning-AL paper's baselines and its myopic oracle (ALGORITHMS.md §5.1, §5.7).
+"""The learning-AL paper's baselines and its myopic oracle (Bakker et al. 2023, §3-4).
 
 References:
     Bakker, T., van Hoof, H., Welling, M. Learning Objective-Specific Active

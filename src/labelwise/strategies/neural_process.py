@@ -1,4 +1,4 @@
-"""The learned strategy: an Attentive Conditional Neural Process (ALGORITHMS.md §5).
+"""The learned strategy: an Attentive Conditional Neural Process (Bakker et al. 2023).
 
 At every acquisition step the NP is trained from scratch on simulated problems
 drawn from the annotated set: a random fraction ``q ∈ {0.1, ..., 0.9}`` of the

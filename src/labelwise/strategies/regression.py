@@ -4,7 +4,8 @@ A :class:`BMDAL` strategy computes features of a base kernel for the unlabeled
 pool and the labeled (training) points, applies the transforms in order, and
 runs a selection method of :func:`labelwise.kernels.select_bmdal` in mode P or
 TP. Named presets give the per-method configurations the BMDAL paper recommends
-(ALGORITHMS.md §1.6); ``bmdal`` takes every setting as a parameter.
+(Holzmüller et al., JMLR 2023,
+§6); ``bmdal`` takes every setting as a parameter.
 
 Base kernels: ``linear`` (the inputs), ``ll`` (last-layer NTK features
 ``[h_L, σ_b]``), ``grad`` (all-layer NTK features; a leading ``("rp", p)`` is
