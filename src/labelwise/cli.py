@@ -163,7 +163,8 @@ def run(
         format_auc_table,
         plot_learning_curves,
     )
-    from labelwise.loop.report import LOWER_IS_BETTER, primary_metric
+    from labelwise.loop.report import primary_metric
+    from labelwise.metrics import LOWER_IS_BETTER
     from labelwise.models.base import FineTunable, require
     from labelwise.models.registry import MODEL_PARAMS, make_model
     from labelwise.strategies import get_strategy

@@ -13,8 +13,8 @@ from labelwise.datasets.imbalance import (
     class_weights,
     imbalance_factors,
     subsample,
-    weighted_accuracy,
 )
+from labelwise.metrics import weighted_accuracy
 
 
 def test_waveform_generator_has_breimans_bayes_rate():

@@ -22,12 +22,12 @@ from labelwise.bench.stats import (
     timing_table,
 )
 from labelwise.loop.report import (
-    LOWER_IS_BETTER,
     curve_table,
     plot_learning_curves,
     primary_metric,
 )
 from labelwise.loop.store import ResultStore
+from labelwise.metrics import LOWER_IS_BETTER
 
 TIMING_METRICS = set(TIMINGS)
 FINAL_METRICS = ("accuracy", "rmse", "clean_share", "clean_share_round")
