@@ -19,8 +19,9 @@ import torch
 
 from labelwise.bench import parse_grid, run_grid
 from labelwise.bench.runner import _data
-from labelwise.loop import ActiveLearner, classification_metrics, initial_indices
+from labelwise.loop import ActiveLearner, initial_indices
 from labelwise.loop.oracle import SimulatedOracle
+from labelwise.metrics import classification_metrics
 from labelwise.models.registry import make_model
 from labelwise.pool import LabelState
 from labelwise.strategies import get_strategy

@@ -4,7 +4,7 @@ Same inputs for both: a pool of N = 50 000 and 200 training points with 20
 standard-normal features, the BMDAL 512-512 ReLU network in NTK
 parametrisation (labelwise's weights copied into bmdal-reg's ``LinearLayer``s,
 so both compute the same function and kernel), B = 200, each method in its
-preferred configuration on grad -> rp(512) (§1.6 of ALGORITHMS.md), float64
+preferred configuration on grad -> rp(512) (the BMDAL paper's preferred setting), float64
 allowed in bmdal-reg as in its benchmark. The kernel (feature) time and the
 selection time are reported separately (bmdal-reg's own timers), with the peak
 extra resident memory of the call; each (implementation, method) runs in a

@@ -10,7 +10,7 @@ data (``torch.sum``) and float32/float64 GEMM throughput, measured just before
 and just after the timed calls (the better of the two is used). Ratios, not absolute
 seconds, are what to compare on a shared machine.
 
-Bounds (per PERFORMANCE.md):
+Bounds (from this machine's measured rates):
 * coreset: one GEMM against the labeled set (2 N L d flops) + B passes over the
   N x d embedding.
 * badge: B passes over the factored embedding, N (k + d) floats (BADGE's N x k d

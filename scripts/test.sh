@@ -12,3 +12,5 @@ fi
 .venv/bin/ruff format --check src tests benchmarks
 .venv/bin/mypy
 .venv/bin/python -m pytest -n 2 --doctest-modules src/labelwise tests "$@"
+# the documentation site, strict: a broken link, a missing reference or a failing example fails
+NO_MKDOCS_2_WARNING=1 MPLBACKEND=Agg .venv/bin/mkdocs build --strict --quiet --site-dir "$(mktemp -d)"

@@ -197,7 +197,8 @@ def run(
         format_auc_table,
         plot_learning_curves,
     )
-    from labelwise.loop.report import LOWER_IS_BETTER, primary_metric
+    from labelwise.loop.report import primary_metric
+    from labelwise.metrics import LOWER_IS_BETTER
     from labelwise.models.base import FineTunable, require
     from labelwise.models.registry import MODEL_PARAMS, make_model
     from labelwise.strategies import get_strategy
@@ -409,7 +410,7 @@ def table(
 
     --round R takes round R instead; --log-mean the mean over steps of log(metric)
     (BMDAL); --auac the area under the metric-vs-step curve; --agbal the AGBAL
-    slides' Table 1 (area under the MSE curve of each method and its agbal-
+    paper's Table 1 (area under the MSE curve of each method and its agbal-
     counterpart).
 
     With --timings: mean selection, training and fine-tuning seconds per round for

@@ -209,9 +209,9 @@ def variation_ratio(samples: FloatArray) -> FloatArray: ...
 def variation_ratio(samples: Any) -> Any:
     """Return ``1 - f_mode / T``, the share of members not voting for the mode.
 
-    Each member votes for its argmax class. The lecture's example, votes
-    ``[3, 4, 4, 4]``, gives ``0.25`` (the lecture's printed formula "1 - m/N" is
-    inconsistent with its own value; this is the value it reports).
+    Each member votes for its argmax class; votes ``[3, 4, 4, 4]`` give ``0.25``
+    (Freeman's variation ratio, 1965). A printed form "1 - m/N" found in course
+    material contradicts this worked value; labelwise follows the value.
 
     Args:
         samples: Member probabilities, shape ``(T, n_samples, n_classes)``.

@@ -13,8 +13,8 @@ from labelwise.datasets.imbalance import (
     class_weights,
     imbalance_factors,
     subsample,
-    weighted_accuracy,
 )
+from labelwise.metrics import weighted_accuracy
 
 
 def test_waveform_generator_has_breimans_bayes_rate():
@@ -82,7 +82,7 @@ def test_weighted_accuracy_is_mean_recall_when_counts_follow_the_factors(
     base, factors, seed
 ):
     # with test class counts proportional to f, sum w_c correct_c / sum w_c n_c
-    # equals the mean per-class recall (ALGORITHMS.md §5.6)
+    # equals the mean per-class recall (Bakker et al. 2023, §5.6)
     f = np.asarray(factors, dtype=float)
     y = np.repeat(np.arange(len(f)), (base * f).astype(int))
     pred = np.random.default_rng(seed).integers(0, len(f), size=y.size)

@@ -9,7 +9,7 @@ from labelwise import InvalidParameterError
 from labelwise.datasets import check_name, load
 from labelwise.datasets.noise import NoiseSpec, add_noise, n_noisy, parse_name
 from labelwise.loop import ResultStore, RunConfig, run_simulation
-from labelwise.loop.experiment import clean_share
+from labelwise.metrics import clean_share
 from labelwise.models import SklearnClassifier
 from labelwise.strategies import get_strategy
 

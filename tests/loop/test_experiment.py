@@ -8,11 +8,10 @@ from labelwise.loop import (
     ResultStore,
     RunConfig,
     auc_table,
-    classification_metrics,
-    normalized_auc,
     plot_learning_curves,
     run_simulation,
 )
+from labelwise.metrics import classification_metrics, normalized_auc
 from labelwise.models import SklearnClassifier
 from labelwise.strategies import get_strategy
 

@@ -23,12 +23,12 @@ from labelwise.bench.stats import (
     timing_table,
 )
 from labelwise.loop.report import (
-    LOWER_IS_BETTER,
     curve_table,
     plot_learning_curves,
     primary_metric,
 )
 from labelwise.loop.store import ResultStore
+from labelwise.metrics import LOWER_IS_BETTER
 
 TIMING_METRICS = set(TIMINGS)
 FINAL_METRICS = ("accuracy", "rmse", "clean_share", "clean_share_round")
@@ -251,7 +251,7 @@ def build_report(directory: str | os.PathLike[str]) -> Path:
     ± standard error over seeds, random drawn in black), normalised areas with
     ranks per dataset and on average, the pairwise penalty matrix, the last
     round's accuracy and clean shares (strategies by datasets), AGBAL against
-    BMDAL (the slides' Table 1 and, when the grid varies ζ or ``N_aux``, the
+    BMDAL (the AGBAL slides' Table 1 and, when the grid varies ζ or ``N_aux``, the
     area against them), mean selection,
     training and fine-tuning seconds per round, and failed runs with their
     tracebacks.

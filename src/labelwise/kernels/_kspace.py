@@ -5,7 +5,8 @@ forming it: it gives the diagonal and any columns on demand. The BMDAL selection
 methods that only need kernel rows and the diagonal (``maxdiag``, ``maxdet``,
 ``maxdist``, ``kmeanspp``, ``lcmd``) run on it, so infinite-dimensional kernels
 (``nngp``) and the kernel-space posterior work with them
-(ALGORITHMS.md §1.2-1.3, written from the formulas):
+(Holzmüller et al., JMLR 2023, §4;
+written from the formulas):
 
 ================ ==============================================================
 gram             ``k(x_i, x_j)``

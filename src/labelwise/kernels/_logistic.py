@@ -1,6 +1,7 @@
 """Exact L2 logistic regression for many "base set plus one point" problems.
 
-The myopic oracle (learning-AL paper, ALGORITHMS.md §5) refits a logistic
+The myopic oracle (learning-AL paper: Bakker, van Hoof & Welling, ECML PKDD 2023,
+§3) refits a logistic
 regression once per pool point: the labeled set plus that point. Every one of
 these problems shares the base set, so they are solved together here instead
 of by thousands of scikit-learn fits.

@@ -3,8 +3,9 @@
 ``p`` is the target distribution (samples ``z_target``), ``q`` the auxiliary one
 (samples ``z_aux``); the ratio re-weights auxiliary samples to look like target
 ones. Every estimator returns the weights of the auxiliary samples, clipped to
-``[0, clip]`` and self-normalised to mean 1 over the auxiliary set (AGBAL,
-ALGORITHMS.md §2.4; the slides do not say which estimator the paper used).
+``[0, clip]`` and self-normalised to mean 1 over the auxiliary set (AGBAL:
+Min et al., NeurIPS 2025;
+its slides do not say which estimator was used; see the AGBAL docs page).
 
 =============== ============================================================
 method          estimate

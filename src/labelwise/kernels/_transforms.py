@@ -1,8 +1,8 @@
 """Kernel transforms of the BMDAL framework, on explicit feature matrices.
 
 A kernel ``k(x, x') = <φ(x), φ(x')>`` is carried by its features; each transform
-maps the pool and training features to new ones (ALGORITHMS.md §1.3, written
-from the formulas). All computations run in float64.
+maps the pool and training features to new ones (Holzmüller et al., JMLR 2023,
+§4; written from the formulas). All computations run in float64.
 
 =============== ===============================================================
 transform       new features

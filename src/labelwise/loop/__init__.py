@@ -2,9 +2,7 @@
 
 from labelwise.loop.experiment import (
     RunConfig,
-    classification_metrics,
     initial_indices,
-    regression_metrics,
     run_simulation,
 )
 from labelwise.loop.learner import ActiveLearner
@@ -13,7 +11,6 @@ from labelwise.loop.report import (
     auc_table,
     curve_table,
     format_auc_table,
-    normalized_auc,
     plot_learning_curves,
 )
 from labelwise.loop.stopping import StopMonitor, StoppingCriteria, changed_share
@@ -30,13 +27,10 @@ __all__ = [
     "StoppingCriteria",
     "auc_table",
     "changed_share",
-    "classification_metrics",
     "curve_table",
     "format_auc_table",
     "initial_indices",
-    "normalized_auc",
     "plot_learning_curves",
-    "regression_metrics",
     "run_id",
     "run_simulation",
 ]

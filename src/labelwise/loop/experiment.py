@@ -22,6 +22,11 @@ from labelwise.exceptions import InvalidParameterError
 from labelwise.loop.learner import ActiveLearner
 from labelwise.loop.oracle import SimulatedOracle
 from labelwise.loop.store import ResultStore, run_id
+from labelwise.metrics import (
+    classification_metrics,
+    clean_share,
+    regression_metrics,
+)
 from labelwise.models.finetune import FineTune
 from labelwise.pool import LabelState
 from labelwise.strategies.base import Strategy
@@ -78,90 +83,6 @@ class RunConfig:
     def run_id(self) -> str:
         """Stable id of this configuration."""
         return run_id(self.as_dict())
-
-
-def classification_metrics(
-    y_true: np.ndarray, y_pred: np.ndarray, weights: np.ndarray | None = None
-) -> dict[str, float]:
-    """Accuracy and balanced accuracy.
-
-    Balanced accuracy is the mean recall over the classes in ``y_true``, or with
-    per-class ``weights`` ``Σ_c w_c correct_c / Σ_c w_c n_c`` (the learning-AL
-    paper's definition, ALGORITHMS.md §5.6; the imbalance settings give the
-    weights).
-
-    Examples:
-        >>> y = np.array([0, 1, 1, 1])
-        >>> classification_metrics(y, np.array([0, 1, 0, 0]))["balanced_accuracy"]
-        0.6666666666666666
-    """
-    from labelwise.datasets.imbalance import weighted_accuracy
-
-    y_true = np.asarray(y_true)
-    y_pred = np.asarray(y_pred)
-    if weights is None:
-        recalls = [np.mean(y_pred[y_true == c] == c) for c in np.unique(y_true)]
-        balanced = float(np.mean(recalls))
-    else:
-        balanced = weighted_accuracy(y_true, y_pred, weights)
-    return {
-        "accuracy": float(np.mean(y_true == y_pred)),
-        "balanced_accuracy": balanced,
-    }
-
-
-def regression_metrics(y_true: np.ndarray, y_pred: np.ndarray) -> dict[str, float]:
-    """Test metrics: MSE (AGBAL), RMSE, MAE, max and 95/99 % quantiles of |error|.
-
-    Examples:
-        >>> regression_metrics(np.array([0.0, 0.0]), np.array([3.0, -4.0]))["rmse"]
-        3.5355339059327378
-    """
-    err = np.abs(np.asarray(y_pred, dtype=np.float64) - np.asarray(y_true))
-    return {
-        "mse": float(np.mean(err**2)),
-        "rmse": float(np.sqrt(np.mean(err**2))),
-        "mae": float(np.mean(err)),
-        "max_error": float(err.max()),
-        "q95_error": float(np.quantile(err, 0.95)),
-        "q99_error": float(np.quantile(err, 0.99)),
-    }
-
-
-def clean_share(
-    noisy: np.ndarray, indices: np.ndarray, rounds: np.ndarray, upto: int
-) -> dict[str, float]:
-    """Share of clean items among those a strategy selected (LHD paper, Tables 3-4).
-
-    Only labels of rounds ``1..upto`` count (round 0 is the random initial set,
-    the same for every strategy).
-
-    Args:
-        noisy: Boolean mask over the pool, ``True`` for noisy items.
-        indices: Labeled pool indices ``(m,)``.
-        rounds: Round of each label ``(m,)``.
-        upto: The current round.
-
-    Returns:
-        ``{"clean_share": ..., "clean_share_round": ...}``: the clean fraction of
-        everything selected in rounds ``1..upto`` and of round ``upto``'s batch;
-        empty for ``upto == 0``.
-
-    Examples:
-        >>> noisy = np.array([False, True, False, True])
-        >>> clean_share(noisy, np.array([0, 1, 2, 3]), np.array([0, 1, 1, 2]), 2)
-        {'clean_share': 0.3333333333333333, 'clean_share_round': 0.0}
-    """
-    if upto < 1:
-        return {}
-    chosen = indices[(rounds >= 1) & (rounds <= upto)]
-    last = indices[rounds == upto]
-    out = {}
-    if chosen.size:
-        out["clean_share"] = float(np.mean(~noisy[chosen]))
-    if last.size:
-        out["clean_share_round"] = float(np.mean(~noisy[last]))
-    return out
 
 
 def initial_indices(n_pool: int, n_initial: int, seed: int) -> np.ndarray:

@@ -8,6 +8,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from labelwise.metrics import LOWER_IS_BETTER, normalized_auc
+
 
 def curve_table(df: pd.DataFrame, metric: str = "accuracy") -> pd.DataFrame:
     """Mean, standard error and seed count per strategy and number of labels.
@@ -24,26 +26,6 @@ def curve_table(df: pd.DataFrame, metric: str = "accuracy") -> pd.DataFrame:
     out = g.agg(mean="mean", std="std", n_seeds="count").reset_index()
     out["sem"] = (out["std"] / np.sqrt(out["n_seeds"])).fillna(0.0)
     return out.drop(columns="std")
-
-
-def normalized_auc(n_labeled: np.ndarray, values: np.ndarray) -> float:
-    """Trapezoidal area under ``values`` over ``n_labeled``, divided by its range.
-
-    The result is the curve's mean height, in the metric's units (e.g. a mean
-    accuracy over the labeling budget).
-    """
-    order = np.argsort(n_labeled)
-    x = np.asarray(n_labeled, dtype=float)[order]
-    y = np.asarray(values, dtype=float)[order]
-    if x.size < 2 or x[-1] == x[0]:
-        return float(y.mean())
-    return float(np.trapezoid(y, x) / (x[-1] - x[0]))
-
-
-LOWER_IS_BETTER = frozenset(
-    {"rmse", "mae", "max_error", "q95_error", "q99_error", "mse"}
-)
-"""Error metrics: a smaller area is better."""
 
 
 def primary_metric(df: pd.DataFrame) -> str:

@@ -5,8 +5,8 @@ unlabeled items it is confident about (maximum probability above ``threshold``),
 with pseudo-labels, strong augmentation and a larger learning rate. It is
 skipped when that set is smaller than ``min_size``.
 
-Paper/code differences (``../shared/docs/ALGORITHMS.md`` §4.4) and what labelwise
-does:
+Paper/code differences (Khosla et al. 2023, Algorithm 2, against the authors'
+code) and what labelwise does:
 
 * Pseudo-labels: the paper takes them from the EMA network, the code from the
   main network. labelwise follows the code (the main network's prediction, the

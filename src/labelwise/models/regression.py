@@ -1,7 +1,8 @@
 """Regression models: the BMDAL network recipe in PyTorch, and scikit-learn regressors.
 
 :class:`TorchRegressor` trains a fresh network on every :meth:`~TorchRegressor.fit`
-with the BMDAL benchmark's recipe (ALGORITHMS.md §1.7): MSE loss, Adam with the
+with the BMDAL benchmark's recipe (Holzmüller et al., JMLR 2023, §6): MSE loss,
+Adam with the
 learning rate decayed linearly to 0 over all steps, mini-batches of 256 with the
 last incomplete batch dropped, and epoch selection (the parameters of the epoch
 with the lowest validation RMSE are kept) when a validation set is given.

@@ -1,6 +1,8 @@
 """AGBAL: auxiliary-data guided batch selection for regression (``grad-aux`` kernel).
 
-The slides (seed 000) decompose the risk gradient as ``E[φ₁(x) φ₂(x)]`` with
+AGBAL (Min, Xu, Li, Zou & Zhou, *Enhancing Deep Batch Active Learning for
+Regression with Imperfect Data Guided Selection*, NeurIPS 2025, public as slides)
+decomposes the risk gradient as ``E[φ₁(x) φ₂(x)]`` with
 ``φ₁ = ∂f/∂θ`` (BMDAL's ``grad`` features) and ``φ₂(x) = E[∂l/∂f | x]``, the
 expected loss derivative (for the squared loss, ``f(x) - E[y|x]``), estimated
 from auxiliary labeled data ``(X', Y')`` drawn from a shifted or noisier
@@ -9,28 +11,29 @@ distribution and re-weighted by a density ratio ``r̂``. The kernel is
 method runs on it unchanged, so each method has an AGBAL counterpart
 (``agbal-lcmd``, ``agbal-maxdet``, ...).
 
-The slides leave the x-dependence of ``φ̂₂`` open (as printed, it is a constant,
-which leaves every BMDAL method unchanged). Following ALGORITHMS.md §2.4, the
-estimators are:
+The paper leaves the x-dependence of ``φ̂₂`` open (as printed, it is a constant,
+which leaves every BMDAL method unchanged). labelwise's estimators are:
 
 * ``krr`` (default): kernel ridge regression of the weighted auxiliary
   residuals ``r̂_i (f(X'_i) - Y'_i)`` on the auxiliary inputs, with the same
   (sketched) gradient kernel: ``φ̂₂(x) = k(x, X') (K' + λ I)⁻¹ (r̂ ⊙ e')``, ``λ =
   aux_ridge x mean diag K'``. With uniform weights over all points it reduces
-  to the slides' average.
+  to the AGBAL paper's average.
 * ``per-input``: the auxiliary labels are imperfect labels at the same inputs;
   ``φ̂₂(x)`` averages ``r̂ (f(x) - y')`` over the auxiliary rows equal to ``x``
   (points without one get the global average).
-* ``constant``: the slides' formula taken literally, ``mean_i r̂_i e'_i`` for
+* ``constant``: the AGBAL paper's formula taken literally, ``mean_i r̂_i e'_i`` for
   every point; an ablation that reproduces BMDAL exactly.
 
-Choices the slides do not settle, and what labelwise does: the density ratio
+Choices the AGBAL paper does not settle (docs: User guide, AGBAL page), and what
+labelwise does: the density ratio
 ``r̂(x, y) = p(x, y) / q(x, y)`` is estimated between the labeled target data and
 the auxiliary data on ``z = [x, y]`` (``ulsif`` by default; ``classifier``,
 ``kliep``), clipped at 20 and self-normalised, and re-estimated every round.
-ALGORITHMS.md suggests the classifier; on the ``shifted`` task its weights made
-every AGBAL method 31-50 % worse than BMDAL, while uLSIF's smoother weights gave
-the gains the slides report (README, AGBAL section), so uLSIF is the default;
+A probabilistic classifier is the usual first choice; on the ``shifted`` task its
+weights made every AGBAL method 31-50 % worse than BMDAL, while uLSIF's smoother
+weights gave the gains the AGBAL paper reports (docs: Reproductions, BMDAL and
+AGBAL), so uLSIF is the default;
 the scale is ``|φ̂₂|`` plus a floor of 1 % of its mean (``aux_signed=True``
 keeps the sign; the floor keeps points with ``φ̂₂ ≈ 0`` selectable); training
 points get the same estimate as pool points (``train_residual=True`` uses their

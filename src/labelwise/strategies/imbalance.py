@@ -1,4 +1,4 @@
-"""The learning-AL paper's baselines and its myopic oracle (ALGORITHMS.md §5.1, §5.7).
+"""The learning-AL paper's baselines and its myopic oracle (Bakker et al. 2023, §3-4).
 
 References:
     Bakker, T., van Hoof, H., Welling, M. Learning Objective-Specific Active
@@ -19,6 +19,7 @@ from labelwise import scores
 from labelwise._validation import check_positive, child_seed
 from labelwise.exceptions import InvalidParameterError, UnsupportedModelError
 from labelwise.kernels import fit_logistic_plus_one, kcenter_greedy
+from labelwise.metrics import weighted_accuracy
 from labelwise.pool import LabelState
 from labelwise.strategies._registry import register
 from labelwise.strategies.base import Selection, Strategy, top_k
@@ -250,8 +251,6 @@ class CBAL(Strategy):
 def _score(y_true: np.ndarray, y_pred: np.ndarray, weights: np.ndarray | None) -> float:
     if weights is None:
         return float(np.mean(y_true == y_pred))
-    from labelwise.datasets.imbalance import weighted_accuracy
-
     return weighted_accuracy(y_true, y_pred, weights)
 
 
