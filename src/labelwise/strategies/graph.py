@@ -180,7 +180,14 @@ class UncertainGCN(_SequentialGCN):
     Args:
         s_margin: Target confidence. Defaults to 0.1.
         subset: Unlabeled nodes; ``None`` = the whole pool. Defaults to 10 000.
-        hidden, dropout, lam, steps, lr, weight_decay, adjacency: See above.
+        hidden: Width of the GCN's hidden layer. Defaults to 128.
+        dropout: Dropout between the GCN layers. Defaults to 0.3.
+        lam: Weight of the unlabeled term of :func:`gcn_loss`. Defaults to 1.2.
+        steps: Full-batch Adam steps. Defaults to 200.
+        lr: Adam's learning rate. Defaults to 1e-3.
+        weight_decay: Adam's weight decay. Defaults to 5e-4.
+        adjacency: ``"caramalau"`` (the code's ``(S - I) diag(1/c) + I``) or
+            ``"row"`` (the paper's ``D⁻¹(S - I) + I``). Defaults to ``"caramalau"``.
         device: ``None`` = the model's device (a ``TensorOutputs``) else the CPU.
     """
 
@@ -239,10 +246,7 @@ class CoreGCN(_SequentialGCN):
     on the eval-mode node representation ``concat[H1, logit]`` ``(N, h + 1)`` as
     the code does since its 2021-04 fix (the paper writes H1), with the labeled
     nodes as the initial centers. Scores are the covering radii at each pick.
-
-    Args:
-        **kwargs: ``subset``, ``hidden``, ``dropout``, ``lam``, ``steps``, ``lr``,
-            ``weight_decay``, ``adjacency``, ``device`` (see :class:`UncertainGCN`).
+    It takes :class:`UncertainGCN`'s parameters (``s_margin`` is unused).
     """
 
     def _select(
