@@ -11,6 +11,7 @@ fi
 .venv/bin/ruff check src tests benchmarks
 .venv/bin/ruff format --check src tests benchmarks
 .venv/bin/mypy
-.venv/bin/python -m pytest -n 2 --doctest-modules src/labelwise tests "$@"
 # the documentation site, strict: a broken link, a missing reference or a failing example fails
 NO_MKDOCS_2_WARNING=1 MPLBACKEND=Agg .venv/bin/mkdocs build --strict --quiet --site-dir "$(mktemp -d)"
+# last, so that pytest's summary closes the output
+.venv/bin/python -m pytest -n 2 --doctest-modules src/labelwise tests "$@"
