@@ -41,7 +41,7 @@ def test_the_oracle_without_the_truth_says_what_is_missing():
 def test_the_oracle_setter_is_the_hook():
     X, state = make_pool()
     truth = np.argmax(X[:, : state.n_classes], axis=1)
-    by_hook, by_setter = Oracle(), Oracle()
+    by_hook, by_setter = Oracle(max_candidates=6), Oracle(max_candidates=6)
     by_hook.prepare_simulation(
         SimulationContext(y_pool=truth, X_eval=X[:20], y_eval=truth[:20])
     )
