@@ -46,7 +46,7 @@ from labelwise.loop.experiment import initial_indices
 from labelwise.models.registry import make_model
 from labelwise.pool import LabelState
 from labelwise.strategies import get_strategy
-from labelwise.strategies.imbalance import myopic_improvements
+from labelwise.strategies.lookahead import myopic_improvements
 from labelwise.strategies.neural_process import (
     myopic_log_loss_gains,
     predict_np,

@@ -9,6 +9,7 @@ what to change.
 
 from __future__ import annotations
 
+import dataclasses
 import inspect
 import pickle
 import warnings
@@ -21,7 +22,7 @@ from labelwise._device import resolve_device
 from labelwise.exceptions import BatchSizeWarning, UnsupportedModelError
 from labelwise.models.base import TensorOutput
 from labelwise.pool import LabelState
-from labelwise.strategies.base import Strategy
+from labelwise.strategies.base import SimulationContext, Strategy
 
 
 class MockModel:
@@ -207,6 +208,14 @@ def make_pool(
     return X, state
 
 
+def _truth(X: np.ndarray, state: LabelState) -> np.ndarray:
+    """Fixed "true" labels of a mock pool: any will do for the contract."""
+    if state.classes is None:  # regression: the first feature
+        return np.asarray(X.reshape(len(X), -1)[:, 0], dtype=np.float64)
+    out: np.ndarray = np.argmax(X.reshape(len(X), -1)[:, : state.n_classes], axis=1)
+    return out
+
+
 def check_strategy(strategy: Strategy) -> None:
     """Assert the strategy contract (raises ``AssertionError`` on a violation).
 
@@ -217,6 +226,9 @@ def check_strategy(strategy: Strategy) -> None:
     has the same parameters and selects the same batch with the same seed; a
     model lacking a required capability raises ``UnsupportedModelError`` (when
     the strategy requires any). Each failure message says what to fix.
+    Simulation-only data (the truth, a reward set, auxiliary data) reaches the
+    strategy through :meth:`~labelwise.strategies.Strategy.prepare_simulation`
+    alone.
     """
     from labelwise.models.base import Regressor
 
@@ -224,24 +236,20 @@ def check_strategy(strategy: Strategy) -> None:
     regression = Regressor in strategy.requires
     model: Any = MockRegressor() if regression else MockModel()
     X, state = make_pool(regression=regression)
-    if getattr(strategy, "base_kernel", None) == "grad-aux" and not getattr(
-        strategy, "auxiliary", None
-    ):
-        # AGBAL needs auxiliary data: a shifted copy of the pool's distribution
-        aux_rng = np.random.default_rng(5)
-        x_aux = X[:30] + aux_rng.normal(0.5, 1.0, size=X[:30].shape).astype(X.dtype)
-        params = {**strategy.get_params(), "auxiliary": (x_aux, x_aux[:, 0])}
-        strategy = type(strategy)(**params)
-    reward = getattr(strategy, "set_reward", None)
-    if callable(reward):
-        # the NP needs a labeled reward set: the pool's first rows will do
-        yr = np.argmax(X[:20, : state.n_classes], axis=1)
-        reward(X[:20], yr)
-    setter = getattr(strategy, "set_simulation", None)
-    if callable(setter):
-        # the oracle (and the NP) need the truth: any fixed labels will do
-        truth = np.argmax(X[:, : state.n_classes], axis=1)
-        setter(truth, X[:20], truth[:20])
+    # the truth, a reward set and auxiliary data (a shifted copy of the pool's
+    # first rows): every strategy takes what it needs through the one hook
+    truth = _truth(X, state)
+    aux_rng = np.random.default_rng(5)
+    x_aux = X[:30] + aux_rng.normal(0.5, 1.0, size=X[:30].shape).astype(X.dtype)
+    context = SimulationContext(
+        y_pool=truth,
+        X_eval=X[:20],
+        y_eval=truth[:20],
+        X_reward=X[:20],
+        y_reward=truth[:20],
+        auxiliary=(x_aux, x_aux[:, 0]),
+    )
+    strategy.prepare_simulation(context)
     sel = strategy.select(model, X, state, 7, rng=3)
     idx = sel.indices
     assert idx.dtype == np.int64, idx.dtype
@@ -255,9 +263,10 @@ def check_strategy(strategy: Strategy) -> None:
     _check_pickle(strategy, model, X, state, idx)
     # shrinking: only 4 unlabeled left
     X2, state2 = make_pool(n_samples=14, n_labeled=10, regression=regression)
-    if callable(setter):
-        truth2 = np.argmax(X2[:, : state2.n_classes], axis=1)
-        setter(truth2, X2[:5], truth2[:5])
+    truth2 = _truth(X2, state2)
+    strategy.prepare_simulation(
+        dataclasses.replace(context, y_pool=truth2, X_eval=X2[:5], y_eval=truth2[:5])
+    )
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         small = strategy.select(model, X2, state2, 9, rng=0)

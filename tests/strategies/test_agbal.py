@@ -14,7 +14,7 @@ from labelwise.kernels._ratio import density_ratio
 from labelwise.models import TorchRegressor, bmdal_mlp
 from labelwise.pool import LabelState
 from labelwise.strategies import get_strategy
-from labelwise.strategies.agbal import phi2_scale
+from labelwise.strategies.auxiliary_kernel import phi2_scale
 
 METHODS = ["lcmd", "maxdet", "maxdiag", "fw", "maxdist", "kmeanspp", "bait"]
 

@@ -13,7 +13,7 @@ from labelwise.models import SklearnClassifier
 from labelwise.models.registry import make_model
 from labelwise.pool import LabelState
 from labelwise.strategies import get_strategy
-from labelwise.strategies.imbalance import logistic_C, myopic_improvements
+from labelwise.strategies.lookahead import logistic_C, myopic_improvements
 from labelwise.testing import MockModel, make_pool
 
 

@@ -87,7 +87,7 @@ def test_simulations_are_oracle_improvements_on_the_reward_set(batched):
         model, X, lab, y, Xr, yr, n_classes=2, n_sim=5,
         rng=np.random.default_rng(0), batched=batched,
     )  # fmt: skip
-    from labelwise.strategies.imbalance import myopic_improvements
+    from labelwise.strategies.lookahead import myopic_improvements
 
     for ctx, tgt, vals in probs:
         assert np.unique(y[ctx]).size == 2 and not set(ctx) & set(tgt)

@@ -58,7 +58,6 @@ def execute_run(run: dict[str, Any], out: str) -> tuple[str, str]:
     from labelwise.models.finetune import FineTune
     from labelwise.models.registry import make_model
     from labelwise.strategies import get_strategy
-    from labelwise.strategies.regression import BMDAL
 
     torch.set_num_threads(1)
     cfg = RunConfig(**run)
@@ -83,19 +82,7 @@ def execute_run(run: dict[str, Any], out: str) -> tuple[str, str]:
             strategy = get_strategy(
                 extra.get("strategy_name", cfg.strategy), **cfg.strategy_params
             )
-            if (
-                isinstance(strategy, BMDAL)
-                and strategy.base_kernel == "grad-aux"
-                and strategy.auxiliary is None
-            ):
-                if aux is None:
-                    raise ValueError(
-                        f"{cfg.strategy} (AGBAL) needs auxiliary data; dataset "
-                        f"{cfg.dataset} has none (use NAME:aux, e.g. "
-                        f"{cfg.dataset.split(':')[0]}:aux, or the shifted task)."
-                    )
-                strategy.set_auxiliary(aux)
-            _give_truth(strategy, d)
+            strategy.prepare_simulation(_simulation_context(d, aux, cfg.dataset))
             ft = extra.get("finetune")
             finetune = FineTune(**ft) if ft is not None else None
         except Exception as exc:
@@ -141,34 +128,26 @@ def _device_of(model: Any) -> str:
     return "cpu"
 
 
-def _give_truth(strategy: Any, d: Any) -> None:
-    """Simulation-only data: the oracle's truth, the NP's reward set."""
-    if callable(getattr(strategy, "set_simulation", None)):
-        # the myopic oracle scores on the test set, as the paper's ORACLE
-        strategy.set_simulation(
-            d.y_train,
-            d.X_test,
-            d.y_test,
-            eval_weights=d.eval_weights,
-            class_weights=d.class_weights,
-        )
-    from labelwise.strategies.neural_process import NeuralProcess
+def _simulation_context(d: Any, aux: Any, name: str) -> Any:
+    """What the run's dataset gives a strategy beyond the pool.
 
-    if callable(getattr(strategy, "set_reward", None)):
-        if d.X_reward is None:
-            if not isinstance(strategy, NeuralProcess):
-                return  # eer evaluates on the pool without one
-            raise ValueError(
-                f"{type(strategy).__name__} needs a labeled reward set; dataset "
-                f"{d.name} has none (use NAME:balanced, NAME:imbalanced or "
-                "NAME:imbalanced-weighted)."
-            )
-        strategy.set_reward(
-            d.X_reward,
-            d.y_reward,
-            eval_weights=d.eval_weights,
-            class_weights=d.class_weights,
-        )
+    The truth (pool labels and the test set, on which the myopic oracle scores,
+    as the paper's ORACLE does), the reward set, the auxiliary data and the
+    class weights, whichever the dataset has.
+    """
+    from labelwise.strategies import SimulationContext
+
+    return SimulationContext(
+        y_pool=d.y_train,
+        X_eval=d.X_test,
+        y_eval=d.y_test,
+        X_reward=d.X_reward,
+        y_reward=d.y_reward,
+        auxiliary=aux,
+        eval_weights=d.eval_weights,
+        class_weights=d.class_weights,
+        dataset=name,
+    )
 
 
 def _die_with_parent() -> None:

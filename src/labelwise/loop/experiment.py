@@ -205,7 +205,7 @@ def run_simulation(
                 selection = learner.query(config.batch_size)
                 metrics["select_seconds"] = time.perf_counter() - start
                 labels = oracle.label(selection.indices)
-                info = {k: v for k, v in selection.info.items() if k != "forward_gains"}
+                info = dict(selection.info)
                 new = (selection.indices, labels, rnd + 1)
             n_labeled = state.n_labeled
             store.record_round(

@@ -7,20 +7,24 @@ from labelwise.strategies._registry import (
     strategy_class,
 )
 from labelwise.strategies.adversarial import DAL, VAAL
-from labelwise.strategies.base import Selection, Strategy, top_k
+from labelwise.strategies.base import (
+    Selection,
+    SimulationContext,
+    Strategy,
+    top_k,
+)
 from labelwise.strategies.design import Bait
 from labelwise.strategies.diversity import Badge, CoreSet
 from labelwise.strategies.error_reduction import ExpectedErrorReduction
 from labelwise.strategies.graph import CoreGCN, UncertainGCN
-from labelwise.strategies.imbalance import (
+from labelwise.strategies.learning_al_baselines import (
     CBAL,
     FScore,
     HALGaussian,
     HALUniform,
     KCenter,
-    Oracle,
-    Uncertainty,
 )
+from labelwise.strategies.lookahead import Oracle
 from labelwise.strategies.loss_prediction import LLOSS
 from labelwise.strategies.neural_process import NeuralProcess
 from labelwise.strategies.noise import LHD
@@ -32,6 +36,7 @@ from labelwise.strategies.uncertainty import (
     LeastConfidence,
     Margin,
     TopKStrategy,
+    Uncertainty,
     VariationRatio,
 )
 
@@ -59,6 +64,7 @@ __all__ = [
     "Oracle",
     "RandomSampling",
     "Selection",
+    "SimulationContext",
     "Strategy",
     "TopKStrategy",
     "UncertainGCN",

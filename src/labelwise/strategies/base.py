@@ -42,12 +42,53 @@ class Selection:
     Attributes:
         indices: Absolute pool indices, unique and unlabeled, shape ``(b,)``.
         scores: Optional per-index score (higher = more informative), ``(b,)``.
-        info: Timings (``seconds``), warnings raised and any fallback used.
+        info: Timings (``seconds``), warnings raised and any fallback used:
+            small values the experiment loop records with every round.
+        details: Per-pick or bulky diagnostics (e.g. BAIT's ``forward_gains``),
+            kept on the selection for the caller and never recorded by the loop.
     """
 
     indices: IndexArray
     scores: FloatArray | None = None
     info: Mapping[str, Any] = field(default_factory=dict)
+    details: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class SimulationContext:
+    """Simulation-only data, handed to :meth:`Strategy.prepare_simulation`.
+
+    A real labeling run has none of this; the benchmark runner (``labelwise
+    bench``) fills every field its dataset has and the
+    conformance suite (:func:`labelwise.testing.check_strategy`) fills all of
+    them. Every field is optional; a strategy reads the ones it needs.
+
+    Attributes:
+        y_pool: The true labels of the whole pool ``(n_samples,)`` (simulation
+            only: the myopic oracle).
+        X_eval: Evaluation inputs ``(n_eval, ...)`` (the test set).
+        y_eval: Their labels ``(n_eval,)``.
+        X_reward: A held-out labeled reward set ``(n_reward, ...)`` (the
+            learning-AL imbalance settings hold 100 rows).
+        y_reward: Its labels ``(n_reward,)``.
+        auxiliary: Auxiliary labeled data ``(X_aux, y_aux)`` from a shifted or
+            noisier distribution (AGBAL's ``grad-aux`` kernel).
+        eval_weights: Per-class weights of the evaluation score ``(n_classes,)``
+            (``None``: plain accuracy).
+        class_weights: Per-class training weights ``(n_classes,)`` the model is
+            trained with (``None``: unweighted).
+        dataset: The dataset's name, for error messages (``""``: unknown).
+    """
+
+    y_pool: np.ndarray | None = None
+    X_eval: np.ndarray | None = None
+    y_eval: np.ndarray | None = None
+    X_reward: np.ndarray | None = None
+    y_reward: np.ndarray | None = None
+    auxiliary: tuple[np.ndarray, np.ndarray] | None = None
+    eval_weights: np.ndarray | None = None
+    class_weights: np.ndarray | None = None
+    dataset: str = ""
 
 
 class Strategy(ABC):
@@ -124,7 +165,7 @@ class Strategy(ABC):
         ]
         idx = np.asarray(sel.indices, dtype=np.int64)
         self._check_result(idx, state, batch)
-        return Selection(indices=idx, scores=sel.scores, info=info)
+        return Selection(indices=idx, scores=sel.scores, info=info, details=sel.details)
 
     def _check_result(self, idx: IndexArray, state: LabelState, batch: int) -> None:
         ok = (
@@ -151,6 +192,25 @@ class Strategy(ABC):
     ) -> Selection:
         """Select exactly ``batch_size`` unlabeled indices (inputs are validated)."""
 
+    def prepare_simulation(self, context: SimulationContext) -> None:
+        """Take what a simulation gives beyond the pool (default: nothing).
+
+        The one hook through which the benchmark runner and the conformance
+        suite hand a strategy simulation-only data, before the first
+        :meth:`select`. Strategies that need some of it override this method,
+        say in their docstring which fields they read, and raise
+        :class:`~labelwise.exceptions.InvalidParameterError` when a field they
+        need is missing.
+
+        Args:
+            context: The simulation's data (:class:`SimulationContext`).
+
+        Raises:
+            InvalidParameterError: ``context`` is not a
+                :class:`SimulationContext`, or lacks a field the strategy needs.
+        """
+        check_context(context)
+
     def get_params(self) -> dict[str, Any]:
         """Hyperparameters as passed to ``__init__``."""
         sig = inspect.signature(type(self).__init__)
@@ -163,6 +223,17 @@ class Strategy(ABC):
     def __repr__(self) -> str:
         params = ", ".join(f"{k}={v!r}" for k, v in self.get_params().items())
         return f"{type(self).__name__}({params})"
+
+
+def check_context(context: Any) -> SimulationContext:
+    """Return ``context`` if it is a :class:`SimulationContext`, else raise."""
+    if not isinstance(context, SimulationContext):
+        raise InvalidParameterError(
+            "prepare_simulation takes a labelwise.strategies.SimulationContext; "
+            f"got {type(context).__name__}. Build one with SimulationContext("
+            "y_pool=..., X_eval=..., ...)."
+        )
+    return context
 
 
 def top_k(scores: np.ndarray, k: int, *tiebreaks: np.ndarray) -> IndexArray:

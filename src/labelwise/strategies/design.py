@@ -121,7 +121,7 @@ class Bait(Strategy):
             precision=precision,
             n_forward=round(self.oversample * batch_size),
         )
-        return Selection(indices=pool[idx], info={"forward_gains": gains.tolist()})
+        return Selection(indices=pool[idx], details={"forward_gains": gains.tolist()})
 
     def _select_regression(
         self, model: Any, X: np.ndarray, state: LabelState, batch_size: int
@@ -148,4 +148,4 @@ class Bait(Strategy):
             precision=precision,
             n_forward=round(self.oversample * batch_size),
         )
-        return Selection(indices=pool[idx], info={"forward_gains": gains.tolist()})
+        return Selection(indices=pool[idx], details={"forward_gains": gains.tolist()})

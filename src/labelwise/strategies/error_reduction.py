@@ -45,8 +45,14 @@ from labelwise.exceptions import InvalidParameterError
 from labelwise.kernels import fit_logistic_plus_one
 from labelwise.pool import LabelState
 from labelwise.strategies._registry import register
-from labelwise.strategies.base import Selection, Strategy, top_k
-from labelwise.strategies.imbalance import batched_C, check_batched, check_n_jobs
+from labelwise.strategies.base import (
+    Selection,
+    SimulationContext,
+    Strategy,
+    check_context,
+    top_k,
+)
+from labelwise.strategies.lookahead import batched_C, check_batched, check_n_jobs
 
 LOSSES = ("zero-one", "log")
 EVALUATE_ON = ("auto", "reward", "pool")
@@ -258,7 +264,8 @@ class ExpectedErrorReduction(Strategy):
       ``loss="zero-one"`` (``1 - max_y p``) and ``loss="log"`` (the entropy).
       The candidate stays in the evaluation set, as in their pool sums.
     * ``evaluate_on="reward"`` replaces the self-estimate by the true labels
-      of a held-out labeled set (:meth:`set_reward`; the learning-AL datasets
+      of a held-out labeled set (:meth:`prepare_simulation` or
+      :meth:`set_reward`; the learning-AL datasets
       carry a 100-point reward set and the benchmark harness passes it). This
       is the expectation over ``y ~ p_L(y|x)`` of the myopic oracle's value,
       i.e. what the learned ``np`` strategy is trained to predict.
@@ -317,6 +324,45 @@ class ExpectedErrorReduction(Strategy):
         self.batched = check_batched(batched)
         self._reward: dict[str, Any] | None = None
 
+    def prepare_simulation(self, context: SimulationContext) -> None:
+        """Take the labeled reward set, when the simulation has one.
+
+        Reads ``X_reward``, ``y_reward``, ``eval_weights`` and
+        ``class_weights``; without a reward set nothing changes (the default
+        ``evaluate_on="auto"`` then evaluates on the pool). ``class_weights``
+        (per class) weight the refits' training points as the benchmark weights
+        the model's (``imbalanced-weighted``); they and ``eval_weights`` also
+        apply to pool evaluation.
+
+        Raises:
+            InvalidParameterError: The reward set is empty or has a different
+                number of labels and inputs.
+        """
+        c = check_context(context)
+        if c.X_reward is None and c.y_reward is None:
+            return
+        X_r = np.asarray(c.X_reward)
+        y_r = np.asarray(c.y_reward, dtype=np.int64)
+        if (
+            X_r.ndim == 0
+            or y_r.ndim == 0
+            or X_r.shape[0] != y_r.shape[0]
+            or not len(y_r)
+        ):
+            raise InvalidParameterError(
+                f"The reward set needs as many labels as inputs (at least one); got "
+                f"{X_r.shape[0] if X_r.ndim else 0} inputs and "
+                f"{y_r.shape[0] if y_r.ndim else 0} labels."
+            )
+        self._reward = {
+            "X": X_r,
+            "y": y_r,
+            "weights": None if c.eval_weights is None else np.asarray(c.eval_weights),
+            "class_weights": None
+            if c.class_weights is None
+            else np.asarray(c.class_weights),
+        }
+
     def set_reward(
         self,
         X_reward: Any,
@@ -327,25 +373,16 @@ class ExpectedErrorReduction(Strategy):
     ) -> None:
         """The labeled reward set, its per-class weights and the training weights.
 
-        ``class_weights`` (per class) weight the refits' training points as the
-        benchmark weights the model's (``imbalanced-weighted``); they and
-        ``eval_weights`` also apply to pool evaluation.
+        A convenience for :meth:`prepare_simulation` with these fields.
         """
-        X_r = np.asarray(X_reward)
-        y_r = np.asarray(y_reward, dtype=np.int64)
-        if X_r.shape[0] != y_r.shape[0] or X_r.shape[0] == 0:
-            raise InvalidParameterError(
-                f"The reward set needs as many labels as inputs (at least one); got "
-                f"{X_r.shape[0]} inputs and {y_r.shape[0]} labels."
+        self.prepare_simulation(
+            SimulationContext(
+                X_reward=X_reward,
+                y_reward=y_reward,
+                eval_weights=eval_weights,
+                class_weights=class_weights,
             )
-        self._reward = {
-            "X": X_r,
-            "y": y_r,
-            "weights": None if eval_weights is None else np.asarray(eval_weights),
-            "class_weights": None
-            if class_weights is None
-            else np.asarray(class_weights),
-        }
+        )
 
     def _select(
         self,

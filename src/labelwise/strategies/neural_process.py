@@ -7,7 +7,7 @@ drawn from the annotated set: a random fraction ``q ∈ {0.1, ..., 0.9}`` of the
 annotated points is the simulated labeled set (the *context*), the rest the
 simulated pool (the *targets*), and each target's regression value is the myopic
 oracle's improvement of the score on a held-out labeled *reward set* when that
-point is added (:func:`~labelwise.strategies.imbalance.myopic_improvements`).
+point is added (:func:`~labelwise.strategies.lookahead.myopic_improvements`).
 The trained NP then reads the real labeled set as context and predicts the
 improvement ``μ`` of every real pool point; the strategy takes the largest.
 
@@ -52,8 +52,14 @@ from labelwise.exceptions import InvalidParameterError
 from labelwise.kernels import fit_logistic_plus_one
 from labelwise.pool import LabelState
 from labelwise.strategies._registry import register
-from labelwise.strategies.base import Selection, Strategy, top_k
-from labelwise.strategies.imbalance import (
+from labelwise.strategies.base import (
+    Selection,
+    SimulationContext,
+    Strategy,
+    check_context,
+    top_k,
+)
+from labelwise.strategies.lookahead import (
     batched_C,
     check_batched,
     check_n_jobs,
@@ -107,7 +113,7 @@ def myopic_log_loss_gains(
 
     ``v(x) = LL(fit(L)) - LL(fit(L ∪ {(x, y)}))`` with ``LL`` the
     (``w_{y_e}``-weighted) mean log loss: the myopic oracle of
-    :func:`~labelwise.strategies.imbalance.myopic_improvements` with a smooth
+    :func:`~labelwise.strategies.lookahead.myopic_improvements` with a smooth
     score instead of the 0/1 accuracy. Batched logistic fits where possible
     (``batched`` as there), else a fresh copy of ``model`` per fit.
 
@@ -283,7 +289,7 @@ def simulate(
     accuracy with ``target="gain"`` (the paper's), of the (weighted) log loss
     with ``target="log-loss"`` (:func:`myopic_log_loss_gains`). With a binary
     logistic regression the fits of each problem are solved together
-    (:func:`~labelwise.strategies.imbalance.myopic_improvements`; ``batched``
+    (:func:`~labelwise.strategies.lookahead.myopic_improvements`; ``batched``
     as there); otherwise all fits of all problems run in one joblib pool.
     """
     from joblib import Parallel, delayed
@@ -443,8 +449,9 @@ def train_np(
 class NeuralProcess(Strategy):
     """Learned acquisition with an AttnCNP trained on myopic-oracle simulations.
 
-    Needs a labeled reward set (:meth:`set_reward`; the imbalance-setting
-    datasets carry one, and the benchmark harness passes it). The NP is trained
+    Needs a labeled reward set (:meth:`prepare_simulation` or
+    :meth:`set_reward`; the imbalance-setting datasets carry one, and the
+    benchmark harness passes it). The NP is trained
     from scratch at every step (``n_sim`` problems, ``epochs`` epochs), unless
     ``pretrained`` names a saved model (:meth:`save_model`), which is then used
     as is. Budget > 1 takes the top ``μ``.
@@ -529,6 +536,34 @@ class NeuralProcess(Strategy):
         if pretrained is not None:
             self.net_ = load_np(pretrained).to(torch.device(device))
 
+    def prepare_simulation(self, context: SimulationContext) -> None:
+        """Take the labeled reward set the simulations are scored on.
+
+        Reads ``X_reward``, ``y_reward``, ``eval_weights`` and
+        ``class_weights``. A ``pretrained`` NP needs none of them.
+
+        Raises:
+            InvalidParameterError: No reward set and no ``pretrained`` NP.
+        """
+        c = check_context(context)
+        if c.X_reward is None or c.y_reward is None:
+            if self.pretrained is None:
+                data = f"dataset {c.dataset}" if c.dataset else "the simulation"
+                raise InvalidParameterError(
+                    f"{type(self).__name__} needs a labeled reward set; {data} has "
+                    "none (use NAME:balanced, NAME:imbalanced or "
+                    "NAME:imbalanced-weighted, or a pretrained NP)."
+                )
+            return
+        self._reward = {
+            "X": np.asarray(c.X_reward),
+            "y": np.asarray(c.y_reward, dtype=np.int64),
+            "weights": None if c.eval_weights is None else np.asarray(c.eval_weights),
+            "class_weights": None
+            if c.class_weights is None
+            else np.asarray(c.class_weights),
+        }
+
     def set_reward(
         self,
         X_reward: Any,
@@ -537,15 +572,18 @@ class NeuralProcess(Strategy):
         eval_weights: Any = None,
         class_weights: Any = None,
     ) -> None:
-        """The labeled reward set the simulations are scored on."""
-        self._reward = {
-            "X": np.asarray(X_reward),
-            "y": np.asarray(y_reward, dtype=np.int64),
-            "weights": None if eval_weights is None else np.asarray(eval_weights),
-            "class_weights": None
-            if class_weights is None
-            else np.asarray(class_weights),
-        }
+        """The labeled reward set the simulations are scored on.
+
+        A convenience for :meth:`prepare_simulation` with these fields.
+        """
+        self.prepare_simulation(
+            SimulationContext(
+                X_reward=X_reward,
+                y_reward=y_reward,
+                eval_weights=eval_weights,
+                class_weights=class_weights,
+            )
+        )
 
     def save_model(self, path: str | Path) -> None:
         """Save the last trained NP (input dimension and weights)."""

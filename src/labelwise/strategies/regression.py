@@ -67,8 +67,13 @@ from labelwise.kernels._ratio import RATIO_METHODS
 from labelwise.models.base import GradientFeatures, Regressor, require
 from labelwise.pool import LabelState
 from labelwise.strategies._registry import register
-from labelwise.strategies.agbal import check_auxiliary, phi2_scale
-from labelwise.strategies.base import Selection, Strategy
+from labelwise.strategies.auxiliary_kernel import check_auxiliary, phi2_scale
+from labelwise.strategies.base import (
+    Selection,
+    SimulationContext,
+    Strategy,
+    check_context,
+)
 
 BASE_KERNELS = ("linear", "ll", "grad", "grad-aux", "nngp")
 AUX_ESTIMATORS = ("krr", "per-input", "constant")
@@ -122,7 +127,8 @@ class BMDAL(Strategy):
         auxiliary: ``(X_aux, y_aux)``, auxiliary labeled data from a shifted or
             noisier distribution (base kernel ``grad-aux``, AGBAL).
         aux_estimator: φ̂₂ estimator of ``grad-aux``: ``krr`` (default),
-            ``per-input`` or ``constant`` (see :mod:`labelwise.strategies.agbal`).
+            ``per-input`` or ``constant`` (see
+            :mod:`labelwise.strategies.auxiliary_kernel`).
         ratio: Density-ratio estimator: ``ulsif`` (default), ``classifier``,
             ``kliep``.
         aux_ridge: Ridge of the ``krr`` estimator, relative to the mean
@@ -233,6 +239,28 @@ class BMDAL(Strategy):
         same checks as the ``auxiliary=`` argument apply.
         """
         self.auxiliary = check_auxiliary(auxiliary)
+
+    def prepare_simulation(self, context: SimulationContext) -> None:
+        """Take the auxiliary data of the ``grad-aux`` kernel (AGBAL).
+
+        Reads ``auxiliary`` when ``base_kernel="grad-aux"`` and no
+        ``auxiliary=`` was given; every other configuration needs nothing.
+
+        Raises:
+            InvalidParameterError: ``grad-aux`` without auxiliary data.
+        """
+        c = check_context(context)
+        if self.base_kernel != "grad-aux" or self.auxiliary is not None:
+            return
+        if c.auxiliary is None:
+            name = c.dataset.split(":")[0] if c.dataset else "NAME"
+            data = f"dataset {c.dataset}" if c.dataset else "the simulation"
+            raise InvalidParameterError(
+                f"{self.name or 'bmdal'} (AGBAL, base kernel grad-aux) needs "
+                f"auxiliary data; {data} has none (use {name}:aux, or the "
+                "shifted task)."
+            )
+        self.set_auxiliary(c.auxiliary)
 
     def check_model(self, model: Any) -> None:
         """Need a regressor; ``ll``/``grad``/``grad-aux`` also gradient features."""
@@ -646,7 +674,7 @@ class BMDAL_BAIT(_Preset):
 
 
 # AGBAL counterparts: the same configurations on the grad-aux kernel
-# (they need ``auxiliary=``; see :mod:`labelwise.strategies.agbal`).
+# (they need ``auxiliary=``; see :mod:`labelwise.strategies.auxiliary_kernel`).
 
 
 @register("agbal-lcmd")

@@ -149,3 +149,12 @@ class VariationRatio(TopKStrategy):
         members = model_outputs(model, X, "proba_members")
         ties = to_host(scores.entropy(members.mean(0)))
         return to_host(scores.variation_ratio(members)), (ties,)
+
+
+@register("uncertainty")
+class Uncertainty(Entropy):
+    """Uncertainty sampling as ``UncSamp`` of Bakker et al. (2023): highest entropy.
+
+    For binary problems entropy, margin and least confidence pick the same
+    items (all are monotone in ``|p - 1/2|``); with more classes this is entropy.
+    """

@@ -1,4 +1,4 @@
-"""AGBAL: auxiliary-data guided batch selection for regression (``grad-aux`` kernel).
+"""AGBAL's auxiliary-data scale of the ``grad-aux`` kernel (used by BMDAL presets).
 
 AGBAL (Min, Xu, Li, Zou & Zhou, *Enhancing Deep Batch Active Learning for
 Regression with Imperfect Data Guided Selection*, NeurIPS 2025, public as slides)

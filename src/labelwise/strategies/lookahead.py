@@ -1,11 +1,13 @@
-"""The learning-AL paper's baselines and its myopic oracle (Bakker et al. 2023, §3-4).
+"""One-step lookahead: the myopic oracle and its fitting helpers.
+
+The oracle scores every pool point by the change of the evaluation score when a
+fresh model is trained on the labeled set plus that point with its *true* label
+(:func:`myopic_improvements`). The same helpers give the neural process its
+training targets and expected error reduction its batched logistic fits.
 
 References:
     Bakker, T., van Hoof, H., Welling, M. Learning Objective-Specific Active
     Learning Strategies with Attentive Neural Processes (ECML-PKDD 2023).
-    Kazerouni, A. et al. Active learning for skewed data sets (HAL, 2020).
-    Bengar, J. Z. et al. Class-Balanced Active Learning for Image Classification
-    (CBAL, WACV 2022).
 """
 
 from __future__ import annotations
@@ -15,15 +17,18 @@ from typing import Any
 
 import numpy as np
 
-from labelwise import scores
 from labelwise._validation import check_positive, child_seed
-from labelwise.exceptions import InvalidParameterError, UnsupportedModelError
-from labelwise.kernels import fit_logistic_plus_one, kcenter_greedy
+from labelwise.exceptions import InvalidParameterError
+from labelwise.kernels import fit_logistic_plus_one
 from labelwise.metrics import weighted_accuracy
 from labelwise.pool import LabelState
 from labelwise.strategies._registry import register
-from labelwise.strategies.base import Selection, Strategy, top_k
-from labelwise.strategies.uncertainty import Entropy
+from labelwise.strategies.base import (
+    Selection,
+    SimulationContext,
+    Strategy,
+    check_context,
+)
 
 
 def check_n_jobs(n_jobs: int) -> int:
@@ -44,208 +49,6 @@ def check_batched(batched: bool | None) -> bool | None:
 
 def _flat(X: np.ndarray) -> np.ndarray:
     return np.asarray(X, dtype=np.float32).reshape(X.shape[0], -1)
-
-
-@register("uncertainty")
-class Uncertainty(Entropy):
-    """Uncertainty sampling as the paper's ``UncSamp``: highest entropy.
-
-    For binary problems entropy, margin and least confidence pick the same
-    items (all are monotone in ``|p - 1/2|``); with more classes this is entropy.
-    """
-
-
-@register("kcenter")
-class KCenter(Strategy):
-    """Greedy k-center on the raw input features (labeled points are centers).
-
-    Needs no model capability beyond predictions (the paper's ``KCGreedy`` on
-    UCI data); :class:`~labelwise.strategies.Coreset` uses the model's embedding.
-    """
-
-    requires = ()
-
-    def __init__(self) -> None:
-        pass
-
-    def _select(
-        self,
-        model: Any,
-        X: np.ndarray,
-        state: LabelState,
-        batch_size: int,
-        rng: np.random.Generator,
-    ) -> Selection:
-        idx, radii = kcenter_greedy(
-            _flat(X), batch_size, labeled=state.labeled_indices(), rng=rng,
-            return_radii=True,
-        )  # fmt: skip
-        return Selection(indices=idx, scores=radii)
-
-
-@register("fscore")
-class FScore(Strategy):
-    """Smallest ``|decision function|`` of a margin classifier (SVM).
-
-    Multiclass: the smallest absolute one-vs-rest margin. Needs a model with
-    ``decision_function`` (the ``svm`` model).
-    """
-
-    def __init__(self) -> None:
-        pass
-
-    def check_model(self, model: Any) -> None:
-        """Also need ``decision_function``."""
-        super().check_model(model)
-        if not callable(getattr(model, "decision_function", None)):
-            raise UnsupportedModelError(
-                f"fscore needs the capability decision_function (a margin "
-                f"classifier such as the 'svm' model); {type(model).__name__} "
-                "has none."
-            )
-
-    def _select(
-        self,
-        model: Any,
-        X: np.ndarray,
-        state: LabelState,
-        batch_size: int,
-        rng: np.random.Generator,
-    ) -> Selection:
-        pool = state.unlabeled_indices()
-        f = np.abs(np.asarray(model.decision_function(X[pool]), dtype=np.float64))
-        if f.ndim == 2:
-            f = f.min(1)
-        best = top_k(-f, batch_size)
-        return Selection(indices=pool[best], scores=-f[best])
-
-
-class _HAL(Strategy):
-    """HAL: per slot, exploit (margin) with probability ``p``, else explore.
-
-    ``follow="paper"`` (default) implements the HAL paper's intent: exploit the
-    *smallest* margin (most uncertain) and, for Gaussian exploration, the point
-    *least* similar to the labeled set. ``follow="code"`` reproduces the
-    learning-AL reference code, which takes the *largest* margin and the *most*
-    similar point (both look sign-inverted). Points already chosen in the batch
-    are skipped (the code may pick duplicates).
-
-    Args:
-        p_exploit: Exploitation probability. Defaults to 0.5.
-        delta: Gaussian exploration width ``δ``. Defaults to 10.
-        follow: ``"paper"`` or ``"code"``.
-    """
-
-    explore = "uniform"
-
-    def __init__(
-        self, *, p_exploit: float = 0.5, delta: float = 10.0, follow: str = "paper"
-    ):
-        if not 0.0 <= p_exploit <= 1.0:
-            raise InvalidParameterError(
-                f"p_exploit must be in [0, 1]; got {p_exploit!r}."
-            )
-        check_positive(delta, "delta")
-        if follow not in ("paper", "code"):
-            raise InvalidParameterError(
-                f"follow must be 'paper' or 'code'; got {follow!r}."
-            )
-        self.p_exploit = p_exploit
-        self.delta = delta
-        self.follow = follow
-
-    def _select(
-        self,
-        model: Any,
-        X: np.ndarray,
-        state: LabelState,
-        batch_size: int,
-        rng: np.random.Generator,
-    ) -> Selection:
-        pool = state.unlabeled_indices()
-        margin = scores.margin(model.predict_proba(X[pool]))  # higher = smaller gap
-        exploit = margin if self.follow == "paper" else -margin
-        if self.explore == "uniform":
-            explore = rng.random(pool.size)
-        else:
-            x = _flat(X).astype(np.float64)
-            lab, xp = x[state.labeled_indices()], x[pool]
-            # squared distances by the norms trick: no (pool, labeled, d) array
-            d2 = (
-                (xp * xp).sum(1)[:, None] + (lab * lab).sum(1)[None, :] - 2 * xp @ lab.T
-            )
-            sim = np.exp(-np.maximum(d2, 0.0) / self.delta).sum(1)
-            explore = -sim if self.follow == "paper" else sim
-        taken = np.zeros(pool.size, dtype=bool)
-        picks = []
-        for _ in range(batch_size):
-            s = exploit if rng.random() < self.p_exploit else explore
-            s = np.where(taken, -np.inf, s)
-            j = int(np.argmax(s))
-            taken[j] = True
-            picks.append(j)
-        return Selection(indices=pool[np.asarray(picks)])
-
-
-@register("hal-uniform")
-class HALUniform(_HAL):
-    """HAL with uniform random exploration (see :class:`_HAL`)."""
-
-    explore = "uniform"
-
-
-@register("hal-gaussian")
-class HALGaussian(_HAL):
-    """HAL with Gaussian exploration ``Σ_a exp(-‖x - a‖² / δ)`` (see :class:`_HAL`)."""
-
-    explore = "gaussian"
-
-
-@register("cbal")
-class CBAL(Strategy):
-    """Class-balanced AL: per slot ``argmin -H(p) + λ Σ_c |Ω_c - p_c|``.
-
-    ``Ω_c = max(0, n_L / C - n_{L,c})`` from the labeled class counts; after
-    each pick ``n_L`` grows by one and the pick leaves the candidates, as in the
-    reference code (the class counts are not updated with predicted labels).
-
-    Args:
-        lam: ``λ``. Defaults to 1.
-    """
-
-    def __init__(self, *, lam: float = 1.0):
-        if not lam >= 0:
-            raise InvalidParameterError(f"lam must be >= 0; got {lam!r}.")
-        self.lam = lam
-
-    def _select(
-        self,
-        model: Any,
-        X: np.ndarray,
-        state: LabelState,
-        batch_size: int,
-        rng: np.random.Generator,
-    ) -> Selection:
-        pool = state.unlabeled_indices()
-        p = np.asarray(model.predict_proba(X[pool]), dtype=np.float64)
-        h = -(p * np.log(p + 1e-8)).sum(1)
-        k = p.shape[1]
-        counts = np.bincount(
-            np.asarray(state.labels(state.labeled_indices()), dtype=np.int64),
-            minlength=k,
-        ).astype(np.float64)
-        n_l = float(counts.sum())
-        taken = np.zeros(pool.size, dtype=bool)
-        picks = []
-        for _ in range(batch_size):
-            omega = np.maximum(0.0, n_l / k - counts)
-            obj = -h + self.lam * np.abs(omega[None, :] - p).sum(1)
-            obj[taken] = np.inf
-            j = int(np.argmin(obj))
-            taken[j] = True
-            picks.append(j)
-            n_l += 1
-        return Selection(indices=pool[np.asarray(picks)])
 
 
 def _score(y_true: np.ndarray, y_pred: np.ndarray, weights: np.ndarray | None) -> float:
@@ -457,8 +260,9 @@ class Oracle(Strategy):
     measured; the top ``batch_size`` are selected (ties: the highest index, as
     ``argsort`` puts it last in the reference). It uses labels no real strategy
     has — an upper-bound baseline for simulations only. It needs the truth:
-    :meth:`set_simulation` (the benchmark harness calls it with the pool labels
-    and the test set, as the paper's ORACLE baseline does).
+    :meth:`prepare_simulation` (the benchmark harness calls it with the pool
+    labels and the test set, as the paper's ORACLE baseline does) or its
+    convenience :meth:`set_simulation`.
 
     Cost: ``n_unlabeled + 1`` model fits per step. With a binary logistic
     regression (``logreg``) they are solved together
@@ -490,6 +294,36 @@ class Oracle(Strategy):
         self.batched = check_batched(batched)
         self._truth: dict[str, Any] | None = None
 
+    def prepare_simulation(self, context: SimulationContext) -> None:
+        """Take the true pool labels and the evaluation set (required).
+
+        Reads ``y_pool``, ``X_eval``, ``y_eval`` and, when given,
+        ``eval_weights`` (weighted score) and ``class_weights`` (training
+        weights of the refits).
+
+        Raises:
+            InvalidParameterError: ``y_pool``, ``X_eval`` or ``y_eval`` is
+                missing.
+        """
+        c = check_context(context)
+        needed = {"y_pool": c.y_pool, "X_eval": c.X_eval, "y_eval": c.y_eval}
+        missing = [name for name, value in needed.items() if value is None]
+        if missing:
+            raise InvalidParameterError(
+                "The oracle uses the true labels: its SimulationContext needs "
+                f"y_pool, X_eval and y_eval; {', '.join(missing)} missing."
+            )
+        assert c.y_pool is not None and c.X_eval is not None  # for mypy
+        self._truth = {
+            "y_pool": np.asarray(c.y_pool, dtype=np.int64),
+            "X_eval": np.asarray(c.X_eval),
+            "y_eval": np.asarray(c.y_eval, dtype=np.int64),
+            "weights": None if c.eval_weights is None else np.asarray(c.eval_weights),
+            "class_weights": None
+            if c.class_weights is None
+            else np.asarray(c.class_weights),
+        }
+
     def set_simulation(
         self,
         y_pool: Any,
@@ -499,16 +333,19 @@ class Oracle(Strategy):
         eval_weights: Any = None,
         class_weights: Any = None,
     ) -> None:
-        """Give the oracle the true pool labels and its evaluation set."""
-        self._truth = {
-            "y_pool": np.asarray(y_pool, dtype=np.int64),
-            "X_eval": np.asarray(X_eval),
-            "y_eval": np.asarray(y_eval, dtype=np.int64),
-            "weights": None if eval_weights is None else np.asarray(eval_weights),
-            "class_weights": None
-            if class_weights is None
-            else np.asarray(class_weights),
-        }
+        """Give the oracle the true pool labels and its evaluation set.
+
+        A convenience for :meth:`prepare_simulation` with these fields.
+        """
+        self.prepare_simulation(
+            SimulationContext(
+                y_pool=y_pool,
+                X_eval=X_eval,
+                y_eval=y_eval,
+                eval_weights=eval_weights,
+                class_weights=class_weights,
+            )
+        )
 
     def _select(
         self,
@@ -521,12 +358,14 @@ class Oracle(Strategy):
         t = self._truth
         if t is None:
             raise InvalidParameterError(
-                "The oracle uses the true labels: call set_simulation(y_pool, X_eval, "
-                "y_eval) first (the benchmark harness does this for you)."
+                "The oracle uses the true labels: call prepare_simulation("
+                "SimulationContext(y_pool=..., X_eval=..., y_eval=...)) or "
+                "set_simulation(y_pool, X_eval, y_eval) first (the benchmark "
+                "harness does this for you)."
             )
         if t["y_pool"].shape != (state.n_samples,):
             raise InvalidParameterError(
-                f"set_simulation got {t['y_pool'].shape[0]} pool labels; the pool has "
+                f"The oracle got {t['y_pool'].shape[0]} pool labels; the pool has "
                 f"{state.n_samples} items."
             )
         pool = state.unlabeled_indices()
@@ -563,15 +402,11 @@ class Oracle(Strategy):
 
 
 __all__ = [
-    "CBAL",
-    "FScore",
-    "HALGaussian",
-    "HALUniform",
-    "KCenter",
     "Oracle",
-    "Uncertainty",
     "batched_C",
     "check_batched",
+    "check_n_jobs",
+    "fit_and_score",
     "logistic_C",
     "myopic_improvements",
 ]
