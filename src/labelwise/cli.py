@@ -106,117 +106,41 @@ def datasets(
         )
 
 
-@app.command()
-def run(
-    dataset: Annotated[
-        str,
-        typer.Option(
-            help="Dataset name (labelwise datasets), optionally with a noise "
-            "benchmark: NAME:noisy-blank|noisy-diverse|noisy-class[:SHARE], e.g. "
-            "fashion-mnist:noisy-blank:0.8; regression sets with auxiliary data "
-            "for AGBAL: NAME:aux[:ZETA[:NAUX]], e.g. diamonds:aux."
-        ),
-    ],
-    strategy: Annotated[
-        list[str], typer.Option(help="Strategy name; repeat to compare several.")
-    ],
-    out: Annotated[Path, typer.Option(help="Output folder.")],
-    model: Annotated[
-        str,
-        typer.Option(
-            help="mlp, cnn, resnet18, logreg or svm; bmdal-mlp or ridge for regression."
-        ),
-    ] = "mlp",
-    initial: Annotated[int, typer.Option(help="Initial random labels.")] = 100,
-    batch_size: Annotated[int, typer.Option(help="Labels per round.")] = 100,
-    rounds: Annotated[int, typer.Option(help="Rounds after the initial model.")] = 10,
-    seeds: Annotated[int, typer.Option(help="Seeds 0..K-1 per strategy.")] = 3,
-    pool_size: Annotated[
-        int | None, typer.Option(help="Random subsample of the training set (seed 0).")
-    ] = None,
-    test_size: Annotated[
-        int | None, typer.Option(help="Random subsample of the test set (seed 0).")
-    ] = None,
-    epochs: Annotated[
-        int | None,
-        typer.Option(help="Max training epochs (torch; 200, bmdal-mlp 256)."),
-    ] = None,
-    lr: Annotated[
-        float | None,
-        typer.Option(help="Adam learning rate (torch; 1e-3, bmdal-mlp 0.375)."),
-    ] = None,
-    hidden: Annotated[
-        int | None, typer.Option(help="Hidden width (torch; 128, bmdal-mlp 512).")
-    ] = None,
-    dropout: Annotated[
-        float | None, typer.Option(help="Dropout rate (needed by bald).")
-    ] = None,
-    members: Annotated[
-        int | None,
-        typer.Option(help="Ensemble members (variation-ratio needs >= 2)."),
-    ] = None,
-    layers: Annotated[
-        int | None, typer.Option(help="Hidden layers (mlp 1, bmdal-mlp 2).")
-    ] = None,
-    train_batch: Annotated[
-        int | None, typer.Option(help="Training mini-batch (torch; 64, bmdal-mlp 256).")
-    ] = None,
-    ema: Annotated[
-        float | None, typer.Option(help="EMA alpha for LHD, e.g. 0.999 (0 = off).")
-    ] = None,
-    finetune: Annotated[
-        bool,
-        typer.Option(
-            help="Fine-tune on confident pool samples after every fit (any strategy)."
-        ),
-    ] = False,
-    finetune_epochs: Annotated[
-        int, typer.Option(help="Fine-tuning epoch limit.")
-    ] = 500,
-    finetune_lr_factor: Annotated[
-        float, typer.Option(help="Fine-tuning learning rate = this x --lr.")
-    ] = 100.0,
-    finetune_min_size: Annotated[
-        int, typer.Option(help="Skip fine-tuning below this set size.")
-    ] = 1000,
-    workers: Annotated[int, typer.Option(help="Worker processes.")] = 1,
-    device: Annotated[str, typer.Option(help=DEVICE_HELP)] = "auto",
-    precision: Annotated[str, typer.Option(help=PRECISION_HELP)] = "fp32",
-) -> None:
-    """Run a simulated active-learning experiment and draw its learning curves.
+DatasetOption = Annotated[
+    str,
+    typer.Option(
+        help="Dataset name (labelwise datasets), optionally with a noise "
+        "benchmark: NAME:noisy-blank|noisy-diverse|noisy-class[:SHARE], e.g. "
+        "fashion-mnist:noisy-blank:0.8; regression sets with auxiliary data "
+        "for AGBAL: NAME:aux[:ZETA[:NAUX]], e.g. diamonds:aux."
+    ),
+]
+ModelOption = Annotated[
+    str,
+    typer.Option(
+        help="mlp, cnn, resnet18, logreg or svm; bmdal-mlp or ridge for regression."
+    ),
+]
+EpochsOption = Annotated[
+    int | None, typer.Option(help="Max training epochs (torch; 200, bmdal-mlp 256).")
+]
+LrOption = Annotated[
+    float | None,
+    typer.Option(help="Adam learning rate (torch; 1e-3, bmdal-mlp 0.375)."),
+]
+FinetuneOption = Annotated[
+    bool,
+    typer.Option(
+        help="Fine-tune on confident pool samples after every fit (any strategy)."
+    ),
+]
 
-    Writes DIR/results.sqlite (rerunning resumes it) and DIR/learning_curve.png,
-    and prints the normalised area under each learning curve. It is a one-dataset
-    grid of ``labelwise bench``.
-    """
-    from labelwise.bench import parse_grid
-    from labelwise.datasets import prefetch
-    from labelwise.loop import (
-        ResultStore,
-        auc_table,
-        format_auc_table,
-        plot_learning_curves,
-    )
-    from labelwise.loop.report import primary_metric
-    from labelwise.metrics import LOWER_IS_BETTER
-    from labelwise.models.base import FineTunable, require
-    from labelwise.models.registry import MODEL_PARAMS, make_model
-    from labelwise.strategies import get_strategy
 
-    given = {
-        "epochs": epochs,
-        "lr": lr,
-        "dropout": dropout,
-        "members": members,
-        "hidden": hidden,
-        "ema": ema,
-        "batch": train_batch,
-        "layers": layers,
-    }
+def _model_options(model: str, given: dict[str, Any]) -> dict[str, Any]:
+    """The model options given on the command line; exit 2 on one it does not take."""
+    from labelwise.models.registry import MODEL_PARAMS
+
     valid_params = MODEL_PARAMS.get(model, {})
-    model_kw: dict[str, Any] = {
-        k: v for k, v in given.items() if v is not None and k in valid_params
-    }
     ignored = [k for k, v in given.items() if v is not None and k not in valid_params]
     if ignored and model in MODEL_PARAMS:
         _fail(
@@ -225,17 +149,30 @@ def run(
                 f"options: {', '.join(sorted(valid_params)) or 'none'}."
             )
         )
-    settings: dict[str, Any] = dict(
-        initial=initial,
-        batch_size=batch_size,
-        rounds=rounds,
-        seeds=seeds,
-        device=device,
-        precision=precision,
-    )
-    settings.update(
-        {k: v for k, v in (("pool_size", pool_size), ("test_size", test_size)) if v}
-    )
+    return {k: v for k, v in given.items() if v is not None and k in valid_params}
+
+
+def _checked_run_grid(
+    dataset: str,
+    strategy: list[str],
+    model: str,
+    model_kw: dict[str, Any],
+    settings: dict[str, Any],
+    finetune: bool,
+    tuning: dict[str, Any],
+) -> Any:
+    """The one-dataset grid of ``labelwise run``, checked and its data fetched.
+
+    Fails (exit 2) at once on a bad setting, a strategy the model cannot serve,
+    ``--finetune`` with a model that cannot fine-tune, or data that cannot be
+    fetched.
+    """
+    from labelwise.bench import parse_grid
+    from labelwise.datasets import prefetch
+    from labelwise.models.base import FineTunable, require
+    from labelwise.models.registry import make_model
+    from labelwise.strategies import get_strategy
+
     try:
         grid = parse_grid(
             {
@@ -245,11 +182,7 @@ def run(
                 "strategies": [
                     {"name": name, "finetune": finetune} for name in strategy
                 ],
-                "finetune": {
-                    "max_epochs": finetune_epochs,
-                    "lr_factor": finetune_lr_factor,
-                    "min_size": finetune_min_size,
-                },
+                "finetune": tuning,
                 "settings": settings,
             },
             "command line",
@@ -261,13 +194,20 @@ def run(
         prefetch(dataset)
     except LabelwiseError as exc:
         _fail(exc)
-        return
-    typer.echo(
-        f"{dataset}: model {model} on {_device_name(device)}; "
-        f"{len(grid.strategies)} strategies x {seeds} seeds "
-        f"x {rounds} rounds -> {out}"
+    return grid
+
+
+def _report_run(grid: Any, out: Path, counts: dict[str, int]) -> None:
+    """Plot and print the learning curves of ``grid``'s runs; exit 1 if one failed."""
+    from labelwise.loop import (
+        ResultStore,
+        auc_table,
+        format_auc_table,
+        plot_learning_curves,
     )
-    counts = _run_grid_or_exit(grid, out, workers=workers)
+    from labelwise.loop.report import primary_metric
+    from labelwise.metrics import LOWER_IS_BETTER
+
     ids = {r.run_id for r in grid.runs()}
     store = ResultStore(out / "results.sqlite")
     runs = store.runs()
@@ -291,6 +231,89 @@ def run(
         for row in mine[mine["status"] == "failed"].itertuples():
             typer.secho(f"run {row.run_id} failed:\n{row.error!s}", fg="red", err=True)
         raise typer.Exit(code=1)
+
+
+@app.command()
+def run(
+    dataset: DatasetOption,
+    strategy: Annotated[
+        list[str], typer.Option(help="Strategy name; repeat to compare several.")
+    ],
+    out: Annotated[Path, typer.Option(help="Output folder.")],
+    model: ModelOption = "mlp",
+    initial: Annotated[int, typer.Option(help="Initial random labels.")] = 100,
+    batch_size: Annotated[int, typer.Option(help="Labels per round.")] = 100,
+    rounds: Annotated[int, typer.Option(help="Rounds after the initial model.")] = 10,
+    seeds: Annotated[int, typer.Option(help="Seeds 0..K-1 per strategy.")] = 3,
+    pool_size: Annotated[
+        int | None, typer.Option(help="Random subsample of the training set (seed 0).")
+    ] = None,
+    test_size: Annotated[
+        int | None, typer.Option(help="Random subsample of the test set (seed 0).")
+    ] = None,
+    epochs: EpochsOption = None,
+    lr: LrOption = None,
+    hidden: Annotated[
+        int | None, typer.Option(help="Hidden width (torch; 128, bmdal-mlp 512).")
+    ] = None,
+    dropout: Annotated[
+        float | None, typer.Option(help="Dropout rate (needed by bald).")
+    ] = None,
+    members: Annotated[
+        int | None, typer.Option(help="Ensemble members (variation-ratio needs >= 2).")
+    ] = None,
+    layers: Annotated[
+        int | None, typer.Option(help="Hidden layers (mlp 1, bmdal-mlp 2).")
+    ] = None,
+    train_batch: Annotated[
+        int | None, typer.Option(help="Training mini-batch (torch; 64, bmdal-mlp 256).")
+    ] = None,
+    ema: Annotated[
+        float | None, typer.Option(help="EMA alpha for LHD, e.g. 0.999 (0 = off).")
+    ] = None,
+    finetune: FinetuneOption = False,
+    finetune_epochs: Annotated[
+        int, typer.Option(help="Fine-tuning epoch limit.")
+    ] = 500,
+    finetune_lr_factor: Annotated[
+        float, typer.Option(help="Fine-tuning learning rate = this x --lr.")
+    ] = 100.0,
+    finetune_min_size: Annotated[
+        int, typer.Option(help="Skip fine-tuning below this set size.")
+    ] = 1000,
+    workers: Annotated[int, typer.Option(help="Worker processes.")] = 1,
+    device: Annotated[str, typer.Option(help=DEVICE_HELP)] = "auto",
+    precision: Annotated[str, typer.Option(help=PRECISION_HELP)] = "fp32",
+) -> None:
+    """Run a simulated active-learning experiment and draw its learning curves.
+
+    Writes DIR/results.sqlite (rerunning resumes it) and DIR/learning_curve.png,
+    and prints the normalised area under each learning curve. It is a one-dataset
+    grid of ``labelwise bench``.
+    """
+    given = dict(epochs=epochs, lr=lr, dropout=dropout, members=members)
+    given |= dict(hidden=hidden, ema=ema, batch=train_batch, layers=layers)
+    model_kw = _model_options(model, given)
+    settings: dict[str, Any] = dict(initial=initial, batch_size=batch_size)
+    settings |= dict(rounds=rounds, seeds=seeds, device=device, precision=precision)
+    settings |= {
+        k: v for k, v in (("pool_size", pool_size), ("test_size", test_size)) if v
+    }
+    tuning = dict(
+        max_epochs=finetune_epochs,
+        lr_factor=finetune_lr_factor,
+        min_size=finetune_min_size,
+    )
+    grid = _checked_run_grid(
+        dataset, strategy, model, model_kw, settings, finetune, tuning
+    )
+    typer.echo(
+        f"{dataset}: model {model} on {_device_name(device)}; "
+        f"{len(grid.strategies)} strategies x {seeds} seeds "
+        f"x {rounds} rounds -> {out}"
+    )
+    counts = _run_grid_or_exit(grid, out, workers=workers)
+    _report_run(grid, out, counts)
 
 
 @app.command()

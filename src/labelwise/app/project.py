@@ -204,6 +204,174 @@ def _read_table(path: Path) -> Any:
     )
 
 
+@dataclass
+class _Pool:
+    """What a project's source gives: features, items and any known labels."""
+
+    x: np.ndarray
+    items: list[dict[str, Any]]
+    kind: str
+    source: str
+    classes: list[str] | None
+    display: list[str] = field(default_factory=list)
+    hidden: np.ndarray | None = None
+    holdout_x: np.ndarray | None = None
+    holdout_y: np.ndarray | None = None
+
+
+def _check_init_args(
+    sources: list[Any],
+    dataset: str | None,
+    classes: list[str] | None,
+    target: str | None,
+    missing: str,
+    batch_size: int,
+) -> list[str] | None:
+    """Validate ``init_project``'s choices; return the cleaned class names."""
+    if len(sources) != 1:
+        raise InvalidParameterError(
+            "Give exactly one of --images FOLDER, --table FILE or --dataset NAME; "
+            f"got {len(sources)}."
+        )
+    if target not in (None, "numeric"):
+        raise InvalidParameterError(f"--target takes 'numeric'; got {target!r}.")
+    if dataset is None and (classes is None) == (target is None):
+        raise InvalidParameterError(
+            "Give either --classes a,b,c (classification) or --target numeric "
+            "(regression)."
+        )
+    if classes is not None:
+        classes = [c.strip() for c in classes if c.strip()]
+        if len(classes) < 2 or len(set(classes)) != len(classes):
+            raise InvalidParameterError(
+                f"--classes needs at least two distinct names; got {classes}."
+            )
+    if missing not in MISSING_RULES:
+        raise InvalidParameterError(
+            f"--missing takes one of {', '.join(MISSING_RULES)}; got {missing!r}."
+        )
+    if not 1 <= int(batch_size) <= 1000:
+        raise InvalidParameterError(
+            f"--batch-size must be in [1, 1000]; got {batch_size}."
+        )
+    return classes
+
+
+def _pool_from_images(images: str | Path, classes: list[str] | None) -> _Pool:
+    """Every image under ``images``, as standardised pixel features."""
+    root = Path(images).resolve()
+    if not root.is_dir():
+        raise InvalidParameterError(f"--images: {root} is not a folder.")
+    paths = sorted(p for p in root.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES)
+    if len(paths) < 2:
+        raise InvalidParameterError(
+            f"--images: found {len(paths)} images ({', '.join(IMAGE_SUFFIXES)}) "
+            f"in {root}; need at least 2."
+        )
+    x = _standardise(_image_features(paths))
+    items: list[dict[str, Any]] = [{"image": str(p.relative_to(root))} for p in paths]
+    return _Pool(x, items, "images", str(root), classes)
+
+
+def _pool_from_table(
+    table: str | Path,
+    holdout: str | Path | None,
+    classes: list[str] | None,
+    missing: str,
+) -> _Pool:
+    """A table's rows (numeric columns standardised) and its labeled holdout."""
+    path = Path(table).resolve()
+    df = _read_table(path)
+    if df.select_dtypes("number").shape[1] == 0:
+        raise InvalidParameterError(
+            f"--table: {path.name} has no numeric columns to learn from."
+        )
+    df, fill = _handle_missing(df, missing, f"--table {path.name}")
+    numeric = df.select_dtypes("number")
+    x = _standardise(numeric.to_numpy(dtype=np.float32))
+    display = [str(c) for c in df.columns][:12]
+    items: list[dict[str, Any]] = [
+        {"row": {c: _jsonable(v) for c, v in zip(display, r, strict=False)}}
+        for r in df[display].itertuples(index=False)
+    ]
+    pool = _Pool(x, items, "table", str(path), classes, display=display)
+    if holdout is not None:
+        pool.holdout_x, pool.holdout_y = _read_holdout(
+            holdout, numeric, fill, missing, classes
+        )
+    return pool
+
+
+def _read_holdout(
+    holdout: str | Path,
+    numeric: Any,
+    fill: Any,
+    missing: str,
+    classes: list[str] | None,
+) -> tuple[np.ndarray, np.ndarray]:
+    """The holdout table's features (the pool's statistics) and its labels."""
+    hdf = _read_table(Path(holdout))
+    if "label" not in hdf.columns:
+        raise InvalidParameterError(
+            "--holdout needs a 'label' column next to the table's columns."
+        )
+    hdf, _ = _handle_missing(hdf, missing, f"--holdout {Path(holdout).name}", fill=fill)
+    hx = hdf[numeric.columns].to_numpy(dtype=np.float32)
+    mean = numeric.to_numpy(dtype=np.float32).mean(0)
+    std = numeric.to_numpy(dtype=np.float32).std(0)
+    std[std == 0] = 1.0
+    holdout_x = ((hx - mean) / std).astype(np.float32)
+    if classes is None:
+        return holdout_x, hdf["label"].to_numpy(dtype=np.float64)
+    holdout_y = hdf["label"].astype(str).to_numpy().astype(str)
+    unknown = sorted(set(holdout_y) - set(classes))
+    if unknown:
+        raise InvalidParameterError(
+            f"--holdout labels {unknown[:5]} are not among the classes {classes}."
+        )
+    return holdout_x, holdout_y
+
+
+def _pool_from_dataset(
+    dataset: str, pool_size: int | None, classes: list[str] | None
+) -> _Pool:
+    """A registry dataset: its training set with hidden labels, its test set."""
+    from labelwise.datasets import load
+
+    d = load(dataset, pool_size=pool_size, test_size=1000)
+    x = d.X_train.astype(np.float32)
+    hidden = d.y_train
+    holdout_y = d.y_test
+    if d.classes is not None:
+        classes = [str(c) for c in d.classes]
+        holdout_y = np.asarray([classes[int(v)] for v in holdout_y])
+        hidden = np.asarray([classes[int(v)] for v in hidden])
+    items = _dataset_items(dataset, x)
+    return _Pool(
+        x,
+        items,
+        "dataset",
+        dataset,
+        classes,
+        hidden=hidden,
+        holdout_x=d.X_test,
+        holdout_y=holdout_y,
+    )
+
+
+def _write_project(out: Path, cfg: ProjectConfig, pool: _Pool) -> None:
+    """Write the project's files (features, items, known labels, config)."""
+    out.mkdir(parents=True, exist_ok=True)
+    np.save(out / "features.npy", pool.x)
+    (out / "items.json").write_text(json.dumps(pool.items))
+    if pool.hidden is not None:
+        np.save(out / "hidden.npy", np.asarray(pool.hidden))
+    if pool.holdout_x is not None and pool.holdout_y is not None:
+        np.save(out / "holdout_X.npy", np.asarray(pool.holdout_x, dtype=np.float32))
+        np.save(out / "holdout_y.npy", np.asarray(pool.holdout_y))
+    (out / "project.json").write_text(json.dumps(asdict(cfg), indent=2))
+
+
 def init_project(
     folder: str | Path,
     *,
@@ -244,103 +412,16 @@ def init_project(
 
     out = Path(folder)
     sources = [s for s in (images, table, dataset) if s is not None]
-    if len(sources) != 1:
-        raise InvalidParameterError(
-            "Give exactly one of --images FOLDER, --table FILE or --dataset NAME; "
-            f"got {len(sources)}."
-        )
-    if target not in (None, "numeric"):
-        raise InvalidParameterError(f"--target takes 'numeric'; got {target!r}.")
-    if dataset is None and (classes is None) == (target is None):
-        raise InvalidParameterError(
-            "Give either --classes a,b,c (classification) or --target numeric "
-            "(regression)."
-        )
-    if classes is not None:
-        classes = [c.strip() for c in classes if c.strip()]
-        if len(classes) < 2 or len(set(classes)) != len(classes):
-            raise InvalidParameterError(
-                f"--classes needs at least two distinct names; got {classes}."
-            )
-    if missing not in MISSING_RULES:
-        raise InvalidParameterError(
-            f"--missing takes one of {', '.join(MISSING_RULES)}; got {missing!r}."
-        )
-    if not 1 <= int(batch_size) <= 1000:
-        raise InvalidParameterError(
-            f"--batch-size must be in [1, 1000]; got {batch_size}."
-        )
+    classes = _check_init_args(sources, dataset, classes, target, missing, batch_size)
     _check_folder_free(out)
-    items: list[dict[str, Any]]
-    display: list[str] = []
-    hidden = holdout_x = holdout_y = None
     if images is not None:
-        root = Path(images).resolve()
-        if not root.is_dir():
-            raise InvalidParameterError(f"--images: {root} is not a folder.")
-        paths = sorted(p for p in root.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES)
-        if len(paths) < 2:
-            raise InvalidParameterError(
-                f"--images: found {len(paths)} images ({', '.join(IMAGE_SUFFIXES)}) "
-                f"in {root}; need at least 2."
-            )
-        x = _standardise(_image_features(paths))
-        items = [{"image": str(p.relative_to(root))} for p in paths]
-        kind, source = "images", str(root)
+        pool = _pool_from_images(images, classes)
     elif table is not None:
-        path = Path(table).resolve()
-        df = _read_table(path)
-        if df.select_dtypes("number").shape[1] == 0:
-            raise InvalidParameterError(
-                f"--table: {path.name} has no numeric columns to learn from."
-            )
-        df, fill = _handle_missing(df, missing, f"--table {path.name}")
-        numeric = df.select_dtypes("number")
-        x = _standardise(numeric.to_numpy(dtype=np.float32))
-        display = [str(c) for c in df.columns][:12]
-        items = [
-            {"row": {c: _jsonable(v) for c, v in zip(display, r, strict=False)}}
-            for r in df[display].itertuples(index=False)
-        ]
-        kind, source = "table", str(path)
-        if holdout is not None:
-            hdf = _read_table(Path(holdout))
-            if "label" not in hdf.columns:
-                raise InvalidParameterError(
-                    "--holdout needs a 'label' column next to the table's columns."
-                )
-            hdf, _ = _handle_missing(
-                hdf, missing, f"--holdout {Path(holdout).name}", fill=fill
-            )
-            hx = hdf[numeric.columns].to_numpy(dtype=np.float32)
-            mean = numeric.to_numpy(dtype=np.float32).mean(0)
-            std = numeric.to_numpy(dtype=np.float32).std(0)
-            std[std == 0] = 1.0
-            holdout_x = ((hx - mean) / std).astype(np.float32)
-            if classes is None:
-                holdout_y = hdf["label"].to_numpy(dtype=np.float64)
-            else:
-                holdout_y = hdf["label"].astype(str).to_numpy().astype(str)
-                unknown = sorted(set(holdout_y) - set(classes))
-                if unknown:
-                    raise InvalidParameterError(
-                        f"--holdout labels {unknown[:5]} are not among the classes "
-                        f"{classes}."
-                    )
+        pool = _pool_from_table(table, holdout, classes, missing)
     else:
-        from labelwise.datasets import load
-
         assert dataset is not None
-        d = load(dataset, pool_size=pool_size, test_size=1000)
-        x = d.X_train.astype(np.float32)
-        hidden = d.y_train
-        holdout_x, holdout_y = d.X_test, d.y_test
-        if d.classes is not None:
-            classes = [str(c) for c in d.classes]
-            holdout_y = np.asarray([classes[int(v)] for v in holdout_y])
-            hidden = np.asarray([classes[int(v)] for v in hidden])
-        items = _dataset_items(dataset, x)
-        kind, source = "dataset", dataset
+        pool = _pool_from_dataset(dataset, pool_size, classes)
+    x, classes = pool.x, pool.classes
     if len(x) > MAX_ITEMS:
         raise InvalidParameterError(f"At most {MAX_ITEMS} items; got {len(x)}.")
     regression = classes is None
@@ -351,8 +432,8 @@ def init_project(
     get_strategy(strategy)  # validates the name
     params = check_model_params(model, dict(model_params or {}))
     cfg = ProjectConfig(
-        kind=kind,
-        source=source,
+        kind=pool.kind,
+        source=pool.source,
         classes=classes,
         strategy=strategy,
         model=model,
@@ -361,17 +442,9 @@ def init_project(
         budget=budget,
         retrain_every=retrain_every,
         seed=seed,
-        display_columns=display,
+        display_columns=pool.display,
     )
-    out.mkdir(parents=True, exist_ok=True)
-    np.save(out / "features.npy", x)
-    (out / "items.json").write_text(json.dumps(items))
-    if hidden is not None:
-        np.save(out / "hidden.npy", np.asarray(hidden))
-    if holdout_x is not None and holdout_y is not None:
-        np.save(out / "holdout_X.npy", np.asarray(holdout_x, dtype=np.float32))
-        np.save(out / "holdout_y.npy", np.asarray(holdout_y))
-    (out / "project.json").write_text(json.dumps(asdict(cfg), indent=2))
+    _write_project(out, cfg, pool)
     return cfg
 
 

@@ -17,7 +17,7 @@ import re
 import secrets
 import socket
 from importlib import resources
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from fastapi import Request
 
@@ -25,6 +25,9 @@ from labelwise.app.checks import item_from_text, shown
 from labelwise.app.session import ImageMissingError, LabelSession
 from labelwise.app.store import UndoRefusedError
 from labelwise.exceptions import InvalidParameterError
+
+if TYPE_CHECKING:
+    from fastapi import FastAPI
 
 MAX_UPLOAD_BYTES = 5 * 1024 * 1024
 """Largest CSV import body."""
@@ -129,10 +132,7 @@ def create_app(session: LabelSession, token: str) -> Any:
         session: A started :class:`LabelSession`.
         token: The session token every API request must carry.
     """
-    from fastapi import FastAPI, HTTPException
-    from fastapi.exceptions import RequestValidationError
-    from fastapi.responses import HTMLResponse, JSONResponse, Response
-    from starlette.concurrency import run_in_threadpool
+    from fastapi import FastAPI
 
     if not token:
         raise InvalidParameterError("The session token must not be empty.")
@@ -142,7 +142,16 @@ def create_app(session: LabelSession, token: str) -> Any:
         redoc_url=None,
         openapi_url=None,
     )
-    page = resources.files("labelwise.app").joinpath("page.html").read_text()
+    _add_guards(app, token)
+    _add_read_routes(app, session)
+    _add_write_routes(app, session)
+    return app
+
+
+def _add_guards(app: FastAPI, token: str) -> None:
+    """The token and body-size check on every request, and the 4xx answers."""
+    from fastapi.exceptions import RequestValidationError
+    from fastapi.responses import JSONResponse
 
     @app.middleware("http")
     async def check_token_and_size(request: Request, call_next: Any) -> Any:
@@ -194,8 +203,13 @@ def create_app(session: LabelSession, token: str) -> Any:
         )
         return JSONResponse({"detail": f"Bad request: {shown(what, 300)}"}, 422)
 
-    async def json_body(request: Request) -> dict[str, Any]:
-        return parse_json_object(await read_body(request))
+
+def _add_read_routes(app: FastAPI, session: LabelSession) -> None:
+    """The page and the GET endpoints: state, images, history, model, export."""
+    from fastapi import HTTPException
+    from fastapi.responses import HTMLResponse, Response
+
+    page = resources.files("labelwise.app").joinpath("page.html").read_text()
 
     @app.get("/", response_class=HTMLResponse)
     def index() -> str:
@@ -223,33 +237,6 @@ def create_app(session: LabelSession, token: str) -> Any:
         offset = query_int(request, "offset", 0, 0, 10**9)
         return session.db.history(limit, offset)
 
-    @app.post("/api/label")
-    async def label(request: Request) -> dict[str, Any]:
-        body = await json_body(request)
-        await run_in_threadpool(session.label, _item(body), _value(body))
-        return {"ok": True}
-
-    @app.post("/api/skip")
-    async def skip(request: Request) -> dict[str, Any]:
-        body = await json_body(request)
-        await run_in_threadpool(session.skip, _item(body))
-        return {"ok": True}
-
-    @app.post("/api/correct")
-    async def correct(request: Request) -> dict[str, Any]:
-        body = await json_body(request)
-        await run_in_threadpool(session.correct, _item(body), _value(body))
-        return {"ok": True}
-
-    @app.post("/api/undo")
-    def undo() -> dict[str, Any]:
-        return {"undone": session.undo()}
-
-    @app.post("/api/retrain")
-    def retrain() -> dict[str, Any]:
-        session.request_retrain()
-        return {"ok": True}
-
     @app.get("/api/model.pkl")
     def model_file() -> Response:
         path = session.folder / session.MODEL_FILE
@@ -271,6 +258,42 @@ def create_app(session: LabelSession, token: str) -> Any:
             headers={"Content-Disposition": 'attachment; filename="labels.csv"'},
         )
 
+
+async def _json_body(request: Request) -> dict[str, Any]:
+    return parse_json_object(await read_body(request))
+
+
+def _add_write_routes(app: FastAPI, session: LabelSession) -> None:
+    """The POST endpoints: label, skip, correct, undo, retrain, import."""
+    from starlette.concurrency import run_in_threadpool
+
+    @app.post("/api/label")
+    async def label(request: Request) -> dict[str, Any]:
+        body = await _json_body(request)
+        await run_in_threadpool(session.label, _item(body), _value(body))
+        return {"ok": True}
+
+    @app.post("/api/skip")
+    async def skip(request: Request) -> dict[str, Any]:
+        body = await _json_body(request)
+        await run_in_threadpool(session.skip, _item(body))
+        return {"ok": True}
+
+    @app.post("/api/correct")
+    async def correct(request: Request) -> dict[str, Any]:
+        body = await _json_body(request)
+        await run_in_threadpool(session.correct, _item(body), _value(body))
+        return {"ok": True}
+
+    @app.post("/api/undo")
+    def undo() -> dict[str, Any]:
+        return {"undone": session.undo()}
+
+    @app.post("/api/retrain")
+    def retrain() -> dict[str, Any]:
+        session.request_retrain()
+        return {"ok": True}
+
     @app.post("/api/import")
     async def import_csv(request: Request) -> dict[str, Any]:
         data = await read_body(request)
@@ -279,8 +302,6 @@ def create_app(session: LabelSession, token: str) -> Any:
         except UnicodeDecodeError:
             raise InvalidParameterError("The upload must be UTF-8 CSV text.") from None
         return {"changed": await run_in_threadpool(session.import_csv, text)}
-
-    return app
 
 
 def is_loopback(host: str) -> bool:

