@@ -1,4 +1,4 @@
-"""AGBAL's AUC against the shift ζ and the auxiliary size N_aux (slides, Figs 2-3).
+"""AGBAL's AUC against the shift ζ and the auxiliary size N_aux (Min et al., NeurIPS 2025, Figs 2-3).
 
 Runs one BMDAL method and its AGBAL counterpart on the ``shifted`` task for a
 range of ζ (N_aux = 1 000) and of N_aux (ζ = 8) through the bench runner

@@ -135,7 +135,7 @@ def plot_agbal_shift(
     path: str | os.PathLike[str],
     metric: str = "mse",
 ) -> bool:
-    """AUC against the shift ζ and the auxiliary size ``N_aux`` (AGBAL slides).
+    """AUC against the shift ζ and the auxiliary size ``N_aux`` (AGBAL paper, Figures 2-3).
 
     One panel per varying setting of each base dataset (see :func:`shift_keys`);
     each BMDAL method dashed, its AGBAL counterpart solid in the same colour,
@@ -251,7 +251,7 @@ def build_report(directory: str | os.PathLike[str]) -> Path:
     ± standard error over seeds, random drawn in black), normalised areas with
     ranks per dataset and on average, the pairwise penalty matrix, the last
     round's accuracy and clean shares (strategies by datasets), AGBAL against
-    BMDAL (the AGBAL slides' Table 1 and, when the grid varies ζ or ``N_aux``, the
+    BMDAL (the AGBAL paper's Table 1 and, when the grid varies ζ or ``N_aux``, the
     area against them), mean selection,
     training and fine-tuning seconds per round, and failed runs with their
     tracebacks.
@@ -379,7 +379,7 @@ def _agbal_section(df: pd.DataFrame, folder: Path) -> list[str]:
     if not pairs:
         return []
     parts = [
-        "<h2>AGBAL against BMDAL</h2><p>The AGBAL slides' Table 1: normalised "
+        "<h2>AGBAL against BMDAL</h2><p>The AGBAL paper's Table 1: normalised "
         "area under the mse curve (mean over seeds; lower is better) of each "
         "BMDAL method and its AGBAL counterpart per dataset; avg impro % is the "
         "mean over datasets of (AUC<sub>BMDAL</sub> − AUC<sub>AGBAL</sub>) / "

@@ -292,7 +292,7 @@ def to_markdown(pivot: pd.DataFrame, corner: str = "strategy") -> str:
 
 
 def agbal_table(df: pd.DataFrame, metric: str = "mse") -> pd.DataFrame:
-    """The AGBAL slides' Table 1: each BMDAL method and its AGBAL counterpart.
+    """The AGBAL paper's Table 1: each BMDAL method and its AGBAL counterpart.
 
     Cells are the normalised area under the ``metric`` curve (mean over seeds;
     lower is better), one column per dataset; ``avg impro %`` is the mean over

@@ -1,6 +1,6 @@
 """An AGBAL-style synthetic regression task with shifted auxiliary data (ours).
 
-The AGBAL slides evaluate on two synthetic tasks S1 and S2 whose definitions are
+The AGBAL paper evaluates on two synthetic tasks S1 and S2 whose definitions are
 not available; this is labelwise's own construction in their spirit, named
 ``shifted`` to avoid claiming to be either:
 
