@@ -135,7 +135,7 @@ def plot_agbal_shift(
     path: str | os.PathLike[str],
     metric: str = "mse",
 ) -> bool:
-    """AUC against the shift ζ and the auxiliary size ``N_aux`` (AGBAL paper, Figures 2-3).
+    """AUC against the shift ζ and the auxiliary size ``N_aux`` (AGBAL paper, Figs 2-3).
 
     One panel per varying setting of each base dataset (see :func:`shift_keys`);
     each BMDAL method dashed, its AGBAL counterpart solid in the same colour,
