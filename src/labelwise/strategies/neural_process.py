@@ -40,6 +40,7 @@ import copy
 import math
 import time
 from collections import defaultdict
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -292,9 +293,24 @@ def simulate(
     (:func:`~labelwise.strategies.lookahead.myopic_improvements`; ``batched``
     as there); otherwise all fits of all problems run in one joblib pool.
     """
-    from joblib import Parallel, delayed
+    problems = _draw_problems(y_annotated, n_sim, rng)
+    # every problem holds both classes, as the annotated set does
+    if target not in TARGETS:
+        raise InvalidParameterError(f"target must be one of {TARGETS}; got {target!r}.")
+    setup = _Fits(
+        model, X, annotated, y_annotated, X_reward, y_reward, n_classes, weights,
+        sample_weight, target,
+    )  # fmt: skip
+    if batched_C(model, n_classes, y_annotated, batched) is not None:
+        return _batched_targets(setup, problems, progress)
+    return _refit_targets(setup, problems, n_jobs, progress)
 
-    n = len(annotated)
+
+def _draw_problems(
+    y_annotated: np.ndarray, n_sim: int, rng: np.random.Generator
+) -> list[tuple[np.ndarray, np.ndarray]]:
+    """``n_sim`` (sorted context rows, target rows), each holding two classes."""
+    n = len(y_annotated)
     problems = []
     for _ in range(n_sim):
         q = float(rng.choice(Q_FRACTIONS))
@@ -307,39 +323,66 @@ def simulate(
             raise InvalidParameterError(
                 "The annotated set needs at least two classes to simulate problems."
             )
-        tgt = np.setdiff1d(np.arange(n), ctx)
-        problems.append((np.sort(ctx), tgt))
+        problems.append((np.sort(ctx), np.setdiff1d(np.arange(n), ctx)))
+    return problems
 
-    # every problem holds both classes, as the annotated set does
-    if target not in TARGETS:
-        raise InvalidParameterError(f"target must be one of {TARGETS}; got {target!r}.")
-    if batched_C(model, n_classes, y_annotated, batched) is not None:
-        # each problem's fits solved together
-        bar_it: Any = problems
-        if progress:
-            from tqdm.auto import tqdm
 
-            bar_it = tqdm(problems, desc="np: oracle fits", unit="problem", leave=False)
-        gains = myopic_improvements if target == "gain" else myopic_log_loss_gains
-        return [
-            (ctx, tgt, gains(
-                model, X, annotated[ctx], y_annotated[ctx], annotated[tgt],
-                y_annotated[tgt], X_reward, y_reward, n_classes=n_classes,
-                weights=weights, sample_weight=sample_weight, batched=True,
-            ).astype(np.float32))
-            for ctx, tgt in bar_it
-        ]  # fmt: skip
+@dataclass(frozen=True)
+class _Fits:
+    """What every oracle fit of one simulation step shares."""
 
-    def fit_score(rows: np.ndarray) -> float:
-        if target == "log-loss":  # the negative log loss: gains are its fall
-            return -fit_log_loss(
-                model, X[annotated[rows]], y_annotated[rows], X_reward, y_reward,
-                n_classes=n_classes, weights=weights, sample_weight=sample_weight,
-            )  # fmt: skip
-        return fit_and_score(
-            model, X[annotated[rows]], y_annotated[rows], X_reward, y_reward,
-            n_classes=n_classes, weights=weights, sample_weight=sample_weight,
-        )  # fmt: skip
+    model: Any
+    X: np.ndarray
+    annotated: np.ndarray
+    y_annotated: np.ndarray
+    X_reward: np.ndarray
+    y_reward: np.ndarray
+    n_classes: int
+    weights: np.ndarray | None
+    sample_weight: np.ndarray | None
+    target: str
+
+    def score(self, rows: np.ndarray) -> float:
+        """Reward-set score of a fit on the annotated ``rows`` (higher is better)."""
+        kw: dict[str, Any] = {
+            "n_classes": self.n_classes,
+            "weights": self.weights,
+            "sample_weight": self.sample_weight,
+        }
+        x, y = self.X[self.annotated[rows]], self.y_annotated[rows]
+        if self.target == "log-loss":  # the negative log loss: gains are its fall
+            return -fit_log_loss(self.model, x, y, self.X_reward, self.y_reward, **kw)
+        return fit_and_score(self.model, x, y, self.X_reward, self.y_reward, **kw)
+
+
+def _batched_targets(
+    f: _Fits, problems: list[tuple[np.ndarray, np.ndarray]], progress: bool
+) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
+    """Targets with each problem's fits solved together (binary logreg)."""
+    bar_it: Any = problems
+    if progress:
+        from tqdm.auto import tqdm
+
+        bar_it = tqdm(problems, desc="np: oracle fits", unit="problem", leave=False)
+    gains = myopic_improvements if f.target == "gain" else myopic_log_loss_gains
+    return [
+        (ctx, tgt, gains(
+            f.model, f.X, f.annotated[ctx], f.y_annotated[ctx], f.annotated[tgt],
+            f.y_annotated[tgt], f.X_reward, f.y_reward, n_classes=f.n_classes,
+            weights=f.weights, sample_weight=f.sample_weight, batched=True,
+        ).astype(np.float32))
+        for ctx, tgt in bar_it
+    ]  # fmt: skip
+
+
+def _refit_targets(
+    f: _Fits,
+    problems: list[tuple[np.ndarray, np.ndarray]],
+    n_jobs: int,
+    progress: bool,
+) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
+    """Targets from one refit per (problem, candidate), all in one joblib pool."""
+    from joblib import Parallel, delayed
 
     tasks = []
     for p, (ctx, tgt) in enumerate(problems):
@@ -348,7 +391,7 @@ def simulate(
     chunks = np.array_split(np.arange(len(tasks)), max(1, 16 * max(n_jobs, 1)))
 
     def run(chunk: np.ndarray) -> list[float]:
-        return [fit_score(tasks[i][2]) for i in chunk]
+        return [f.score(tasks[i][2]) for i in chunk]
 
     bar = None
     if progress:
@@ -371,11 +414,10 @@ def simulate(
             base[p] = v
         else:
             values[p][j] = v
-    out = []
-    for p, (ctx, tgt) in enumerate(problems):
-        y = np.array([values[p][int(j)] - base[p] for j in tgt], dtype=np.float32)
-        out.append((ctx, tgt, y))
-    return out
+    return [
+        (ctx, tgt, np.array([values[p][int(j)] - base[p] for j in tgt], np.float32))
+        for p, (ctx, tgt) in enumerate(problems)
+    ]
 
 
 def train_np(
