@@ -1,8 +1,8 @@
 """labelwise: deep batch active learning for classification and regression.
 
-The layers, bottom to top: pure array functions (:mod:`labelwise.scores`,
-:mod:`labelwise.kernels`), models and strategies (:mod:`labelwise.models`,
-:mod:`labelwise.strategies`), the loop (:mod:`labelwise.loop`), datasets and the
+The layers, bottom to top: pure array functions (`labelwise.scores`,
+`labelwise.kernels`), models and strategies (`labelwise.models`,
+`labelwise.strategies`), the loop (`labelwise.loop`), datasets and the
 command line.
 """
 

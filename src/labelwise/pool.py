@@ -1,6 +1,6 @@
 """Label state of a pool: one absolute index space, labels and their provenance.
 
-A :class:`LabelState` records, for each of ``n_samples`` pool items, whether it is
+A `LabelState` records, for each of ``n_samples`` pool items, whether it is
 labeled, its label and the round in which the label arrived. All indices are
 absolute positions in the pool (never positions among the unlabeled items).
 Adding labels is atomic: invalid input raises before anything is stored, so no bad
@@ -226,7 +226,7 @@ class LabelState:
 
     @classmethod
     def from_state_dict(cls, state: dict[str, Any]) -> LabelState:
-        """Rebuild a state from :meth:`state_dict` output, validating it."""
+        """Rebuild a state from `state_dict` output, validating it."""
         try:
             out = cls(int(state["n_samples"]), classes=state["classes"])
             labels = np.asarray(state["labels"])
@@ -254,7 +254,7 @@ class LabelState:
         """Write the state to ``path`` (``.npz``) atomically (write, then rename).
 
         A missing parent folder is created. Class names keep their exact type
-        through :meth:`load`: ``str``, ``int``, ``float``, ``bool`` and numpy
+        through `load`: ``str``, ``int``, ``float``, ``bool`` and numpy
         scalars (``np.int32(3)`` comes back as ``np.int32(3)``).
 
         Raises:
@@ -301,11 +301,11 @@ class LabelState:
 
     @classmethod
     def load(cls, path: str | os.PathLike[str]) -> LabelState:
-        """Load a state written by :meth:`save`.
+        """Load a state written by `save`.
 
         Raises:
             LabelError: The file is missing, empty, truncated, corrupt or not
-                written by :meth:`save`; the message names the file and the
+                written by `save`; the message names the file and the
                 problem.
         """
         path = Path(path)

@@ -219,7 +219,7 @@ def _truth(X: np.ndarray, state: LabelState) -> np.ndarray:
 def check_strategy(strategy: Strategy) -> None:
     """Assert the strategy contract (raises ``AssertionError`` on a violation).
 
-    Checked: the parameter contract of :func:`check_strategy_params`; indices
+    Checked: the parameter contract of `check_strategy_params`; indices
     are unique, unlabeled, in range and ``int64``; the batch has
     ``min(batch_size, n_unlabeled)`` items with a ``BatchSizeWarning`` when
     shrunk; the same seed gives the same batch; a pickled and unpickled copy
@@ -227,7 +227,7 @@ def check_strategy(strategy: Strategy) -> None:
     model lacking a required capability raises ``UnsupportedModelError`` (when
     the strategy requires any). Each failure message says what to fix.
     Simulation-only data (the truth, a reward set, auxiliary data) reaches the
-    strategy through :meth:`~labelwise.strategies.Strategy.prepare_simulation`
+    strategy through `prepare_simulation`
     alone.
     """
     from labelwise.models.base import Regressor
@@ -446,16 +446,16 @@ def _check_pickle(
 
 
 class TensorMockModel(MockModel):
-    """:class:`MockModel` that also hands its outputs over as tensors on ``device``.
+    """`MockModel` that also hands its outputs over as tensors on ``device``.
 
-    It implements :class:`~labelwise.models.base.TensorOutputs`: the tensors are
+    It implements `TensorOutputs`: the tensors are
     the NumPy methods' values as float32 on ``device``, so a strategy's tensor path
     can be compared with its NumPy path on the same numbers.
 
     Args:
         device: Where the tensors live (``"cpu"``, ``"cuda"``, ...). Defaults to
             ``"cpu"``.
-        **kwargs: :class:`MockModel`'s arguments.
+        **kwargs: `MockModel`'s arguments.
     """
 
     def __init__(self, device: Any = "cpu", **kwargs: Any):
@@ -475,7 +475,7 @@ class TensorMockModel(MockModel):
         n_samples: int | None = None,
         rng: Any = None,
     ) -> torch.Tensor:
-        """The output ``what`` as a float32 tensor on :attr:`device`."""
+        """The output ``what`` as a float32 tensor on `device`."""
         if what == "proba":
             out = self.predict_proba(X)
         elif what == "embed":

@@ -1,8 +1,8 @@
 """The labeling app: a web page where a person labels what labelwise asks for.
 
 ``labelwise label init DIR ...`` creates a project, ``labelwise label serve DIR``
-serves it (see :mod:`labelwise.app.server`); :class:`LabelSession` is the engine
-and :class:`LabelDB` its SQLite store.
+serves it (see `labelwise.app.server`); `LabelSession` is the engine
+and `LabelDB` its SQLite store.
 """
 
 from labelwise.app.project import ProjectConfig, init_project, load_config

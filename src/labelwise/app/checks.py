@@ -129,7 +129,7 @@ def parse_import(
 
     Raises:
         InvalidParameterError: naming the line and what is wrong with it (no
-            header, a short row, a field over :data:`MAX_IMPORT_FIELD_CHARS`,
+            header, a short row, a field over `MAX_IMPORT_FIELD_CHARS`,
             a bad item or label, the same item twice).
     """
     import csv

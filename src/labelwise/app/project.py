@@ -114,7 +114,7 @@ def _handle_missing(df: Any, rule: str, name: str, fill: Any = None) -> tuple[An
 
     Args:
         df: The table (a pandas DataFrame).
-        rule: One of :data:`MISSING_RULES`.
+        rule: One of `MISSING_RULES`.
         name: What the table is (option and file name), for messages.
         fill: ``"mean"``: the column means to fill with (the pool's, when
             ``df`` is the hold-out); ``None`` computes them from ``df``.

@@ -52,7 +52,7 @@ def body_limit(path: str) -> int:
 
 
 async def read_body(request: Request) -> bytes:
-    """The request body, refused once it grows past :func:`body_limit`."""
+    """The request body, refused once it grows past `body_limit`."""
     limit = body_limit(request.url.path)
     data = bytearray()
     async for chunk in request.stream():
@@ -122,14 +122,14 @@ def _value(body: dict[str, Any]) -> Any:
 def create_app(session: LabelSession, token: str) -> Any:
     """The FastAPI application serving ``session``.
 
-    Every request body is capped (:data:`MAX_BODY_BYTES`; imports
-    :data:`MAX_UPLOAD_BYTES`, answered with 413 beyond), every field is
-    checked by type (:mod:`labelwise.app.checks`), and every bad request gets a
+    Every request body is capped (`MAX_BODY_BYTES`; imports
+    `MAX_UPLOAD_BYTES`, answered with 413 beyond), every field is
+    checked by type (`labelwise.app.checks`), and every bad request gets a
     4xx answer whose ``detail`` says what was wrong. There is no OpenAPI
     schema or docs page.
 
     Args:
-        session: A started :class:`LabelSession`.
+        session: A started `LabelSession`.
         token: The session token every API request must carry.
     """
     from fastapi import FastAPI
@@ -307,7 +307,7 @@ def _add_write_routes(app: FastAPI, session: LabelSession) -> None:
 def is_loopback(host: str) -> bool:
     """Whether serving on ``host`` is reachable only from this machine.
 
-    An address is parsed with :mod:`ipaddress`; a name is resolved, and counts
+    An address is parsed with `ipaddress`; a name is resolved, and counts
     as loopback only when it resolves and every address it resolves to is a
     loopback address (``127.evil.example`` does not resolve to one, so it is
     not loopback whatever it starts with).

@@ -1,6 +1,6 @@
 """A labeling session: the queue a person works through, and the model behind it.
 
-:class:`LabelSession` owns a project's :class:`~labelwise.app.store.LabelDB`.
+`LabelSession` owns a project's `LabelDB`.
 Person-facing actions (label, skip, undo, correct) only touch SQLite and return
 at once; retraining and the next selection run on a background thread, started
 when the open batch is done or after ``retrain_every`` new labels. The person
@@ -117,7 +117,7 @@ class LabelSession:
     def parse_value(self, value: Any) -> str:
         """Validate a label: a class name (a string), or a finite number.
 
-        See :mod:`labelwise.app.checks` for the exact rules.
+        See `labelwise.app.checks` for the exact rules.
         """
         return label_value(value, self.config.classes)
 
@@ -139,7 +139,7 @@ class LabelSession:
         self.db.correct(self._check_item(item), self.parse_value(value))
 
     def undo(self) -> dict[str, Any] | None:
-        """Take back the newest action (see :meth:`LabelDB.undo`)."""
+        """Take back the newest action (see `LabelDB.undo`)."""
         return self.db.undo()
 
     def import_csv(self, text: str) -> int:

@@ -20,10 +20,10 @@ Example (``benchmarks/configs/quick.toml``)::
     precision = "fp32"   # or "bf16" (bfloat16 autocast, CUDA only)
 
 Datasets may be wrapped in a noise benchmark (``"fashion-mnist:noisy-blank"``,
-``"mnist:noisy-class:0.4"``; see :mod:`labelwise.datasets.noise`). A strategy
+``"mnist:noisy-class:0.4"``; see `labelwise.datasets.noise`). A strategy
 entry with ``finetune = true`` fine-tunes on confident pool samples after every
 fit (label ``NAME+finetune``); its settings come from an optional top-level
-``[finetune]`` table (fields of :class:`~labelwise.models.finetune.FineTune`),
+``[finetune]`` table (fields of `FineTune`),
 which an entry may override with ``finetune = { max_epochs = 20 }``. Tables and
 figures name a strategy by its name and parameters (``bald(n_mc_samples=5)``)
 unless the entry gives a ``label = "..."``; labels must be distinct.
@@ -36,7 +36,7 @@ on is recorded in ``grid.json`` and named by the progress bar and the report.
 
 Unknown keys and wrong types are rejected with the key's name and the valid
 choices; strategy names and parameters are checked against the registry, models
-against :mod:`labelwise.models.registry`, datasets against the dataset registry.
+against `labelwise.models.registry`, datasets against the dataset registry.
 """
 
 from __future__ import annotations

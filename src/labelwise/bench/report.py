@@ -137,12 +137,12 @@ def plot_agbal_shift(
 ) -> bool:
     """AUC against the shift ζ and the auxiliary size ``N_aux`` (AGBAL paper, Figs 2-3).
 
-    One panel per varying setting of each base dataset (see :func:`shift_keys`);
+    One panel per varying setting of each base dataset (see `shift_keys`);
     each BMDAL method dashed, its AGBAL counterpart solid in the same colour,
     mean ± standard error over seeds.
 
     Args:
-        table: :func:`~labelwise.bench.stats.agbal_shift_table` output.
+        table: `agbal_shift_table` output.
         pairs: ``(bmdal, agbal)`` strategy pairs to draw.
         path: PNG path.
         metric: The metric's name for the axis label.
@@ -192,7 +192,7 @@ def plot_seed_ranks(ranks: pd.DataFrame, path: str | os.PathLike[str]) -> None:
     """Average rank per strategy (dots) for each dataset (columns), best on top.
 
     Args:
-        ranks: :func:`~labelwise.bench.stats.seed_ranks` output.
+        ranks: `seed_ranks` output.
         path: PNG path.
     """
     plt = _plt()

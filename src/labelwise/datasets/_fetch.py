@@ -43,7 +43,7 @@ def sha256_file(path: str | os.PathLike[str]) -> str:
 
 
 def verify(path: Path, expected: str) -> None:
-    """Raise :class:`ChecksumError` unless ``path`` has SHA-256 ``expected``."""
+    """Raise `ChecksumError` unless ``path`` has SHA-256 ``expected``."""
     got = sha256_file(path)
     if got != expected:
         raise ChecksumError(

@@ -5,7 +5,7 @@ noisier distribution next to the unlabeled pool. The real datasets have none, so
 ``NAME:aux[:ZETA[:NAUX]]`` carves it out of the dataset itself; the construction
 is labelwise's, in the spirit of the ``shifted`` task (same ζ scale):
 
-1. After BMDAL's preprocessing (:func:`labelwise.datasets.load`), ``s(x)`` is
+1. After BMDAL's preprocessing (`labelwise.datasets.load`), ``s(x)`` is
    the standardised projection of the inputs on their first principal axis
    (over the non-validation training rows; sign: largest loading positive).
 2. ``N_aux`` of those rows are drawn without replacement with probability

@@ -137,7 +137,7 @@ def protocol_split(
         x: Inputs ``(n, d)`` (tabular), ``(n, H, W)`` (grey images) or
             ``(n, C, H, W)`` (images).
         y: Class indices ``(n,)``.
-        setting: One of :data:`SETTINGS`.
+        setting: One of `SETTINGS`.
         n_classes: Number of classes.
 
     Returns:

@@ -1,7 +1,7 @@
 """Loading: fetch into the cache, verify, preprocess and split a dataset.
 
-:func:`fetch_raw` fetches a registry entry once and caches its raw arrays;
-:func:`load` turns them into a :class:`Dataset` (noise and imbalance wrappers,
+`fetch_raw` fetches a registry entry once and caches its raw arrays;
+`load` turns them into a `Dataset` (noise and imbalance wrappers,
 regression preprocessing, subsampling, standardisation).
 """
 
@@ -92,7 +92,7 @@ def fetch_raw(name: str, *, root: Path | None = None) -> Raw:
 
     Args:
         name: Registry name.
-        root: Cache root. Defaults to :func:`cache_dir`.
+        root: Cache root. Defaults to `cache_dir`.
     """
     spec = _spec(name)
     folder = (root or cache_dir()) / name
@@ -188,7 +188,7 @@ def _load_regression(
     standardised with the remaining training rows' statistics and squashed by
     ``5 tanh(x / 5)``; targets are standardised with the mean and standard
     deviation of all rows. With ``aux``, the auxiliary rows of
-    :mod:`labelwise.datasets.auxiliary` leave the pool before ``pool_size``
+    `labelwise.datasets.auxiliary` leave the pool before ``pool_size``
     subsampling.
     """
     valid, rest = _valid_split(len(ytr))
@@ -218,7 +218,7 @@ def _load_setting(
 ) -> Dataset:
     """A classification dataset under an imbalance setting.
 
-    See :mod:`labelwise.datasets.imbalance`: train and test rows pooled,
+    See `labelwise.datasets.imbalance`: train and test rows pooled,
     imbalanced, standardised with one scalar mean and deviation, split 200 / 100
     / rest.
     """
@@ -318,19 +318,19 @@ def load(
     """Load a dataset with its fixed split and standardised features.
 
     Args:
-        name: One of :func:`available_datasets`, optionally wrapped in a noise
-            benchmark: ``BASE:KIND[:SHARE]`` (see :mod:`labelwise.datasets.noise`),
+        name: One of `available_datasets`, optionally wrapped in a noise
+            benchmark: ``BASE:KIND[:SHARE]`` (see `labelwise.datasets.noise`),
             e.g. ``fashion-mnist:noisy-blank`` (80 % noisy) or
             ``mnist:noisy-class:0.4``; regression datasets take auxiliary data
             for AGBAL: ``BASE:aux[:ZETA[:NAUX]]`` (see
-            :mod:`labelwise.datasets.auxiliary`), e.g. ``diamonds:aux``.
+            `labelwise.datasets.auxiliary`), e.g. ``diamonds:aux``.
         pool_size: Keep a random subset of this many clean training items (seed
             0) before noise is added. Defaults to all.
         test_size: Keep a random subset of the test set (seed 0).
-        root: Cache root. Defaults to :func:`cache_dir`.
+        root: Cache root. Defaults to `cache_dir`.
 
     Returns:
-        The :class:`Dataset`. Standardisation uses the statistics of the full
+        The `Dataset`. Standardisation uses the statistics of the full
         clean training set, whatever the subset or noise; noise wrappers have
         ``noisy`` set and noisy items after the clean ones.
 

@@ -246,7 +246,7 @@ def waveform(n: int = 5000, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _parse_waveform(files: dict[str, Path]) -> Raw:
-    """Binary waveform: classes 0 and 1 of :func:`waveform` (5 000 drawn, seed 0).
+    """Binary waveform: classes 0 and 1 of `waveform` (5 000 drawn, seed 0).
 
     The learning-AL paper's copy is binary; its pool sizes (supp. Table 3) match
     keeping Breiman's classes 0 and 1 of 5 000 draws and dropping class 2.

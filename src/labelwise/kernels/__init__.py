@@ -1,7 +1,7 @@
 """Selection kernels: pure, validated array functions returning indices.
 
 They take arrays (numpy or torch), never models, and work in chunks: no ``n x n``
-distance matrix is formed (except in the small-pool :func:`robust_kcenter`).
+distance matrix is formed (except in the small-pool `robust_kcenter`).
 """
 
 from labelwise.kernels._bmdal import BatchResult, select_bmdal, select_bmdal_kernel

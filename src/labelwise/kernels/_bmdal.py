@@ -7,7 +7,7 @@ or the pool followed by the training points (mode ``"tp"``), whose points are
 added to the method's state first and never returned. A method that cannot go
 on (a non-positive score, which signals a numerical failure or an exhausted
 kernel) stops, and the remaining slots are filled with uniformly random
-unselected pool points; :class:`BatchResult` says how many and why.
+unselected pool points; `BatchResult` says how many and why.
 
 Methods (Holzmüller et al., JMLR 2023, §5;
 written from the formulas):
@@ -34,7 +34,7 @@ lcmd        tp    within the cluster(s) of largest total squared distance,
 =========== ===== ===========================================================
 
 The same methods except ``bait`` and ``fw`` also run on kernels given by
-evaluations (:func:`select_bmdal_kernel` on a :class:`~labelwise.kernels._kspace.Gram`:
+evaluations (`select_bmdal_kernel` on a `Gram`:
 the ``nngp`` kernel, the kernel-space posterior); the picks are the same as on
 features of the same kernel.
 
@@ -42,7 +42,7 @@ In mode ``"p"`` the distance methods start from the largest ``k(x, x)``
 (``kmeanspp``: uniformly at random). maxdet and bait (rank-one updates that
 accumulate rounding) run in float64 (maxdet with σ > 0 reads a float32 copy of
 the features only while the remaining variances are far above float32's
-rounding, see :class:`_MaxDetFeatures`); the distance methods, fw and maxdiag
+rounding, see `_MaxDetFeatures`); the distance methods, fw and maxdiag
 in float32. bmdal-reg also runs those in float32 on plain features, but after
 a posterior (``train``) transform it casts the features to float64 and runs
 them in float64; labelwise stays in float32 there.
@@ -454,7 +454,7 @@ def _bait_rank_one(
     (``C = Σ_T φφᵀ``) are BAIT's ``a`` and ``b`` for features ``φ/σ`` and
     precision ``I`` (plus the training points in mode tp): the forward score
     ``s/(d + σ²)`` and the backward score ``s/(d - σ²)`` are exactly
-    :func:`~labelwise.kernels._design.greedy_a_optimal_rank_one`'s, which never
+    `greedy_a_optimal_rank_one`'s, which never
     rewrites the ``N x p`` feature matrix.
     """
     from labelwise.kernels._design import greedy_a_optimal_rank_one
@@ -582,7 +582,7 @@ def select_bmdal(
         pool: Pool features ``(n_pool, p)``.
         train: Training features ``(n_train, p)``; ``None`` or 0 rows for none.
         n_select: Batch size, ``1 <= n_select <= n_pool``.
-        method: One of :data:`METHODS`. Defaults to ``"lcmd"``.
+        method: One of `METHODS`. Defaults to ``"lcmd"``.
         mode: ``"p"`` or ``"tp"``; defaults to the method's (see the table).
             Ignored by ``random`` and ``maxdiag``.
         sigma: Noise standard deviation of ``maxdet`` (``σ_det``) and ``bait``
@@ -594,7 +594,7 @@ def select_bmdal(
         rng: Seed or generator (``random``, ``kmeanspp``, the random fill).
 
     Returns:
-        A :class:`BatchResult`.
+        A `BatchResult`.
 
     Examples:
         >>> x = np.array([[0.0], [1.0], [5.0], [6.0]])
@@ -662,11 +662,11 @@ def select_bmdal_kernel(
     weight_mode: str = "sq-dist",
     rng: RNGLike = None,
 ) -> BatchResult:
-    """:func:`select_bmdal` on a kernel given by evaluations (kernel space).
+    """`select_bmdal` on a kernel given by evaluations (kernel space).
 
     For kernels without (affordable) features: ``nngp`` and the kernel-space
     posterior. Only the methods that need kernel columns and the diagonal run
-    here (:data:`KERNEL_METHODS`); ``bait`` needs ``Σ_z k(x, z)²`` over the whole
+    here (`KERNEL_METHODS`); ``bait`` needs ``Σ_z k(x, z)²`` over the whole
     set (``O(n²)`` per step in kernel space) and ``fw`` needs the feature sum,
     so both ask for features.
 
@@ -675,14 +675,14 @@ def select_bmdal_kernel(
             ``gram.n = n_pool + n_train``.
         n_pool: How many of the leading points are the pool.
         n_select: Batch size, ``1 <= n_select <= n_pool``.
-        method: One of :data:`KERNEL_METHODS`. Defaults to ``"lcmd"``.
+        method: One of `KERNEL_METHODS`. Defaults to ``"lcmd"``.
         mode: ``"p"`` or ``"tp"``; defaults to the method's.
         sigma: ``σ_det`` of ``maxdet``.
-        weight_mode: ``lcmd`` cluster weight, as :func:`select_bmdal`.
+        weight_mode: ``lcmd`` cluster weight, as `select_bmdal`.
         rng: Seed or generator (``random``, ``kmeanspp``, the random fill).
 
     Returns:
-        A :class:`BatchResult` of pool rows.
+        A `BatchResult` of pool rows.
 
     Examples:
         >>> from labelwise.kernels._kspace import FeatureGram

@@ -345,7 +345,7 @@ def greedy_a_optimal_rank_one(
     precision: Any,
     n_forward: int | None = None,
 ) -> tuple[IndexArray, np.ndarray]:
-    """:func:`greedy_a_optimal` for rank-one information ``φ_x φ_xᵀ`` (regression).
+    """`greedy_a_optimal` for rank-one information ``φ_x φ_xᵀ`` (regression).
 
     BAIT's regression form (Ash et al. 2021, §5): minimise ``tr((M + Σ_S φφᵀ)⁻¹
     F)``. Each candidate keeps ``a_x = φᵀM⁻¹φ`` and ``b_x = φᵀM⁻¹FM⁻¹φ``; the
@@ -364,7 +364,7 @@ def greedy_a_optimal_rank_one(
         n_forward: Forward steps before pruning (default ``2 * n_select``).
 
     Returns:
-        ``(indices, gains)`` as :func:`greedy_a_optimal`.
+        ``(indices, gains)`` as `greedy_a_optimal`.
     """
     h = _raw_tensor(features).to(_DT)
     if h.ndim != 2:

@@ -242,7 +242,7 @@ def kmeans_plusplus_factored(
     This is BADGE's selection on its gradient embedding ``(onehot(ŷ) - p) ⊗ h``:
     the inner products factorise, so only ``left`` ``(n, k)`` and ``right``
     ``(n, d)`` are read and memory stays ``O(n (k + d))``. Torch tensors are
-    processed on their device, as :func:`kmeans_plusplus`.
+    processed on their device, as `kmeans_plusplus`.
 
     Args:
         left: Array of shape ``(n_samples, k)``.

@@ -1,6 +1,6 @@
 """Kernels given by evaluations rather than features (BMDAL's kernel space).
 
-A :class:`Gram` stands for the ``n x n`` kernel matrix of a point set without
+A `Gram` stands for the ``n x n`` kernel matrix of a point set without
 forming it: it gives the diagonal and any columns on demand. The BMDAL selection
 methods that only need kernel rows and the diagonal (``maxdiag``, ``maxdet``,
 ``maxdist``, ``kmeanspp``, ``lcmd``) run on it, so infinite-dimensional kernels
@@ -53,7 +53,7 @@ def _float64(x: Any) -> torch.Tensor:
 class Gram:
     """A kernel matrix over ``n`` points, evaluated lazily (float64).
 
-    Subclasses implement :meth:`diag` and :meth:`cols`.
+    Subclasses implement `diag` and `cols`.
     """
 
     n: int

@@ -64,7 +64,7 @@ def robust_cholesky(a: torch.Tensor, max_tries: int = 15) -> torch.Tensor:
 
     On failure (an exception or NaN) it retries with ``a + ε I``, ``ε₀ = 1e-5
     trace / n + 1e-30``, doubling ``ε`` each time, up to ``max_tries`` times
-    (the BMDAL code's rule), and warns with :class:`NumericsWarning` when jitter
+    (the BMDAL code's rule), and warns with `NumericsWarning` when jitter
     was needed.
 
     Examples:

@@ -1,8 +1,8 @@
 """Simulated active-learning experiments: the learner with an oracle of true labels.
 
-:func:`run_simulation` trains the round-0 model on a random initial set, then
+`run_simulation` trains the round-0 model on a random initial set, then
 repeats query -> label -> retrain for ``n_rounds`` rounds, evaluating each model
-on a test set. Every round is committed to a :class:`ResultStore` in one
+on a test set. Every round is committed to a `ResultStore` in one
 transaction, so rerunning an interrupted run continues from its last complete
 round; a finished run is skipped.
 """
@@ -225,11 +225,11 @@ def run_simulation(
         X_test: Test inputs ``(n_test, ...)``.
         y_test: Test labels ``(n_test,)``.
         classes: Class names; ``None`` for regression (float targets; metrics
-            of :func:`regression_metrics` instead of accuracies).
+            of `regression_metrics` instead of accuracies).
         store: Where rounds are committed.
         on_round: Called as ``on_round(round, metrics)`` after each commit.
         noisy: Boolean mask ``(n_pool,)`` of noisy pool items (the noisy
-            benchmarks); adds the metrics of :func:`clean_share` from round 1.
+            benchmarks); adds the metrics of `clean_share` from round 1.
         finetune: Fine-tune after every fit (adds ``finetune_size``,
             ``finetune_pseudo``, ``finetune_epochs`` and ``finetune_seconds``).
         valid: ``(X_valid, y_valid)`` for a regressor's epoch selection.

@@ -1,12 +1,12 @@
 """Ask/tell active learner: ``query`` -> (someone labels) -> ``teach`` -> ``fit``.
 
 The learner never blocks inside library code: a notebook, a command line or a web
-page sits between :meth:`ActiveLearner.query` and :meth:`ActiveLearner.teach`.
+page sits between `ActiveLearner.query` and `ActiveLearner.teach`.
 
 Rounds: labels taught before the first ``fit`` belong to round 0; labels taught
 while the model of round ``r`` is current belong to round ``r + 1``. Randomness is
 derived from ``(seed, round, purpose)``, so a learner rebuilt from a saved
-:class:`~labelwise.pool.LabelState` continues exactly as the original would.
+`LabelState` continues exactly as the original would.
 """
 
 from __future__ import annotations
@@ -44,14 +44,14 @@ class ActiveLearner:
         state: Label state to resume from. Defaults to a fresh one.
         seed: Seed of every random choice. Defaults to 0.
         finetune: Fine-tune the model on confident pool samples after every
-            ``fit`` (see :mod:`labelwise.models.finetune`); works with every
+            ``fit`` (see `labelwise.models.finetune`); works with every
             strategy. ``None`` (default) does not fine-tune.
         valid: ``(X_valid, y_valid)`` passed to a regressor's ``fit`` (epoch
-            selection of :class:`~labelwise.models.TorchRegressor`).
+            selection of `TorchRegressor`).
         class_weights: Per-class training weights ``(n_classes,)``, passed as
             ``sample_weight`` to the model's ``fit`` (the model must take it,
-            e.g. :class:`~labelwise.models.SklearnClassifier` or
-            :class:`~labelwise.models.TorchClassifier`) and as ``class_weights``
+            e.g. `SklearnClassifier` or
+            `TorchClassifier`) and as ``class_weights``
             to its ``finetune``.
 
     Regression: give ``classes=None`` through a ``LabelState(n)`` (float labels);
@@ -230,5 +230,5 @@ class ActiveLearner:
         return np.asarray(self.model.predict(X), dtype=np.float64)
 
     def save_state(self, path: str | os.PathLike[str]) -> None:
-        """Save the label state atomically (see :meth:`LabelState.save`)."""
+        """Save the label state atomically (see `LabelState.save`)."""
         self.state.save(path)

@@ -40,7 +40,7 @@ def auc_table(df: pd.DataFrame, metric: str = "accuracy") -> pd.DataFrame:
     Returns:
         Columns ``dataset, model, strategy, auc_mean, auc_sem, final_mean,
         n_seeds``, sorted by dataset then best ``auc_mean`` first (largest, or
-        smallest for the error metrics of :data:`LOWER_IS_BETTER`).
+        smallest for the error metrics of `LOWER_IS_BETTER`).
     """
     sub = df[df["metric"] == metric]
     rows: list[dict[str, Any]] = []
@@ -88,7 +88,7 @@ def auc_table(df: pd.DataFrame, metric: str = "accuracy") -> pd.DataFrame:
 
 
 def format_auc_table(table: pd.DataFrame, metric: str = "accuracy") -> str:
-    """Markdown table of :func:`auc_table` output."""
+    """Markdown table of `auc_table` output."""
     lines = [
         f"| dataset | model | strategy | AUC (mean ± s.e.) | final {metric} | seeds |",
         "|---|---|---|---|---|---|",

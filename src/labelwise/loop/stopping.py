@@ -1,8 +1,8 @@
 """When to stop labeling: budget, stable predictions, settled validation error.
 
-:class:`StoppingCriteria` holds the thresholds; :class:`StopMonitor` follows a
+`StoppingCriteria` holds the thresholds; `StopMonitor` follows a
 learner round by round (Python loop) and the labeling app calls the same
-:meth:`StoppingCriteria.reasons` with what it records per model version.
+`StoppingCriteria.reasons` with what it records per model version.
 
 * ``budget``: stop once this many labels are collected.
 * ``stable_share``: stop when the share of pool predictions that changed between
@@ -110,7 +110,7 @@ def changed_share(
 
 @dataclass
 class StopMonitor:
-    """Follows an :class:`~labelwise.loop.ActiveLearner` after each ``fit``.
+    """Follows an `ActiveLearner` after each ``fit``.
 
     Examples:
         >>> from labelwise.loop import ActiveLearner

@@ -241,7 +241,7 @@ class ResultStore:
             con.close()
 
     def export_csv(self, path: str | os.PathLike[str]) -> int:
-        """Write :meth:`measurements` to CSV; return the number of rows."""
+        """Write `measurements` to CSV; return the number of rows."""
         df = self.measurements()
         df[EXPORT_COLUMNS].to_csv(path, index=False)
         return len(df)

@@ -1,7 +1,7 @@
 """Where the torch models' tensors live: device, precision and chunked transfers.
 
-Shared by :class:`~labelwise.models.TorchClassifier` and
-:class:`~labelwise.models.TorchRegressor`. On the CPU every helper here is the
+Shared by `TorchClassifier` and
+`TorchRegressor`. On the CPU every helper here is the
 identity (no copy, no autocast), so the CPU path computes exactly what it did
 before devices existed. On CUDA, inputs travel in chunks through pinned host
 memory with non-blocking copies; a training set is copied to the GPU once when
@@ -110,7 +110,7 @@ def stage(x: torch.Tensor, device: torch.device, budget_mb: float) -> torch.Tens
     """A training tensor on ``device`` if it fits ``budget_mb``, else on the host.
 
     The host copy is pinned for CUDA. Mini-batches are then taken with
-    :func:`batch`, which moves a host batch to the device.
+    `batch`, which moves a host batch to the device.
     """
     if x.device == device:
         return x

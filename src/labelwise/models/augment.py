@@ -1,8 +1,8 @@
 """Strong data augmentation for fine-tuning, written with torch tensor ops only.
 
-:class:`ImageAugment` is the RandAugment-style ``Augment(4)`` + Cutout of the LHD
+`ImageAugment` is the RandAugment-style ``Augment(4)`` + Cutout of the LHD
 code (``augment.py``): each image gets ``n_ops`` operations drawn with replacement
-from :data:`IMAGE_OPS`, each with a magnitude uniform in its range (rotations,
+from `IMAGE_OPS`, each with a magnitude uniform in its range (rotations,
 shears and translations flip sign with probability 1/2), then one square Cutout
 hole. It works on batches ``(n, C, H, W)`` of standardised images: they are
 mapped to ``[0, 1]`` with the pixel range given at construction, augmented, and
@@ -11,7 +11,7 @@ code. Pixel ops follow PIL's definitions (``ImageOps``/``ImageEnhance``);
 geometric ops use nearest-neighbour sampling with black fill, as PIL's defaults,
 but shear about the image centre rather than the top-left corner.
 
-:class:`TabularAugment` is what labelwise uses for feature vectors, where the
+`TabularAugment` is what labelwise uses for feature vectors, where the
 image ops mean nothing: Gaussian jitter plus random feature masking (the
 tabular analogue of Cutout).
 
@@ -235,7 +235,7 @@ class ImageAugment:
             28 x 28, 16 for 32 x 32, as in the code); 0 disables.
         flip: Random horizontal flip first (the code flips CIFAR-10 and SVHN).
             Defaults to ``False``: digits are not mirror-symmetric.
-        ops: Names from :data:`IMAGE_OPS` to draw from. Defaults to all 14.
+        ops: Names from `IMAGE_OPS` to draw from. Defaults to all 14.
 
     Examples:
         >>> aug = ImageAugment(low=0.0, high=1.0)
@@ -342,7 +342,7 @@ Augment = Callable[[torch.Tensor, torch.Generator], torch.Tensor]
 
 
 def default_augment(x: torch.Tensor) -> Augment:
-    """:class:`ImageAugment` for ``(n, C, H, W)`` with ``H, W >= 8``, else tabular.
+    """`ImageAugment` for ``(n, C, H, W)`` with ``H, W >= 8``, else tabular.
 
     The pixel range of the images is taken as the minimum and maximum of ``x``
     (the standardised values of black and white when both occur).

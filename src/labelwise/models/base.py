@@ -1,7 +1,7 @@
 """Model capabilities as runtime-checkable protocols.
 
-A strategy declares the capabilities it needs; :func:`require` checks them once,
-before any work, and raises :class:`UnsupportedModelError` naming what is missing
+A strategy declares the capabilities it needs; `require` checks them once,
+before any work, and raises `UnsupportedModelError` naming what is missing
 and how to get it. Models may implement only some capabilities.
 """
 
@@ -141,7 +141,7 @@ class TensorOutputs(Protocol):
         n_samples: int | None = None,
         rng: RNGLike = None,
     ) -> torch.Tensor:
-        """The output ``what`` of ``X`` as a float32 tensor on :attr:`device`.
+        """The output ``what`` of ``X`` as a float32 tensor on `device`.
 
         Args:
             X: Inputs of shape ``(n_samples, ...)`` (array or tensor, any device).
@@ -207,7 +207,7 @@ class LossPredictor(Protocol):
     """A model trained jointly with a module that predicts its own per-sample loss.
 
     The learning-loss capability of Yoo & Kweon (CVPR 2019): see
-    :class:`labelwise.models.loss_prediction.LossPredictionClassifier`.
+    `labelwise.models.loss_prediction.LossPredictionClassifier`.
     """
 
     def predict_loss(self, X: Any) -> FloatArray:

@@ -46,7 +46,7 @@ class FineTune:
         lr: Absolute learning rate; overrides ``lr_factor`` when set.
         max_epochs: Epoch limit (500 in the code).
         augment: Strong augmentation: ``True`` picks
-            :func:`~labelwise.models.augment.default_augment` (RandAugment-style +
+            `default_augment` (RandAugment-style +
             Cutout for images, jitter + masking for tabular data); ``False``
             trains on the inputs as they are.
     """

@@ -24,7 +24,7 @@ Paper vs code, and the choices made here:
   ``detach_epoch``; the paper writes "after 120 epochs" of 200). The default scales
   the paper's 120/200 to the schedule: ``round(0.6 * max_epochs)``.
 * Optimiser: ``"adam"`` (default) trains the network exactly as
-  :class:`~labelwise.models.pytorch.TorchClassifier` does (Adam at ``lr``,
+  `TorchClassifier` does (Adam at ``lr``,
   early stop at a training accuracy) so that LLOSS is compared on the same task
   model as the other strategies; ``"sgd"`` is the paper's recipe (SGD, momentum
   0.9, weight decay 5e-4, lr x 0.1 at ``round(0.8 * max_epochs)``, both networks).
@@ -142,7 +142,7 @@ class _Tapped:
 
 
 class LossPredictionClassifier:
-    """A ``SplitNetwork`` trained jointly with a :class:`LossNet` (LLOSS).
+    """A ``SplitNetwork`` trained jointly with a `LossNet` (LLOSS).
 
     Objective per minibatch ``b``: ``mean_i CE_i + weight * ranking_loss(l̂, CE,
     margin)`` (Yoo & Kweon 2019, Eq. 3 with λ = ``weight``). After epoch
@@ -432,7 +432,7 @@ class LossPredictionClassifier:
         n_samples: int | None = None,
         rng: RNGLike = None,
     ) -> torch.Tensor:
-        """``"proba"`` ``(n, n_classes)`` or ``"embed"`` ``(n, d)`` on :attr:`device`.
+        """``"proba"`` ``(n, n_classes)`` or ``"embed"`` ``(n, d)`` on `device`.
 
         Raises:
             InvalidParameterError: For outputs this model does not have (MC dropout

@@ -2,7 +2,7 @@
 
 Any network split into a feature extractor and a linear head fits: a module with
 attributes ``features`` (input -> penultimate embedding) and ``head`` (an
-``nn.Linear``). :class:`TorchClassifier` retrains it from scratch on every
+``nn.Linear``). `TorchClassifier` retrains it from scratch on every
 ``fit`` and derives every capability a strategy may ask for: probabilities,
 penultimate embeddings, MC-dropout samples and ensemble members.
 """
@@ -80,7 +80,7 @@ def mlp(
         layers: Number of hidden ReLU layers (the LHD Four-Moons MLP has 2).
 
     Returns:
-        A :class:`SplitNetwork` whose embedding has ``hidden`` dimensions.
+        A `SplitNetwork` whose embedding has ``hidden`` dimensions.
     """
     n_in = int(math.prod(input_shape))
     mods: list[nn.Module] = [nn.Flatten(), nn.Linear(n_in, hidden), nn.ReLU()]
@@ -107,7 +107,7 @@ def cnn(
         dropout: Dropout rate before the head. Defaults to 0.
 
     Returns:
-        A :class:`SplitNetwork` whose embedding has ``hidden`` dimensions.
+        A `SplitNetwork` whose embedding has ``hidden`` dimensions.
     """
     shape = tuple(int(s) for s in input_shape)
     if len(shape) != 3 or shape[1:] != (28, 28):
@@ -132,16 +132,16 @@ def cnn(
 
 
 OPTIMIZERS = ("adam", "sgd")
-"""Valid ``optimizer=`` values of :class:`TorchClassifier`."""
+"""Valid ``optimizer=`` values of `TorchClassifier`."""
 
 LR_SCHEDULES = ("constant", "cosine")
-"""Valid ``lr_schedule=`` values of :class:`TorchClassifier`."""
+"""Valid ``lr_schedule=`` values of `TorchClassifier`."""
 
 
 class TorchClassifier:
     """Classifier adapter for a PyTorch network split into features and a head.
 
-    Every :meth:`fit` builds fresh networks (retraining from scratch, as in the
+    Every `fit` builds fresh networks (retraining from scratch, as in the
     BADGE/BAIT experiments) and trains them on mini-batches (Adam by default, or
     SGD with momentum as in the ResNet-18 recipes). Training stops after
     ``max_epochs`` or, with ``stop_at_train_accuracy`` set, at the end of the
@@ -153,13 +153,13 @@ class TorchClassifier:
     ``precision="fp32"``) nothing differs from a model without device support;
     on CUDA the results agree with the CPU's up to float rounding, not bit for
     bit. Pickling moves every network to the CPU, so a model trained on a GPU
-    loads on a machine without one (it then computes on the CPU; :meth:`to`
+    loads on a machine without one (it then computes on the CPU; `to`
     moves it back).
 
     Args:
         network: ``factory(input_shape, n_classes)`` returning a module with
-            ``features`` and ``head`` (e.g. :func:`mlp`, :func:`cnn`,
-            :func:`~labelwise.models.resnet.resnet18`).
+            ``features`` and ``head`` (e.g. `mlp`, `cnn`,
+            `resnet18`).
         lr: Learning rate. Defaults to 1e-3 (the reference uses 1e-4 with Adam;
             ResNet-18 recipes use 0.1 or 0.02 with SGD).
         max_epochs: Epoch limit. Defaults to 200.
@@ -190,7 +190,7 @@ class TorchClassifier:
         lr_schedule: ``"constant"`` (default) or ``"cosine"`` (annealed from
             ``lr`` to 0 over ``max_epochs``, stepped once per epoch).
         augment: Augment every training mini-batch: ``True`` picks
-            :func:`~labelwise.models.augment.default_augment` for the training
+            `default_augment` for the training
             set, or pass an augmentation ``(x, generator) -> x``. Defaults to
             ``False`` (fine-tuning augments on its own, see ``FineTune``).
         device: ``"auto"`` (CUDA when available, else the CPU), ``"cpu"``,
@@ -457,7 +457,7 @@ class TorchClassifier:
     ) -> FineTuneResult:
         """Fine-tune the fitted networks on confident pool samples.
 
-        See :mod:`labelwise.models.finetune` for the recipe. The set is the
+        See `labelwise.models.finetune` for the recipe. The set is the
         labeled items with their labels plus the unlabeled items whose averaged
         probability exceeds ``config.threshold``, with the predicted class as
         pseudo-label. Every member trains on it with strong
@@ -477,7 +477,7 @@ class TorchClassifier:
                 ``None`` (default) = unweighted.
 
         Returns:
-            A :class:`FineTuneResult`.
+            A `FineTuneResult`.
         """
         self._check_fitted()
         assert self.n_classes_ is not None
@@ -725,7 +725,7 @@ class TorchClassifier:
             ``(h_main, h_ema, p_main, p_ema)`` with shapes ``(n, d)``, ``(n, d)``,
             ``(n, n_classes)``, ``(n, n_classes)``; both networks in eval mode (the
             LHD code leaves the EMA in train mode for ``h``). After
-            :meth:`finetune`, the probabilities come from the fine-tuned networks.
+            `finetune`, the probabilities come from the fine-tuned networks.
         """
         self._check_fitted()
         if self.captured_ is None:
@@ -796,7 +796,7 @@ class TorchClassifier:
         n_samples: int | None = None,
         rng: RNGLike = None,
     ) -> torch.Tensor:
-        """The output ``what`` of ``X`` as a float32 tensor on :attr:`device`.
+        """The output ``what`` of ``X`` as a float32 tensor on `device`.
 
         The same numbers as the NumPy methods (``predict_proba``, ``embed``,
         ``predict_proba_samples``, ``predict_proba_members``), computed chunk by
@@ -811,7 +811,7 @@ class TorchClassifier:
             rng: Seed or generator for ``"proba_samples"``.
 
         Returns:
-            A float32 tensor on :attr:`device`.
+            A float32 tensor on `device`.
         """
         self._check_fitted()
         x = as_float_tensor(X)

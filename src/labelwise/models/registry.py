@@ -166,13 +166,13 @@ def make_model(
             ``ema``, ``layers`` (mlp), ``batch`` (torch models only; ``ema`` is
             the EMA alpha, 0 = off; ``batch`` the training mini-batch size).
             ``resnet18`` has no ``hidden``/``layers`` but the recipe options of
-            :data:`RESNET_PARAMS` (defaults :data:`RESNET_DEFAULTS`).
+            `RESNET_PARAMS` (defaults `RESNET_DEFAULTS`).
             ``bmdal-mlp``: ``epochs`` (256), ``lr`` (0.375), ``hidden`` (512),
             ``layers`` (2), ``batch`` (256), ``members`` (1).
 
     Returns:
-        A :class:`TorchClassifier`, :class:`SklearnClassifier`,
-        :class:`TorchRegressor` or :class:`SklearnRegressor`.
+        A `TorchClassifier`, `SklearnClassifier`,
+        `TorchRegressor` or `SklearnRegressor`.
     """
     p = check_model_params(name, params)
     if name == "logreg":

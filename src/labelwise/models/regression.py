@@ -1,16 +1,16 @@
 """Regression models: the BMDAL network recipe in PyTorch, and scikit-learn regressors.
 
-:class:`TorchRegressor` trains a fresh network on every :meth:`~TorchRegressor.fit`
+`TorchRegressor` trains a fresh network on every `fit`
 with the BMDAL benchmark's recipe (Holzmüller et al., JMLR 2023, §6): MSE loss,
 Adam with the
 learning rate decayed linearly to 0 over all steps, mini-batches of 256 with the
 last incomplete batch dropped, and epoch selection (the parameters of the epoch
 with the lowest validation RMSE are kept) when a validation set is given.
-:func:`bmdal_mlp` is the benchmark network: widths ``[d, 512, 512, 1]``, ReLU, NTK
+`bmdal_mlp` is the benchmark network: widths ``[d, 512, 512, 1]``, ReLU, NTK
 parametrisation ``z = (σ_w / sqrt(d_in)) W h + σ_b b`` with ``W ~ N(0, 1)`` and
 ``b = 0`` at initialisation, ``σ_w = σ_b = 0.2``.
 
-:meth:`TorchRegressor.grad_features` gives the finite-width NTK features of the
+`TorchRegressor.grad_features` gives the finite-width NTK features of the
 BMDAL ``grad`` and ``ll`` base kernels: per linear layer ``l`` the block
 ``ã_l(x) ⊗ δ_l(x)`` with ``ã_l = [(σ_w/sqrt(d_in)) h_{l-1}, σ_b]`` (the scaled
 layer input with a bias entry) and ``δ_l = ∂f/∂z_l``. With ``sketch_dim`` each
@@ -59,7 +59,7 @@ class NTKLinear(nn.Module):
         sigma_w: Weight gain ``σ_w``.
         sigma_b: Bias gain ``σ_b``.
         generator: Generator of the ``N(0, 1)`` weights; ``None`` uses torch's
-            default one, which :meth:`TorchRegressor.fit` seeds inside
+            default one, which `TorchRegressor.fit` seeds inside
             ``torch.random.fork_rng`` (as for ``nn.Linear``).
     """
 
@@ -102,7 +102,7 @@ def bmdal_mlp(
         activation: ``"relu"`` or ``"silu"``.
 
     Returns:
-        ``nn.Sequential`` of :class:`NTKLinear` layers and activations, output
+        ``nn.Sequential`` of `NTKLinear` layers and activations, output
         ``(n, 1)``.
     """
     if activation not in ("relu", "silu"):
@@ -138,7 +138,7 @@ class TorchRegressor:
 
     Args:
         network: ``factory(input_shape)`` returning a module with output
-            ``(n, 1)``; defaults to :func:`bmdal_mlp`.
+            ``(n, 1)``; defaults to `bmdal_mlp`.
         lr: Adam learning rate at the start (0.375 for the ReLU benchmark
             network in NTK parametrisation; use ~1e-3 for standard layers).
         max_epochs: Epochs. Defaults to 256.
@@ -147,15 +147,15 @@ class TorchRegressor:
         lr_schedule: ``"linear"`` (decay to 0 over all steps) or ``"constant"``.
         weight_decay: AdamW weight decay (0 = plain Adam). Defaults to 0.
         n_members: Networks trained from independent seeds; predictions are
-            averaged and :meth:`grad_features` concatenates their features (the
+            averaged and `grad_features` concatenates their features (the
             ``ens`` transform). Defaults to 1.
         predict_batch_size: Chunk size for inference. Defaults to 8192.
         device: ``"auto"`` (CUDA when available, else the CPU), ``"cpu"``,
             ``"cuda"`` or ``"cuda:N"``; as for
-            :class:`~labelwise.models.TorchClassifier` (same seed, same initial
+            `TorchClassifier` (same seed, same initial
             weights; pickles load on the CPU). Defaults to ``"auto"``.
         precision: ``"fp32"`` (default) or ``"bf16"`` (CUDA only): bfloat16
-            autocast for training and prediction. :meth:`grad_features` always
+            autocast for training and prediction. `grad_features` always
             computes in float32 (float64 for exact features).
         device_budget_mb: The training (and validation) set is copied to the GPU
             once when it fits this many MiB, else streamed per mini-batch from
@@ -401,9 +401,9 @@ class TorchRegressor:
         sketch_dim: int | None = None,
         rng: RNGLike = None,
     ) -> torch.Tensor:
-        """:meth:`grad_features` as a tensor on :attr:`device` (no host copy).
+        """`grad_features` as a tensor on `device` (no host copy).
 
-        The same numbers as :meth:`grad_features` with the same arguments; the
+        The same numbers as `grad_features` with the same arguments; the
         ``(n, p)`` result is allocated on the model's device, so a GPU kernel
         can take it directly.
         """

@@ -102,7 +102,7 @@ def resnet18(
 ) -> SplitNetwork:
     """CIFAR ResNet-18: 3 x 3 stem, no max-pool, stages ``[2, 2, 2, 2]``, linear head.
 
-    ``features`` is :class:`ResNetFeatures` (the pooled 512-d embedding; its
+    ``features`` is `ResNetFeatures` (the pooled 512-d embedding; its
     stages are ``features.layer1`` .. ``features.layer4``); ``head`` is
     ``nn.Linear(512, n_classes)``. About 11.2 M parameters.
 
@@ -114,7 +114,7 @@ def resnet18(
             to 0.
 
     Returns:
-        A :class:`SplitNetwork`.
+        A `SplitNetwork`.
 
     Examples:
         >>> net = resnet18((1, 28, 28), 10)

@@ -1,11 +1,11 @@
 """Auxiliary networks that strategies train to select: VAAL, the GCNs, DAL.
 
-* :class:`VAE` and :class:`LatentDiscriminator`: Sinha, Ebrahimi & Darrell,
+* `VAE` and `LatentDiscriminator`: Sinha, Ebrahimi & Darrell,
   *Variational Adversarial Active Learning*, ICCV 2019 (the WAE-style encoder and
   decoder of the official code).
-* :class:`GCN` over a :class:`SimilarityGraph`: Caramalau, Bhattarai & Kim,
+* `GCN` over a `SimilarityGraph`: Caramalau, Bhattarai & Kim,
   *Sequential Graph Convolutional Network for Active Learning*, CVPR 2021.
-* :func:`dal_discriminator`: Gissin & Shalev-Shwartz, *Discriminative Active
+* `dal_discriminator`: Gissin & Shalev-Shwartz, *Discriminative Active
   Learning*, arXiv 1907.06347 (2019).
 """
 

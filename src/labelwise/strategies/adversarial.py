@@ -76,7 +76,7 @@ class VAAL(Strategy):
     * Scoring in eval mode (BN running statistics), un-augmented inputs; the codes
       score with BN in train mode.
     * Latent size: 32, and 28 for ``28 x 28`` images as the ports run it.
-    * Networks: see :class:`~labelwise.models.selection_networks.VAE`; ``width``
+    * Networks: see `VAE`; ``width``
       128 is the official size; smaller widths for CPU budgets.
 
     Args:

@@ -1,7 +1,7 @@
-"""Strategy base class and the :class:`Selection` result.
+"""Strategy base class and the `Selection` result.
 
 A strategy stores keyword-only hyperparameters in ``__init__`` and has one public
-method, :meth:`Strategy.select`, a final template that validates the inputs,
+method, `Strategy.select`, a final template that validates the inputs,
 checks the model's capabilities, calls ``_select`` and checks its result.
 Subclasses override ``_select``, not ``select``. Strategies hold no state between
 calls, so one instance serves every round.
@@ -56,11 +56,11 @@ class Selection:
 
 @dataclass(frozen=True)
 class SimulationContext:
-    """Simulation-only data, handed to :meth:`Strategy.prepare_simulation`.
+    """Simulation-only data, handed to `Strategy.prepare_simulation`.
 
     A real labeling run has none of this; the benchmark runner (``labelwise
     bench``) fills every field its dataset has and the
-    conformance suite (:func:`labelwise.testing.check_strategy`) fills all of
+    conformance suite (`labelwise.testing.check_strategy`) fills all of
     them. Every field is optional; a strategy reads the ones it needs.
 
     Attributes:
@@ -94,14 +94,14 @@ class SimulationContext:
 class Strategy(ABC):
     """Base class of all selection strategies.
 
-    Shared arguments of :meth:`select`:
+    Shared arguments of `select`:
 
     * ``model``: a fitted model with the capabilities listed in ``requires``.
     * ``X``: the whole pool, shape ``(n_samples, ...)``, in the index space of
       ``state``.
-    * ``state``: the :class:`~labelwise.pool.LabelState` of the pool.
+    * ``state``: the `LabelState` of the pool.
     * ``batch_size``: number of items to select; shrunk with a
-      :class:`~labelwise.exceptions.BatchSizeWarning` when the unlabeled pool is
+      `BatchSizeWarning` when the unlabeled pool is
       smaller.
     * ``rng``: seed or generator; ``None`` draws fresh entropy.
     """
@@ -134,7 +134,7 @@ class Strategy(ABC):
             rng: Seed or generator. Defaults to ``None``.
 
         Returns:
-            A :class:`Selection` with ``min(batch_size, n_unlabeled)`` indices.
+            A `Selection` with ``min(batch_size, n_unlabeled)`` indices.
         """
         if not isinstance(state, LabelState):
             raise InvalidParameterError(
@@ -197,17 +197,17 @@ class Strategy(ABC):
 
         The one hook through which the benchmark runner and the conformance
         suite hand a strategy simulation-only data, before the first
-        :meth:`select`. Strategies that need some of it override this method,
+        `select`. Strategies that need some of it override this method,
         say in their docstring which fields they read, and raise
-        :class:`~labelwise.exceptions.InvalidParameterError` when a field they
+        `InvalidParameterError` when a field they
         need is missing.
 
         Args:
-            context: The simulation's data (:class:`SimulationContext`).
+            context: The simulation's data (`SimulationContext`).
 
         Raises:
             InvalidParameterError: ``context`` is not a
-                :class:`SimulationContext`, or lacks a field the strategy needs.
+                `SimulationContext`, or lacks a field the strategy needs.
         """
         check_context(context)
 
@@ -226,7 +226,7 @@ class Strategy(ABC):
 
 
 def check_context(context: Any) -> SimulationContext:
-    """Return ``context`` if it is a :class:`SimulationContext`, else raise."""
+    """Return ``context`` if it is a `SimulationContext`, else raise."""
     if not isinstance(context, SimulationContext):
         raise InvalidParameterError(
             "prepare_simulation takes a labelwise.strategies.SimulationContext; "
@@ -256,7 +256,7 @@ def top_k(scores: np.ndarray, k: int, *tiebreaks: np.ndarray) -> IndexArray:
 def on_accelerator(model: Any) -> bool:
     """Whether ``model`` hands its outputs over as tensors on a non-CPU device.
 
-    True for a :class:`~labelwise.models.base.TensorOutputs` model whose
+    True for a `TensorOutputs` model whose
     ``device`` is not the CPU; strategies then keep probabilities and embeddings
     on that device and the kernels run there. Everything else (and every model
     on the CPU) takes the NumPy path, unchanged.
@@ -274,7 +274,7 @@ def model_outputs(
 ) -> np.ndarray | torch.Tensor:
     """One output of ``model`` on ``X``, on the model's device when that is a GPU.
 
-    Asks ``model.tensor_outputs(X, what, ...)`` when :func:`on_accelerator`
+    Asks ``model.tensor_outputs(X, what, ...)`` when `on_accelerator`
     holds, else the NumPy method (``predict_proba``, ``embed``,
     ``predict_proba_samples``, ``predict_proba_members``).
 

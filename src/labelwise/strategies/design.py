@@ -58,13 +58,13 @@ class Bait(Strategy):
     candidates' factors are scaled by ``sqrt(B / (n_L + B))``. The Fisher uses the
     model's predicted probabilities; the head's bias is not included.
 
-    Regression (a :class:`~labelwise.models.base.Regressor` on a pool with real
+    Regression (a `Regressor` on a pool with real
     labels): the paper's rank-one form (§5): the Fisher of a squared-loss model
     is ``φφᵀ`` (times the noise precision, which cancels) with ``φ`` the
     last-layer features (``grad_features(last_layers=1)``, i.e. ``[h_L, σ_b]``,
     or the inputs for models without gradient features); the same normalisation
     and forward-backward greedy run with Sherman–Morrison updates
-    (:func:`~labelwise.kernels.greedy_a_optimal_rank_one`). BMDAL's kernelised
+    (`greedy_a_optimal_rank_one`). BMDAL's kernelised
     regression BAIT is the separate ``bmdal-bait``.
 
     Args:

@@ -202,7 +202,7 @@ def lookahead_risks(
 
     For a binary L2 logistic regression (labelwise's ``logreg``) whose labeled
     set holds both classes, the ``2 m`` fits are solved together
-    (:func:`~labelwise.kernels.fit_logistic_plus_one`, to a gradient of 1e-8:
+    (`fit_logistic_plus_one`, to a gradient of 1e-8:
     scikit-learn's model up to its tolerance); otherwise, or with
     ``batched=False``, each is a fresh copy of ``model`` fit with ``seed``,
     parallel with joblib (``n_jobs``).
@@ -251,7 +251,7 @@ class ExpectedErrorReduction(Strategy):
     """Expected error reduction (Roy & McCallum, ICML 2001): lowest expected risk.
 
     Every candidate ``x`` is scored by ``R(θ_L) - Σ_y p_L(y|x) R(θ_{L+(x,y)})``:
-    the model is refit once per candidate and class (:func:`lookahead_risks`),
+    the model is refit once per candidate and class (`lookahead_risks`),
     ``p_L`` is the current (passed, fitted) model's posterior and ``R`` the risk
     of the module docstring; the ``batch_size`` largest reductions are taken
     (myopic top-B, as Roy & McCallum pick one point and the learning-AL
@@ -264,8 +264,8 @@ class ExpectedErrorReduction(Strategy):
       ``loss="zero-one"`` (``1 - max_y p``) and ``loss="log"`` (the entropy).
       The candidate stays in the evaluation set, as in their pool sums.
     * ``evaluate_on="reward"`` replaces the self-estimate by the true labels
-      of a held-out labeled set (:meth:`prepare_simulation` or
-      :meth:`set_reward`; the learning-AL datasets
+      of a held-out labeled set (`prepare_simulation` or
+      `set_reward`; the learning-AL datasets
       carry a 100-point reward set and the benchmark harness passes it). This
       is the expectation over ``y ~ p_L(y|x)`` of the myopic oracle's value,
       i.e. what the learned ``np`` strategy is trained to predict.
@@ -373,7 +373,7 @@ class ExpectedErrorReduction(Strategy):
     ) -> None:
         """The labeled reward set, its per-class weights and the training weights.
 
-        A convenience for :meth:`prepare_simulation` with these fields.
+        A convenience for `prepare_simulation` with these fields.
         """
         self.prepare_simulation(
             SimulationContext(

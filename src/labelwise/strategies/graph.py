@@ -58,9 +58,9 @@ class _SequentialGCN(Strategy):
     cosine similarity with the code's normalisation ``(S - I) diag(1/c) + I``
     (``adjacency="caramalau"``; ``"row"`` is the paper's ``D⁻¹(S - I) + I``), used
     through products without forming the ``N x N`` matrix (see
-    :class:`~labelwise.models.selection_networks.SimilarityGraph`). A fresh
+    `SimilarityGraph`). A fresh
     two-layer GCN (hidden 128, dropout 0.3) is trained to output 1 on labeled and
-    0 on unlabeled nodes with :func:`gcn_loss` (λ = 1.2), 200 full-batch Adam steps
+    0 on unlabeled nodes with `gcn_loss` (λ = 1.2), 200 full-batch Adam steps
     at lr 1e-3 with weight decay 5e-4 (coupled L2). The code's unused third layer is
     not built. ``info["gcn_loss"]`` is the loss trace (up to 20 chunk means).
 
@@ -173,7 +173,7 @@ class UncertainGCN(_SequentialGCN):
     ``(S - I) diag(1/c) + I`` (``adjacency="row"``: the paper's
     ``D⁻¹(S - I) + I``), applied through products, never as an ``N x N`` matrix.
     A fresh two-layer GCN (``hidden`` 128, ``dropout`` 0.3) learns labeled (1)
-    versus unlabeled (0) with :func:`gcn_loss` (``lam`` = 1.2): ``steps`` = 200
+    versus unlabeled (0) with `gcn_loss` (``lam`` = 1.2): ``steps`` = 200
     full-batch Adam steps at ``lr`` 1e-3, ``weight_decay`` 5e-4. The code's unused
     third layer is not built. ``info["gcn_loss"]`` is the loss trace.
 
@@ -182,7 +182,7 @@ class UncertainGCN(_SequentialGCN):
         subset: Unlabeled nodes; ``None`` = the whole pool. Defaults to 10 000.
         hidden: Width of the GCN's hidden layer. Defaults to 128.
         dropout: Dropout between the GCN layers. Defaults to 0.3.
-        lam: Weight of the unlabeled term of :func:`gcn_loss`. Defaults to 1.2.
+        lam: Weight of the unlabeled term of `gcn_loss`. Defaults to 1.2.
         steps: Full-batch Adam steps. Defaults to 200.
         lr: Adam's learning rate. Defaults to 1e-3.
         weight_decay: Adam's weight decay. Defaults to 5e-4.
@@ -241,12 +241,12 @@ class UncertainGCN(_SequentialGCN):
 class CoreGCN(_SequentialGCN):
     """CoreGCN (Caramalau et al., CVPR 2021): k-center greedy on GCN features.
 
-    After training the GCN as :class:`UncertainGCN` does, runs k-center greedy
-    (Sener & Savarese 2018; :func:`labelwise.kernels.kcenter_greedy`, Euclidean)
+    After training the GCN as `UncertainGCN` does, runs k-center greedy
+    (Sener & Savarese 2018; `labelwise.kernels.kcenter_greedy`, Euclidean)
     on the eval-mode node representation ``concat[H1, logit]`` ``(N, h + 1)`` as
     the code does since its 2021-04 fix (the paper writes H1), with the labeled
     nodes as the initial centers. Scores are the covering radii at each pick.
-    It takes :class:`UncertainGCN`'s parameters (``s_margin`` is unused).
+    It takes `UncertainGCN`'s parameters (``s_margin`` is unused).
     """
 
     def _select(

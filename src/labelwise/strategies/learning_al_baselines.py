@@ -2,8 +2,8 @@
 
 k-center greedy, the F-score heuristic, HAL and CBAL: the comparison points of
 the learned strategy under class imbalance (the uncertainty baseline is
-:class:`~labelwise.strategies.uncertainty.Uncertainty`, the oracle
-:class:`~labelwise.strategies.lookahead.Oracle`).
+`Uncertainty`, the oracle
+`Oracle`).
 
 References:
     Bakker, T., van Hoof, H., Welling, M. Learning Objective-Specific Active
@@ -37,7 +37,7 @@ class KCenter(Strategy):
     """Greedy k-center on the raw input features (labeled points are centers).
 
     Needs no model capability beyond predictions (the paper's ``KCGreedy`` on
-    UCI data); :class:`~labelwise.strategies.Coreset` uses the model's embedding.
+    UCI data); `Coreset` uses the model's embedding.
     """
 
     requires = ()
@@ -166,14 +166,14 @@ class _HAL(Strategy):
 
 @register("hal-uniform")
 class HALUniform(_HAL):
-    """HAL with uniform random exploration (see :class:`_HAL`)."""
+    """HAL with uniform random exploration (see `_HAL`)."""
 
     explore = "uniform"
 
 
 @register("hal-gaussian")
 class HALGaussian(_HAL):
-    """HAL with Gaussian exploration ``Σ_a exp(-‖x - a‖² / δ)`` (see :class:`_HAL`)."""
+    """HAL with Gaussian exploration ``Σ_a exp(-‖x - a‖² / δ)`` (see `_HAL`)."""
 
     explore = "gaussian"
 

@@ -2,7 +2,7 @@
 
 The oracle scores every pool point by the change of the evaluation score when a
 fresh model is trained on the labeled set plus that point with its *true* label
-(:func:`myopic_improvements`). The same helpers give the neural process its
+(`myopic_improvements`). The same helpers give the neural process its
 training targets and expected error reduction its batched logistic fits.
 
 References:
@@ -83,7 +83,7 @@ def fit_and_score(
 def logistic_C(model: Any) -> float | None:
     """``C`` when ``model`` is an L2 logistic regression the batched fits can solve.
 
-    That is a :class:`~labelwise.models.SklearnClassifier` around a
+    That is a `SklearnClassifier` around a
     ``LogisticRegression`` with penalty ``l2`` (scikit-learn's default), an
     intercept, no ``class_weight`` and a solver that leaves the intercept
     unpenalised (``lbfgs``, ``newton-cg``, ``newton-cholesky``); ``None``
@@ -114,7 +114,7 @@ def batched_C(
 ) -> float | None:
     """``C`` of the batched logistic fits, or ``None`` to refit copies of ``model``.
 
-    The batched fits serve a binary L2 logistic regression (:func:`logistic_C`)
+    The batched fits serve a binary L2 logistic regression (`logistic_C`)
     whose labeled set holds both classes; ``batched=False`` never uses them and
     ``batched=True`` requires them (an error says why they cannot be used).
     """
@@ -186,10 +186,10 @@ def myopic_improvements(
     ``weights``, the weighted (balanced) accuracy. Cost: ``len(candidates) + 1``
     fits.
 
-    Two ways to fit. For a binary L2 logistic regression (:func:`logistic_C`;
+    Two ways to fit. For a binary L2 logistic regression (`logistic_C`;
     labelwise's ``logreg``) whose labeled set holds both classes, all fits are
     solved together to a gradient of 1e-8
-    (:func:`~labelwise.kernels.fit_logistic_plus_one`): the same models as
+    (`fit_logistic_plus_one`): the same models as
     scikit-learn's up to its solver tolerance (``tol=1e-4``), 10-50x faster.
     Otherwise, or with ``batched=False``, every fit is a fresh copy of
     ``model``, parallel over candidates with joblib (``n_jobs``).
@@ -260,13 +260,13 @@ class Oracle(Strategy):
     measured; the top ``batch_size`` are selected (ties: the highest index, as
     ``argsort`` puts it last in the reference). It uses labels no real strategy
     has — an upper-bound baseline for simulations only. It needs the truth:
-    :meth:`prepare_simulation` (the benchmark harness calls it with the pool
+    `prepare_simulation` (the benchmark harness calls it with the pool
     labels and the test set, as the paper's ORACLE baseline does) or its
-    convenience :meth:`set_simulation`.
+    convenience `set_simulation`.
 
     Cost: ``n_unlabeled + 1`` model fits per step. With a binary logistic
     regression (``logreg``) they are solved together
-    (:func:`myopic_improvements`; 0.1-0.3 s for a 3 000-point pool with 21
+    (`myopic_improvements`; 0.1-0.3 s for a 3 000-point pool with 21
     features); other models are refit one by one, parallel over candidates
     (``n_jobs``). ``max_candidates`` scores a random subset instead.
 
@@ -335,7 +335,7 @@ class Oracle(Strategy):
     ) -> None:
         """Give the oracle the true pool labels and its evaluation set.
 
-        A convenience for :meth:`prepare_simulation` with these fields.
+        A convenience for `prepare_simulation` with these fields.
         """
         self.prepare_simulation(
             SimulationContext(

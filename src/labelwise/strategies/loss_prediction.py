@@ -35,9 +35,9 @@ class LLOSS(Strategy):
     broken by the strategy's generator).
 
     The loss module must be trained jointly with the task network, so the model
-    should be a :class:`~labelwise.models.base.LossPredictor` such as
-    :class:`~labelwise.models.loss_prediction.LossPredictionClassifier`. Given a
-    plain :class:`~labelwise.models.pytorch.TorchClassifier` instead (a benchmark
+    should be a `LossPredictor` such as
+    `LossPredictionClassifier`. Given a
+    plain `TorchClassifier` instead (a benchmark
     grid runs every strategy on the same model), the strategy trains a
     ``LossPredictionClassifier`` with the same network and training settings on the
     labeled items and scores with it: the acquisitions are LLOSS's, while the

@@ -7,7 +7,7 @@ drawn from the annotated set: a random fraction ``q ∈ {0.1, ..., 0.9}`` of the
 annotated points is the simulated labeled set (the *context*), the rest the
 simulated pool (the *targets*), and each target's regression value is the myopic
 oracle's improvement of the score on a held-out labeled *reward set* when that
-point is added (:func:`~labelwise.strategies.lookahead.myopic_improvements`).
+point is added (`myopic_improvements`).
 The trained NP then reads the real labeled set as context and predicts the
 improvement ``μ`` of every real pool point; the strategy takes the largest.
 
@@ -114,7 +114,7 @@ def myopic_log_loss_gains(
 
     ``v(x) = LL(fit(L)) - LL(fit(L ∪ {(x, y)}))`` with ``LL`` the
     (``w_{y_e}``-weighted) mean log loss: the myopic oracle of
-    :func:`~labelwise.strategies.lookahead.myopic_improvements` with a smooth
+    `myopic_improvements` with a smooth
     score instead of the 0/1 accuracy. Batched logistic fits where possible
     (``batched`` as there), else a fresh copy of ``model`` per fit.
 
@@ -168,7 +168,7 @@ def fit_log_loss(
     """Weighted log loss on the eval set of a fresh copy of ``model`` fit on ``(X, y)``.
 
     ``sample_weight`` holds per-class training weights, ``weights`` per-class
-    evaluation weights (:func:`weighted_log_loss`).
+    evaluation weights (`weighted_log_loss`).
     """
     m = copy.deepcopy(model)
     extra = {} if sample_weight is None else {"sample_weight": sample_weight[y]}
@@ -288,9 +288,9 @@ def simulate(
     annotated set (redrawn until two classes are present, at most 1 000 tries);
     targets are the myopic improvements on the reward set: of the (weighted)
     accuracy with ``target="gain"`` (the paper's), of the (weighted) log loss
-    with ``target="log-loss"`` (:func:`myopic_log_loss_gains`). With a binary
+    with ``target="log-loss"`` (`myopic_log_loss_gains`). With a binary
     logistic regression the fits of each problem are solved together
-    (:func:`~labelwise.strategies.lookahead.myopic_improvements`; ``batched``
+    (`myopic_improvements`; ``batched``
     as there); otherwise all fits of all problems run in one joblib pool.
     """
     problems = _draw_problems(y_annotated, n_sim, rng)
@@ -431,11 +431,11 @@ def train_np(
     progress: bool = False,
     device: str = "cpu",
 ) -> AttnCNP:
-    """Train a fresh :class:`AttnCNP` on simulated problems over inputs ``x``.
+    """Train a fresh `AttnCNP` on simulated problems over inputs ``x``.
 
     Args:
         x: Scaled inputs of the annotated points ``(n, d)``; problems index it.
-        problems: ``(context, target, values)`` triples from :func:`simulate`.
+        problems: ``(context, target, values)`` triples from `simulate`.
         epochs: Epochs. Defaults to 100.
         lr: Adam learning rate (decayed by 10 over the epochs).
         batch: Problems per minibatch (same sizes only).
@@ -491,11 +491,11 @@ def train_np(
 class NeuralProcess(Strategy):
     """Learned acquisition with an AttnCNP trained on myopic-oracle simulations.
 
-    Needs a labeled reward set (:meth:`prepare_simulation` or
-    :meth:`set_reward`; the imbalance-setting datasets carry one, and the
+    Needs a labeled reward set (`prepare_simulation` or
+    `set_reward`; the imbalance-setting datasets carry one, and the
     benchmark harness passes it). The NP is trained
     from scratch at every step (``n_sim`` problems, ``epochs`` epochs), unless
-    ``pretrained`` names a saved model (:meth:`save_model`), which is then used
+    ``pretrained`` names a saved model (`save_model`), which is then used
     as is. Budget > 1 takes the top ``μ``.
 
     Args:
@@ -506,23 +506,23 @@ class NeuralProcess(Strategy):
         progress: Show progress bars. Defaults to ``True``.
         batched: Oracle fits of a logistic regression solved together
             (``None``, default: where possible; ``False``: refit copies of the
-            model; see :func:`simulate`).
+            model; see `simulate`).
         device: Torch device of the NP's training and scoring (``"cpu"``,
             default; ``"cuda"`` on a GPU machine). Results on a GPU differ from
             the CPU's in the last digits, so picks may too.
         target: What the simulated targets measure: ``"gain"`` (default, the
             paper's: the rise of the reward set's (weighted) accuracy) or
             ``"log-loss"`` (the fall of its (weighted) log loss, a smoother
-            signal; :func:`myopic_log_loss_gains`).
+            signal; `myopic_log_loss_gains`).
         target_norm: ``None`` (default, raw targets) or ``"per-problem"``:
             z-score every simulated problem's targets
-            (:func:`normalise_per_problem`; zeros where a problem's targets do
+            (`normalise_per_problem`; zeros where a problem's targets do
             not vary). μ is then in units of a problem's spread; the ranking
             is what the strategy uses.
         reward_size: Use at most this many points of the reward set, a seeded
             random subset drawn once per step (``None``, default: all of it).
             The imbalance settings hold 100; a larger set given to
-            :meth:`set_reward` (where the data allow it) is used up to this
+            `set_reward` (where the data allow it) is used up to this
             size.
     """
 
@@ -616,7 +616,7 @@ class NeuralProcess(Strategy):
     ) -> None:
         """The labeled reward set the simulations are scored on.
 
-        A convenience for :meth:`prepare_simulation` with these fields.
+        A convenience for `prepare_simulation` with these fields.
         """
         self.prepare_simulation(
             SimulationContext(
@@ -721,7 +721,7 @@ def save_np(net: AttnCNP, path: str | Path) -> None:
 
 
 def load_np(path: str | Path) -> AttnCNP:
-    """Read an NP written by :func:`save_np`."""
+    """Read an NP written by `save_np`."""
     p = Path(path)
     if not p.exists():
         raise InvalidParameterError(f"No saved NP at {p}.")

@@ -55,7 +55,7 @@ class LHD(Strategy):
     """LHD: k-means++ seeding on loss-and-hidden-state differences of main and EMA.
 
     Uses the main and EMA networks captured during training (see
-    ``TorchClassifier(ema_alpha=...)``), computes :func:`lhd_features` for each
+    ``TorchClassifier(ema_alpha=...)``), computes `lhd_features` for each
     unlabeled item and selects by k-means++ seeding exactly as BADGE (largest norm
     first, D² sampling, labeled points are not centers), over row chunks of the
     pool so that memory stays near the size of one embedding. Both networks are in
@@ -85,7 +85,7 @@ _ROWS = 1 << 16  # a multiple of the models' prediction batches
 
 
 def _pool_lhd_features(model: Any, X: np.ndarray, pool: np.ndarray) -> np.ndarray:
-    """:func:`lhd_features` of the pool rows, computed over row chunks.
+    """`lhd_features` of the pool rows, computed over row chunks.
 
     The same values as one call on ``X[pool]``, without the four pool-sized
     network outputs and their temporaries at once.

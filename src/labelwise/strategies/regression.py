@@ -1,9 +1,9 @@
 """BMDAL batch selection for regression: base kernel -> transforms -> selection.
 
-A :class:`BMDAL` strategy computes features of a base kernel for the unlabeled
+A `BMDAL` strategy computes features of a base kernel for the unlabeled
 pool and the labeled (training) points, applies the transforms in order, and
-runs a selection method of :func:`labelwise.kernels.select_bmdal` in mode P or
-TP. Named presets (module-level subclasses such as :class:`LCMD`, each
+runs a selection method of `labelwise.kernels.select_bmdal` in mode P or
+TP. Named presets (module-level subclasses such as `LCMD`, each
 registered under its name) give the per-method configurations the BMDAL paper
 recommends (Holzmüller et al., JMLR 2023); ``bmdal`` takes every setting as
 a parameter, and so does each preset (it only changes the defaults).
@@ -16,7 +16,7 @@ dimensional, so kernel space only), ``grad-aux`` (AGBAL).
 
 Kernel space: with ``nngp``, and for ``train`` on features wider than
 ``max(1024, 3 n_train)`` (bmdal_reg's rule), the kernel is carried by
-evaluations (:class:`~labelwise.kernels.Gram`) instead of features; ``scale``
+evaluations (`Gram`) instead of features; ``scale``
 and ``train`` work there, and the selection methods other than ``bait`` and
 ``fw``. Transforms that need features (``rp``, ``acs-*``) after that point are
 refused with an explanation.
@@ -28,7 +28,7 @@ Transforms (each a list ``[name, args...]``): ``["rp", p]``, ``["scale"]`` or
 features are concatenated.
 
 A numerical failure inside the greedy selection is never silent: it raises a
-:class:`~labelwise.exceptions.NumericsWarning` (recorded in the selection's
+`NumericsWarning` (recorded in the selection's
 ``info["warnings"]``), and ``info["random_fill"]`` says how many items were
 filled at random.
 
@@ -128,7 +128,7 @@ class BMDAL(Strategy):
             noisier distribution (base kernel ``grad-aux``, AGBAL).
         aux_estimator: φ̂₂ estimator of ``grad-aux``: ``krr`` (default),
             ``per-input`` or ``constant`` (see
-            :mod:`labelwise.strategies.auxiliary_kernel`).
+            `labelwise.strategies.auxiliary_kernel`).
         ratio: Density-ratio estimator: ``ulsif`` (default), ``classifier``,
             ``kliep``.
         aux_ridge: Ridge of the ``krr`` estimator, relative to the mean
@@ -281,7 +281,7 @@ class BMDAL(Strategy):
 
         Raises:
             InvalidParameterError: if the kernel ends in kernel space (use
-                :meth:`kernel`).
+                `kernel`).
         """
         rep = self.kernel(model, X_pool, X_train, y_train, rng)
         if isinstance(rep, Gram):
@@ -302,7 +302,7 @@ class BMDAL(Strategy):
         """The transformed kernel, as features or in kernel space.
 
         Returns:
-            ``(pool, train)`` features, or a :class:`~labelwise.kernels.Gram`
+            ``(pool, train)`` features, or a `Gram`
             over the pool points followed by the training points.
         """
         steps = list(self.transforms)
@@ -560,7 +560,7 @@ def _nngp_architecture(model: Any) -> tuple[int, float]:
 class _Preset(BMDAL):
     """A named BMDAL configuration (base class of the presets below).
 
-    Takes every :class:`BMDAL` argument; ``selection``, ``mode``,
+    Takes every `BMDAL` argument; ``selection``, ``mode``,
     ``base_kernel`` and ``transforms`` left at ``None`` take the preset's
     values (its class attribute ``preset``), so ``LCMD(sigma=0.1)`` is LCMD-TP
     on ``grad -> rp(512)`` with ``σ = 0.1``. The attributes hold the values in
@@ -674,7 +674,7 @@ class BMDAL_BAIT(_Preset):
 
 
 # AGBAL counterparts: the same configurations on the grad-aux kernel
-# (they need ``auxiliary=``; see :mod:`labelwise.strategies.auxiliary_kernel`).
+# (they need ``auxiliary=``; see `labelwise.strategies.auxiliary_kernel`).
 
 
 @register("agbal-lcmd")

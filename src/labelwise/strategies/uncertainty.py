@@ -35,7 +35,7 @@ from labelwise.strategies.base import (
 class TopKStrategy(Strategy):
     """Select the unlabeled items with the highest score; ties to lower index.
 
-    A model on a GPU (:func:`~labelwise.strategies.base.on_accelerator`) hands
+    A model on a GPU (`on_accelerator`) hands
     its probabilities over as tensors, which are scored there; only the ``n``
     scores come back to host memory for the top-k.
     """
