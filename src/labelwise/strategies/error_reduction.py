@@ -48,11 +48,16 @@ from labelwise.strategies._registry import register
 from labelwise.strategies.base import (
     Selection,
     SimulationContext,
-    Strategy,
     check_context,
     top_k,
 )
-from labelwise.strategies.lookahead import batched_C, check_batched, check_n_jobs
+from labelwise.strategies.lookahead import (
+    RewardSetStrategy,
+    batched_C,
+    check_batched,
+    check_n_jobs,
+    context_weights,
+)
 
 LOSSES = ("zero-one", "log")
 EVALUATE_ON = ("auto", "reward", "pool")
@@ -247,7 +252,7 @@ def lookahead_risks(
 
 
 @register("eer")
-class ExpectedErrorReduction(Strategy):
+class ExpectedErrorReduction(RewardSetStrategy):
     """Expected error reduction (Roy & McCallum, ICML 2001): lowest expected risk.
 
     Every candidate ``x`` is scored by ``R(θ_L) - Σ_y p_L(y|x) R(θ_{L+(x,y)})``:
@@ -357,32 +362,8 @@ class ExpectedErrorReduction(Strategy):
         self._reward = {
             "X": X_r,
             "y": y_r,
-            "weights": None if c.eval_weights is None else np.asarray(c.eval_weights),
-            "class_weights": None
-            if c.class_weights is None
-            else np.asarray(c.class_weights),
+            **context_weights(c),
         }
-
-    def set_reward(
-        self,
-        X_reward: Any,
-        y_reward: Any,
-        *,
-        eval_weights: Any = None,
-        class_weights: Any = None,
-    ) -> None:
-        """The labeled reward set, its per-class weights and the training weights.
-
-        A convenience for `prepare_simulation` with these fields.
-        """
-        self.prepare_simulation(
-            SimulationContext(
-                X_reward=X_reward,
-                y_reward=y_reward,
-                eval_weights=eval_weights,
-                class_weights=class_weights,
-            )
-        )
 
     def _select(
         self,

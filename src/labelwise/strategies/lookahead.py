@@ -38,6 +38,45 @@ def check_n_jobs(n_jobs: int) -> int:
     return n_jobs
 
 
+def context_weights(c: SimulationContext) -> dict[str, np.ndarray | None]:
+    """A simulation's per-class weights as arrays (``None`` when not given).
+
+    ``weights``: evaluation weights (``eval_weights``, the weighted score);
+    ``class_weights``: training weights of the refits.
+    """
+    return {
+        "weights": None if c.eval_weights is None else np.asarray(c.eval_weights),
+        "class_weights": None
+        if c.class_weights is None
+        else np.asarray(c.class_weights),
+    }
+
+
+class RewardSetStrategy(Strategy):
+    """A strategy scored on a labeled reward set given by `prepare_simulation`."""
+
+    def set_reward(
+        self,
+        X_reward: Any,
+        y_reward: Any,
+        *,
+        eval_weights: Any = None,
+        class_weights: Any = None,
+    ) -> None:
+        """The labeled reward set, its per-class weights and the training weights.
+
+        A convenience for `prepare_simulation` with these fields.
+        """
+        self.prepare_simulation(
+            SimulationContext(
+                X_reward=X_reward,
+                y_reward=y_reward,
+                eval_weights=eval_weights,
+                class_weights=class_weights,
+            )
+        )
+
+
 def check_batched(batched: bool | None) -> bool | None:
     """Validate a ``batched`` switch (``None``, ``True`` or ``False``)."""
     if batched not in (None, True, False):
@@ -318,10 +357,7 @@ class Oracle(Strategy):
             "y_pool": np.asarray(c.y_pool, dtype=np.int64),
             "X_eval": np.asarray(c.X_eval),
             "y_eval": np.asarray(c.y_eval, dtype=np.int64),
-            "weights": None if c.eval_weights is None else np.asarray(c.eval_weights),
-            "class_weights": None
-            if c.class_weights is None
-            else np.asarray(c.class_weights),
+            **context_weights(c),
         }
 
     def set_simulation(

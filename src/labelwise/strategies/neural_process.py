@@ -56,14 +56,15 @@ from labelwise.strategies._registry import register
 from labelwise.strategies.base import (
     Selection,
     SimulationContext,
-    Strategy,
     check_context,
     top_k,
 )
 from labelwise.strategies.lookahead import (
+    RewardSetStrategy,
     batched_C,
     check_batched,
     check_n_jobs,
+    context_weights,
     fit_and_score,
     myopic_improvements,
 )
@@ -488,7 +489,7 @@ def train_np(
 
 
 @register("np")
-class NeuralProcess(Strategy):
+class NeuralProcess(RewardSetStrategy):
     """Learned acquisition with an AttnCNP trained on myopic-oracle simulations.
 
     Needs a labeled reward set (`prepare_simulation` or
@@ -600,32 +601,8 @@ class NeuralProcess(Strategy):
         self._reward = {
             "X": np.asarray(c.X_reward),
             "y": np.asarray(c.y_reward, dtype=np.int64),
-            "weights": None if c.eval_weights is None else np.asarray(c.eval_weights),
-            "class_weights": None
-            if c.class_weights is None
-            else np.asarray(c.class_weights),
+            **context_weights(c),
         }
-
-    def set_reward(
-        self,
-        X_reward: Any,
-        y_reward: Any,
-        *,
-        eval_weights: Any = None,
-        class_weights: Any = None,
-    ) -> None:
-        """The labeled reward set the simulations are scored on.
-
-        A convenience for `prepare_simulation` with these fields.
-        """
-        self.prepare_simulation(
-            SimulationContext(
-                X_reward=X_reward,
-                y_reward=y_reward,
-                eval_weights=eval_weights,
-                class_weights=class_weights,
-            )
-        )
 
     def save_model(self, path: str | Path) -> None:
         """Save the last trained NP (input dimension and weights)."""
