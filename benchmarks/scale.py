@@ -32,6 +32,8 @@ import threading
 import time
 from typing import Any
 
+from selection_speed import _reset_peak, _status_mb  # the same /proc readings
+
 CLASSIFICATION = ["entropy", "margin", "bald", "coreset", "badge", "bait", "lhd"]
 REGRESSION = ["lcmd", "maxdet"]
 D_IN, D_EMB, K, B, N_LABELED = 64, 128, 10, 100, 1000
@@ -40,27 +42,6 @@ MB = 2**20
 
 
 # ----------------------------------------------------------------- memory
-def _status_mb(field: str) -> float | None:
-    try:
-        with open("/proc/self/status") as fh:
-            for line in fh:
-                if line.startswith(field + ":"):
-                    return int(line.split()[1]) / 1024.0
-    except OSError:
-        pass
-    return None
-
-
-def _reset_peak() -> bool:
-    """Reset the kernel's resident-set high-water mark (Linux >= 4.0)."""
-    try:
-        with open("/proc/self/clear_refs", "w") as fh:
-            fh.write("5")
-    except OSError:
-        return False
-    return _status_mb("VmHWM") is not None
-
-
 def _rss_mb() -> float:
     rss = _status_mb("VmRSS")
     if rss is not None:
