@@ -67,3 +67,15 @@ def test_docs_image_links_exist():
     for page in (ROOT / "docs").rglob("*.md"):
         for target in re.findall(r"!\[[^\]]*\]\(([^)]+)\)", page.read_text()):
             assert (page.parent / target).resolve().exists(), f"{page}: {target}"
+
+
+def test_api_reference_has_a_page_for_every_public_name():
+    import labelwise
+
+    pages = {p.stem for p in (ROOT / "docs" / "api").glob("*.md")}
+    missing = []
+    for name in labelwise.__all__:
+        module = getattr(labelwise, name).__module__.split(".")
+        if len(module) > 1 and module[1] not in pages:
+            missing.append(f"{name} ({'.'.join(module)})")
+    assert not missing, f"no docs/api page renders: {missing}"
