@@ -1,3 +1,4 @@
+import contextlib
 import os
 import signal
 import sqlite3
@@ -277,6 +278,93 @@ def _rounds_stored(db):
             con.close()
     except sqlite3.OperationalError:
         return 0
+
+
+def _spawned_workers(pgid):
+    """Members of ``pgid`` started by multiprocessing's spawn (the workers)."""
+    found = []
+    for pid in _group_members(pgid):
+        try:
+            cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
+        except OSError:
+            continue
+        if b"spawn_main" in cmdline:
+            found.append(pid)
+    return found
+
+
+@pytest.mark.skipif(not hasattr(signal, "pthread_sigmask"), reason="POSIX signal masks")
+@pytest.mark.parametrize("held", [True, False])
+def test_a_ctrl_c_before_the_worker_initializer_is_held_then_dropped(held):
+    """A process started inside `_sigint_held` keeps a Ctrl-C pending until
+    `_init_worker` ignores it; started outside, the same Ctrl-C raises."""
+    from labelwise.bench.runner import _sigint_held
+
+    child = (
+        "import os, signal, time\n"
+        "os.kill(os.getpid(), signal.SIGINT)\n"  # a Ctrl-C during start-up
+        "time.sleep(0.2)\n"
+        "from labelwise.bench.runner import _init_worker\n"
+        "_init_worker(None)\n"
+        "assert signal.SIGINT not in signal.pthread_sigmask(signal.SIG_BLOCK, [])\n"
+        "assert signal.getsignal(signal.SIGINT) == signal.SIG_IGN\n"
+        "os.kill(os.getpid(), signal.SIGINT)\n"  # one after: ignored
+        "time.sleep(0.2)\n"
+        "print('survived')\n"
+    )
+    context = _sigint_held() if held else contextlib.nullcontext()
+    with context:
+        proc = subprocess.Popen(
+            [sys.executable, "-c", child],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+        )
+    out, err = proc.communicate(timeout=60)
+    if held:
+        assert proc.returncode == 0 and out.strip() == b"survived", err.decode()
+        assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+        assert signal.SIGINT not in signal.pthread_sigmask(signal.SIG_BLOCK, [])
+    else:
+        assert proc.returncode != 0 and b"KeyboardInterrupt" in err
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
+def test_ctrl_c_while_workers_are_still_starting_leaves_no_traceback(tmp_path):
+    """A Ctrl-C that reaches a worker before its initializer ran is held, not raised.
+
+    CI caught this once by chance: a worker still importing got the group's
+    SIGINT and printed a KeyboardInterrupt traceback from ``spawn_main``.
+    """
+    config = tmp_path / "sigint.toml"
+    config.write_text(
+        'name = "sigint"\ndatasets = ["digits"]\nmodels = ["logreg"]\n'
+        'strategies = ["random", "margin"]\n'
+        "[settings]\ninitial = 10\nbatch_size = 5\nrounds = 20\nseeds = 2\n"
+    )
+    out = tmp_path / "out"
+    cmd = [sys.executable, "-m", "labelwise.cli", "bench", str(config)]
+    cmd += ["--out", str(out), "--workers", "2", "--no-report"]
+    log = tmp_path / "stderr.txt"
+    proc = subprocess.Popen(
+        cmd,
+        start_new_session=True,
+        stdout=subprocess.DEVNULL,
+        stderr=log.open("w"),
+    )
+    deadline = time.time() + 120
+    while len(_spawned_workers(proc.pid)) < 2 and time.time() < deadline:
+        time.sleep(0.01)
+    assert len(_spawned_workers(proc.pid)) == 2, log.read_text()
+    time.sleep(0.3)  # past Python's start-up, before the imports end
+    sent = time.monotonic()
+    os.killpg(proc.pid, signal.SIGINT)  # the workers are importing labelwise now
+    proc.wait(timeout=30)
+    err = log.read_text()
+    while _group_members(proc.pid) and time.monotonic() - sent < 2.0:
+        time.sleep(0.05)
+    assert proc.returncode == 130, err
+    assert not _group_members(proc.pid), "a worker outlived the interrupt by 2 s"
+    assert "Traceback" not in err and "KeyboardInterrupt" not in err, err
 
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")

@@ -17,13 +17,15 @@ round, and rerunning the grid resumes every interrupted run.
 from __future__ import annotations
 
 import concurrent.futures as cf
+import contextlib
 import functools
 import json
 import multiprocessing
 import os
+import signal
 import sqlite3
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -157,7 +159,6 @@ def _die_with_parent() -> None:
     current runs, and a restarted bench would run the same runs beside them.
     """
     import ctypes
-    import signal
     import sys
 
     if not sys.platform.startswith("linux"):
@@ -172,16 +173,40 @@ def _die_with_parent() -> None:
         os._exit(1)
 
 
-def _init_worker(cache: str | None) -> None:
-    import signal
+@contextlib.contextmanager
+def _sigint_held() -> Iterator[None]:
+    """Hold SIGINT back from this thread, and from the processes it starts.
 
+    Workers are spawned (fork and exec) inside this block, and a signal mask
+    survives both: a Ctrl-C that arrives while a worker is still importing
+    stays pending in that worker until `_init_worker` ignores it, instead of
+    ending it with a KeyboardInterrupt traceback. In this process the Ctrl-C
+    is delivered when the block ends, so none is lost. No-op where the
+    platform has no ``pthread_sigmask`` (Windows).
+    """
+    if not hasattr(signal, "pthread_sigmask"):
+        yield
+        return
+    old = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, old)
+
+
+def _init_worker(cache: str | None) -> None:
     from threadpoolctl import threadpool_limits
 
     _die_with_parent()
     # Ctrl-C goes to the whole process group: the parent stops the workers,
     # so a worker must not turn it into a KeyboardInterrupt of its own (the
-    # executor would report it as the run's result and go on with the next)
+    # executor would report it as the run's result and go on with the next).
+    # Ignoring a pending signal discards it; the worker was started with
+    # SIGINT blocked (`_sigint_held`), so a Ctrl-C during its start-up is
+    # dropped here rather than raised while it imported.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    if hasattr(signal, "pthread_sigmask"):
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
     # one BLAS thread per worker (torch is set to one in execute_run): with
     # several workers, BLAS threads spinning on shared cores made small
     # scikit-learn fits 15x slower (83 ms instead of 5.6 ms a logistic fit)
@@ -374,7 +399,8 @@ def _run_pool(
         initargs=(os.environ.get("LABELWISE_DATA"),),
     )
     try:
-        pending = {pool.submit(execute_run, job, out) for job in jobs}
+        with _sigint_held():  # submit spawns the workers
+            pending = {pool.submit(execute_run, job, out) for job in jobs}
         results: list[tuple[str, str]] = []
         while pending:
             done, pending = cf.wait(pending, timeout=0.5)
