@@ -388,3 +388,8 @@ def test_damaged_results_sqlite_is_one_line_with_the_fix(tmp_path, how):
         app, ["bench", str(grid), "--out", str(folder), "--workers", "1"]
     )
     assert "damaged" in _one_error_line(res)
+    res = runner.invoke(app, ["report", str(folder)])
+    assert "damaged" in _one_error_line(res)
+    res = runner.invoke(app, ["export", str(folder), "--csv", str(tmp_path / "o.csv")])
+    assert "damaged" in _one_error_line(res)
+    assert not (tmp_path / "o.csv").exists()

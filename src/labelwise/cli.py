@@ -383,7 +383,7 @@ def report_cmd(
 
     try:
         typer.echo(f"report: {build_report(directory)}")
-    except FileNotFoundError as exc:
+    except (FileNotFoundError, LabelwiseError) as exc:
         _fail(exc)
 
 
@@ -439,7 +439,6 @@ def table(
     With --timings: mean selection, training and fine-tuning seconds per round for
     each strategy, over all datasets.
     """
-    from labelwise.bench.runner import open_results
     from labelwise.bench.stats import (
         TIMINGS,
         agbal_table,
@@ -447,6 +446,7 @@ def table(
         timing_table,
         to_markdown,
     )
+    from labelwise.loop.store import open_results
 
     db = directory / "results.sqlite"
     if not db.exists():
@@ -502,7 +502,7 @@ def export(
 
     Columns: dataset, model, strategy, seed, round, n_labeled, metric, value.
     """
-    from labelwise.loop import ResultStore
+    from labelwise.loop.store import open_results
 
     db = directory / "results.sqlite"
     if not db.exists():
@@ -511,7 +511,10 @@ def export(
                 f"No results.sqlite in {directory}; run an experiment first."
             )
         )
-    n = ResultStore(db).export_csv(csv)
+    try:
+        n = open_results(db).export_csv(csv)
+    except LabelwiseError as exc:
+        _fail(exc)
     typer.echo(f"wrote {n} rows to {csv}")
 
 

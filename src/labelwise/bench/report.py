@@ -27,7 +27,7 @@ from labelwise.loop.report import (
     plot_learning_curves,
     primary_metric,
 )
-from labelwise.loop.store import ResultStore
+from labelwise.loop.store import open_results
 from labelwise.metrics import LOWER_IS_BETTER
 
 TIMING_METRICS = set(TIMINGS)
@@ -263,7 +263,7 @@ def build_report(directory: str | os.PathLike[str]) -> Path:
     db = folder / "results.sqlite"
     if not db.exists():
         raise FileNotFoundError(f"No results.sqlite in {folder}; run a bench first.")
-    store = ResultStore(db)
+    store = open_results(db)
     df = store.measurements()
     runs = store.runs()
     main, curve_metrics = _curve_metrics(df)

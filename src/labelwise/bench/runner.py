@@ -23,7 +23,6 @@ import json
 import multiprocessing
 import os
 import signal
-import sqlite3
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -33,7 +32,7 @@ from labelwise._device import resolve_device
 from labelwise.bench.config import GridConfig
 from labelwise.exceptions import InvalidParameterError
 from labelwise.loop.experiment import RunConfig, run_simulation
-from labelwise.loop.store import ResultStore
+from labelwise.loop.store import ResultStore, open_results
 
 RESULTS = "results.sqlite"
 
@@ -235,33 +234,6 @@ def check_pool_sizes(runs: list[RunConfig]) -> None:
                 f"unlabeled. Lower initial (--initial) below {n_pool}"
                 + (" or raise pool_size (--pool-size)." if pool_size else ".")
             )
-
-
-def open_results(path: str | os.PathLike[str]) -> ResultStore:
-    """Open (or create) a results database, refusing a damaged one.
-
-    Raises:
-        InvalidParameterError: The file is not an SQLite database or fails
-            SQLite's ``quick_check``; the message says how to recover.
-    """
-    path = Path(path)
-    fix = (
-        f"Move it aside (e.g. mv {path} {path}.damaged) and rerun to start "
-        "over, or restore it from a copy."
-    )
-    try:
-        if path.exists():
-            con = sqlite3.connect(path)
-            try:
-                rows = con.execute("PRAGMA quick_check").fetchall()
-            finally:
-                con.close()
-            if rows != [("ok",)]:
-                detail = "; ".join(str(r[0]) for r in rows[:3])
-                raise InvalidParameterError(f"{path} is damaged ({detail}). {fix}")
-        return ResultStore(path)
-    except sqlite3.DatabaseError as exc:
-        raise InvalidParameterError(f"{path} is damaged ({exc}). {fix}") from None
 
 
 def _rounds_done(store: ResultStore, ids: set[str]) -> int:

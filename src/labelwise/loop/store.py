@@ -21,6 +21,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from labelwise.exceptions import InvalidParameterError
+
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS runs (
     run_id TEXT PRIMARY KEY,
@@ -73,8 +75,11 @@ class ResultStore:
     def __init__(self, path: str | os.PathLike[str]):
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        with self._connect() as con:
+        con = self._connect()
+        try:
             con.executescript(SCHEMA)
+        finally:
+            con.close()
 
     def _connect(self) -> sqlite3.Connection:
         con = sqlite3.connect(self.path, timeout=60.0, isolation_level=None)
@@ -245,3 +250,30 @@ class ResultStore:
         df = self.measurements()
         df[EXPORT_COLUMNS].to_csv(path, index=False)
         return len(df)
+
+
+def open_results(path: str | os.PathLike[str]) -> ResultStore:
+    """Open (or create) a results database, refusing a damaged one.
+
+    Raises:
+        InvalidParameterError: The file is not an SQLite database or fails
+            SQLite's ``quick_check``; the message says how to recover.
+    """
+    path = Path(path)
+    fix = (
+        f"Move it aside (e.g. mv {path} {path}.damaged) and rerun to start "
+        "over, or restore it from a copy."
+    )
+    try:
+        if path.exists():
+            con = sqlite3.connect(path)
+            try:
+                rows = con.execute("PRAGMA quick_check").fetchall()
+            finally:
+                con.close()
+            if rows != [("ok",)]:
+                detail = "; ".join(str(r[0]) for r in rows[:3])
+                raise InvalidParameterError(f"{path} is damaged ({detail}). {fix}")
+        return ResultStore(path)
+    except sqlite3.DatabaseError as exc:
+        raise InvalidParameterError(f"{path} is damaged ({exc}). {fix}") from None
