@@ -83,7 +83,8 @@ def test_pad_sequences_pads_after_the_real_steps():
         ([np.array([[1.0, np.nan]])], "NaN marks padding only"),
         ([np.array([[1.0, np.inf]])], "NaN or infinite"),
         ([np.zeros((2, 2, 2))], r"shape \(T, C\) or \(T,\); got shape \(2, 2, 2\)"),
-        ([np.array(["a", "b"])], "must be numeric"),
+        ([np.array(["a", "b"])], "must hold real numbers"),
+        ([np.array([1j, 2.0])], "must hold real numbers; got dtype complex"),
     ],
 )
 def test_pad_sequences_errors(seqs, match):
