@@ -118,7 +118,8 @@ DatasetOption = Annotated[
 ModelOption = Annotated[
     str,
     typer.Option(
-        help="mlp, cnn, resnet18, logreg or svm; bmdal-mlp or ridge for regression."
+        help="mlp, cnn, resnet18, logreg or svm; lstm, gru, tcn or transformer "
+        "for sequences (n, T, C); bmdal-mlp or ridge for regression."
     ),
 ]
 EpochsOption = Annotated[
@@ -254,7 +255,8 @@ def run(
     epochs: EpochsOption = None,
     lr: LrOption = None,
     hidden: Annotated[
-        int | None, typer.Option(help="Hidden width (torch; 128, bmdal-mlp 512).")
+        int | None,
+        typer.Option(help="Hidden width (torch 128, sequences 64, bmdal-mlp 512)."),
     ] = None,
     dropout: Annotated[
         float | None, typer.Option(help="Dropout rate (needed by bald).")
@@ -263,13 +265,20 @@ def run(
         int | None, typer.Option(help="Ensemble members (variation-ratio needs >= 2).")
     ] = None,
     layers: Annotated[
-        int | None, typer.Option(help="Hidden layers (mlp 1, bmdal-mlp 2).")
+        int | None,
+        typer.Option(help="Layers (mlp 1, tcn 4, transformer 2, bmdal-mlp 2)."),
     ] = None,
     train_batch: Annotated[
         int | None, typer.Option(help="Training mini-batch (torch; 64, bmdal-mlp 256).")
     ] = None,
     ema: Annotated[
         float | None, typer.Option(help="EMA alpha for LHD, e.g. 0.999 (0 = off).")
+    ] = None,
+    bidirectional: Annotated[
+        bool | None,
+        typer.Option(
+            "--bidirectional/--unidirectional", help="lstm and gru: read both ways."
+        ),
     ] = None,
     finetune: FinetuneOption = False,
     finetune_epochs: Annotated[
@@ -293,6 +302,7 @@ def run(
     """
     given = dict(epochs=epochs, lr=lr, dropout=dropout, members=members)
     given |= dict(hidden=hidden, ema=ema, batch=train_batch, layers=layers)
+    given |= dict(bidirectional=bidirectional)
     model_kw = _model_options(model, given)
     settings: dict[str, Any] = dict(initial=initial, batch_size=batch_size)
     settings |= dict(rounds=rounds, seeds=seeds, device=device, precision=precision)
