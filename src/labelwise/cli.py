@@ -79,7 +79,13 @@ def datasets(
     ] = False,
 ) -> None:
     """List the datasets (and whether they are cached), or fetch some."""
-    from labelwise.datasets import available_datasets, cache_dir, check_name, fetch_raw
+    from labelwise.datasets import (
+        available_datasets,
+        cache_dir,
+        check_name,
+        fetch_raw,
+        is_text,
+    )
     from labelwise.datasets.shifted import NAME as SHIFTED
 
     names = available_datasets() if fetch_all else (fetch or [])
@@ -89,6 +95,9 @@ def datasets(
                 typer.echo(f"{name}: generated on load (nothing to fetch)")
                 continue
             raw = fetch_raw(name)
+            if is_text(name):
+                typer.echo(f"{name}: ok, train {len(raw[1])} texts, test {len(raw[3])}")
+                continue
             typer.echo(f"{name}: ok, train {raw[0].shape}, test {raw[2].shape}")
     except LabelwiseError as exc:
         _fail(exc)
