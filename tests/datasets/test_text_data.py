@@ -185,11 +185,18 @@ def test_text_datasets_are_registered_and_refuse_numeric_wrappers():
         ds.check_name("reuters-grain:imbalanced")
 
 
-def test_real_registry_fetch_reuters(tmp_path):
+def test_real_registry_fetch_reuters():
     """Fetches Debian's weka 3.6.14-3 from the registry (CI reaches it)."""
-    d = ds.load("reuters-corn", root=tmp_path)
+    from typer.testing import CliRunner
+
+    from labelwise.cli import app as cli
+
+    res = CliRunner().invoke(cli, ["datasets", "--fetch", "reuters-corn"])
+    assert res.exit_code == 0, res.output
+    assert "reuters-corn: ok, train 1554 texts, test 604" in res.output
+    d = ds.load("reuters-corn")
     assert d.X_train.shape == (1554, 2000) and d.X_test.shape == (604, 2000)
     assert int(d.y_train.sum()) == 45 and int(d.y_test.sum()) == 24
     assert len(d.texts_train) == 1554 and not any("&#3;" in t for t in d.texts_train)
-    g = ds.load("reuters-grain", root=tmp_path)
+    g = ds.load("reuters-grain")
     assert g.texts_train == d.texts_train and int(g.y_train.sum()) == 103
