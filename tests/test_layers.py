@@ -1,6 +1,6 @@
 """The package's dependency graph points one way.
 
-kernels, scores, metrics, pool  <  models, strategies  <  loop  <  bench, app, cli;
+kernels, scores, metrics, pool, features  <  models, strategies  <  loop  <  bench, app, cli;
 datasets sits beside the loop and nothing below the loop imports it.
 """
 
@@ -20,6 +20,7 @@ RANK = {
     "kernels": 1,
     "metrics": 1,
     "pool": 1,
+    "features": 1,
     "models": 2,
     "strategies": 3,
     "testing": 4,

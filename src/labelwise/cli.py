@@ -79,7 +79,13 @@ def datasets(
     ] = False,
 ) -> None:
     """List the datasets (and whether they are cached), or fetch some."""
-    from labelwise.datasets import available_datasets, cache_dir, check_name, fetch_raw
+    from labelwise.datasets import (
+        available_datasets,
+        cache_dir,
+        check_name,
+        fetch_raw,
+        is_text,
+    )
     from labelwise.datasets.shifted import NAME as SHIFTED
 
     names = available_datasets() if fetch_all else (fetch or [])
@@ -89,6 +95,9 @@ def datasets(
                 typer.echo(f"{name}: generated on load (nothing to fetch)")
                 continue
             raw = fetch_raw(name)
+            if is_text(name):
+                typer.echo(f"{name}: ok, train {len(raw[1])} texts, test {len(raw[3])}")
+                continue
             typer.echo(f"{name}: ok, train {raw[0].shape}, test {raw[2].shape}")
     except LabelwiseError as exc:
         _fail(exc)
@@ -579,15 +588,41 @@ def label_init(
         str,
         typer.Option(
             help="--table: empty numeric cells: refuse (stop, naming the cell), "
-            "drop (leave those rows out) or mean (fill with the column mean)."
+            "drop (leave those rows out) or mean (fill with the column mean). "
+            "--texts: empty texts: refuse or drop."
         ),
     ] = "refuse",
+    texts: Annotated[
+        Path | None, typer.Option(help="UTF-8 CSV of texts, one item per row.")
+    ] = None,
+    text_column: Annotated[
+        str, typer.Option(help="--texts: the column holding the texts.")
+    ] = "text",
+    label_column: Annotated[
+        str | None,
+        typer.Option(
+            help="--texts: a column of known labels (filled cells are labeled at "
+            "once; their values are the classes unless --classes is given)."
+        ),
+    ] = None,
+    vectorizer: Annotated[
+        str, typer.Option(help="--texts: features by tfidf or hashing.")
+    ] = "tfidf",
+    max_features: Annotated[
+        int,
+        typer.Option(help="--texts: vocabulary size (tfidf) or hash buckets."),
+    ] = 2000,
+    lsa: Annotated[
+        int | None,
+        typer.Option(help="--texts: reduce to this many columns (truncated SVD)."),
+    ] = None,
 ) -> None:
-    """Create a labeling project from images, a table or a dataset."""
+    """Create a labeling project from images, a table, texts or a dataset."""
     from labelwise.app import init_project
 
     params = {} if epochs is None else {"epochs": epochs}
     try:
+        text_options = _text_options(texts, vectorizer, max_features, lsa)
         cfg = init_project(
             directory,
             images=images,
@@ -605,6 +640,9 @@ def label_init(
             pool_size=pool_size,
             seed=seed,
             missing=missing,
+            **text_options,
+            text_column=text_column,
+            label_column=label_column,
         )
     except LabelwiseError as exc:
         _fail(exc)
@@ -614,6 +652,18 @@ def label_init(
         f"{cfg.strategy}, model {cfg.model}, batches of {cfg.batch_size}"
     )
     typer.echo(f"serve it with: labelwise label serve {directory}")
+
+
+def _text_options(
+    texts: Path | None, method: str, max_features: int, lsa: int | None
+) -> dict[str, Any]:
+    """``init_project``'s text arguments: the CSV and a `TextVectorizer`."""
+    if texts is None:
+        return {}
+    from labelwise.features.text import TextVectorizer
+
+    vec = TextVectorizer(method=method, max_features=max_features, lsa=lsa)
+    return {"texts": texts, "vectorizer": vec}
 
 
 @label_app.command("serve")

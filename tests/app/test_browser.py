@@ -218,3 +218,58 @@ def test_flat_digits_render_as_images_and_digit_keys_label_their_class(tmp_path)
     finally:
         proc.kill()
         proc.wait(timeout=10)
+
+
+def test_text_cards_show_markup_as_text_fold_long_texts_and_label_by_key(tmp_path):
+    from playwright.sync_api import sync_playwright
+
+    script = "<script>window.pwned = 1</script><b>not bold</b>"
+    rows = ["body,tag"]
+    for i in range(12):
+        words = "goal team match" if i % 2 else "bank loan rate"
+        body = f"{words} {i}" + (" " + script + " long" * 200 if i == 3 else "")
+        rows.append(f'"{body}",{("sport" if i % 2 else "money") if i < 2 else ""}')
+    (tmp_path / "t.csv").write_text("\n".join(rows) + "\n")
+    proj = tmp_path / "texts"
+    init_project(
+        proj, texts=tmp_path / "t.csv", text_column="body", label_column="tag",
+        batch_size=10,
+    )  # fmt: skip
+    port = _free_port()
+    proc = _serve(proj, port)
+    try:
+        with sync_playwright() as pw:
+            browser = pw.chromium.launch(
+                executable_path=CHROMIUM, args=["--no-sandbox"]
+            )
+            page = browser.new_page()
+            page.goto(f"http://127.0.0.1:{port}/?token={TOKEN}")
+            # the first model (two labeled rows) picks the batch: all ten others
+            page.wait_for_selector(".card.text p.text", timeout=60_000)
+            assert page.locator(".card.text").count() == 10
+            long_card = page.locator('.card[data-item="3"]')
+            shown = long_card.locator("p.text").inner_text()
+            # markup is shown as written, folded, and never runs
+            assert shown.startswith("goal team match 3 <script>window.pwned = 1")
+            assert "<b>not bold</b>" in shown and shown.endswith("…")
+            assert page.evaluate("window.pwned") is None
+            assert long_card.locator("b").count() == 0
+            page.click('.card[data-item="3"] button.more')
+            full = page.locator('.card[data-item="3"] p.text').inner_text()
+            assert len(full) > len(shown) and full.rstrip().endswith("long")
+            assert (
+                page.locator('.card[data-item="3"] button.more').inner_text() == "less"
+            )
+            assert "guess" in page.locator(".card.current").inner_text()
+            # a key labels the highlighted card (money is key 1, sport key 2)
+            item = int(page.locator(".card.current").get_attribute("data-item"))
+            page.keyboard.press("2" if item % 2 else "1")
+            page.wait_for_function("document.querySelectorAll('.card').length == 9")
+            db = LabelDB(proj / "labels.sqlite")
+            assert db.labels()[item] == ("sport" if item % 2 else "money")
+            assert len(db.labels()) == 3
+            db.close()
+            browser.close()
+    finally:
+        proc.kill()
+        proc.wait(timeout=10)

@@ -7,6 +7,8 @@
     DIR/features.npy     what the model sees, one row per item
     DIR/items.json       how the page shows each item (image file, table row)
     DIR/hidden.npy       --dataset only: the true labels, used for scoring
+    DIR/vectorizer.pkl   --texts only: the fitted TextVectorizer (with model.pkl
+                         it classifies new texts)
     DIR/holdout_*.npy    a labeled hold-out for the learning curve (--dataset:
                          the test split; --table: --holdout FILE)
     DIR/labels.sqlite    labels, queue and history (see labelwise.app.store)
@@ -14,9 +16,12 @@
 Sources: a folder of images (PNG/JPEG/BMP/GIF; features are the pixels resized
 to 32 x 32 grey, standardised), a CSV or Parquet table (numeric columns are the
 features, the others are shown only; empty cells follow ``missing``: refuse,
-drop the row, or fill with the column mean), or a registered dataset (a demo:
-its labels stay hidden from the person; flat features of a known image shape
-are drawn as images, others shown as a row).
+drop the row, or fill with the column mean), a CSV of texts (features by
+`labelwise.features.text.TextVectorizer`, TF-IDF by default; rows with a
+filled ``--label-column`` cell are labeled at once; see
+`labelwise.app.texts`), or a registered dataset (a demo: its labels stay hidden
+from the person; flat features of a known image shape are drawn as images,
+text datasets as texts, others shown as a row).
 """
 
 from __future__ import annotations
@@ -40,8 +45,8 @@ class ProjectConfig:
     """Settings of a labeling project (``project.json``).
 
     Attributes:
-        kind: ``images``, ``table`` or ``dataset``.
-        source: Image folder, table file or dataset name.
+        kind: ``images``, ``table``, ``texts`` or ``dataset``.
+        source: Image folder, table file, text CSV or dataset name.
         classes: Class names; ``None`` for a numeric target.
         strategy: Strategy name. Defaults to ``entropy`` (``lcmd`` for numeric).
         model: Model name (``labelwise.models.registry``).
@@ -217,6 +222,8 @@ class _Pool:
     hidden: np.ndarray | None = None
     holdout_x: np.ndarray | None = None
     holdout_y: np.ndarray | None = None
+    known: list[tuple[int, str]] = field(default_factory=list)  # labeled at init
+    vectorizer: Any = None  # texts: the fitted TextVectorizer
 
 
 def _check_init_args(
@@ -226,16 +233,26 @@ def _check_init_args(
     target: str | None,
     missing: str,
     batch_size: int,
+    *,
+    own_classes: bool = False,
 ) -> list[str] | None:
-    """Validate ``init_project``'s choices; return the cleaned class names."""
+    """Validate ``init_project``'s choices; return the cleaned class names.
+
+    ``own_classes``: the source names its classes (a text CSV's label column),
+    so ``classes`` may be left out.
+    """
     if len(sources) != 1:
         raise InvalidParameterError(
-            "Give exactly one of --images FOLDER, --table FILE or --dataset NAME; "
-            f"got {len(sources)}."
+            "Give exactly one of --images FOLDER, --table FILE, --texts FILE or "
+            f"--dataset NAME; got {len(sources)}."
         )
     if target not in (None, "numeric"):
         raise InvalidParameterError(f"--target takes 'numeric'; got {target!r}.")
-    if dataset is None and (classes is None) == (target is None):
+    if (
+        dataset is None
+        and (classes is None) == (target is None)
+        and not (own_classes and target is None)
+    ):
         raise InvalidParameterError(
             "Give either --classes a,b,c (classification) or --target numeric "
             "(regression)."
@@ -346,7 +363,11 @@ def _pool_from_dataset(
         classes = [str(c) for c in d.classes]
         holdout_y = np.asarray([classes[int(v)] for v in holdout_y])
         hidden = np.asarray([classes[int(v)] for v in hidden])
-    items = _dataset_items(dataset, x)
+    items = (
+        _dataset_items(dataset, x)
+        if d.texts_train is None
+        else [{"text": t} for t in d.texts_train]
+    )
     return _Pool(
         x,
         items,
@@ -357,6 +378,64 @@ def _pool_from_dataset(
         holdout_x=d.X_test,
         holdout_y=holdout_y,
     )
+
+
+def _pool_from_texts(
+    texts: str | Path,
+    text_column: str,
+    label_column: str | None,
+    classes: list[str] | None,
+    options: dict[str, Any],
+) -> _Pool:
+    """A CSV's texts as vectorizer features; filled label cells become labels.
+
+    ``options``: ``missing``, ``holdout``, ``vectorizer`` (an unfitted
+    `TextVectorizer`, or ``None`` for the defaults) and ``seed``. ``classes``
+    is ``None`` when the label column names them (`text_classes`).
+    """
+    from labelwise.app.texts import holdout_texts, read_text_csv, text_classes
+    from labelwise.features.text import TextVectorizer
+
+    vec = options.get("vectorizer") or TextVectorizer()
+    if not isinstance(vec, TextVectorizer):
+        raise InvalidParameterError(
+            f"vectorizer must be a labelwise.features.TextVectorizer; got "
+            f"{type(vec).__name__}."
+        )
+    path = Path(texts).resolve()
+    table = read_text_csv(path, text_column, label_column, missing=options["missing"])
+    classes = text_classes(table, classes)
+    x = vec.fit_transform(table.texts, rng=options["seed"])
+    items: list[dict[str, Any]] = [{"text": t} for t in table.texts]
+    pool = _Pool(x, items, "texts", str(path), classes, display=[text_column])
+    pool.known = [(i, v) for i, v in enumerate(table.labels) if v is not None]
+    pool.vectorizer = vec
+    if options["holdout"] is not None:
+        h_texts, h_labels = holdout_texts(
+            options["holdout"], text_column, label_column, classes
+        )
+        pool.holdout_x, pool.holdout_y = vec.transform(h_texts), np.asarray(h_labels)
+    return pool
+
+
+def _write_text_extras(out: Path, cfg: ProjectConfig, pool: _Pool) -> None:
+    """Texts: pickle the vectorizer; store the labels known at init (round 0)."""
+    import os
+    import pickle
+
+    from labelwise.app.store import LabelDB
+
+    if pool.vectorizer is not None:
+        tmp = out / "vectorizer.pkl.tmp"
+        with open(tmp, "wb") as fh:
+            pickle.dump(pool.vectorizer, fh)
+        os.replace(tmp, out / "vectorizer.pkl")
+    if pool.known:
+        db = LabelDB(out / "labels.sqlite", strategy=cfg.strategy)
+        try:
+            db.import_rows(pool.known)
+        finally:
+            db.close()
 
 
 def _write_project(out: Path, cfg: ProjectConfig, pool: _Pool) -> None:
@@ -390,12 +469,25 @@ def init_project(
     pool_size: int | None = None,
     seed: int = 0,
     missing: str = "refuse",
+    texts: str | Path | None = None,
+    text_column: str = "text",
+    label_column: str | None = None,
+    vectorizer: Any = None,
 ) -> ProjectConfig:
     """Create a labeling project in ``folder`` (see the module docstring).
 
-    Exactly one of ``images``, ``table``, ``dataset``; classes (``classes``)
-    or a numeric target (``target="numeric"``), except for ``dataset``, whose
-    classes (or numeric target) are its own.
+    Exactly one of ``images``, ``table``, ``texts``, ``dataset``; classes
+    (``classes``) or a numeric target (``target="numeric"``), except for
+    ``dataset``, whose classes (or numeric target) are its own, and ``texts``
+    with a ``label_column``, whose distinct labels are the classes unless
+    ``classes`` names them.
+
+    ``texts`` is a UTF-8 CSV with the texts in ``text_column`` (see
+    `labelwise.app.texts`); its features come from ``vectorizer`` (an
+    unfitted `labelwise.features.TextVectorizer`; default TF-IDF over
+    2 000 terms), fitted on the CSV's texts; the model defaults to ``logreg``.
+    Rows with a filled ``label_column`` cell are labeled at init; ``holdout``
+    is then a CSV with the same columns. Text projects classify.
 
     ``missing`` says what to do with empty cells in a table's numeric columns
     (the pool and ``holdout`` alike): ``"refuse"`` (the default) stops with
@@ -411,10 +503,26 @@ def init_project(
     from labelwise.strategies import get_strategy
 
     out = Path(folder)
-    sources = [s for s in (images, table, dataset) if s is not None]
-    classes = _check_init_args(sources, dataset, classes, target, missing, batch_size)
+    sources = [s for s in (images, table, dataset, texts) if s is not None]
+    classes = _check_init_args(
+        sources,
+        dataset,
+        classes,
+        target,
+        missing,
+        batch_size,
+        own_classes=texts is not None and label_column is not None,
+    )
+    if texts is not None and target is not None:
+        raise InvalidParameterError(
+            "Text projects classify; --target numeric does not go with --texts. "
+            "Give --classes a,b,c or --label-column COL."
+        )
     _check_folder_free(out)
-    if images is not None:
+    if texts is not None:
+        opts = dict(missing=missing, holdout=holdout, vectorizer=vectorizer, seed=seed)
+        pool = _pool_from_texts(texts, text_column, label_column, classes, opts)
+    elif images is not None:
         pool = _pool_from_images(images, classes)
     elif table is not None:
         pool = _pool_from_table(table, holdout, classes, missing)
@@ -429,6 +537,7 @@ def init_project(
         strategy = "lcmd" if regression else "entropy"
     if model is None:
         model = ("bmdal-mlp" if regression else "mlp") if len(x) > 0 else "mlp"
+        model = "logreg" if pool.items and "text" in pool.items[0] else model
     get_strategy(strategy)  # validates the name
     params = check_model_params(model, dict(model_params or {}))
     cfg = ProjectConfig(
@@ -445,6 +554,7 @@ def init_project(
         display_columns=pool.display,
     )
     _write_project(out, cfg, pool)
+    _write_text_extras(out, cfg, pool)
     return cfg
 
 

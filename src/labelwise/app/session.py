@@ -84,8 +84,12 @@ class LabelSession:
 
     # ------------------------------------------------------------- start
     def start(self) -> LabelSession:
-        """Queue the first batch if needed and start the background worker."""
-        if not self.db.queue(status=None):
+        """Queue the first batch if needed and start the background worker.
+
+        The first batch is a seeded random draw, unless labels were given at
+        init (a text CSV's label column): then the first model picks it.
+        """
+        if not self.db.queue(status=None) and not self.db.n_labels():
             rng = np.random.default_rng([self.config.seed, 0])
             first = rng.choice(
                 self.n_items,
@@ -351,8 +355,10 @@ class LabelSession:
         }
 
     def display(self, item: int) -> dict[str, Any]:
-        """How to show ``item``: an image URL or a table row."""
+        """How to show ``item``: an image URL, a table row or a text."""
         entry = self._items()[item]
+        if "text" in entry:
+            return {"kind": "text", "text": entry["text"]}
         if "row" in entry:
             # projects made before flat dataset items had rows stored {} here
             row = entry["row"] or {

@@ -21,19 +21,30 @@ letter     Debian ``r-cran-mlbench`` (``LetterRecognition.rda``)    first 16 000
 satellite  Debian ``r-cran-mlbench`` (``Satellite.rda``)            4 435 / 2 000
                                                                     (stratified,
                                                                     seed 0)
+reuters-   Debian ``weka`` 3.6.14-3 (``ReutersCorn-*.arff``:        1 554 / 604
+corn       Reuters-21578 ModApte stories, 1 = about corn)           (Weka's)
+reuters-   Debian ``weka`` 3.6.14-3 (``ReutersGrain-*.arff``:       1 554 / 604
+grain      the same stories, 1 = about grain)                       (Weka's)
 ========== ======================================================== ===============
 
 Images are returned as ``(n, 1, 28, 28)`` float32, scaled to [0, 1] and then
 standardised with the training set's global mean and standard deviation; tabular
-features are standardised per column with training statistics.
+features are standardised per column with training statistics; texts become
+TF-IDF features (``labelwise.features.text``) and stay in ``texts_train`` and
+``texts_test``.
 """
 
 from labelwise.datasets._fetch import cache_dir
 from labelwise.datasets.loading import Dataset, fetch_raw, load, prefetch
 from labelwise.datasets.noise import NOISE_KINDS
-from labelwise.datasets.parsers import content_hash
+from labelwise.datasets.parsers import content_hash, read_arff
 from labelwise.datasets.parsers import waveform as waveform
-from labelwise.datasets.registry import available_datasets, check_name, is_regression
+from labelwise.datasets.registry import (
+    available_datasets,
+    check_name,
+    is_regression,
+    is_text,
+)
 
 __all__ = [
     "NOISE_KINDS",
@@ -44,6 +55,8 @@ __all__ = [
     "content_hash",
     "fetch_raw",
     "is_regression",
+    "is_text",
     "load",
     "prefetch",
+    "read_arff",
 ]

@@ -23,7 +23,7 @@ from labelwise.datasets._fetch import (
 from labelwise.datasets.auxiliary import AuxSpec, carve_auxiliary, parse_aux
 from labelwise.datasets.imbalance import class_weights, parse_setting, protocol_split
 from labelwise.datasets.noise import NoiseSpec, add_noise, parse_name
-from labelwise.datasets.parsers import Raw, content_hash
+from labelwise.datasets.parsers import Raw, content_hash, unpack_texts
 from labelwise.datasets.registry import _Spec, _spec, check_name
 from labelwise.datasets.shifted import NAME as SHIFTED
 from labelwise.datasets.shifted import make_shifted, parse_shifted
@@ -56,6 +56,9 @@ class Dataset:
         eval_weights: Per-class weights of the ``balanced_accuracy`` metric
             (imbalance settings), else ``None`` (mean recall).
         class_weights: Per-class training weights (``imbalanced-weighted``).
+        texts_train: Text datasets: the training texts, one per row of
+            ``X_train`` (whose features are TF-IDF, see `load`), else ``None``.
+        texts_test: Text datasets: the test texts, else ``None``.
     """
 
     name: str
@@ -73,6 +76,8 @@ class Dataset:
     y_reward: np.ndarray | None = None
     eval_weights: np.ndarray | None = None
     class_weights: np.ndarray | None = None
+    texts_train: list[str] | None = None
+    texts_test: list[str] | None = None
 
     @property
     def is_regression(self) -> bool:
@@ -308,6 +313,41 @@ def _load_classification(
     )
 
 
+def _load_text(
+    name: str,
+    spec: _Spec,
+    raw: Raw,
+    pool_size: int | None,
+    test_size: int | None,
+) -> Dataset:
+    """A text dataset: TF-IDF features of its texts, and the texts themselves.
+
+    The vectorizer (`labelwise.features.text.TextVectorizer` with its
+    defaults: TF-IDF over the 2 000 most frequent terms, rows L2-normalised) is
+    fitted on the full training set's texts, whatever the subset.
+    """
+    from labelwise.features.text import TextVectorizer
+
+    xtr, ytr, xte, yte = raw
+    texts_tr = unpack_texts(xtr, len(ytr))
+    texts_te = unpack_texts(xte, len(yte))
+    vec = TextVectorizer().fit(texts_tr)
+    keep = _subsample(len(ytr), pool_size)
+    keep_test = _subsample(len(yte), test_size)
+    sub_tr = [texts_tr[i] for i in keep]
+    sub_te = [texts_te[i] for i in keep_test]
+    return Dataset(
+        name,
+        vec.transform(sub_tr),
+        ytr[keep],
+        vec.transform(sub_te),
+        yte[keep_test],
+        list(spec.classes),
+        texts_train=sub_tr,
+        texts_test=sub_te,
+    )
+
+
 def load(
     name: str,
     *,
@@ -332,7 +372,10 @@ def load(
     Returns:
         The `Dataset`. Standardisation uses the statistics of the full
         clean training set, whatever the subset or noise; noise wrappers have
-        ``noisy`` set and noisy items after the clean ones.
+        ``noisy`` set and noisy items after the clean ones. Text datasets
+        (``reuters-corn``, ``reuters-grain``) have TF-IDF features (fitted on
+        the full training set) and their texts in ``texts_train`` and
+        ``texts_test``.
 
     Raises:
         InvalidParameterError: An unknown name, or ``pool_size``/``test_size``
@@ -364,6 +407,9 @@ def load(
         )
     base, noise = parse_name(name)
     spec = _spec(base)
+    if spec.text:
+        check_name(name)  # refuses the noise wrappers
+        return _load_text(name, spec, fetch_raw(base, root=root), pool_size, test_size)
     if spec.regression and noise is not None:
         raise InvalidParameterError(
             f"{base} is a regression dataset; the noise benchmarks need classes."

@@ -1,4 +1,4 @@
-"""Parsers: fetched files (IDX, R ``.rda``, CSV and ``.dat`` tables) to raw arrays.
+"""Parsers: fetched files (IDX, R ``.rda``, CSV, ``.dat`` and ARFF) to raw arrays.
 
 Each ``_parse_*`` turns the files one registry entry fetched into
 ``(X_train, y_train, X_test, y_test)``; the generated tasks (Four-Moons,
@@ -18,6 +18,7 @@ import numpy as np
 from labelwise.datasets._fetch import (
     gunzip_bytes,
 )
+from labelwise.exceptions import InvalidParameterError
 
 Raw = tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]
 
@@ -311,3 +312,199 @@ def _parse_adult(files: dict[str, Path]) -> Raw:
     y = both["income"].str.rstrip(".").eq(">50K").to_numpy(dtype=np.int64)
     n_train = len(parts[0])
     return x[:n_train], y[:n_train], x[n_train:], y[n_train:]
+
+
+# ------------------------------------------------------------------ ARFF (text)
+_ARFF_ESCAPES = {
+    "\\": "\\",
+    "'": "'",
+    '"': '"',
+    "%": "%",
+    "t": "\t",
+    "n": "\n",
+    "r": "\r",
+}
+"""Weka's backslash escapes inside quoted ARFF values (``Utils.backQuoteChars``)."""
+
+
+def _arff_value(line: str, start: int, lineno: int) -> tuple[str | None, int]:
+    """One value of a data line from ``start``: (value, index after it).
+
+    Quoted values (``'`` or ``"``) undo Weka's escapes; an unknown escape keeps
+    its backslash, as Weka does. An unquoted ``?`` is a missing value (None).
+    """
+    quote = line[start]
+    if quote not in "'\"":
+        end = line.find(",", start)
+        end = len(line) if end < 0 else end
+        token = line[start:end].strip()
+        return (None if token == "?" else token), end
+    out: list[str] = []
+    i = start + 1
+    while i < len(line):
+        ch = line[i]
+        if ch == "\\" and i + 1 < len(line):
+            nxt = line[i + 1]
+            out.append(_ARFF_ESCAPES.get(nxt, "\\" + nxt))
+            i += 2
+        elif ch == quote:
+            return "".join(out), i + 1
+        else:
+            out.append(ch)
+            i += 1
+    raise InvalidParameterError(
+        f"ARFF line {lineno}: the value quoted with {quote} at column {start + 1} "
+        "is never closed."
+    )
+
+
+def _arff_row(line: str, lineno: int) -> list[str | None]:
+    """Split one ARFF data line into its values."""
+    if line.startswith("{"):
+        raise InvalidParameterError(
+            f"ARFF line {lineno}: sparse instances ({{index value, ...}}) are not "
+            "supported; write the file in the dense format."
+        )
+    values: list[str | None] = []
+    i = 0
+    while True:
+        while i < len(line) and line[i] in " \t":
+            i += 1
+        if i >= len(line):
+            raise InvalidParameterError(f"ARFF line {lineno}: a value is missing.")
+        value, i = _arff_value(line, i, lineno)
+        values.append(value)
+        while i < len(line) and line[i] in " \t":
+            i += 1
+        if i >= len(line):
+            return values
+        if line[i] != ",":
+            raise InvalidParameterError(
+                f"ARFF line {lineno}: expected a comma at column {i + 1} after a "
+                f"value; got {line[i]!r}."
+            )
+        i += 1
+
+
+def _arff_attribute(line: str, lineno: int) -> tuple[str, str]:
+    """``(name, type)`` of an ``@attribute`` line (the name may be quoted)."""
+    parts = line.split(None, 1)
+    rest = parts[1] if len(parts) > 1 else ""
+    if rest[:1] in ("'", '"'):
+        name, end = _arff_value(rest, 0, lineno)
+    else:
+        name = rest.split(None, 1)[0] if rest else ""
+        end = len(name)
+    kind = rest[end:].strip()
+    if not name or not kind:
+        raise InvalidParameterError(
+            f"ARFF line {lineno}: an @attribute needs a name and a type; got {line!r}."
+        )
+    return name, kind
+
+
+def read_arff(text: str) -> tuple[list[tuple[str, str]], list[list[str | None]]]:
+    r"""Parse a dense ARFF file, string attributes included.
+
+    SciPy's ``loadarff`` refuses ``string`` attributes, which text sets use.
+    This reader keeps every value as a string (``None`` for ``?``) and leaves
+    typing to the caller. Comment lines start with ``%``; keywords are
+    case-insensitive; each instance is one line (Weka escapes newlines inside
+    strings as ``\n``).
+
+    Args:
+        text: The file's contents.
+
+    Returns:
+        The attributes as ``(name, type)`` pairs and the data rows, each with
+        one value per attribute.
+
+    Raises:
+        InvalidParameterError: no ``@data`` section, a row with the wrong
+            number of values, an unclosed quote or a sparse row (each naming
+            the line).
+
+    Examples:
+        >>> attrs, rows = read_arff(
+        ...     "@relation r\n@attribute Text string\n@attribute c {0,1}\n"
+        ...     "@data\n'it\\'s, quoted',1\n"
+        ... )
+        >>> attrs, rows
+        ([('Text', 'string'), ('c', '{0,1}')], [["it's, quoted", '1']])
+    """
+    attrs: list[tuple[str, str]] = []
+    rows: list[list[str | None]] = []
+    in_data = False
+    for lineno, raw in enumerate(text.splitlines(), start=1):
+        line = raw.strip()
+        if not line or line.startswith("%"):
+            continue
+        if not in_data:
+            key = line.split(None, 1)[0].lower()
+            if key == "@attribute":
+                attrs.append(_arff_attribute(line, lineno))
+            elif key == "@data":
+                in_data = True
+            continue
+        row = _arff_row(line, lineno)
+        if len(row) != len(attrs):
+            raise InvalidParameterError(
+                f"ARFF line {lineno}: {len(row)} values for {len(attrs)} attributes."
+            )
+        rows.append(row)
+    if not in_data:
+        raise InvalidParameterError("The ARFF text has no @data section.")
+    return attrs, rows
+
+
+def pack_texts(texts: list[str]) -> np.ndarray:
+    """Texts as one ``uint8`` array: their UTF-8 bytes joined by NUL bytes.
+
+    Text datasets keep their texts in the raw cache this way (an ``.npz``
+    without pickles and without padding every text to the longest).
+    """
+    data = b"\0".join(t.replace("\0", "").encode("utf-8") for t in texts)
+    return np.frombuffer(data, dtype=np.uint8).copy()
+
+
+def unpack_texts(packed: np.ndarray, n: int) -> list[str]:
+    """Inverse of `pack_texts`: the ``n`` texts."""
+    if n == 0:
+        return []
+    texts = np.asarray(packed, dtype=np.uint8).tobytes().decode("utf-8").split("\0")
+    if len(texts) != n:
+        raise InvalidParameterError(
+            f"packed texts hold {len(texts)} texts, expected {n}."
+        )
+    return texts
+
+
+def _reuters_texts(path: Path) -> tuple[list[str], np.ndarray]:
+    """Texts and 0/1 labels of one of Weka's Reuters-21578 ARFF files.
+
+    The texts keep Reuters' SGML entities (``&lt;``) and end-of-text mark
+    (``&#3;``); they are unescaped, the mark dropped and whitespace trimmed.
+    """
+    import html
+
+    attrs, rows = read_arff(path.read_text(encoding="utf-8"))
+    if [a[0] for a in attrs] != ["Text", "class-att"]:
+        raise InvalidParameterError(
+            f"{path.name}: expected the attributes Text and class-att; got "
+            f"{[a[0] for a in attrs]}."
+        )
+    texts = [html.unescape(r[0] or "").replace("\x03", "").strip() for r in rows]
+    y = np.asarray([int(r[1] or 0) for r in rows], dtype=np.int64)
+    return texts, y
+
+
+def _parse_reuters(files: dict[str, Path], topic: str) -> Raw:
+    """Weka's Reuters-21578 ``Reuters{Topic}-{train,test}.arff``: texts, 0/1.
+
+    Returns the texts packed by `pack_texts` and the labels (1 = the story is
+    about ``topic``), Weka's train/test split kept.
+    """
+    by_name = {Path(k).name: v for k, v in files.items()}
+    tr_x, tr_y = _reuters_texts(by_name[f"Reuters{topic}-train.arff"])
+    te_x, te_y = _reuters_texts(by_name[f"Reuters{topic}-test.arff"])
+    return pack_texts(tr_x), tr_y, pack_texts(te_x), te_y

@@ -36,6 +36,7 @@ from labelwise.datasets.parsers import (
     _parse_letter,
     _parse_mnist,
     _parse_mushroom,
+    _parse_reuters,
     _parse_satellite,
     _parse_waveform,
 )
@@ -56,6 +57,19 @@ _MLBENCH = DebSource(
     ),
 )
 
+_WEKA_DIR = "./usr/share/doc/weka/examples/"
+_WEKA = DebSource(
+    "weka",
+    "3.6.14-3",
+    "58ea5ec3b42ca9719be5756d1bd64ebed0e69d16d6fffa200b3cebf4ccccab16",
+    tuple(
+        f"{_WEKA_DIR}Reuters{topic}-{part}.arff"
+        for topic in ("Corn", "Grain")
+        for part in ("train", "test")
+    ),
+)
+"""Weka's examples (GPL-2+): Reuters-21578 ModApte texts labeled for one topic."""
+
 
 @dataclass(frozen=True)
 class _Spec:
@@ -67,6 +81,7 @@ class _Spec:
     members: tuple[str, ...] = ()  # which extracted files this dataset reads
     noisy: Callable[[int], np.ndarray] | None = None  # n_train -> noisy mask
     regression: bool = False
+    text: bool = False  # X holds texts packed by parsers.pack_texts
 
 
 _SPECS: dict[str, _Spec] = {
@@ -225,6 +240,24 @@ _SPECS: dict[str, _Spec] = {
         False,
         ("Satellite.rda",),
     ),
+    "reuters-corn": _Spec(
+        (_WEKA,),
+        lambda files: _parse_reuters(files, "Corn"),
+        "f9fb63533b1401e5771c8ce0847111021d776fbff634fca45860585c0b348630",
+        ("other", "corn"),
+        False,
+        ("ReutersCorn-train.arff", "ReutersCorn-test.arff"),
+        text=True,
+    ),
+    "reuters-grain": _Spec(
+        (_WEKA,),
+        lambda files: _parse_reuters(files, "Grain"),
+        "40080becff805bec49b9ea918845e30478e449be2cbeec272a57b3ff78611615",
+        ("other", "grain"),
+        False,
+        ("ReutersGrain-train.arff", "ReutersGrain-test.arff"),
+        text=True,
+    ),
 }
 
 
@@ -241,6 +274,11 @@ def _spec(name: str) -> _Spec:
             f"Unknown dataset '{name}'.{closest_name(name, _SPECS)} Noise wrappers "
             f"are written BASE:KIND[:SHARE] with KIND one of {', '.join(NOISE_KINDS)}."
         ) from None
+
+
+def is_text(name: str) -> bool:
+    """Whether the dataset ``name`` (a registry name) holds texts."""
+    return name in _SPECS and _SPECS[name].text
 
 
 def is_regression(name: str) -> bool:
@@ -279,10 +317,21 @@ def check_name(name: str) -> str:
                 f"{setting[0]} is a regression dataset; the imbalance settings "
                 "need classes."
             )
+        _no_text_wrapper(setting[0], "imbalance settings")
         return setting[0]
     base, noise = parse_name(name)
+    if noise is not None:
+        _no_text_wrapper(base, "noise benchmarks")
     if _spec(base).regression and noise is not None:
         raise InvalidParameterError(
             f"{base} is a regression dataset; the noise benchmarks need classes."
         )
     return base
+
+
+def _no_text_wrapper(base: str, what: str) -> None:
+    if _spec(base).text:
+        raise InvalidParameterError(
+            f"{base} is a text dataset; the {what} work on numeric features only. "
+            f"Load {base} itself."
+        )
