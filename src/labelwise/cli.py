@@ -79,7 +79,13 @@ def datasets(
     ] = False,
 ) -> None:
     """List the datasets (and whether they are cached), or fetch some."""
-    from labelwise.datasets import available_datasets, cache_dir, check_name, fetch_raw
+    from labelwise.datasets import (
+        available_datasets,
+        cache_dir,
+        check_name,
+        describe,
+        fetch_raw,
+    )
     from labelwise.datasets.shifted import NAME as SHIFTED
 
     names = available_datasets() if fetch_all else (fetch or [])
@@ -98,7 +104,7 @@ def datasets(
             state = "cached" if (root / name / "raw.npz").exists() else "not fetched"
             if name == SHIFTED:
                 state = "generated on load"
-            typer.echo(f"{name}\t{state}")
+            typer.echo(f"{name}\t{state}\t{describe(name)}")
         typer.echo(f"(cache: {root}; fetch with: labelwise datasets --fetch NAME)")
         typer.echo(
             "Wrappers: CLASSIFICATION:noisy-blank|noisy-diverse|noisy-class[:SHARE]; "

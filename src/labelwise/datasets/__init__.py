@@ -23,6 +23,13 @@ satellite  Debian ``r-cran-mlbench`` (``Satellite.rda``)            4 435 / 2 00
                                                                     seed 0)
 ========== ======================================================== ===============
 
+Time series (`labelwise.datasets.timeseries`) come as sequences ``(n, T, C)``
+float32, standardised per channel, variable lengths NaN-padded at the end:
+``basic-motions``, ``japanese-vowels``, ``italy-power-demand``, ``gun-point``
+and ``arrow-head`` (the UCR/UEA archive's own splits, from the ``aeon`` wheel
+or ``sktime``'s) and ``watch-exercises`` (seglearn's smartwatch recordings in
+2-second windows, split by participant). ``describe(name)`` gives the sizes.
+
 Images are returned as ``(n, 1, 28, 28)`` float32, scaled to [0, 1] and then
 standardised with the training set's global mean and standard deviation; tabular
 features are standardised per column with training statistics.
@@ -33,17 +40,28 @@ from labelwise.datasets.loading import Dataset, fetch_raw, load, prefetch
 from labelwise.datasets.noise import NOISE_KINDS
 from labelwise.datasets.parsers import content_hash
 from labelwise.datasets.parsers import waveform as waveform
-from labelwise.datasets.registry import available_datasets, check_name, is_regression
+from labelwise.datasets.registry import (
+    available_datasets,
+    check_name,
+    describe,
+    is_regression,
+)
+from labelwise.datasets.timeseries import TsData, parse_ts, read_ts, sliding_windows
 
 __all__ = [
     "NOISE_KINDS",
     "Dataset",
+    "TsData",
     "available_datasets",
     "cache_dir",
     "check_name",
     "content_hash",
+    "describe",
     "fetch_raw",
     "is_regression",
     "load",
+    "parse_ts",
     "prefetch",
+    "read_ts",
+    "sliding_windows",
 ]
