@@ -36,7 +36,9 @@ class Dataset:
 
     Attributes:
         name: Registry name.
-        X_train: Training inputs ``(n_train, ...)`` (float32, standardised).
+        X_train: Training inputs ``(n_train, ...)`` (float32, standardised):
+            images ``(n, 1, 28, 28)``, tables ``(n, d)``, sequences
+            ``(n, T, C)`` (NaN-padded when lengths differ).
         y_train: Training labels ``(n_train,)``, class indices.
         X_test: Test inputs ``(n_test, ...)``.
         y_test: Test labels ``(n_test,)``.
