@@ -42,7 +42,12 @@ def child_seed(rng: np.random.Generator) -> int:
 
 
 def check_features(
-    x: Any, *, name: str = "X", ndim_min: int = 2, allow_nan: bool = False
+    x: Any,
+    *,
+    name: str = "X",
+    ndim_min: int = 2,
+    allow_nan: bool = False,
+    allow_padding: bool = False,
 ) -> np.ndarray:
     """Check that ``x`` is a finite real array with at least ``ndim_min`` dims.
 
@@ -51,13 +56,16 @@ def check_features(
         name: Name used in error messages.
         ndim_min: Minimal number of dimensions.
         allow_nan: Whether non-finite values are accepted.
+        allow_padding: Accept padded sequences (see `check_padding`): NaN
+            only in whole time steps after each row's last real step.
 
     Returns:
         The array (no copy when already an ndarray).
 
     Raises:
         InvalidParameterError: Not numeric, complex, too few dimensions, no
-            rows, or (unless ``allow_nan``) NaN or infinite values.
+            rows, or (unless ``allow_nan``) NaN or infinite values (with
+            ``allow_padding``, NaN outside trailing padded steps).
     """
     arr = np.asarray(x)
     if arr.dtype == object or not np.issubdtype(arr.dtype, np.number):
@@ -87,21 +95,102 @@ def check_features(
             f"{name} is empty (shape {arr.shape}); pass at least one sample."
         )
     if not allow_nan and np.issubdtype(arr.dtype, np.floating):
-        rows = arr.reshape(arr.shape[0], -1)
-        # chunked, so no boolean temporary the size of the pool
-        bad = np.concatenate(
-            [
-                s + np.flatnonzero(~np.isfinite(rows[s : s + 8192]).all(axis=1))
-                for s in range(0, rows.shape[0], 8192)
-            ]
-        )
-        if bad.size:
-            raise InvalidParameterError(
-                f"{name} contains NaN or infinite values in {bad.size} row(s), "
-                f"first at rows {bad[:5].tolist()}. Impute or drop them before "
-                "active learning."
-            )
+        _check_finite(arr, name, allow_padding and arr.ndim in (2, 3))
     return arr
+
+
+def _check_finite(arr: np.ndarray, name: str, allow_padding: bool) -> None:
+    """Finite rows, or (``allow_padding``) valid NaN-padded sequences."""
+    rows = arr.reshape(arr.shape[0], -1)
+    # chunked, so no boolean temporary the size of the pool
+    bad = np.concatenate(
+        [
+            s + np.flatnonzero(~np.isfinite(rows[s : s + 8192]).all(axis=1))
+            for s in range(0, rows.shape[0], 8192)
+        ]
+    )
+    if not bad.size:
+        return
+    some = bad[:8192]
+    steps = arr[some] if arr.ndim == 3 else arr[some].reshape(some.size, -1, 1)
+    if allow_padding and np.isnan(steps).all(axis=2).any():
+        check_padding(arr, name=name)  # looks padded: raises unless valid
+        return
+    raise InvalidParameterError(
+        f"{name} contains NaN or infinite values in {bad.size} row(s), "
+        f"first at rows {bad[:5].tolist()}. Impute or drop them before "
+        f"active learning.{_padding_hint(arr)}"
+    )
+
+
+def _padding_hint(arr: np.ndarray) -> str:
+    if arr.ndim not in (2, 3):
+        return ""
+    return (
+        " NaN-padded sequences (labelwise.models.pad_sequences) need a sequence "
+        "network that masks padding: lstm, gru, tcn or transformer."
+    )
+
+
+_PAD_ROWS = 8192
+
+
+def check_padding(x: np.ndarray, *, name: str = "X") -> np.ndarray:
+    """Check a batch of padded sequences; return its padding mask.
+
+    Sequences are ``(n, T, C)`` (or ``(n, T)``, one channel). A time step is
+    padding when every channel is NaN. Each row must start with at least one
+    real step, its padding must come after all its real steps, a real step
+    must have no NaN, and nothing may be infinite. Checked in row chunks.
+
+    Args:
+        x: Array of shape ``(n, T, C)`` or ``(n, T)``.
+        name: Name used in error messages.
+
+    Returns:
+        Boolean mask ``(n, T)``, True at padded steps.
+
+    Raises:
+        InvalidParameterError: Infinite values, a NaN inside a real step, a
+            row without real steps, or padding before a real step.
+    """
+    arr = np.asarray(x)
+    steps = arr if arr.ndim == 3 else arr[:, :, None]
+    if not np.issubdtype(arr.dtype, np.floating):
+        return np.zeros(steps.shape[:2], dtype=bool)
+    masks = []
+    for s in range(0, steps.shape[0], _PAD_ROWS):
+        chunk = steps[s : s + _PAD_ROWS]
+        nan = np.isnan(chunk)
+        pad = nan.all(axis=2)
+        problem = _padding_problem(chunk, nan, pad)
+        if problem is not None:
+            what, rows = problem
+            raise InvalidParameterError(
+                f"{name} is not a valid batch of padded sequences: {what} in "
+                f"{rows.size} row(s), first at rows {(s + rows[:5]).tolist()}. "
+                "Padding is NaN in every channel of a step, after the real steps "
+                "(pad_sequences writes it so); impute missing values in real "
+                "steps first."
+            )
+        masks.append(pad)
+    return np.concatenate(masks)
+
+
+def _padding_problem(
+    chunk: np.ndarray, nan: np.ndarray, pad: np.ndarray
+) -> tuple[str, np.ndarray] | None:
+    """What is wrong with one chunk of padded sequences, and in which rows."""
+    checks = (
+        ("infinite values", np.isinf(chunk).any(axis=(1, 2))),
+        ("NaN inside a real (not all-NaN) step", (nan.any(axis=2) & ~pad).any(1)),
+        ("no real step (all padding)", pad[:, 0]),
+        ("padding before a real step", (pad[:, :-1] & ~pad[:, 1:]).any(1)),
+    )
+    for what, bad in checks:
+        if bad.any():
+            return what, np.flatnonzero(bad)
+    return None
 
 
 def check_indices(

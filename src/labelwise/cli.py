@@ -124,7 +124,8 @@ DatasetOption = Annotated[
 ModelOption = Annotated[
     str,
     typer.Option(
-        help="mlp, cnn, resnet18, logreg or svm; bmdal-mlp or ridge for regression."
+        help="mlp, cnn, resnet18, logreg or svm; lstm, gru, tcn or transformer "
+        "for sequences (n, T, C); bmdal-mlp or ridge for regression."
     ),
 ]
 EpochsOption = Annotated[
@@ -277,6 +278,12 @@ def run(
     ema: Annotated[
         float | None, typer.Option(help="EMA alpha for LHD, e.g. 0.999 (0 = off).")
     ] = None,
+    bidirectional: Annotated[
+        bool | None,
+        typer.Option(
+            "--bidirectional/--unidirectional", help="lstm and gru: read both ways."
+        ),
+    ] = None,
     finetune: FinetuneOption = False,
     finetune_epochs: Annotated[
         int, typer.Option(help="Fine-tuning epoch limit.")
@@ -299,6 +306,7 @@ def run(
     """
     given = dict(epochs=epochs, lr=lr, dropout=dropout, members=members)
     given |= dict(hidden=hidden, ema=ema, batch=train_batch, layers=layers)
+    given |= dict(bidirectional=bidirectional)
     model_kw = _model_options(model, given)
     settings: dict[str, Any] = dict(initial=initial, batch_size=batch_size)
     settings |= dict(rounds=rounds, seeds=seeds, device=device, precision=precision)

@@ -208,6 +208,40 @@ def make_pool(
     return X, state
 
 
+def make_sequences(
+    n_samples: int = 60,
+    *,
+    length: tuple[int, int] = (8, 16),
+    n_channels: int = 2,
+    n_classes: int = 3,
+    seed: int = 0,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Noisy sine waves whose frequency is the class, NaN-padded to the longest.
+
+    Item ``i`` of class ``y_i`` has a length drawn uniformly from
+    ``length[0]..length[1]`` and, in channel ``c`` at step ``t``, the value
+    ``sin(π (y_i + 1) t / 4 + φ_i + c) + ε`` with a random phase ``φ_i`` and
+    noise ``ε ~ N(0, 0.1²)``.
+
+    Returns:
+        ``(X, y)``: ``X`` float32 ``(n_samples, T_max, n_channels)`` padded by
+        `labelwise.models.pad_sequences` (no padding when the lengths are
+        equal), ``y`` int64 class indices ``(n_samples,)``.
+    """
+    from labelwise.models.sequence import pad_sequences
+
+    rng = np.random.default_rng(seed)
+    y = rng.integers(n_classes, size=n_samples)
+    lengths = rng.integers(length[0], length[1] + 1, size=n_samples)
+    phase = rng.uniform(0, 2 * np.pi, size=n_samples)
+    seqs = []
+    for i in range(n_samples):
+        t = np.arange(lengths[i])[:, None]
+        wave = np.sin(np.pi * (y[i] + 1) * t / 4 + phase[i] + np.arange(n_channels))
+        seqs.append(wave + 0.1 * rng.normal(size=wave.shape))
+    return pad_sequences(seqs), y.astype(np.int64)
+
+
 def _truth(X: np.ndarray, state: LabelState) -> np.ndarray:
     """Fixed "true" labels of a mock pool: any will do for the contract."""
     if state.classes is None:  # regression: the first feature

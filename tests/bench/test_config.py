@@ -91,7 +91,8 @@ def test_expands_the_grid():
         (
             _with(models=["ridge"]),
             "dataset 'digits' is a classification task but model 'ridge' is not; "
-            "classification models: cnn, logreg, mlp, resnet18, svm",
+            "classification models: cnn, gru, logreg, lstm, mlp, resnet18, svm, tcn, "
+            "transformer",
         ),
         (
             _with(datasets=["friedman1"]),

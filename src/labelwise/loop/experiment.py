@@ -118,7 +118,7 @@ def _checked_data(
     eval_weights: Any,
 ) -> _SimulationData:
     """Check the pool and test arrays and the ``noisy`` mask's shape."""
-    x_pool = check_features(X_pool)
+    x_pool = check_features(X_pool, allow_padding=True)
     noisy_mask = None
     if noisy is not None:
         noisy_mask = np.asarray(noisy, dtype=bool)
@@ -130,7 +130,7 @@ def _checked_data(
     return _SimulationData(
         x_pool,
         np.asarray(y_pool),
-        check_features(X_test),
+        check_features(X_test, allow_padding=True),
         np.asarray(y_test),
         classes,
         noisy_mask,

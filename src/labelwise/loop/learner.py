@@ -81,7 +81,7 @@ class ActiveLearner:
         valid: tuple[Any, Any] | None = None,
         class_weights: Any = None,
     ):
-        self.X = check_features(X, ndim_min=2)
+        self.X = check_features(X, ndim_min=2, allow_padding=True)
         if state is None:
             if classes is None:
                 raise InvalidParameterError(

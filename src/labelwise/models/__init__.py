@@ -22,6 +22,14 @@ from labelwise.models.regression import (
     bmdal_mlp,
 )
 from labelwise.models.resnet import resnet18
+from labelwise.models.sequence import (
+    SequenceNetwork,
+    gru,
+    lstm,
+    pad_sequences,
+    tcn,
+    transformer,
+)
 from labelwise.models.sklearn import SklearnClassifier
 
 __all__ = [
@@ -37,6 +45,7 @@ __all__ = [
     "NTKLinear",
     "ProbabilisticClassifier",
     "Regressor",
+    "SequenceNetwork",
     "SklearnClassifier",
     "SklearnRegressor",
     "SplitNetwork",
@@ -46,7 +55,12 @@ __all__ = [
     "TorchRegressor",
     "bmdal_mlp",
     "cnn",
+    "gru",
+    "lstm",
     "mlp",
+    "pad_sequences",
     "require",
     "resnet18",
+    "tcn",
+    "transformer",
 ]

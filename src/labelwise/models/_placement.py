@@ -67,11 +67,14 @@ def rng_devices(device: torch.device) -> list[int]:
     return [device.index or 0] if device.type == "cuda" else []
 
 
-def as_float_tensor(X: Any, *, name: str = "X") -> torch.Tensor:
+def as_float_tensor(
+    X: Any, *, name: str = "X", allow_padding: bool = False
+) -> torch.Tensor:
     """``X`` as a float32 tensor ``(n, ...)``; a tensor keeps its device.
 
-    Arrays are validated by ``check_features`` (finite, at least 2-D, non-empty)
-    and wrapped without a copy when already float32.
+    Arrays are validated by ``check_features`` (finite, at least 2-D, non-empty;
+    with ``allow_padding``, NaN-padded sequences pass) and wrapped without a
+    copy when already float32.
     """
     if isinstance(X, torch.Tensor):
         if X.ndim < 2 or X.shape[0] == 0:
@@ -85,7 +88,8 @@ def as_float_tensor(X: Any, *, name: str = "X") -> torch.Tensor:
             )
         return X.detach().to(torch.float32)
     return torch.as_tensor(
-        check_features(X, name=name, ndim_min=2), dtype=torch.float32
+        check_features(X, name=name, ndim_min=2, allow_padding=allow_padding),
+        dtype=torch.float32,
     )
 
 

@@ -13,7 +13,7 @@ import contextlib
 import copy
 import math
 from collections.abc import Callable, Iterator, Sequence
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 import torch
@@ -50,6 +50,11 @@ class SplitNetwork(nn.Module):
         features: Module mapping inputs to embeddings of shape ``(n, d)``.
         head: Linear layer mapping embeddings to logits ``(n, n_classes)``.
     """
+
+    masks_padding: ClassVar[bool] = False
+    """Whether the network masks NaN-padded time steps of variable-length
+    sequences (the sequence networks of `labelwise.models.sequence` do); a
+    `TorchClassifier` refuses NaN inputs for a network that does not."""
 
     def __init__(self, features: nn.Module, head: nn.Linear):
         super().__init__()
@@ -378,7 +383,7 @@ class TorchClassifier:
         Returns:
             ``self``.
         """
-        x = as_float_tensor(X)
+        x = as_float_tensor(X, allow_padding=True)
         yt = torch.as_tensor(np.asarray(y), dtype=torch.long)
         if yt.shape != (x.shape[0],):
             raise InvalidParameterError(
@@ -398,6 +403,8 @@ class TorchClassifier:
         for member in range(self.n_members):
             seed = child_seed(gen)
             net = self._build(tuple(x.shape[1:]), seed)
+            if member == 0:
+                _refuse_padding(net, X, x)
             ema = (
                 copy.deepcopy(net)
                 if member == 0 and self.ema_alpha is not None
@@ -482,14 +489,16 @@ class TorchClassifier:
         self._check_fitted()
         assert self.n_classes_ is not None
         cfg = config or FineTune()
-        xl = as_float_tensor(X_labeled, name="X_labeled").cpu()
+        padded = _masks_padding(self.members_[0])
+        xl = as_float_tensor(X_labeled, name="X_labeled", allow_padding=padded)
+        xl = xl.cpu()
         yl = torch.as_tensor(np.asarray(y_labeled), dtype=torch.long)
         if yl.shape != (xl.shape[0],):
             raise InvalidParameterError(
                 f"y_labeled must have shape ({xl.shape[0]},); got {tuple(yl.shape)}."
             )
         cw = _check_weights(class_weights, self.n_classes_, "class_weights")
-        xu = check_features(X_unlabeled, ndim_min=2)
+        xu = check_features(X_unlabeled, ndim_min=2, allow_padding=padded)
         rows, pseudo = (
             confident_items(self.predict_proba(xu), cfg.threshold)
             if xu.shape[0]
@@ -701,8 +710,12 @@ class TorchClassifier:
             return x.contiguous(memory_format=torch.channels_last)
         return x
 
+    def _input(self, X: Any) -> torch.Tensor:
+        """``X`` as a float32 tensor; NaN padding only for a masking network."""
+        return as_float_tensor(X, allow_padding=_masks_padding(self.members_[0]))
+
     def _forward(self, net: nn.Module, X: Any, what: str) -> np.ndarray:
-        x = as_float_tensor(X)
+        x = self._input(X)
         return torch.cat([o.cpu() for o in self._outputs(net, x, what)]).numpy()
 
     def _forward_tensor(
@@ -760,7 +773,8 @@ class TorchClassifier:
         keep their running statistics, unlike the reference code). With an
         ensemble, each pass uses the first member.
         """
-        x = as_float_tensor(X)
+        self._check_fitted()
+        x = self._input(X)
         return np.stack([s.cpu().numpy() for s in self._mc_samples(x, n_samples, rng)])
 
     def _mc_samples(
@@ -814,7 +828,7 @@ class TorchClassifier:
             A float32 tensor on `device`.
         """
         self._check_fitted()
-        x = as_float_tensor(X)
+        x = self._input(X)
         if what == "embed":
             return self._forward_tensor(self.members_[0], x, "embed")
         if what in ("proba", "proba_members"):
@@ -832,6 +846,18 @@ class TorchClassifier:
             f"what must be 'proba', 'embed', 'proba_samples' or 'proba_members'; "
             f"got {what!r}."
         )
+
+
+def _masks_padding(net: nn.Module) -> bool:
+    return isinstance(net, SplitNetwork) and net.masks_padding
+
+
+def _refuse_padding(net: nn.Module, X: Any, x: torch.Tensor) -> None:
+    """Refuse NaN (padding) in the inputs of a network that does not mask it."""
+    if _masks_padding(net) or isinstance(X, torch.Tensor) or x.ndim > 3:
+        return
+    if bool(torch.isnan(x).any()):
+        check_features(x.numpy(), ndim_min=2)  # raises, with a padding hint
 
 
 class _Data:

@@ -11,6 +11,7 @@ from labelwise.exceptions import InvalidParameterError
 from labelwise.models.pytorch import TorchClassifier, cnn, mlp
 from labelwise.models.regression import SklearnRegressor, TorchRegressor, bmdal_mlp
 from labelwise.models.resnet import resnet18
+from labelwise.models.sequence import SEQUENCE_NETWORKS
 from labelwise.models.sklearn import SklearnClassifier
 
 TORCH_PARAMS: dict[str, type | tuple[type, ...]] = {
@@ -52,9 +53,30 @@ REGRESSOR_PARAMS: dict[str, type | tuple[type, ...]] = {
 }
 """Parameters of ``bmdal-mlp`` (widths ``layers`` x ``hidden``)."""
 
+RNN_PARAMS: dict[str, type | tuple[type, ...]] = {
+    **TORCH_PARAMS,
+    "bidirectional": bool,
+}
+"""Parameters of ``lstm`` and ``gru``: the torch ones and ``bidirectional``."""
+
+TCN_PARAMS: dict[str, type | tuple[type, ...]] = {**TORCH_PARAMS, "kernel": int}
+"""Parameters of ``tcn``: the torch ones (``layers`` = residual blocks) and the
+convolution width ``kernel``."""
+
+TRANSFORMER_PARAMS: dict[str, type | tuple[type, ...]] = {
+    **TORCH_PARAMS,
+    "heads": int,
+}
+"""Parameters of ``transformer``: the torch ones (``hidden`` = model width, a
+multiple of ``heads``) and the number of attention ``heads``."""
+
 MODEL_PARAMS: dict[str, dict[str, type | tuple[type, ...]]] = {
     "mlp": TORCH_PARAMS,
     "cnn": TORCH_PARAMS,
+    "lstm": RNN_PARAMS,
+    "gru": RNN_PARAMS,
+    "tcn": TCN_PARAMS,
+    "transformer": TRANSFORMER_PARAMS,
     "resnet18": RESNET_PARAMS,
     "logreg": {},
     "svm": {},
@@ -103,6 +125,15 @@ RESNET_DEFAULTS: dict[str, Any] = {
 """BADGE's ResNet-18 recipe (Adam, learning rate 1e-3, training until 99 % training
 accuracy), capped at 50 epochs, mini-batches of 128."""
 
+SEQUENCE_DEFAULTS: dict[str, dict[str, Any]] = {
+    "lstm": {**DEFAULTS, "hidden": 64, "bidirectional": False},
+    "gru": {**DEFAULTS, "hidden": 64, "bidirectional": False},
+    "tcn": {**DEFAULTS, "hidden": 64, "layers": 4, "kernel": 3},
+    "transformer": {**DEFAULTS, "hidden": 64, "layers": 2, "heads": 4},
+}
+"""Defaults of the sequence networks (`labelwise.models.sequence`): width 64;
+``tcn`` 4 blocks of width-3 convolutions, ``transformer`` 2 layers of 4 heads."""
+
 
 def available_models() -> list[str]:
     """Model names."""
@@ -133,7 +164,7 @@ def check_model_params(name: str, params: dict[str, Any]) -> dict[str, Any]:
         if name in REGRESSION_MODELS
         else RESNET_DEFAULTS
         if name == "resnet18"
-        else DEFAULTS
+        else SEQUENCE_DEFAULTS.get(name, DEFAULTS)
     )
     return {k: params.get(k, defaults[k]) for k in valid}
 
@@ -153,8 +184,10 @@ def make_model(
 ) -> Any:
     """A fresh, unfitted model by name (classifiers and regressors).
 
-    Classifiers: ``mlp``, ``cnn``, ``resnet18``, ``logreg``, ``svm``; regressors:
-    ``bmdal-mlp``, ``ridge``.
+    Classifiers: ``mlp``, ``cnn``, ``resnet18``, ``logreg``, ``svm`` and the
+    sequence networks ``lstm``, ``gru``, ``tcn``, ``transformer`` (inputs
+    ``(n, T, C)``, NaN-padded when lengths differ); regressors: ``bmdal-mlp``,
+    ``ridge``.
 
     Args:
         name: Model name.
@@ -166,7 +199,10 @@ def make_model(
             ``ema``, ``layers`` (mlp), ``batch`` (torch models only; ``ema`` is
             the EMA alpha, 0 = off; ``batch`` the training mini-batch size).
             ``resnet18`` has no ``hidden``/``layers`` but the recipe options of
-            `RESNET_PARAMS` (defaults `RESNET_DEFAULTS`).
+            `RESNET_PARAMS` (defaults `RESNET_DEFAULTS`). The sequence networks
+            take ``layers``, ``hidden`` and ``dropout`` too, and
+            ``bidirectional`` (lstm, gru), ``kernel`` (tcn) or ``heads``
+            (transformer); defaults `SEQUENCE_DEFAULTS`.
             ``bmdal-mlp``: ``epochs`` (256), ``lr`` (0.375), ``hidden`` (512),
             ``layers`` (2), ``batch`` (256), ``members`` (1).
 
@@ -216,6 +252,8 @@ def make_model(
             augment=p["augment"],
             **common,
         )
+    if name in SEQUENCE_NETWORKS:
+        return TorchClassifier(_sequence_factory(name, p), **common)
     factory = {"mlp": mlp, "cnn": cnn}[name]
     return TorchClassifier(
         functools.partial(
@@ -225,4 +263,21 @@ def make_model(
             **({"layers": p["layers"]} if name == "mlp" else {}),
         ),
         **common,
+    )
+
+
+def _sequence_factory(name: str, p: dict[str, Any]) -> Any:
+    """The network factory of sequence model ``name`` with checked params ``p``."""
+    extra = {
+        "lstm": ("bidirectional", "bidirectional"),
+        "gru": ("bidirectional", "bidirectional"),
+        "tcn": ("kernel", "kernel_size"),
+        "transformer": ("heads", "heads"),
+    }[name]
+    return functools.partial(
+        SEQUENCE_NETWORKS[name],
+        hidden=p["hidden"],
+        layers=p["layers"],
+        dropout=float(p["dropout"]),
+        **{extra[1]: p[extra[0]]},
     )

@@ -108,6 +108,11 @@ class Strategy(ABC):
 
     name: ClassVar[str] = ""
     requires: ClassVar[tuple[type, ...]] = (ProbabilisticClassifier,)
+    accepts_padding: ClassVar[bool] = False
+    """Whether the pool may hold NaN-padded sequences (see
+    `labelwise.models.pad_sequences`). True for strategies that see the inputs
+    only through the model, whose sequence networks mask the padding; False
+    (the default) for those that also compute on the raw inputs."""
 
     def check_model(self, model: Any) -> None:
         """Raise ``UnsupportedModelError`` if ``model`` lacks a needed capability."""
@@ -140,7 +145,7 @@ class Strategy(ABC):
             raise InvalidParameterError(
                 f"state must be a LabelState; got {type(state).__name__}."
             )
-        x = check_features(X, ndim_min=2)
+        x = self._check_pool(X)
         if x.shape[0] != state.n_samples:
             raise InvalidParameterError(
                 f"X has {x.shape[0]} rows but the label state covers "
@@ -166,6 +171,21 @@ class Strategy(ABC):
         idx = np.asarray(sel.indices, dtype=np.int64)
         self._check_result(idx, state, batch)
         return Selection(indices=idx, scores=sel.scores, info=info, details=sel.details)
+
+    def _check_pool(self, X: Any) -> np.ndarray:
+        """The pool, checked; NaN padding only where `accepts_padding`."""
+        if self.accepts_padding:
+            return check_features(X, ndim_min=2, allow_padding=True)
+        try:
+            return check_features(X, ndim_min=2)
+        except InvalidParameterError:
+            check_features(X, ndim_min=2, allow_padding=True)  # not padding: re-raise
+            raise InvalidParameterError(
+                f"Strategy '{self.name or type(self).__name__}' computes on the raw "
+                "inputs and cannot use NaN-padded sequences. Strategies that see "
+                "the pool only through the model accept them (e.g. random, "
+                "entropy, margin, coreset, badge, bait, lhd)."
+            ) from None
 
     def _check_result(self, idx: IndexArray, state: LabelState, batch: int) -> None:
         ok = (

@@ -73,6 +73,7 @@ class Bait(Strategy):
     """
 
     requires = (ProbabilisticClassifier, Embedder)
+    accepts_padding = True
 
     def check_model(self, model: Any) -> None:
         """A classifier needs probabilities and embeddings; a regressor nothing more."""

@@ -43,6 +43,7 @@ class CoreSet(Strategy):
     """
 
     requires = (Embedder,)
+    accepts_padding = True
 
     def __init__(
         self, *, robust: bool = False, n_outliers: int = 0, max_points: int = 600
@@ -99,6 +100,7 @@ class Badge(Strategy):
     """
 
     requires = (ProbabilisticClassifier, Embedder)
+    accepts_padding = True
 
     def __init__(self) -> None:
         pass

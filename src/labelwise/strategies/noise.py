@@ -64,6 +64,7 @@ class LHD(Strategy):
     """
 
     requires = (EMAPair,)
+    accepts_padding = True
 
     def __init__(self) -> None:
         pass

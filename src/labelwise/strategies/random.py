@@ -19,6 +19,7 @@ class RandomSampling(Strategy):
     """
 
     requires = ()
+    accepts_padding = True
 
     def __init__(self) -> None:
         pass

@@ -40,6 +40,8 @@ class TopKStrategy(Strategy):
     scores come back to host memory for the top-k.
     """
 
+    accepts_padding = True
+
     @abstractmethod
     def _scores(
         self, model: Any, X: np.ndarray, rng: np.random.Generator
