@@ -306,3 +306,21 @@ def test_real_registry_fetch_basic_motions(tmp_path):
     assert d.X_test.shape == (shape.n_test, shape.steps, shape.channels)
     assert np.bincount(d.y_train).tolist() == [10, 10, 10, 10]
     assert not np.isnan(d.X_train).any()
+
+
+@pytest.mark.parametrize("net", ["lstm", "tcn", "transformer"])
+def test_loaded_padded_sequences_feed_the_sequence_networks(
+    toy_basic_motions, tmp_path, net
+):
+    """The loader's NaN padding is the padding the sequence networks mask."""
+    from labelwise.models.registry import make_model
+
+    d = ds.load("basic-motions", root=tmp_path / "cache")
+    assert np.isnan(d.X_train).all(axis=2).any()  # one case is padded
+    model = make_model(net, device="cpu", epochs=2, hidden=8)
+    model.fit(d.X_train, d.y_train, n_classes=2, rng=0)
+    proba = model.predict_proba(d.X_train)
+    assert proba.shape == (3, 2) and np.isfinite(proba).all()
+    # the padded case predicts as its unpadded prefix
+    short = d.X_train[1:2, :2]
+    np.testing.assert_allclose(model.predict_proba(short), proba[1:2], atol=1e-5)
