@@ -261,7 +261,8 @@ def run(
     epochs: EpochsOption = None,
     lr: LrOption = None,
     hidden: Annotated[
-        int | None, typer.Option(help="Hidden width (torch; 128, bmdal-mlp 512).")
+        int | None,
+        typer.Option(help="Hidden width (torch 128, sequences 64, bmdal-mlp 512)."),
     ] = None,
     dropout: Annotated[
         float | None, typer.Option(help="Dropout rate (needed by bald).")
@@ -270,7 +271,8 @@ def run(
         int | None, typer.Option(help="Ensemble members (variation-ratio needs >= 2).")
     ] = None,
     layers: Annotated[
-        int | None, typer.Option(help="Hidden layers (mlp 1, bmdal-mlp 2).")
+        int | None,
+        typer.Option(help="Layers (mlp 1, tcn 4, transformer 2, bmdal-mlp 2)."),
     ] = None,
     train_batch: Annotated[
         int | None, typer.Option(help="Training mini-batch (torch; 64, bmdal-mlp 256).")

@@ -21,6 +21,7 @@ import torch
 from labelwise._device import resolve_device
 from labelwise.exceptions import BatchSizeWarning, UnsupportedModelError
 from labelwise.models.base import TensorOutput
+from labelwise.models.sequence import pad_sequences
 from labelwise.pool import LabelState
 from labelwise.strategies.base import SimulationContext, Strategy
 
@@ -228,8 +229,6 @@ def make_sequences(
         `labelwise.models.pad_sequences` (no padding when the lengths are
         equal), ``y`` int64 class indices ``(n_samples,)``.
     """
-    from labelwise.models.sequence import pad_sequences
-
     rng = np.random.default_rng(seed)
     y = rng.integers(n_classes, size=n_samples)
     lengths = rng.integers(length[0], length[1] + 1, size=n_samples)

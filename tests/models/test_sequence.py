@@ -17,6 +17,7 @@ from labelwise.bench import parse_grid
 from labelwise.cli import app
 from labelwise.loop import ActiveLearner
 from labelwise.models import (
+    FineTune,
     SequenceNetwork,
     TabularAugment,
     TorchClassifier,
@@ -82,7 +83,8 @@ def test_pad_sequences_pads_after_the_real_steps():
         ([np.array([[1.0, np.nan]])], "NaN marks padding only"),
         ([np.array([[1.0, np.inf]])], "NaN or infinite"),
         ([np.zeros((2, 2, 2))], r"shape \(T, C\) or \(T,\); got shape \(2, 2, 2\)"),
-        ([np.array(["a", "b"])], "must be numeric"),
+        ([np.array(["a", "b"])], "must hold real numbers"),
+        ([np.array([1j, 2.0])], "must hold real numbers; got dtype complex"),
     ],
 )
 def test_pad_sequences_errors(seqs, match):
@@ -314,6 +316,16 @@ def test_augmentation_keeps_padding():
     assert np.isfinite(clf.predict_proba(DATA[0])).all()
 
 
+def test_finetune_on_padded_sequences_with_augmentation():
+    x, y = DATA
+    clf = TorchClassifier(NETS["tcn"], max_epochs=1, device="cpu")
+    clf.fit(x[:8], y[:8], n_classes=3, rng=0)
+    cfg = FineTune(threshold=0.0, min_size=1, max_epochs=1, augment=True)
+    res = clf.finetune(x[:8], y[:8], x[8:], config=cfg, rng=0)
+    assert not res.skipped and res.n_pseudo == 40
+    assert np.isfinite(clf.predict_proba(x)).all()
+
+
 def test_pickled_sequence_classifier_predicts_the_same():
     clf = _fitted("transformer")
     loaded = pickle.loads(pickle.dumps(clf))
@@ -392,3 +404,75 @@ def test_cli_runs_a_sequence_model(tmp_path):
     assert "| digits | gru | margin |" in res.output
     res = CliRunner().invoke(app, [*args[:4], "mlp", *args[5:]])
     assert res.exit_code == 2 and "takes no option(s) bidirectional" in res.output
+
+
+def test_labeling_app_accepts_sequence_models(tmp_path, blobs_writer):
+    from labelwise.app import init_project
+
+    blobs_writer(tmp_path / "pool.csv")
+    cfg = init_project(
+        tmp_path / "proj",
+        table=tmp_path / "pool.csv",
+        classes=["neg", "pos"],
+        model="tcn",
+        model_params={"hidden": 8, "kernel": 2},
+    )
+    assert cfg.model == "tcn" and cfg.model_params["kernel"] == 2
+    with pytest.raises(InvalidParameterError, match="Unknown parameter 'kernel'"):
+        init_project(
+            tmp_path / "proj2",
+            table=tmp_path / "pool.csv",
+            classes=["neg", "pos"],
+            model="lstm",
+            model_params={"kernel": 2},
+        )
+
+
+# ------------------------------------------------------------ devices
+@pytest.mark.parametrize("name", ["lstm-bi", "gru", "tcn", "transformer"])
+def test_sequence_models_on_a_device(device, name):
+    x, y = DATA
+    clf = TorchClassifier(NETS[name], max_epochs=2, device=device)
+    clf.fit(x[:32], y[:32], n_classes=3, rng=0)
+    h = clf.tensor_outputs(x, "embed")
+    assert h.device.type == device and h.shape == (48, DIMS[name])
+    lengths = (~check_padding(x)).sum(1)
+    i = int(np.argmin(lengths))
+    np.testing.assert_allclose(
+        clf.predict_proba(x[i : i + 1, : lengths[i]]),
+        clf.predict_proba(x[i : i + 1]),
+        atol=1e-5 if device == "cpu" else 1e-4,
+    )
+    state = LabelState(48, classes=["a", "b", "c"])
+    state.teach(np.arange(8), y[:8], round=0)
+    for strategy in ("coreset", "badge"):
+        sel = get_strategy(strategy).select(clf, x, state, 4, rng=0)
+        assert np.unique(sel.indices).size == 4
+
+
+@pytest.mark.gpu
+@pytest.mark.parametrize("name", NETS)
+def test_cuda_sequence_training_matches_cpu_closely(name):
+    x, y = DATA
+    fits = [
+        TorchClassifier(NETS[name], max_epochs=3, device=d).fit(
+            x, y, n_classes=3, rng=0
+        )
+        for d in ("cpu", "cuda")
+    ]
+    np.testing.assert_allclose(
+        fits[1].predict_proba(x), fits[0].predict_proba(x), atol=1e-3
+    )
+
+
+@pytest.mark.gpu
+@pytest.mark.parametrize("name", ["lstm", "tcn", "transformer"])
+def test_cuda_bf16_sequence_models_output_float32(name):
+    x, y = DATA
+    clf = TorchClassifier(NETS[name], max_epochs=2, device="cuda", precision="bf16")
+    clf.fit(x, y, n_classes=3, rng=0)
+    p = clf.tensor_outputs(x, "proba")
+    assert p.dtype == torch.float32 and p.device.type == "cuda"
+    assert torch.isfinite(p).all()
+    loaded = pickle.loads(pickle.dumps(clf))  # a CUDA-trained model loads on the CPU
+    assert np.isfinite(loaded.predict_proba(x)).all()

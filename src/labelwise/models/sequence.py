@@ -93,9 +93,13 @@ def pad_sequences(seqs: Sequence[Any]) -> np.ndarray:
 def _one_sequence(seq: Any, i: int) -> np.ndarray:
     """Sequence ``i`` as a finite float32 array ``(T, C)``."""
     arr = np.asarray(seq)
-    if arr.dtype == object or not np.issubdtype(arr.dtype, np.number):
+    if (
+        arr.dtype == object
+        or not np.issubdtype(arr.dtype, np.number)
+        or np.issubdtype(arr.dtype, np.complexfloating)
+    ):
         raise InvalidParameterError(
-            f"Sequence {i} must be numeric; got dtype {arr.dtype}."
+            f"Sequence {i} must hold real numbers; got dtype {arr.dtype}."
         )
     if arr.ndim == 1:
         arr = arr[:, None]
