@@ -4,7 +4,8 @@ Sequences are arrays ``(n, T, C)`` (items, time steps, channels), float32.
 Variable-length sets are padded at the end with NaN: a step whose channels are
 all NaN is padding, the convention of the sequence networks. A missing value
 (``?`` in a ``.ts`` file) is NaN too, so a step missing in every channel reads
-as padding.
+as padding; impute missing values before training (the sequence networks refuse
+a real step with some NaN channels). The shipped sets have none.
 
 The ``.ts`` format is the one of the UCR/UEA time series classification
 archive (Dau et al., IEEE/CAA JAS 2019; Bagnall et al., arXiv:1811.00075,
