@@ -83,6 +83,7 @@ def datasets(
         available_datasets,
         cache_dir,
         check_name,
+        describe,
         fetch_raw,
         is_text,
     )
@@ -107,7 +108,7 @@ def datasets(
             state = "cached" if (root / name / "raw.npz").exists() else "not fetched"
             if name == SHIFTED:
                 state = "generated on load"
-            typer.echo(f"{name}\t{state}")
+            typer.echo(f"{name}\t{state}\t{describe(name)}")
         typer.echo(f"(cache: {root}; fetch with: labelwise datasets --fetch NAME)")
         typer.echo(
             "Wrappers: CLASSIFICATION:noisy-blank|noisy-diverse|noisy-class[:SHARE]; "

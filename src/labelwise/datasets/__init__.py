@@ -27,6 +27,13 @@ reuters-   Debian ``weka`` 3.6.14-3 (``ReutersGrain-*.arff``:       1 554 / 604
 grain      the same stories, 1 = about grain)                       (Weka's)
 ========== ======================================================== ===============
 
+Time series (`labelwise.datasets.timeseries`) come as sequences ``(n, T, C)``
+float32, standardised per channel, variable lengths NaN-padded at the end:
+``basic-motions``, ``japanese-vowels``, ``italy-power-demand``, ``gun-point``
+and ``arrow-head`` (the UCR/UEA archive's own splits, from the ``aeon`` wheel
+or ``sktime``'s) and ``watch-exercises`` (seglearn's smartwatch recordings in
+2-second windows, split by participant). ``describe(name)`` gives the sizes.
+
 Images are returned as ``(n, 1, 28, 28)`` float32, scaled to [0, 1] and then
 standardised with the training set's global mean and standard deviation; tabular
 features are standardised per column with training statistics; texts become
@@ -42,21 +49,28 @@ from labelwise.datasets.parsers import waveform as waveform
 from labelwise.datasets.registry import (
     available_datasets,
     check_name,
+    describe,
     is_regression,
     is_text,
 )
+from labelwise.datasets.timeseries import TsData, parse_ts, read_ts, sliding_windows
 
 __all__ = [
     "NOISE_KINDS",
     "Dataset",
+    "TsData",
     "available_datasets",
     "cache_dir",
     "check_name",
     "content_hash",
+    "describe",
     "fetch_raw",
     "is_regression",
     "is_text",
     "load",
+    "parse_ts",
     "prefetch",
     "read_arff",
+    "read_ts",
+    "sliding_windows",
 ]

@@ -36,7 +36,9 @@ class Dataset:
 
     Attributes:
         name: Registry name.
-        X_train: Training inputs ``(n_train, ...)`` (float32, standardised).
+        X_train: Training inputs ``(n_train, ...)`` (float32, standardised):
+            images ``(n, 1, 28, 28)``, tables ``(n, d)``, sequences
+            ``(n, T, C)`` (NaN-padded when lengths differ).
         y_train: Training labels ``(n_train,)``, class indices.
         X_test: Test inputs ``(n_test, ...)``.
         y_test: Test labels ``(n_test,)``.
@@ -256,6 +258,27 @@ def _subsample(n: int, size: int | None) -> np.ndarray:
     return np.sort(np.random.default_rng(0).choice(n, size=size, replace=False))
 
 
+def _standardiser(
+    spec: _Spec, xtr: np.ndarray
+) -> tuple[tuple[int, ...], Any, Any, Any]:
+    """``(shape, scale, mean, std)`` from the full clean training inputs.
+
+    Images: one global mean and deviation after scaling to [0, 1]; sequences
+    ``(n, T, C)``: per channel over items and steps, ignoring NaN (padding and
+    missing values stay NaN); tables: per column.
+    """
+    if spec.image:
+        ftr = xtr.astype(np.float32) / 255.0
+        return (1, 28, 28), 255.0, float(ftr.mean()), float(ftr.std())
+    ftr = xtr.astype(np.float32)
+    if spec.sequence is not None:
+        mean, std = np.nanmean(ftr, axis=(0, 1)), np.nanstd(ftr, axis=(0, 1))
+    else:
+        mean, std = ftr.mean(0), ftr.std(0)
+    std[~(std > 0)] = 1.0
+    return tuple(xtr.shape[1:]), 1.0, mean, std
+
+
 def _load_classification(
     name: str,
     spec: _Spec,
@@ -266,22 +289,11 @@ def _load_classification(
 ) -> Dataset:
     """Subsample, add the noise wrapper's items, and standardise a classification set.
 
-    Standardisation uses the full clean training set's statistics (images: one
-    global mean and deviation after scaling to [0, 1]; tables: per column).
+    Standardisation uses the full clean training set's statistics (see
+    `_standardiser`).
     """
     xtr, ytr, xte, yte = raw
-    if spec.image:
-        shape: tuple[int, ...] = (1, 28, 28)
-        ftr = xtr.astype(np.float32) / 255.0
-        mean, std = float(ftr.mean()), float(ftr.std())
-        scale: Any = 255.0
-    else:
-        shape = tuple(xtr.shape[1:])
-        ftr = xtr.astype(np.float32)
-        mean = ftr.mean(0)
-        std = ftr.std(0)
-        std[std == 0] = 1.0
-        scale = 1.0
+    shape, scale, mean, std = _standardiser(spec, xtr)
     noisy = spec.noisy(len(ytr)) if spec.noisy is not None else None
     keep = _subsample(len(ytr), pool_size)
     keep_test = _subsample(len(yte), test_size)
@@ -405,15 +417,11 @@ def load(
         return _load_regression(
             name, xtr, ytr, xte, yte, pool_size, test_size, aux=aux[1]
         )
-    base, noise = parse_name(name)
+    base = check_name(name)
+    noise = parse_name(name)[1]
     spec = _spec(base)
-    if spec.text:
-        check_name(name)  # refuses the noise wrappers
+    if spec.text:  # check_name above refused the noise wrappers
         return _load_text(name, spec, fetch_raw(base, root=root), pool_size, test_size)
-    if spec.regression and noise is not None:
-        raise InvalidParameterError(
-            f"{base} is a regression dataset; the noise benchmarks need classes."
-        )
     xtr, ytr, xte, yte = fetch_raw(base, root=root)
     if spec.regression:
         return _load_regression(name, xtr, ytr, xte, yte, pool_size, test_size)

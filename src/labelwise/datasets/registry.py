@@ -42,6 +42,7 @@ from labelwise.datasets.parsers import (
 )
 from labelwise.datasets.shifted import NAME as SHIFTED
 from labelwise.datasets.shifted import parse_shifted
+from labelwise.datasets.timeseries import parse_ts_pair, parse_watch
 from labelwise.exceptions import InvalidParameterError
 
 _FMNIST_DIR = "./usr/share/datasets/fashion-mnist/"
@@ -71,6 +72,63 @@ _WEKA = DebSource(
 """Weka's examples (GPL-2+): Reuters-21578 ModApte texts labeled for one topic."""
 
 
+_UCR_WHEELS = (
+    (
+        "aeon",
+        "1.6.0",
+        "d05227086706f80111ac5fee8de4d5d3115bb3bcfd1c786c8629393055816409",
+    ),
+    (
+        "sktime",
+        "1.2.0",
+        "dbffc6731d2d683b668dceb5e2bbc5804bebc8446b4c580803a281684d90e4ae",
+    ),
+)
+
+
+def _ucr(problem: str) -> tuple[Source, ...]:
+    """A UCR/UEA problem's ``.ts`` files in the aeon wheel (sktime's as fallback)."""
+    return tuple(
+        PypiSource(
+            package,
+            version,
+            sha,
+            tuple(
+                f"{package}/datasets/data/{problem}/{problem}_{part}.ts"
+                for part in ("TRAIN", "TEST")
+            ),
+        )
+        for package, version, sha in _UCR_WHEELS
+    )
+
+
+@dataclass(frozen=True)
+class SequenceShape:
+    """Sizes of a sequence dataset, ``(n, T, C)`` per part.
+
+    Attributes:
+        n_train: Training sequences.
+        n_test: Test sequences.
+        steps: Time steps ``T`` (the longest case; shorter ones NaN-padded).
+        channels: Channels ``C``.
+        variable: Whether lengths vary (NaN padding).
+    """
+
+    n_train: int
+    n_test: int
+    steps: int
+    channels: int
+    variable: bool = False
+
+    def describe(self) -> str:
+        """E.g. ``train (40, 100, 6), test (40, 100, 6)``."""
+        t = f"<={self.steps}" if self.variable else str(self.steps)
+        return (
+            f"train ({self.n_train}, {t}, {self.channels}), "
+            f"test ({self.n_test}, {t}, {self.channels})"
+        )
+
+
 @dataclass(frozen=True)
 class _Spec:
     sources: tuple[Source, ...]
@@ -82,6 +140,7 @@ class _Spec:
     noisy: Callable[[int], np.ndarray] | None = None  # n_train -> noisy mask
     regression: bool = False
     text: bool = False  # X holds texts packed by parsers.pack_texts
+    sequence: SequenceShape | None = None  # sequences (n, T, C), NaN-padded
 
 
 _SPECS: dict[str, _Spec] = {
@@ -258,6 +317,61 @@ _SPECS: dict[str, _Spec] = {
         ("ReutersGrain-train.arff", "ReutersGrain-test.arff"),
         text=True,
     ),
+    "basic-motions": _Spec(
+        _ucr("BasicMotions"),
+        parse_ts_pair,
+        "43c9ad748a6672c3a9c63ea273e1c01482d165eada4250475fd5aa74333f8a98",
+        ("Standing", "Running", "Walking", "Badminton"),
+        False,
+        sequence=SequenceShape(40, 40, 100, 6),
+    ),
+    "japanese-vowels": _Spec(
+        _ucr("JapaneseVowels"),
+        parse_ts_pair,
+        "459292fa964db4f39cb767831e38efc15f0c6054df70db8f30b4cc885bbc17b7",
+        tuple(f"speaker {i}" for i in range(1, 10)),
+        False,
+        sequence=SequenceShape(270, 370, 29, 12, variable=True),
+    ),
+    "italy-power-demand": _Spec(
+        _ucr("ItalyPowerDemand"),
+        parse_ts_pair,
+        "32a2a350216cf13d6c0418e6ee0b1fd21822e9be7321fb8a5351cc946c657cfa",
+        ("1", "2"),
+        False,
+        sequence=SequenceShape(67, 1029, 24, 1),
+    ),
+    "gun-point": _Spec(
+        _ucr("GunPoint"),
+        parse_ts_pair,
+        "c95454759f388cd567b6c1ecd68282700edd359ca6efd4db1093ae9096135a40",
+        ("Gun-Draw", "Point"),
+        False,
+        sequence=SequenceShape(50, 150, 150, 1),
+    ),
+    "arrow-head": _Spec(
+        _ucr("ArrowHead"),
+        parse_ts_pair,
+        "c7c8dd23a5ec2aa20672fefae28715e49924e84436e8acda60c84ba0dcaa53a1",
+        ("0", "1", "2"),
+        False,
+        sequence=SequenceShape(36, 175, 251, 1),
+    ),
+    "watch-exercises": _Spec(
+        (
+            PypiSource(
+                "seglearn",
+                "1.2.5",
+                "ec6b952c85c9627050102854b372d85951563d3b990df677d7c55547e87413dd",
+                ("seglearn/data/watch_dataset.npy",),
+            ),
+        ),
+        parse_watch,
+        "fb4ba6e47391d8f3d7dc77fab76ccd3a57eb5cb448b0a4bcf73e8b3a7b275ce1",
+        ("PEN", "ABD", "FEL", "IR", "ER", "TRAP", "ROW"),
+        False,
+        sequence=SequenceShape(3675, 1002, 100, 6),
+    ),
 }
 
 
@@ -318,6 +432,7 @@ def check_name(name: str) -> str:
                 "need classes."
             )
         _no_text_wrapper(setting[0], "imbalance settings")
+        _refuse_sequence(setting[0], name)
         return setting[0]
     base, noise = parse_name(name)
     if noise is not None:
@@ -326,6 +441,8 @@ def check_name(name: str) -> str:
         raise InvalidParameterError(
             f"{base} is a regression dataset; the noise benchmarks need classes."
         )
+    if noise is not None:
+        _refuse_sequence(base, name)
     return base
 
 
@@ -335,3 +452,39 @@ def _no_text_wrapper(base: str, what: str) -> None:
             f"{base} is a text dataset; the {what} work on numeric features only. "
             f"Load {base} itself."
         )
+
+
+def _refuse_sequence(base: str, name: str) -> None:
+    if _spec(base).sequence is not None:
+        raise InvalidParameterError(
+            f"Dataset name {name!r}: {base} holds sequences; the noise and "
+            f"imbalance wrappers are defined for images and tables only. Use "
+            f"'{base}' alone."
+        )
+
+
+def describe(name: str) -> str:
+    """One line on a registered dataset: its sizes (sequences) and classes.
+
+    Examples:
+        >>> describe("basic-motions")
+        'sequences (n, T, C): train (40, 100, 6), test (40, 100, 6); 4 classes: Standing, Running, Walking, Badminton'
+        >>> describe("digits")
+        '10 classes'
+        >>> describe("reuters-corn")
+        'texts; 2 classes: other, corn'
+    """  # noqa: E501
+    if name == SHIFTED:
+        return "regression (generated)"
+    spec = _spec(name)
+    if spec.regression:
+        return "regression"
+    what = f"{len(spec.classes)} classes"
+    if spec.text:
+        return f"texts; {what}: {', '.join(spec.classes)}"
+    if spec.sequence is None:
+        return what
+    return (
+        f"sequences (n, T, C): {spec.sequence.describe()}; {what}: "
+        f"{', '.join(spec.classes)}"
+    )
