@@ -146,6 +146,12 @@ def test_sigkill_then_resume(tmp_path):
     _check_complete(out, load_grid(config))
 
 
+def toml_seeds(path):
+    import tomllib
+
+    return tomllib.loads(path.read_text())["settings"]["seeds"]
+
+
 def test_cli_quick_grid_end_to_end(tmp_path):
     """CI exercises the shipped quick grid through the command line, report included."""
     res = CliRunner().invoke(
@@ -170,6 +176,12 @@ def test_cli_quick_grid_end_to_end(tmp_path):
     ):
         assert section in html
     assert html.count("data:image/png;base64,") >= 4
+    from scipy import stats
+
+    seeds = min(int(toml_seeds(ROOT / "benchmarks/configs/quick.toml")), 5)
+    assert (
+        f"|t| &gt; {stats.t.ppf(0.975, seeds - 1):.3f} for these {seeds} seeds" in html
+    )
     for png in ("curves_accuracy.png", "penalty_matrix.png", "timings.png"):
         assert (tmp_path / png).read_bytes()[:4] == b"\x89PNG"
     res = CliRunner().invoke(

@@ -341,11 +341,19 @@ def _ranks_section(df: pd.DataFrame, main: str) -> list[str]:
 
 def _penalty_section(df: pd.DataFrame, runs: pd.DataFrame, folder: Path) -> list[str]:
     """The pairwise penalty matrix of accuracy (plot and table)."""
+    from scipy import stats
+
     strategies, pen, n_exp = penalty_matrix(df, runs, "accuracy")
+    seeds = min(int(df["seed"].nunique()), 5)  # penalty_matrix's max_seeds
+    threshold = (
+        f"|t| &gt; {stats.t.ppf(0.975, seeds - 1):.3f} for these {seeds} seeds"
+        if seeds >= 2
+        else "at the 95% level"
+    )
     parts = [
         "<h2>Pairwise penalty matrix</h2><p>BADGE/BAIT protocol: at checkpoint "
         "budgets n₀ + 2^k·B (until random reaches 99% of its final accuracy), a "
-        "paired two-sided t-test over seeds (|t| &gt; 2.776 for 5 seeds); each win "
+        f"paired two-sided t-test over seeds ({threshold}); each win "
         "of the row over the column adds 1/z, z = checkpoints of the experiment."
         "</p>"
     ]
