@@ -13,6 +13,15 @@ from labelwise.models.base import (
     TensorOutputs,
     require,
 )
+from labelwise.models.embedding import (
+    EmbeddingClassifier,
+    EmbeddingRegressor,
+    Standardize,
+    check_embeddings,
+    embedding_head,
+    embedding_regression_head,
+    load_embeddings,
+)
 from labelwise.models.finetune import FineTune, FineTuneResult
 from labelwise.models.pytorch import SplitNetwork, TorchClassifier, cnn, mlp
 from labelwise.models.regression import (
@@ -27,6 +36,8 @@ from labelwise.models.sklearn import SklearnClassifier
 __all__ = [
     "EMAPair",
     "Embedder",
+    "EmbeddingClassifier",
+    "EmbeddingRegressor",
     "Ensemble",
     "FineTunable",
     "FineTune",
@@ -40,12 +51,17 @@ __all__ = [
     "SklearnClassifier",
     "SklearnRegressor",
     "SplitNetwork",
+    "Standardize",
     "TabularAugment",
     "TensorOutputs",
     "TorchClassifier",
     "TorchRegressor",
     "bmdal_mlp",
+    "check_embeddings",
     "cnn",
+    "embedding_head",
+    "embedding_regression_head",
+    "load_embeddings",
     "mlp",
     "require",
     "resnet18",
