@@ -545,7 +545,11 @@ def label_init(
         str | None, typer.Option(help="Strategy (entropy; lcmd for numeric).")
     ] = None,
     model: Annotated[
-        str | None, typer.Option(help="Model (mlp; bmdal-mlp for numeric).")
+        str | None,
+        typer.Option(
+            help="Model (mlp; bmdal-mlp for numeric; embedding-head or "
+            "embedding-regressor with --embeddings)."
+        ),
     ] = None,
     batch_size: Annotated[int, typer.Option(help="Items per batch.")] = 10,
     budget: Annotated[int | None, typer.Option(help="Label budget.")] = None,
@@ -569,6 +573,22 @@ def label_init(
             "drop (leave those rows out) or mean (fill with the column mean)."
         ),
     ] = "refuse",
+    embeddings: Annotated[
+        Path | None,
+        typer.Option(
+            help="Precomputed embeddings (.npy or .parquet), one row per item in "
+            "the items' order: the model learns from them; the page still shows "
+            "the items."
+        ),
+    ] = None,
+    embedding_column: Annotated[
+        str | None,
+        typer.Option(help="--embeddings .parquet: the list column to read."),
+    ] = None,
+    holdout_embeddings: Annotated[
+        Path | None,
+        typer.Option(help="With --embeddings: the hold-out items' embeddings."),
+    ] = None,
 ) -> None:
     """Create a labeling project from images, a table or a dataset."""
     from labelwise.app import init_project
@@ -592,6 +612,9 @@ def label_init(
             pool_size=pool_size,
             seed=seed,
             missing=missing,
+            embeddings=embeddings,
+            embedding_column=embedding_column,
+            holdout_embeddings=holdout_embeddings,
         )
     except LabelwiseError as exc:
         _fail(exc)
@@ -600,6 +623,8 @@ def label_init(
         f"project {directory}: {cfg.kind} {cfg.source} ({what}); strategy "
         f"{cfg.strategy}, model {cfg.model}, batches of {cfg.batch_size}"
     )
+    if cfg.embeddings is not None:
+        typer.echo(f"the model learns from the embeddings in {cfg.embeddings}")
     typer.echo(f"serve it with: labelwise label serve {directory}")
 
 
