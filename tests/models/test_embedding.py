@@ -1,13 +1,14 @@
 """EmbeddingClassifier / EmbeddingRegressor: the heads on precomputed embeddings."""
 
 import pickle
+import warnings
 
 import numpy as np
 import pytest
 import torch
 from scipy.optimize import minimize
 
-from labelwise import InvalidParameterError, LabelState, get_strategy
+from labelwise import InvalidParameterError, LabelState, LabelwiseWarning, get_strategy
 from labelwise.exceptions import UnsupportedModelError
 from labelwise.models import (
     EmbeddingClassifier,
@@ -220,3 +221,43 @@ def test_on_a_device_agrees_with_the_cpu(device):
     np.testing.assert_allclose(loaded.embed(x), clf.embed(x), atol=1e-5)
     reg = EmbeddingRegressor(device=device, max_epochs=3).fit(x, x[:, 0], rng=0)
     assert reg.grad_feature_tensor(x).device.type == device
+
+
+def test_the_guide_example_runs_as_written(tmp_path, monkeypatch):
+    import re
+    from pathlib import Path
+
+    page = Path(__file__).resolve().parents[2] / "docs" / "guide" / "embeddings.md"
+    code = re.findall(r"```python\n(.*?)```", page.read_text(), flags=re.S)[0]
+    lines = [
+        ln for ln in code.splitlines() if ln and not ln.startswith(("import", "from"))
+    ]
+    assert len(lines) <= 5  # five lines from np.load to a selected batch
+    x, _ = _emb(n=60, d=8, k=2)
+    monkeypatch.chdir(tmp_path)
+    np.save("emb.npy", x)
+    scope: dict = {}
+    exec(compile(code, str(page), "exec"), scope)
+    batch = scope["batch"].indices
+    assert len(set(batch.tolist())) == 10 and not set(batch.tolist()) & {0, 1, 2, 3}
+
+
+@pytest.mark.parametrize(
+    ("name", "kw"),
+    [
+        ("lhd", {"ema_alpha": 0.9, "hidden": 8}),  # a linear head has no
+        # hidden state for the EMA to differ in: LHD needs hidden > 0
+        ("bald", {"dropout": 0.3}),
+        ("variation-ratio", {"n_members": 2}),
+    ],
+)
+def test_the_other_capabilities_serve_their_strategies(name, kw):
+    x, y = _emb(n=60)
+    state = LabelState(60, classes=["a", "b", "c"])
+    state.teach(np.arange(9), y[:9], round=0)
+    clf = EmbeddingClassifier(max_epochs=10, device="cpu", **kw)
+    clf.fit(x[:9], y[:9], n_classes=3, rng=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", LabelwiseWarning)  # no degenerate fallback
+        sel = get_strategy(name).select(clf, x, state, 4, rng=0)
+    assert len(set(sel.indices.tolist())) == 4 and np.all(sel.indices >= 9)
