@@ -118,7 +118,8 @@ DatasetOption = Annotated[
 ModelOption = Annotated[
     str,
     typer.Option(
-        help="mlp, cnn, resnet18, logreg or svm; bmdal-mlp or ridge for regression."
+        help="mlp, cnn, resnet18, logreg, svm or embedding-head; bmdal-mlp, ridge or "
+        "embedding-regressor for regression."
     ),
 ]
 EpochsOption = Annotated[
