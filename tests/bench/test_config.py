@@ -91,12 +91,12 @@ def test_expands_the_grid():
         (
             _with(models=["ridge"]),
             "dataset 'digits' is a classification task but model 'ridge' is not; "
-            "classification models: cnn, logreg, mlp, resnet18, svm",
+            "classification models: cnn, embedding-head, logreg, mlp, resnet18, svm",
         ),
         (
             _with(datasets=["friedman1"]),
             "'friedman1' is a regression task but model 'logreg' is not; regression "
-            "models: bmdal-mlp, ridge",
+            "models: bmdal-mlp, embedding-regressor, ridge",
         ),
         (_with(strategies=[]), "'strategies' must be a non-empty list"),
         (_with(strategies=["random", "random"]), "same entry twice"),
