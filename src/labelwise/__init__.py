@@ -16,7 +16,13 @@ from labelwise.exceptions import (
     UnsupportedModelError,
 )
 from labelwise.loop import ActiveLearner, ResultStore, RunConfig, run_simulation
-from labelwise.models import SklearnClassifier, TorchClassifier, cnn, mlp
+from labelwise.models import (
+    EmbeddingClassifier,
+    SklearnClassifier,
+    TorchClassifier,
+    cnn,
+    mlp,
+)
 from labelwise.pool import LabelState
 from labelwise.strategies import Selection, Strategy, available_strategies, get_strategy
 
@@ -25,6 +31,7 @@ __version__ = "0.1.0"
 __all__ = [
     "ActiveLearner",
     "BatchSizeWarning",
+    "EmbeddingClassifier",
     "FallbackWarning",
     "InvalidParameterError",
     "LabelState",

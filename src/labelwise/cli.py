@@ -128,8 +128,9 @@ DatasetOption = Annotated[
 ModelOption = Annotated[
     str,
     typer.Option(
-        help="mlp, cnn, resnet18, logreg or svm; lstm, gru, tcn or transformer "
-        "for sequences (n, T, C); bmdal-mlp or ridge for regression."
+        help="mlp, cnn, resnet18, logreg, svm or embedding-head; lstm, gru, tcn or "
+        "transformer for sequences (n, T, C); bmdal-mlp, ridge or "
+        "embedding-regressor for regression."
     ),
 ]
 EpochsOption = Annotated[
@@ -568,7 +569,11 @@ def label_init(
         str | None, typer.Option(help="Strategy (entropy; lcmd for numeric).")
     ] = None,
     model: Annotated[
-        str | None, typer.Option(help="Model (mlp; bmdal-mlp for numeric).")
+        str | None,
+        typer.Option(
+            help="Model (mlp; bmdal-mlp for numeric; embedding-head or "
+            "embedding-regressor with --embeddings)."
+        ),
     ] = None,
     batch_size: Annotated[int, typer.Option(help="Items per batch.")] = 10,
     budget: Annotated[int | None, typer.Option(help="Label budget.")] = None,
@@ -617,6 +622,22 @@ def label_init(
         int | None,
         typer.Option(help="--texts: reduce to this many columns (truncated SVD)."),
     ] = None,
+    embeddings: Annotated[
+        Path | None,
+        typer.Option(
+            help="Precomputed embeddings (.npy or .parquet), one row per item in "
+            "the items' order: the model learns from them; the page still shows "
+            "the items."
+        ),
+    ] = None,
+    embedding_column: Annotated[
+        str | None,
+        typer.Option(help="--embeddings .parquet: the list column to read."),
+    ] = None,
+    holdout_embeddings: Annotated[
+        Path | None,
+        typer.Option(help="With --embeddings: the hold-out items' embeddings."),
+    ] = None,
 ) -> None:
     """Create a labeling project from images, a table, texts or a dataset."""
     from labelwise.app import init_project
@@ -644,6 +665,9 @@ def label_init(
             **text_options,
             text_column=text_column,
             label_column=label_column,
+            embeddings=embeddings,
+            embedding_column=embedding_column,
+            holdout_embeddings=holdout_embeddings,
         )
     except LabelwiseError as exc:
         _fail(exc)
@@ -652,6 +676,8 @@ def label_init(
         f"project {directory}: {cfg.kind} {cfg.source} ({what}); strategy "
         f"{cfg.strategy}, model {cfg.model}, batches of {cfg.batch_size}"
     )
+    if cfg.embeddings is not None:
+        typer.echo(f"the model learns from the embeddings in {cfg.embeddings}")
     typer.echo(f"serve it with: labelwise label serve {directory}")
 
 

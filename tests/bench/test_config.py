@@ -91,13 +91,13 @@ def test_expands_the_grid():
         (
             _with(models=["ridge"]),
             "dataset 'digits' is a classification task but model 'ridge' is not; "
-            "classification models: cnn, gru, logreg, lstm, mlp, resnet18, svm, tcn, "
-            "transformer",
+            "classification models: cnn, embedding-head, gru, logreg, lstm, mlp, "
+            "resnet18, svm, tcn, transformer",
         ),
         (
             _with(datasets=["friedman1"]),
             "'friedman1' is a regression task but model 'logreg' is not; regression "
-            "models: bmdal-mlp, ridge",
+            "models: bmdal-mlp, embedding-regressor, ridge",
         ),
         (_with(strategies=[]), "'strategies' must be a non-empty list"),
         (_with(strategies=["random", "random"]), "same entry twice"),

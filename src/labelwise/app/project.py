@@ -4,7 +4,9 @@
 
     DIR/project.json     settings (source, classes or numeric target, strategy,
                          model, batch size, budget, retrain cadence, seed)
-    DIR/features.npy     what the model sees, one row per item
+    DIR/features.npy     what the model sees, one row per item (with
+                         --embeddings: what the page draws dataset images from)
+    DIR/embeddings.npy   --embeddings only: what the model sees instead
     DIR/items.json       how the page shows each item (image file, table row)
     DIR/hidden.npy       --dataset only: the true labels, used for scoring
     DIR/vectorizer.pkl   --texts only: the fitted TextVectorizer (with model.pkl
@@ -22,18 +24,24 @@ filled ``--label-column`` cell are labeled at once; see
 `labelwise.app.texts`), or a registered dataset (a demo: its labels stay hidden
 from the person; flat features of a known image shape are drawn as images,
 text datasets as texts, others shown as a row).
+
+Precomputed embeddings (``--embeddings FILE.npy|.parquet``) work with every
+source: after the source is read, its rows (one per item, in the items' order)
+become the model's input; the page still shows the images or rows. The hold-out
+then needs ``--holdout-embeddings`` (one row per hold-out item), or it is left out.
 """
 
 from __future__ import annotations
 
 import json
+import warnings
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from labelwise.exceptions import InvalidParameterError
+from labelwise.exceptions import InvalidParameterError, LabelwiseWarning
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif")
 IMAGE_SIDE = 32
@@ -59,6 +67,8 @@ class ProjectConfig:
         rmse_change: Regression: stop when the hold-out RMSE changes less.
         seed: Seed of the first batch, training and selection.
         display_columns: Table columns shown on the page.
+        embeddings: The embedding file the model learns from (copied to
+            ``embeddings.npy``); ``None``: the source's features.
     """
 
     kind: str
@@ -74,6 +84,7 @@ class ProjectConfig:
     rmse_change: float | None = None
     seed: int = 0
     display_columns: list[str] = field(default_factory=list)
+    embeddings: str | None = None
 
     @property
     def regression(self) -> bool:
@@ -224,6 +235,7 @@ class _Pool:
     holdout_y: np.ndarray | None = None
     known: list[tuple[int, str]] = field(default_factory=list)  # labeled at init
     vectorizer: Any = None  # texts: the fitted TextVectorizer
+    embeddings: np.ndarray | None = None
 
 
 def _check_init_args(
@@ -442,6 +454,8 @@ def _write_project(out: Path, cfg: ProjectConfig, pool: _Pool) -> None:
     """Write the project's files (features, items, known labels, config)."""
     out.mkdir(parents=True, exist_ok=True)
     np.save(out / "features.npy", pool.x)
+    if pool.embeddings is not None:
+        np.save(out / "embeddings.npy", pool.embeddings)
     (out / "items.json").write_text(json.dumps(pool.items))
     if pool.hidden is not None:
         np.save(out / "hidden.npy", np.asarray(pool.hidden))
@@ -449,6 +463,49 @@ def _write_project(out: Path, cfg: ProjectConfig, pool: _Pool) -> None:
         np.save(out / "holdout_X.npy", np.asarray(pool.holdout_x, dtype=np.float32))
         np.save(out / "holdout_y.npy", np.asarray(pool.holdout_y))
     (out / "project.json").write_text(json.dumps(asdict(cfg), indent=2))
+
+
+def _use_embeddings(
+    pool: _Pool,
+    embeddings: str | Path,
+    column: str | None,
+    holdout_embeddings: str | Path | None,
+) -> None:
+    """Make precomputed embeddings the model's input (and the hold-out's).
+
+    Raises:
+        InvalidParameterError: a bad file (see `load_embeddings`), a row count
+            other than the items' (or the hold-out's), or ``holdout_embeddings``
+            for a project without a hold-out.
+    """
+    from labelwise.models.embedding import load_embeddings
+
+    pool.embeddings = load_embeddings(embeddings, len(pool.items), column=column)
+    if holdout_embeddings is None:
+        if pool.holdout_y is not None:
+            warnings.warn(
+                "The hold-out is left out: its items have no embeddings. Pass "
+                "--holdout-embeddings FILE (one row per hold-out item) to keep "
+                "the learning curve.",
+                LabelwiseWarning,
+                stacklevel=3,
+            )
+        pool.holdout_x = pool.holdout_y = None
+        return
+    if pool.holdout_y is None:
+        raise InvalidParameterError(
+            "--holdout-embeddings needs a hold-out: --holdout FILE with --table, "
+            "or a --dataset (its test split)."
+        )
+    pool.holdout_x = load_embeddings(
+        holdout_embeddings, len(pool.holdout_y), column=column
+    )
+    if pool.holdout_x.shape[1] != pool.embeddings.shape[1]:
+        raise InvalidParameterError(
+            f"--holdout-embeddings have {pool.holdout_x.shape[1]} dimensions, "
+            f"--embeddings {pool.embeddings.shape[1]}; compute both with the "
+            "same model."
+        )
 
 
 def init_project(
@@ -473,6 +530,9 @@ def init_project(
     text_column: str = "text",
     label_column: str | None = None,
     vectorizer: Any = None,
+    embeddings: str | Path | None = None,
+    embedding_column: str | None = None,
+    holdout_embeddings: str | Path | None = None,
 ) -> ProjectConfig:
     """Create a labeling project in ``folder`` (see the module docstring).
 
@@ -495,6 +555,15 @@ def init_project(
     an empty numeric cell (items are then numbered over the rows kept);
     ``"mean"`` fills each empty cell with its column's mean over the pool's
     non-empty cells. Infinite values count as empty.
+
+    ``embeddings`` (a ``.npy`` or ``.parquet`` file, read by `load_embeddings`;
+    ``embedding_column`` picks a Parquet list column) replaces what the model
+    sees with one precomputed vector per item, in the items' order: the images
+    sorted by path, the table's rows (those kept by ``missing="drop"``), the
+    dataset's training split. The default model is then ``embedding-head``
+    (``embedding-regressor`` for a numeric target). ``holdout_embeddings`` holds
+    the hold-out's vectors; without it the hold-out is left out (a
+    `LabelwiseWarning` says so).
 
     Raises:
         InvalidParameterError: naming what is wrong and how to fix it.
@@ -529,6 +598,12 @@ def init_project(
     else:
         assert dataset is not None
         pool = _pool_from_dataset(dataset, pool_size, classes)
+    if embeddings is not None:
+        _use_embeddings(pool, embeddings, embedding_column, holdout_embeddings)
+    elif holdout_embeddings is not None or embedding_column is not None:
+        raise InvalidParameterError(
+            "--holdout-embeddings and --embedding-column go with --embeddings FILE."
+        )
     x, classes = pool.x, pool.classes
     if len(x) > MAX_ITEMS:
         raise InvalidParameterError(f"At most {MAX_ITEMS} items; got {len(x)}.")
@@ -538,6 +613,8 @@ def init_project(
     if model is None:
         model = ("bmdal-mlp" if regression else "mlp") if len(x) > 0 else "mlp"
         model = "logreg" if pool.items and "text" in pool.items[0] else model
+        if pool.embeddings is not None:
+            model = "embedding-regressor" if regression else "embedding-head"
     get_strategy(strategy)  # validates the name
     params = check_model_params(model, dict(model_params or {}))
     cfg = ProjectConfig(
@@ -552,6 +629,7 @@ def init_project(
         retrain_every=retrain_every,
         seed=seed,
         display_columns=pool.display,
+        embeddings=None if embeddings is None else str(Path(embeddings).resolve()),
     )
     _write_project(out, cfg, pool)
     _write_text_extras(out, cfg, pool)

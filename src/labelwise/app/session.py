@@ -59,6 +59,13 @@ class LabelSession:
         self.folder = Path(folder)
         self.config: ProjectConfig = load_config(folder)
         self.X = np.load(self.folder / "features.npy", mmap_mode="r")
+        # what the model learns from: the precomputed embeddings, if any (the
+        # page keeps drawing items from X)
+        self.X_model = (
+            self.X
+            if self.config.embeddings is None
+            else np.load(self.folder / "embeddings.npy", mmap_mode="r")
+        )
         self.n_items = int(self.X.shape[0])
         self.db = LabelDB(self.folder / "labels.sqlite", strategy=self.config.strategy)
         self.background = background
@@ -221,7 +228,7 @@ class LabelSession:
             return 0
         start = time.perf_counter()
         cfg = self.config
-        X = np.asarray(self.X)
+        X = np.asarray(self.X_model)
         idx = np.fromiter(labels, dtype=np.int64)
         state = LabelState(self.n_items, classes=cfg.classes)
         values = list(labels.values())

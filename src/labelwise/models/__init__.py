@@ -13,6 +13,15 @@ from labelwise.models.base import (
     TensorOutputs,
     require,
 )
+from labelwise.models.embedding import (
+    EmbeddingClassifier,
+    EmbeddingRegressor,
+    Standardize,
+    check_embeddings,
+    embedding_head,
+    embedding_regression_head,
+    load_embeddings,
+)
 from labelwise.models.finetune import FineTune, FineTuneResult
 from labelwise.models.pytorch import SplitNetwork, TorchClassifier, cnn, mlp
 from labelwise.models.regression import (
@@ -35,6 +44,8 @@ from labelwise.models.sklearn import SklearnClassifier
 __all__ = [
     "EMAPair",
     "Embedder",
+    "EmbeddingClassifier",
+    "EmbeddingRegressor",
     "Ensemble",
     "FineTunable",
     "FineTune",
@@ -49,13 +60,18 @@ __all__ = [
     "SklearnClassifier",
     "SklearnRegressor",
     "SplitNetwork",
+    "Standardize",
     "TabularAugment",
     "TensorOutputs",
     "TorchClassifier",
     "TorchRegressor",
     "bmdal_mlp",
+    "check_embeddings",
     "cnn",
+    "embedding_head",
+    "embedding_regression_head",
     "gru",
+    "load_embeddings",
     "lstm",
     "mlp",
     "pad_sequences",

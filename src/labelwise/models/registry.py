@@ -8,6 +8,11 @@ from typing import Any
 from labelwise._device import DeviceLike
 from labelwise._validation import closest_name
 from labelwise.exceptions import InvalidParameterError
+from labelwise.models.embedding import (
+    STANDARDIZE,
+    EmbeddingClassifier,
+    EmbeddingRegressor,
+)
 from labelwise.models.pytorch import TorchClassifier, cnn, mlp
 from labelwise.models.regression import SklearnRegressor, TorchRegressor, bmdal_mlp
 from labelwise.models.resnet import resnet18
@@ -70,6 +75,53 @@ TRANSFORMER_PARAMS: dict[str, type | tuple[type, ...]] = {
 """Parameters of ``transformer``: the torch ones (``hidden`` = model width, a
 multiple of ``heads``) and the number of attention ``heads``."""
 
+EMBEDDING_PARAMS: dict[str, type | tuple[type, ...]] = {
+    "epochs": int,
+    "lr": (int, float),
+    "hidden": int,
+    "dropout": (int, float),
+    "members": int,
+    "ema": (int, float),
+    "batch": int,
+    "weight_decay": (int, float),
+    "standardize": str,
+}
+"""Parameters of ``embedding-head`` (`EmbeddingClassifier`): ``hidden`` 0 = a
+linear head; ``standardize`` global|per-feature|none."""
+
+EMBEDDING_DEFAULTS: dict[str, Any] = {
+    "epochs": 100,
+    "lr": 1e-2,
+    "hidden": 0,
+    "dropout": 0.0,
+    "members": 1,
+    "ema": 0.0,
+    "batch": 64,
+    "weight_decay": 1e-4,
+    "standardize": "global",
+}
+
+EMBEDDING_REGRESSOR_PARAMS: dict[str, type | tuple[type, ...]] = {
+    "epochs": int,
+    "lr": (int, float),
+    "hidden": int,
+    "batch": int,
+    "members": int,
+    "weight_decay": (int, float),
+    "standardize": str,
+}
+"""Parameters of ``embedding-regressor`` (`EmbeddingRegressor`)."""
+
+EMBEDDING_REGRESSOR_DEFAULTS: dict[str, Any] = {
+    "epochs": 200,
+    "lr": 1e-2,
+    "hidden": 0,
+    "batch": 64,
+    "members": 1,
+    "weight_decay": 0.0,
+    "standardize": "global",
+}
+
 MODEL_PARAMS: dict[str, dict[str, type | tuple[type, ...]]] = {
     "mlp": TORCH_PARAMS,
     "cnn": TORCH_PARAMS,
@@ -82,10 +134,12 @@ MODEL_PARAMS: dict[str, dict[str, type | tuple[type, ...]]] = {
     "svm": {},
     "bmdal-mlp": REGRESSOR_PARAMS,
     "ridge": {},
+    "embedding-head": EMBEDDING_PARAMS,
+    "embedding-regressor": EMBEDDING_REGRESSOR_PARAMS,
 }
 """Valid parameters per model name."""
 
-REGRESSION_MODELS = frozenset({"bmdal-mlp", "ridge"})
+REGRESSION_MODELS = frozenset({"bmdal-mlp", "ridge", "embedding-regressor"})
 """Model names that are regressors (the others classify)."""
 
 REGRESSOR_DEFAULTS: dict[str, Any] = {
@@ -159,13 +213,17 @@ def check_model_params(name: str, params: dict[str, Any]) -> dict[str, Any]:
                 f"Model parameter '{key}' must be {_type_name(valid[key])}; got "
                 f"{value!r}."
             )
-    defaults = (
-        REGRESSOR_DEFAULTS
-        if name in REGRESSION_MODELS
-        else RESNET_DEFAULTS
-        if name == "resnet18"
-        else SEQUENCE_DEFAULTS.get(name, DEFAULTS)
-    )
+    if params.get("standardize", "global") not in STANDARDIZE:
+        raise InvalidParameterError(
+            f"Model parameter 'standardize' must be one of {', '.join(STANDARDIZE)}; "
+            f"got {params['standardize']!r}."
+        )
+    defaults = {
+        "resnet18": RESNET_DEFAULTS,
+        "bmdal-mlp": REGRESSOR_DEFAULTS,
+        "embedding-head": EMBEDDING_DEFAULTS,
+        "embedding-regressor": EMBEDDING_REGRESSOR_DEFAULTS,
+    }.get(name, SEQUENCE_DEFAULTS.get(name, DEFAULTS))
     return {k: params.get(k, defaults[k]) for k in valid}
 
 
@@ -184,10 +242,10 @@ def make_model(
 ) -> Any:
     """A fresh, unfitted model by name (classifiers and regressors).
 
-    Classifiers: ``mlp``, ``cnn``, ``resnet18``, ``logreg``, ``svm`` and the
-    sequence networks ``lstm``, ``gru``, ``tcn``, ``transformer`` (inputs
-    ``(n, T, C)``, NaN-padded when lengths differ); regressors: ``bmdal-mlp``,
-    ``ridge``.
+    Classifiers: ``mlp``, ``cnn``, ``resnet18``, ``logreg``, ``svm``,
+    ``embedding-head`` and the sequence networks ``lstm``, ``gru``, ``tcn``,
+    ``transformer`` (inputs ``(n, T, C)``, NaN-padded when lengths differ);
+    regressors: ``bmdal-mlp``, ``ridge``, ``embedding-regressor``.
 
     Args:
         name: Model name.
@@ -205,10 +263,12 @@ def make_model(
             (transformer); defaults `SEQUENCE_DEFAULTS`.
             ``bmdal-mlp``: ``epochs`` (256), ``lr`` (0.375), ``hidden`` (512),
             ``layers`` (2), ``batch`` (256), ``members`` (1).
+            ``embedding-head`` / ``embedding-regressor``: `EMBEDDING_PARAMS` /
+            `EMBEDDING_REGRESSOR_PARAMS` (``hidden`` 0 = a linear head).
 
     Returns:
-        A `TorchClassifier`, `SklearnClassifier`,
-        `TorchRegressor` or `SklearnRegressor`.
+        A `TorchClassifier`, `SklearnClassifier`, `TorchRegressor`,
+        `SklearnRegressor`, `EmbeddingClassifier` or `EmbeddingRegressor`.
     """
     p = check_model_params(name, params)
     if name == "logreg":
@@ -225,6 +285,8 @@ def make_model(
     if name == "ridge":
         return SklearnRegressor()
     placement: dict[str, Any] = {"device": device, "precision": precision}
+    if name in ("embedding-head", "embedding-regressor"):
+        return _embedding_model(name, p, placement)
     if name == "bmdal-mlp":
         return TorchRegressor(
             functools.partial(bmdal_mlp, widths=(p["hidden"],) * p["layers"]),
@@ -280,4 +342,25 @@ def _sequence_factory(name: str, p: dict[str, Any]) -> Any:
         layers=p["layers"],
         dropout=float(p["dropout"]),
         **{extra[1]: p[extra[0]]},
+    )
+
+
+def _embedding_model(
+    name: str, p: dict[str, Any], placement: dict[str, Any]
+) -> EmbeddingClassifier | EmbeddingRegressor:
+    """``embedding-head`` or ``embedding-regressor`` from checked parameters."""
+    common: dict[str, Any] = dict(
+        hidden=p["hidden"],
+        standardize=p["standardize"],
+        lr=float(p["lr"]),
+        max_epochs=p["epochs"],
+        batch_size=p["batch"],
+        weight_decay=float(p["weight_decay"]),
+        n_members=p["members"],
+        **placement,
+    )
+    if name == "embedding-regressor":
+        return EmbeddingRegressor(**common)
+    return EmbeddingClassifier(
+        dropout=float(p["dropout"]), ema_alpha=float(p["ema"]) or None, **common
     )

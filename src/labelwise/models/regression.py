@@ -279,15 +279,20 @@ class TorchRegressor:
         self.members_, self.best_epochs_ = [], []
         for _ in range(self.n_members):
             seed = child_seed(gen)
-            with torch.random.fork_rng(devices=[]):
-                torch.manual_seed(seed)
-                net = self.network(tuple(x.shape[1:]))
-            if self._device.type != "cpu":
-                net = net.to(self._device)
+            net = self._build(tuple(x.shape[1:]), seed)
             self.best_epochs_.append(self._train(net, x, yt, seed, valid))
             net.eval()
             self.members_.append(net)
         return self
+
+    def _build(self, shape: tuple[int, ...], seed: int) -> nn.Module:
+        """A fresh network initialised on the CPU from ``seed``, on the device."""
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(seed)
+            net = self.network(shape)
+        if self._device.type != "cpu":
+            net = net.to(self._device)
+        return net
 
     def _train(
         self,
