@@ -3,6 +3,7 @@
 from labelwise.models.augment import ImageAugment, TabularAugment
 from labelwise.models.base import (
     EMAPair,
+    EMAPairTensors,
     Embedder,
     Ensemble,
     FineTunable,
@@ -27,6 +28,7 @@ from labelwise.models.sklearn import SklearnClassifier
 
 __all__ = [
     "EMAPair",
+    "EMAPairTensors",
     "Embedder",
     "Ensemble",
     "FineTunable",

@@ -182,6 +182,22 @@ class GradientFeatureTensors(Protocol):
         ...
 
 
+@runtime_checkable
+class EMAPairTensors(Protocol):
+    """An `EMAPair` model that also hands the four outputs over on its device."""
+
+    @property
+    def device(self) -> torch.device:
+        """The device the model computes on."""
+        ...
+
+    def ema_tensor_outputs(
+        self, X: Any
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+        """``ema_outputs(X)`` as float32 tensors on `device`."""
+        ...
+
+
 _HINTS: dict[type, str] = {
     ProbabilisticClassifier: "implement fit(X, y, *, n_classes, rng) and "
     "predict_proba(X), or wrap an estimator in SklearnClassifier",
