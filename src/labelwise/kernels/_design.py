@@ -148,6 +148,7 @@ def _update_candidates(
     for s0 in range(0, n, rows):
         e = (right[s0 : s0 + rows].to(_DT) @ mm).view(-1, k, m2)
         aw = torch.bmm(left[s0 : s0 + rows].to(_DT), e).view(-1, m2)  # (m r, 2r)
+        del e
         y = aw[:, :r] @ s
         z = torch.addmm(aw[:, r:], y, t, alpha=-0.5)
         y3 = y.view(-1, r, r)
