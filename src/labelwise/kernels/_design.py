@@ -40,7 +40,7 @@ from labelwise.kernels._inputs import check_finite_tensor
 _DT = torch.float64
 
 
-_BUDGET = 1 << 20  # float64 entries of a chunk's temporary (8 MB)
+_BUDGET = 1 << 19  # float64 entries of a chunk's temporary (4 MB)
 
 
 def _rows_per_chunk(width: int, budget: int = _BUDGET) -> int:
@@ -94,8 +94,8 @@ def kron_gram(left: torch.Tensor, right: torch.Tensor) -> torch.Tensor:
     Block ``(a, b)`` is ``sum_n K_n[a, b] h_n h_nᵀ`` with ``K_n = left_nᵀ left_n``
     symmetric, so only the ``k (k + 1) / 2`` blocks with ``a <= b`` are computed
     (one ``(k(k+1)d/2 x m) (m x d)`` product per chunk of ``m`` rows) and the
-    others are their transposes. Cost ``O(n k² d²)``; memory the result plus an
-    8 MB chunk.
+    others are their transposes. Cost ``O(n k² d²)``; memory the result plus a
+    4 MB chunk.
 
     Args:
         left: Shape ``(n, r, k)``.
@@ -136,7 +136,7 @@ def _update_candidates(
     ``(n x d) (d x 2 k r)`` product and one batched ``(r x k) (k x 2r)`` product
     per chunk of rows): ``P -= a S aᵀ`` and ``C -= y zᵀ + z yᵀ`` with ``y = a S``
     and ``z = wx - y T / 2`` (``y`` and ``z`` are single matrix products over the
-    chunk). Temporaries are chunks of at most 8 MB.
+    chunk). Temporaries are chunks of at most 4 MB.
     """
     u, s, w, t = step
     n, r, k = left.shape
@@ -229,11 +229,16 @@ class _State:
 def _trace_solve(c: torch.Tensor, a: torch.Tensor) -> torch.Tensor:
     """``tr(C A⁻¹)`` batched for symmetric ``C`` and SPD ``A``; ``nan`` if not SPD.
 
-    One batched Cholesky factorisation ``A = L Lᵀ`` and one batched Cholesky
-    solve ``A⁻¹ C``, whose diagonal is summed.
+    Uses ``A = L Lᵀ`` and ``tr(C A⁻¹) = tr(L⁻¹ C L⁻ᵀ)``: one batched Cholesky
+    factorisation and two batched triangular solves (on a GPU these are batched
+    library calls; a batched Cholesky solve with several right-hand sides can
+    loop over the batch there).
     """
     chol, info = torch.linalg.cholesky_ex(a)
-    out: torch.Tensor = torch.cholesky_solve(c, chol).diagonal(dim1=1, dim2=2).sum(1)
+    x = torch.linalg.solve_triangular(chol, c, upper=False)
+    y = torch.linalg.solve_triangular(chol, x.transpose(1, 2), upper=False)
+    del x
+    out: torch.Tensor = y.diagonal(dim1=1, dim2=2).sum(1)
     return out.masked_fill_(info != 0, float("nan"))
 
 
