@@ -40,11 +40,17 @@ from labelwise.kernels._inputs import check_finite_tensor
 _DT = torch.float64
 
 
-_BUDGET = 1 << 19  # float64 entries of a chunk's temporary (4 MB)
+_BUDGET = 1 << 19  # float64 entries of a chunk's temporary on the CPU (4 MB)
+_DEVICE_BUDGET = 1 << 25  # on a GPU (256 MB): few chunks, so few kernel launches
 
 
-def _rows_per_chunk(width: int, budget: int = _BUDGET) -> int:
-    """Rows per chunk so that a ``(rows, width)`` float64 temporary fits ``budget``."""
+def _rows_per_chunk(width: int, device: torch.device) -> int:
+    """Rows per chunk so that a ``(rows, width)`` float64 temporary fits the budget.
+
+    Small chunks on the CPU (host memory is the constraint there); large ones on a
+    GPU, where every chunk costs a handful of kernel launches per pick.
+    """
+    budget = _BUDGET if device.type == "cpu" else _DEVICE_BUDGET
     return max(1, budget // max(1, width))
 
 
@@ -72,7 +78,7 @@ def kron_quadratic_blocks(
     blocks = mat.reshape(k, d, k, d).permute(0, 2, 1, 3)[rows, cols]  # (P, d, d)
     m4 = blocks.permute(1, 0, 2).reshape(d, n_pairs * d)
     out = torch.empty((n, k, k), dtype=mat.dtype, device=mat.device)
-    step = _rows_per_chunk(n_pairs * d)
+    step = _rows_per_chunk(n_pairs * d, mat.device)
     for s in range(0, n, step):
         h = right[s : s + step].to(mat.dtype)
         y = (h @ m4).reshape(-1, n_pairs, d)
@@ -109,7 +115,7 @@ def kron_gram(left: torch.Tensor, right: torch.Tensor) -> torch.Tensor:
     rows, cols = torch.triu_indices(k, k, device=right.device)
     n_pairs = int(rows.numel())
     acc = torch.zeros((n_pairs * d, d), dtype=_DT, device=right.device)
-    step = _rows_per_chunk(n_pairs * d)
+    step = _rows_per_chunk(n_pairs * d, right.device)
     for s in range(0, n, step):
         lt = left[s : s + step].to(_DT)
         h = right[s : s + step].to(_DT)
@@ -136,7 +142,7 @@ def _update_candidates(
     ``(n x d) (d x 2 k r)`` product and one batched ``(r x k) (k x 2r)`` product
     per chunk of rows): ``P -= a S aᵀ`` and ``C -= y zᵀ + z yᵀ`` with ``y = a S``
     and ``z = wx - y T / 2`` (``y`` and ``z`` are single matrix products over the
-    chunk). Temporaries are chunks of at most 4 MB.
+    chunk). Temporaries are chunks of at most 4 MB on the CPU (256 MB on a GPU).
     """
     u, s, w, t = step
     n, r, k = left.shape
@@ -144,7 +150,7 @@ def _update_candidates(
     m2 = 2 * u.shape[1]
     mats = torch.cat([u, w], dim=1)  # (k d, 2r)
     mm = mats.reshape(k, d, m2).permute(1, 0, 2).reshape(d, k * m2)
-    rows = _rows_per_chunk(k * m2)
+    rows = _rows_per_chunk(k * m2, pi.device)
     for s0 in range(0, n, rows):
         e = (right[s0 : s0 + rows].to(_DT) @ mm).view(-1, k, m2)
         aw = torch.bmm(left[s0 : s0 + rows].to(_DT), e).view(-1, m2)  # (m r, 2r)
@@ -192,7 +198,7 @@ class _State:
         """``G = M⁻¹ F M⁻¹``, built by blocks of rows (no second ``D x D`` buffer)."""
         dim = self.minv.shape[0]
         g = torch.empty_like(self.minv)
-        step = _rows_per_chunk(dim)
+        step = _rows_per_chunk(dim, self.minv.device)
         for s in range(0, dim, step):
             g[s : s + step] = (self.minv[s : s + step] @ self.fisher) @ self.minv
         return g
