@@ -36,17 +36,27 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 SCALE = ROOT / "benchmarks" / "scale.py"
 
-# (label, case, n, batch_size, bound in seconds) for the scale table
+# (label, case, n, batch_size, bound in seconds, timed column) for the scale
+# table: the issue's targets hold "embeddings already computed", so coreset,
+# badge, lcmd and bait are judged on scale.py's ``selection_seconds`` (the query
+# minus the model's output methods); entropy, margin and bald include the passes.
 SCALE_TARGETS = [
-    ("coreset, B = 100", "coreset", 1_000_000, 100, 0.08),
-    ("coreset, B = 1 000", "coreset", 1_000_000, 1000, 0.5),
-    ("badge", "badge", 1_000_000, 100, 0.05),
-    ("entropy (with the MLP's forward pass)", "entropy", 1_000_000, 100, 0.5),
-    ("margin (with the MLP's forward pass)", "margin", 1_000_000, 100, 0.5),
-    ("bald (T = 10)", "bald", 1_000_000, 100, 2.0),
-    ("lcmd (512 sketched features)", "lcmd", 1_000_000, 100, 1.0),
-    ("bait", "bait", 1_000_000, 100, 8.0),
-    ("bait, N = 10⁵", "bait", 100_000, 100, 1.0),
+    ("coreset, B = 100", "coreset", 1_000_000, 100, 0.08, "selection_seconds"),
+    ("coreset, B = 1 000", "coreset", 1_000_000, 1000, 0.5, "selection_seconds"),
+    ("badge", "badge", 1_000_000, 100, 0.05, "selection_seconds"),
+    (
+        "entropy (with the MLP's forward pass)",
+        "entropy",
+        1_000_000,
+        100,
+        0.5,
+        "seconds",
+    ),
+    ("margin (with the MLP's forward pass)", "margin", 1_000_000, 100, 0.5, "seconds"),
+    ("bald (T = 10)", "bald", 1_000_000, 100, 2.0, "seconds"),
+    ("lcmd (512 sketched features)", "lcmd", 1_000_000, 100, 1.0, "selection_seconds"),
+    ("bait", "bait", 1_000_000, 100, 8.0, "selection_seconds"),
+    ("bait, N = 10⁵", "bait", 100_000, 100, 1.0, "selection_seconds"),
 ]
 BUDGET_S = 225.0  # the whole check, seconds (the issue allows 4 minutes)
 TRAIN_TARGET = 20_000.0  # ResNet-18 training images/s at 32 x 32 in bf16
@@ -220,7 +230,7 @@ def target_table(
 ) -> list[dict[str, Any]]:
     """One row per target: what was measured and whether it passes."""
     out = []
-    for label, case, n, b, bound in SCALE_TARGETS:
+    for label, case, n, b, bound, column in SCALE_TARGETS:
         r = _find(rows, case, n, b)
         if r is None:
             out.append(
@@ -232,12 +242,14 @@ def target_table(
                 }
             )
             continue
-        sec = float(r["seconds"])
+        # rows from a scale.py without the split have only the whole query
+        sec = float(r.get(column, r["seconds"]))
+        what = " (selection)" if column != "seconds" and column in r else ""
         out.append(
             {
                 "target": label,
                 "bound": f"<= {bound} s",
-                "measured": f"{sec:.3g} s",
+                "measured": f"{sec:.3g} s{what}",
                 "verdict": "pass" if sec <= bound else "fail",
             }
         )
@@ -285,13 +297,16 @@ def markdown(report: dict[str, Any]) -> str:
     if s["rows"]:
         lines += [
             "",
-            "| case | n | B | seconds | peak extra MB | embedding MB |",
-            "|---|---|---|---|---|---|",
+            "| case | n | B | seconds | forward s | selection s | peak extra MB "
+            "| embedding MB |",
+            "|---|---|---|---|---|---|---|---|",
         ]
         for r in s["rows"]:
             lines.append(
                 f"| {r.get('case')} | {r.get('n')} | {r.get('batch_size')} | "
-                f"{r.get('seconds')} | {r.get('peak_extra_mb')} | {r.get('embedding_mb')} |"
+                f"{r.get('seconds')} | {r.get('forward_seconds')} | "
+                f"{r.get('selection_seconds')} | {r.get('peak_extra_mb')} | "
+                f"{r.get('embedding_mb')} |"
             )
     if report["resnet18"]:
         lines += [

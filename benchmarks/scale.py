@@ -8,7 +8,11 @@ subprocess: the model is fitted on the labeled items (not timed), a small query
 warms the kernels up, then one full-size query (``strategy.select``, including the
 model's forward pass) is timed.
 
-Printed per case: seconds, peak extra host memory (the resident-set high-water
+Printed per case: seconds, split into the time spent inside the model's output
+methods (``forward s``: ``predict_proba``, ``embed``, ``tensor_outputs``,
+``grad_features``, ``ema_outputs``, ...; on a GPU each call is synchronised before
+its clock stops) and the rest (``selection s``: the strategy's own work and its
+kernels, on the outputs already on the device), peak extra host memory (the resident-set high-water
 mark during the query above the resident set before it, reset through
 /proc/self/clear_refs; a sampling thread where that is unavailable), on a GPU the
 peak extra CUDA memory (``torch.cuda.max_memory_allocated`` above the allocation
@@ -16,7 +20,12 @@ before the query), the embedding's size (N x 128 float32; for lcmd/maxdet the
 N x 512 sketched gradient features) and the ratio of the two.
 
 Usage: python benchmarks/scale.py [--device D] [--n N] [--json] [--cases a,b]
-       [--bait-n N]
+       [--bait-n N] [--compare-ref GITREF]
+
+``--compare-ref GITREF`` runs every case also on the library at ``GITREF`` (a
+``git archive`` checkout of its ``src``, see ``selection_speed.py``), just before
+the working tree's run of the same case, and adds ``ref s``, ``ref peak MB`` and
+``new / ref``.
 
 Defaults: N = 10⁶ everywhere; bait runs at N = 10 000 on the CPU (its cost is
 O(N k² d) per step; the row says which N it used) and at N on a GPU.
@@ -32,13 +41,61 @@ import threading
 import time
 from typing import Any
 
-from selection_speed import _reset_peak, _status_mb  # the same /proc readings
+from selection_speed import (  # the same /proc readings and reference checkout
+    _reset_peak,
+    _status_mb,
+    library_env,
+    ref_checkout,
+)
 
 CLASSIFICATION = ["entropy", "margin", "bald", "coreset", "badge", "bait", "lhd"]
 REGRESSION = ["lcmd", "maxdet"]
 D_IN, D_EMB, K, B, N_LABELED = 64, 128, 10, 100, 1000
 CPU_BAIT_N = 10_000
 MB = 2**20
+OUTPUT_METHODS = (
+    "predict_proba",
+    "predict_proba_samples",
+    "predict_proba_members",
+    "embed",
+    "tensor_outputs",
+    "ema_outputs",
+    "predict",
+    "grad_features",
+    "grad_feature_tensor",
+)
+
+
+def _time_outputs(model: Any, device: Any) -> list[float]:
+    """Shadow the model's output methods on the instance with timed wrappers.
+
+    Returns a one-element list the wrappers add their seconds to (outermost calls
+    only, so a method calling another is counted once).
+    """
+    import torch
+
+    spent = [0.0]
+    depth = [0]
+
+    def timed(fn: Any) -> Any:
+        def call(*args: Any, **kwargs: Any) -> Any:
+            depth[0] += 1
+            t0 = time.perf_counter()
+            try:
+                return fn(*args, **kwargs)
+            finally:
+                depth[0] -= 1
+                if depth[0] == 0:
+                    if device.type == "cuda":
+                        torch.cuda.synchronize(device)
+                    spent[0] += time.perf_counter() - t0
+
+        return call
+
+    for name in OUTPUT_METHODS:
+        if callable(getattr(type(model), name, None)):
+            setattr(model, name, timed(getattr(model, name)))
+    return spent
 
 
 # ----------------------------------------------------------------- memory
@@ -150,6 +207,7 @@ def _run_case(case: str, n: int, device_name: str) -> dict[str, Any]:
     lab = lab[lab < m][:50]
     small.teach(lab, state.labels(lab), round=0)
     strategy.select(model, X[:m], small, 10, rng=0)
+    spent = _time_outputs(model, device)
     seconds, host_mb, cuda_mb = _measure(
         lambda: strategy.select(model, X, state, B, rng=0), device
     )
@@ -162,6 +220,8 @@ def _run_case(case: str, n: int, device_name: str) -> dict[str, Any]:
         "device": str(device),
         "model_device": model_device,
         "seconds": seconds,
+        "forward_seconds": spent[0],
+        "selection_seconds": seconds - spent[0],
         "peak_extra_mb": host_mb,
         "cuda_peak_extra_mb": cuda_mb,
         "embedding_mb": emb_mb,
@@ -178,6 +238,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--cases", default=",".join(CLASSIFICATION + REGRESSION), help="Subset."
     )
+    parser.add_argument(
+        "--compare-ref",
+        metavar="GITREF",
+        help="Also run every case on the library at this git revision, side by side.",
+    )
     parser.add_argument("--_case", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args._case:
@@ -189,28 +254,25 @@ def main(argv: list[str] | None = None) -> int:
     device = resolve_device(args.device)
     bait_n = args.bait_n or (args.n if device.type == "cuda" else CPU_BAIT_N)
     bait_n = min(bait_n, args.n)
+    ref_src = ref_checkout(args.compare_ref) if args.compare_ref else None
     rows = []
     for case in [c for c in args.cases.split(",") if c]:
         if case not in CLASSIFICATION + REGRESSION:
             parser.error(f"unknown case {case!r}")
         n = bait_n if case == "bait" else args.n
-        out = subprocess.run(
-            [
-                sys.executable,
-                __file__,
-                "--_case",
-                f"{case}:{n}",
-                "--device",
-                str(device),
-            ],
-            capture_output=True,
-            text=True,
-        )
-        if out.returncode != 0:
-            tail = (out.stderr.strip().splitlines() or ["?"])[-1]
-            row = {"case": case, "n": n, "device": str(device), "error": tail}
-        else:
-            row = json.loads(out.stdout.strip().splitlines()[-1])
+        got = {
+            src: _subprocess_case(case, n, device, src)
+            for src in ([ref_src] if ref_src else []) + [None]
+        }
+        row = got[None]
+        if ref_src and "error" not in row:
+            ref = got[ref_src]
+            row["ref"] = args.compare_ref
+            row["ref_seconds"] = ref.get("seconds")
+            row["ref_selection_seconds"] = ref.get("selection_seconds")
+            row["ref_peak_extra_mb"] = ref.get("peak_extra_mb")
+            if "seconds" in ref:
+                row["new_over_ref"] = row["seconds"] / ref["seconds"]
         rows.append(row)
         if args.json:
             print(json.dumps(row), flush=True)
@@ -219,12 +281,25 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
+def _subprocess_case(case: str, n: int, device: Any, src: str | None) -> dict:
+    """One case in a fresh interpreter (on the library at ``src`` if given)."""
+    cmd = [sys.executable, __file__, "--_case", f"{case}:{n}", "--device", str(device)]
+    out = subprocess.run(cmd, capture_output=True, text=True, env=library_env(src))
+    if out.returncode != 0:
+        tail = (out.stderr.strip().splitlines() or ["?"])[-1]
+        return {"case": case, "n": n, "device": str(device), "error": tail}
+    row: dict[str, Any] = json.loads(out.stdout.strip().splitlines()[-1])
+    return row
+
+
 def _table(rows: list[dict[str, Any]]) -> None:
+    ref = any("ref" in r for r in rows)
+    extra = " ref s | ref selection s | ref peak MB | new / ref |" if ref else ""
     print(
-        "| case | n | d | B | device (model) | seconds | peak extra MB | "
-        "CUDA peak MB | embedding MB | peak / embedding |"
+        "| case | n | d | B | device (model) | seconds | forward s | selection s | "
+        f"peak extra MB | CUDA peak MB | embedding MB | peak / embedding |{extra}"
     )
-    print("|---|---|---|---|---|---|---|---|---|---|")
+    print("|---" * (12 + 4 * ref) + "|")
     for r in rows:
         if "error" in r:
             print(
@@ -232,12 +307,24 @@ def _table(rows: list[dict[str, Any]]) -> None:
             )
             continue
         cuda = r["cuda_peak_extra_mb"]
+        more = ""
+        if ref:
+            more = (
+                f" {_num(r.get('ref_seconds'))} | {_num(r.get('ref_selection_seconds'))} "
+                f"| {_num(r.get('ref_peak_extra_mb'), 0)} | "
+                f"{_num(r.get('new_over_ref'))} |"
+            )
         print(
             f"| {r['case']} | {r['n']} | {r['d']} | {r['batch_size']} | "
             f"{r['device']} ({r['model_device']}) | {r['seconds']:.2f} | "
+            f"{r['forward_seconds']:.2f} | {r['selection_seconds']:.2f} | "
             f"{r['peak_extra_mb']:.0f} | {'' if cuda is None else f'{cuda:.0f}'} | "
-            f"{r['embedding_mb']:.0f} | {r['peak_over_embedding']:.2f} |"
+            f"{r['embedding_mb']:.0f} | {r['peak_over_embedding']:.2f} |{more}"
         )
+
+
+def _num(x: float | None, digits: int = 2) -> str:
+    return "" if x is None else f"{x:.{digits}f}"
 
 
 if __name__ == "__main__":

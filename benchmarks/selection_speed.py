@@ -20,7 +20,16 @@ Bounds (from this machine's measured rates):
   N x 2 k² candidate state, + B backward steps on 2B points (negligible).
 
 Usage: python benchmarks/selection_speed.py [--json] [--quick] [--repeats R]
+       [--compare-ref GITREF]
        python benchmarks/selection_speed.py --regression [--quick] [--json]
+
+``--compare-ref GITREF`` (e.g. ``HEAD~1``, ``main``) runs every case twice, side
+by side: once on a checkout of the library at ``GITREF`` (``git archive`` of its
+``src`` into a temporary folder, put first on ``PYTHONPATH``) and once on the
+working tree, one after the other for each case in the same session; the table
+adds the reference's seconds and peak memory and the ratio ``new / ref`` (below
+1: faster). The benchmark code is the working tree's in both runs; only the
+library differs.
 
 ``--regression`` runs the regression cases instead (lcmd, maxdet, bait and
 kmeanspp on grad -> rp(512) with a 512-512 network, N = 50 000, 200 training
@@ -30,12 +39,17 @@ points, B = 200, against bmdal-reg when installed): see regression_speed.py.
 from __future__ import annotations
 
 import argparse
+import atexit
 import json
+import os
 import resource
+import shutil
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
+from pathlib import Path
 
 CASES = [
     {"case": "coreset", "n": 100_000, "labeled": 1000, "d": 128, "batch_size": 100},
@@ -93,6 +107,40 @@ def _peak_extra(call) -> float:
     before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
     call()
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0 - before
+
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def ref_checkout(ref: str) -> str:
+    """``src`` of the library at git revision ``ref``, in a temporary folder.
+
+    The folder is removed when the process exits.
+    """
+    tmp = tempfile.mkdtemp(prefix="labelwise-ref-")
+    atexit.register(shutil.rmtree, tmp, True)
+    archive = subprocess.run(
+        ["git", "-C", str(ROOT), "archive", ref, "src"],
+        capture_output=True,
+        check=False,
+    )
+    if archive.returncode != 0:
+        raise SystemExit(
+            f"--compare-ref {ref!r}: git archive failed: "
+            f"{archive.stderr.decode().strip()}"
+        )
+    subprocess.run(["tar", "-x", "-C", tmp], input=archive.stdout, check=True)
+    return str(Path(tmp) / "src")
+
+
+def library_env(src: str | None) -> dict[str, str] | None:
+    """Environment whose ``PYTHONPATH`` starts with ``src`` (None: unchanged)."""
+    if src is None:
+        return None
+    env = dict(os.environ)
+    rest = env.get("PYTHONPATH", "")
+    env["PYTHONPATH"] = src + (os.pathsep + rest if rest else "")
+    return env
 
 
 def _mixture(n: int, d: int, seed: int):
@@ -225,6 +273,40 @@ def _run_case(spec: dict, repeats: int) -> dict:
     }
 
 
+def _table(rows: list[dict]) -> None:
+    ref = "ref" in rows[0]
+    extra = " ref s | new / ref | ref peak MB |" if ref else ""
+    print(
+        "| case | n | d | B | median s | bound s | x bound | peak MB | input MB | "
+        f"peak/input | target |{extra}"
+    )
+    print("|---" * (11 + 3 * ref) + "|")
+    for r in rows:
+        key = (r["case"], r["batch_size"] if r["case"] != "badge" else r["n"])
+        more = ""
+        if ref:
+            more = (
+                f" {r['ref_seconds']:.3f} | {r['new_over_ref']:.2f} | "
+                f"{r['ref_peak_mb']:.0f} |"
+            )
+        print(
+            f"| {r['case']} | {r['n']} | {r['d']} | {r['batch_size']} | "
+            f"{r['seconds']:.3f} | {r['bound_seconds']:.3f} | "
+            f"{r['ratio_to_bound']:.1f} | {r['peak_mb']:.0f} | {r['input_mb']:.0f} | "
+            f"{r['peak_over_input']:.2f} | {TARGETS.get(key, '')} |{more}"
+        )
+    if ref:
+        print(
+            f"\nref = {rows[0]['ref']} (the same cases, run just before each new one)"
+        )
+    r0 = rows[0]
+    print(
+        f"\nmachine: read {r0['read_bytes_per_s'] / 1e9:.1f} GB/s (on the case's data "
+        f"size), f32 GEMM {r0['gemm32_flops'] / 1e9:.0f} GFLOP/s, f64 GEMM "
+        f"{r0['gemm64_flops'] / 1e9:.0f} GFLOP/s"
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--json", action="store_true", help="One JSON object per line.")
@@ -232,6 +314,11 @@ def main() -> None:
         "--quick", action="store_true", help="Small cases (smoke test)."
     )
     parser.add_argument("--repeats", type=int, default=3, help="Timed runs per case.")
+    parser.add_argument(
+        "--compare-ref",
+        metavar="GITREF",
+        help="Also run every case on the library at this git revision, side by side.",
+    )
     parser.add_argument("--_case", help=argparse.SUPPRESS)
     parser.add_argument(
         "--regression",
@@ -249,45 +336,31 @@ def main() -> None:
         reps = 1 if spec["case"] == "bait" and not args.quick else args.repeats
         print(json.dumps(_run_case(spec, reps)))
         return
+    ref_src = ref_checkout(args.compare_ref) if args.compare_ref else None
     rows = []
     for spec in QUICK if args.quick else CASES:
-        out = subprocess.run(
-            [
-                sys.executable,
-                __file__,
-                "--_case",
-                json.dumps(spec),
-                "--repeats",
-                str(args.repeats),
-            ]
-            + (["--quick"] if args.quick else []),
-            capture_output=True,
-            text=True,
-            check=True,
-        )
-        row = json.loads(out.stdout.strip().splitlines()[-1])
+        cmd = [sys.executable, __file__, "--_case", json.dumps(spec)]
+        cmd += ["--repeats", str(args.repeats)] + (["--quick"] if args.quick else [])
+        got = {}
+        for src in ([ref_src] if ref_src else []) + [None]:
+            out = subprocess.run(
+                cmd, capture_output=True, text=True, check=True, env=library_env(src)
+            )
+            got[src] = json.loads(out.stdout.strip().splitlines()[-1])
+        row = got[None]
+        if ref_src:
+            ref = got[ref_src]
+            row.update(
+                ref=args.compare_ref,
+                ref_seconds=ref["seconds"],
+                ref_peak_mb=ref["peak_mb"],
+                new_over_ref=row["seconds"] / ref["seconds"],
+            )
         rows.append(row)
         if args.json:
             print(json.dumps(row), flush=True)
-    if args.json:
-        return
-    print(
-        "| case | n | d | B | median s | bound s | x bound | peak MB | input MB | peak/input | target |"
-    )
-    print("|---|---|---|---|---|---|---|---|---|---|---|")
-    for r in rows:
-        key = (r["case"], r["batch_size"] if r["case"] != "badge" else r["n"])
-        print(
-            f"| {r['case']} | {r['n']} | {r['d']} | {r['batch_size']} | {r['seconds']:.3f} | "
-            f"{r['bound_seconds']:.3f} | {r['ratio_to_bound']:.1f} | {r['peak_mb']:.0f} | "
-            f"{r['input_mb']:.0f} | {r['peak_over_input']:.2f} | {TARGETS.get(key, '')} |"
-        )
-    r0 = rows[0]
-    print(
-        f"\nmachine: read {r0['read_bytes_per_s'] / 1e9:.1f} GB/s (on the case's data size), "
-        f"f32 GEMM {r0['gemm32_flops'] / 1e9:.0f} GFLOP/s, f64 GEMM "
-        f"{r0['gemm64_flops'] / 1e9:.0f} GFLOP/s"
-    )
+    if not args.json:
+        _table(rows)
 
 
 if __name__ == "__main__":

@@ -111,3 +111,28 @@ def test_rank_one_matches_brute_force_and_the_general_kernel(seed):
         greedy_a_optimal_rank_one(h, 3, fisher=f[:2, :2], precision=m0)
     with pytest.raises(InvalidParameterError, match="n_select"):
         greedy_a_optimal_rank_one(h, 26, fisher=f, precision=m0)
+
+
+def test_kron_gram_mirrors_its_upper_blocks_across_chunks():
+    """kron_gram computes the blocks a <= b only (in row chunks) and mirrors them;
+    the result is the explicit sum for any left factors (r != k), past a chunk."""
+    rng = np.random.default_rng(7)
+    n, r, k, d = 30_000, 2, 3, 4  # more rows than one 4 MB chunk holds
+    left, h = rng.normal(size=(n, r, k)), rng.normal(size=(n, d))
+    kk = np.einsum("nca,ncb->nab", left, left)
+    want = np.einsum("nab,ni,nj->aibj", kk, h, h).reshape(k * d, k * d)
+    got = kron_gram(torch.tensor(left), torch.tensor(h)).numpy()
+    assert np.allclose(got, want, rtol=1e-10, atol=1e-8)
+    # the lower blocks are the upper ones transposed, bit for bit
+    assert np.array_equal(got[d : 2 * d, :d], got[:d, d : 2 * d].T)
+    assert np.array_equal(got[2 * d :, d : 2 * d], got[d : 2 * d, 2 * d :].T)
+
+
+@pytest.mark.parametrize("seed", range(2))
+def test_matches_brute_force_with_more_candidates_than_picks(seed):
+    """A larger brute-force check of the incremental state (40 forward picks' worth
+    of rank-k updates are replayed exactly by the objective)."""
+    left, h, f = _problem(seed + 10, n=70, k=4, d=5)
+    m0 = np.eye(f.shape[0]) * 0.5 + f
+    fast, _ = greedy_a_optimal(left * 0.6, h, 7, fisher=f, precision=m0)
+    assert fast.tolist() == slow_forward_backward(left * 0.6, h, 7, f, m0, 14)

@@ -99,3 +99,18 @@ def test_scale_subprocess_and_its_absence(gpu_check, tmp_path, monkeypatch):
     monkeypatch.setattr(gpu_check, "SCALE", tmp_path / "missing.py")
     out = gpu_check.run_scale("cpu", 10, timeout=60)
     assert out["status"] == "not run" and out["rows"] == []
+
+
+def test_selection_targets_use_the_selection_column(gpu_check):
+    """coreset's bound holds for the selection on computed embeddings, entropy's
+    for the whole query; rows without the split fall back to the whole query."""
+    rows = [
+        {**_row("coreset", 1_000_000, 100, 0.5), "selection_seconds": 0.05},
+        {**_row("entropy", 1_000_000, 100, 0.6), "selection_seconds": 0.01},
+        _row("badge", 1_000_000, 100, 0.04),
+    ]
+    table = {r["target"]: r for r in gpu_check.target_table(rows, [], False)}
+    assert table["coreset, B = 100"]["verdict"] == "pass"
+    assert table["coreset, B = 100"]["measured"] == "0.05 s (selection)"
+    assert table["entropy (with the MLP's forward pass)"]["verdict"] == "fail"
+    assert table["badge"]["verdict"] == "pass"

@@ -89,3 +89,36 @@ def test_capability_and_registry():
     )
     sel = get_strategy("lhd").select(model, X, state, 5, rng=0)
     assert sel.indices.size == 5 and not state.labeled_mask[sel.indices].any()
+
+
+def test_lhd_device_path_picks_as_host_path(device, monkeypatch):
+    """A model on a GPU gives LHD its four outputs as device tensors; the picks
+    are those of the NumPy path (on the CPU the device path is forced)."""
+    import labelwise.strategies.noise as noise
+    from labelwise.models import EMAPairTensors
+
+    x, y = _blobs(n=200, seed=1)
+    clf = TorchClassifier(
+        mlp, max_epochs=4, batch_size=50, ema_alpha=0.9, stop_at_train_accuracy=None
+    )
+    clf.fit(x[:40], y[:40], n_classes=3, rng=0)
+    _, state = make_pool(n_samples=200, n_classes=3, n_labeled=12)
+    ref = get_strategy("lhd").select(clf, x, state, 7, rng=2)
+    clf.to(device)
+    assert isinstance(clf, EMAPairTensors)
+    outs = clf.ema_tensor_outputs(x[:30])
+    host = clf.ema_outputs(x[:30])
+    for t, a in zip(outs, host, strict=True):
+        assert t.device.type == device and np.allclose(t.cpu().numpy(), a, atol=1e-5)
+    assert torch.allclose(
+        lhd_features(*outs).cpu(), torch.as_tensor(lhd_features(*host)), atol=1e-5
+    )
+    if device == "cpu":
+        monkeypatch.setattr(noise, "ema_on_device", lambda model: True)
+
+    def host_outputs(X):
+        raise AssertionError("the device path must not ask for host outputs")
+
+    monkeypatch.setattr(clf, "ema_outputs", host_outputs)
+    got = get_strategy("lhd").select(clf, x, state, 7, rng=2)
+    assert got.indices.tolist() == ref.indices.tolist()

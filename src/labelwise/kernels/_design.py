@@ -13,8 +13,12 @@ each candidate carries two ``r x r`` matrices, ``P_x = V_x M⁻¹ V_xᵀ`` and
 ``C_x = V_x M⁻¹ F M⁻¹ V_xᵀ``, updated after each pick from one ``(N x d)`` by
 ``(d x 2 k r)`` product. Candidate state is kept in float64, and is recomputed
 exactly from ``M⁻¹`` before backward pruning (in float32 the incremental state
-drifts and pruning amplifies the drift). Everything runs on the device of the
-candidate tensors; ``fisher`` and ``precision`` are moved there.
+drifts and pruning amplifies the drift). Only ``M⁻¹`` is kept as a ``D x D``
+matrix: ``M⁻¹ F M⁻¹ Vᵀ`` is computed as ``M⁻¹ (F (M⁻¹ Vᵀ))`` from the caller's
+``F``, and ``M⁻¹ F M⁻¹`` is formed (by row blocks) only to initialise the
+candidate blocks. Everything runs on the device of the candidate tensors;
+``fisher`` and ``precision`` are moved there, and the loop never copies a value
+to the host before it ends (the picks and gains stay on the device until then).
 
 References:
     Ash, J., Goel, S., Krishnamurthy, A., Kakade, S. Gone Fishing: Neural Active
@@ -36,8 +40,18 @@ from labelwise.kernels._inputs import check_finite_tensor
 _DT = torch.float64
 
 
-def _rows_per_chunk(k: int, d: int, budget: int = 1 << 22) -> int:
-    return max(1, budget // max(1, k * k * d))
+_BUDGET = 1 << 19  # float64 entries of a chunk's temporary on the CPU (4 MB)
+_DEVICE_BUDGET = 1 << 25  # on a GPU (256 MB): few chunks, so few kernel launches
+
+
+def _rows_per_chunk(width: int, device: torch.device) -> int:
+    """Rows per chunk so that a ``(rows, width)`` float64 temporary fits the budget.
+
+    Small chunks on the CPU (host memory is the constraint there); large ones on a
+    GPU, where every chunk costs a handful of kernel launches per pick.
+    """
+    budget = _BUDGET if device.type == "cpu" else _DEVICE_BUDGET
+    return max(1, budget // max(1, width))
 
 
 def kron_quadratic_blocks(
@@ -64,7 +78,7 @@ def kron_quadratic_blocks(
     blocks = mat.reshape(k, d, k, d).permute(0, 2, 1, 3)[rows, cols]  # (P, d, d)
     m4 = blocks.permute(1, 0, 2).reshape(d, n_pairs * d)
     out = torch.empty((n, k, k), dtype=mat.dtype, device=mat.device)
-    step = _rows_per_chunk(k, d)
+    step = _rows_per_chunk(n_pairs * d, mat.device)
     for s in range(0, n, step):
         h = right[s : s + step].to(mat.dtype)
         y = (h @ m4).reshape(-1, n_pairs, d)
@@ -83,6 +97,12 @@ def _raw_tensor(x: Any, device: torch.device | None = None) -> torch.Tensor:
 def kron_gram(left: torch.Tensor, right: torch.Tensor) -> torch.Tensor:
     """``sum_n V_nᵀ V_n`` for ``V_n = left_n ⊗ right_nᵀ``, shape ``(k d, k d)``.
 
+    Block ``(a, b)`` is ``sum_n K_n[a, b] h_n h_nᵀ`` with ``K_n = left_nᵀ left_n``
+    symmetric, so only the ``k (k + 1) / 2`` blocks with ``a <= b`` are computed
+    (one ``(k(k+1)d/2 x m) (m x d)`` product per chunk of ``m`` rows) and the
+    others are their transposes. Cost ``O(n k² d²)``; memory the result plus a
+    4 MB chunk.
+
     Args:
         left: Shape ``(n, r, k)``.
         right: Shape ``(n, d)``.
@@ -92,34 +112,59 @@ def kron_gram(left: torch.Tensor, right: torch.Tensor) -> torch.Tensor:
     """
     n, _, k = left.shape
     d = right.shape[1]
-    out = torch.zeros((k, d, k, d), dtype=_DT, device=right.device)
-    step = _rows_per_chunk(k, d)
+    rows, cols = torch.triu_indices(k, k, device=right.device)
+    n_pairs = int(rows.numel())
+    acc = torch.zeros((n_pairs * d, d), dtype=_DT, device=right.device)
+    step = _rows_per_chunk(n_pairs * d, right.device)
     for s in range(0, n, step):
         lt = left[s : s + step].to(_DT)
         h = right[s : s + step].to(_DT)
-        kk = lt.transpose(1, 2) @ lt  # (m, k, k)
-        z = (kk.reshape(-1, k * k, 1) * h[:, None, :]).reshape(-1, k * k * d)
-        out += (z.t() @ h).reshape(k, k, d, d).permute(0, 2, 1, 3)
+        kk = (lt.transpose(1, 2) @ lt)[:, rows, cols]  # (m, P)
+        z = (kk[:, :, None] * h[:, None, :]).reshape(-1, n_pairs * d)
+        acc.addmm_(z.t(), h)
+    blocks = acc.reshape(n_pairs, d, d)
+    out = torch.empty((k, d, k, d), dtype=_DT, device=right.device)
+    out[cols, :, rows, :] = blocks.transpose(1, 2)
+    out[rows, :, cols, :] = blocks
     return out.reshape(k * d, k * d)
 
 
-def _project(
-    left: torch.Tensor, right: torch.Tensor, mats: torch.Tensor
-) -> torch.Tensor:
-    """``left_x E_xᵀ mats`` for every candidate: ``(n, r, m)`` for ``mats`` ``(kd, m)``.
+def _update_candidates(
+    pi: torch.Tensor,
+    c: torch.Tensor,
+    left: torch.Tensor,
+    right: torch.Tensor,
+    step: tuple[torch.Tensor, ...],
+) -> None:
+    """Rank-``r`` update of every candidate's ``I + P`` and ``C``, in place.
 
-    ``E_x = I_k ⊗ h_x`` (``k d x k``); one ``(n x d) (d x k m)`` product.
+    With ``a = V_x U`` and ``wx = V_x W`` (``U, W`` from `_State.update`, one
+    ``(n x d) (d x 2 k r)`` product and one batched ``(r x k) (k x 2r)`` product
+    per chunk of rows): ``P -= a S aᵀ`` and ``C -= y zᵀ + z yᵀ`` with ``y = a S``
+    and ``z = wx - y T / 2`` (``y`` and ``z`` are single matrix products over the
+    chunk). Temporaries are chunks of at most 4 MB on the CPU (256 MB on a GPU).
     """
+    u, s, w, t = step
     n, r, k = left.shape
     d = right.shape[1]
-    m = mats.shape[1]
-    mm = mats.reshape(k, d, m).permute(1, 0, 2).reshape(d, k * m)
-    out = torch.empty((n, r, m), dtype=_DT, device=mats.device)
-    step = max(1, (1 << 22) // max(1, k * m))
-    for s in range(0, n, step):
-        e = (right[s : s + step].to(_DT) @ mm).reshape(-1, k, m)
-        out[s : s + step] = left[s : s + step].to(_DT) @ e
-    return out
+    m2 = 2 * u.shape[1]
+    mats = torch.cat([u, w], dim=1)  # (k d, 2r)
+    mm = mats.reshape(k, d, m2).permute(1, 0, 2).reshape(d, k * m2)
+    rows = _rows_per_chunk(k * m2, pi.device)
+    for s0 in range(0, n, rows):
+        e = (right[s0 : s0 + rows].to(_DT) @ mm).view(-1, k, m2)
+        aw = torch.bmm(left[s0 : s0 + rows].to(_DT), e).view(-1, m2)  # (m r, 2r)
+        del e
+        y = aw[:, :r] @ s
+        z = torch.addmm(aw[:, r:], y, t, alpha=-0.5)
+        y3 = y.view(-1, r, r)
+        pi[s0 : s0 + rows].baddbmm_(
+            y3, aw[:, :r].view(-1, r, r).transpose(1, 2), alpha=-1.0
+        )
+        yz = torch.bmm(y3, z.view(-1, r, r).transpose(1, 2))
+        block = c[s0 : s0 + rows]
+        block.sub_(yz)
+        block.sub_(yz.transpose(1, 2))
 
 
 def _sandwich(left: torch.Tensor, q: torch.Tensor) -> torch.Tensor:
@@ -129,12 +174,11 @@ def _sandwich(left: torch.Tensor, q: torch.Tensor) -> torch.Tensor:
 
 
 class _State:
-    """``M⁻¹`` and ``G = M⁻¹ F M⁻¹``, updated in place by rank-``r`` terms.
+    """``M⁻¹``, updated in place by rank-``r`` terms, and the caller's ``F``.
 
-    ``U = M⁻¹ Vᵀ`` and ``W = G Vᵀ`` use the Kronecker structure of ``V`` (one pass
-    over each ``D x D`` matrix), and ``Uᵀ F U = V W``, so no ``D x D`` by
-    ``D x r`` product with ``F`` is needed; the two updates are in-place rank-``r``
-    and rank-``2r`` products (no ``D x D`` temporaries).
+    ``U = M⁻¹ Vᵀ`` uses the Kronecker structure of ``V`` (one pass over
+    ``M⁻¹``); ``W = M⁻¹ F M⁻¹ Vᵀ = M⁻¹ (F U)`` is two ``D x D`` by ``D x r``
+    products, so ``M⁻¹ F M⁻¹`` is never stored or updated; ``Uᵀ F U = V W``.
     """
 
     def __init__(self, precision: torch.Tensor, fisher: torch.Tensor, k: int):
@@ -147,7 +191,17 @@ class _State:
             )
         self.k = k
         self.minv = torch.cholesky_inverse(chol).contiguous()
-        self.g = self.minv @ fisher @ self.minv
+        del chol
+        self.fisher = fisher
+
+    def g_matrix(self) -> torch.Tensor:
+        """``G = M⁻¹ F M⁻¹``, built by blocks of rows (no second ``D x D`` buffer)."""
+        dim = self.minv.shape[0]
+        g = torch.empty_like(self.minv)
+        step = _rows_per_chunk(dim, self.minv.device)
+        for s in range(0, dim, step):
+            g[s : s + step] = (self.minv[s : s + step] @ self.fisher) @ self.minv
+        return g
 
     def _times_vt(
         self, mat: torch.Tensor, left: torch.Tensor, h: torch.Tensor
@@ -162,7 +216,7 @@ class _State:
     ) -> tuple[torch.Tensor, ...]:
         """Add (``sign=1``) or remove (``sign=-1``) ``VᵀV``; return ``U, S, W, T``."""
         u = self._times_vt(self.minv, left, h)  # M⁻¹ Vᵀ
-        w = self._times_vt(self.g, left, h)  # G Vᵀ = M⁻¹ F U
+        w = self.minv @ (self.fisher @ u)  # G Vᵀ = M⁻¹ F U
 
         def v_times_sym(m: torch.Tensor) -> torch.Tensor:
             """``V m`` (``r x r``), symmetrised against round-off."""
@@ -172,49 +226,26 @@ class _State:
         inner = v_times_sym(u) + sign * torch.eye(
             left.shape[0], dtype=_DT, device=left.device
         )
-        s = torch.linalg.inv(inner)
+        s = torch.linalg.inv_ex(inner).inverse  # inv_ex: no host sync on a GPU
         t = v_times_sym(w)  # Uᵀ F U = V G Vᵀ
-        us = u @ s
-        self.minv.addmm_(us, u.t(), alpha=-1.0)
-        z = w - 0.5 * us @ t
-        # G ← G - us wᵀ - w usᵀ + us T usᵀ = G - us zᵀ - z usᵀ
-        self.g.addmm_(torch.cat([us, z], 1), torch.cat([z, us], 1).t(), alpha=-1.0)
+        self.minv.addmm_(u @ s, u.t(), alpha=-1.0)
         return u, s, w, t
-
-
-def _apply_update(
-    p: torch.Tensor,
-    c: torch.Tensor,
-    a: torch.Tensor,
-    wx: torch.Tensor,
-    s: torch.Tensor,
-    t: torch.Tensor,
-) -> None:
-    """In-place rank-``r`` update of the candidate blocks ``P`` and ``C``.
-
-    ``P -= a S aᵀ`` and ``C -= y wxᵀ + wx yᵀ - y T yᵀ = y zᵀ + z yᵀ`` with
-    ``y = a S`` and ``z = wx - y T / 2`` (two batched products; ``y`` and ``z``
-    are single matrix products over all candidates).
-    """
-    y = a @ s
-    p.baddbmm_(y, a.transpose(1, 2), alpha=-1.0)
-    z = wx - 0.5 * (y @ t)
-    c.baddbmm_(y, z.transpose(1, 2), alpha=-1.0)
-    c.baddbmm_(z, y.transpose(1, 2), alpha=-1.0)
 
 
 def _trace_solve(c: torch.Tensor, a: torch.Tensor) -> torch.Tensor:
     """``tr(C A⁻¹)`` batched for symmetric ``C`` and SPD ``A``; ``nan`` if not SPD.
 
-    Uses ``A = L Lᵀ`` and ``tr(C A⁻¹) = tr(L⁻¹ C L⁻ᵀ)`` (two triangular solves,
-    cheaper than an explicit inverse).
+    Uses ``A = L Lᵀ`` and ``tr(C A⁻¹) = tr(L⁻¹ C L⁻ᵀ)``: one batched Cholesky
+    factorisation and two batched triangular solves (on a GPU these are batched
+    library calls; a batched Cholesky solve with several right-hand sides can
+    loop over the batch there).
     """
     chol, info = torch.linalg.cholesky_ex(a)
     x = torch.linalg.solve_triangular(chol, c, upper=False)
     y = torch.linalg.solve_triangular(chol, x.transpose(1, 2), upper=False)
+    del x
     out: torch.Tensor = y.diagonal(dim1=1, dim2=2).sum(1)
-    out[info != 0] = float("nan")
-    return out
+    return out.masked_fill_(info != 0, float("nan"))
 
 
 def greedy_a_optimal(
@@ -297,44 +328,52 @@ def _greedy_a_optimal(
     n_forward: int,
 ) -> tuple[IndexArray, np.ndarray]:
     k = left.shape[2]
-    r = left.shape[1]
-    state = _State(precision, fisher, k)
-    p = _sandwich(left, kron_quadratic_blocks(state.minv, right, k))
-    c = _sandwich(left, kron_quadratic_blocks(state.g, right, k))
     dev = left.device
-    eye = torch.eye(r, dtype=_DT, device=dev)
-    taken = torch.zeros(left.shape[0], dtype=torch.bool, device=dev)
-    picks: list[int] = []
-    gains = np.empty(n_forward)
+    state = _State(precision, fisher, k)
+    # every candidate's I + P and C; ``G = M⁻¹ F M⁻¹`` only lives for this
+    pi = _sandwich(left, kron_quadratic_blocks(state.minv, right, k))
+    pi.diagonal(dim1=1, dim2=2).add_(1.0)
+    g = state.g_matrix()
+    c = _sandwich(left, kron_quadratic_blocks(g, right, k))
+    del g
+    blocked = torch.zeros(left.shape[0], dtype=_DT, device=dev)
+    picks = torch.empty(n_forward, dtype=torch.long, device=dev)
+    gains = torch.empty(n_forward, dtype=_DT, device=dev)
     for step in range(n_forward):
-        score = _trace_solve(c, p + eye)
-        score = torch.nan_to_num(score, nan=-float("inf"))
-        score[taken] = -float("inf")
-        j = int(torch.argmax(score))
-        gains[step] = float(score[j])
-        picks.append(j)
-        taken[j] = True
-        u, s, w, t = state.update(left[j].to(_DT), right[j].to(_DT), 1.0)
-        aw = _project(left, right, torch.cat([u, w], dim=1))
-        _apply_update(p, c, aw[..., :r], aw[..., r:], s, t)
+        score = _trace_solve(c, pi).nan_to_num_(nan=-float("inf")).add_(blocked)
+        j = torch.argmax(score)  # stays on the device: no host sync per pick
+        picks[step] = j
+        gains[step] = score[j]
+        blocked[j] = -float("inf")
+        upd = state.update(left[j].to(_DT), right[j].to(_DT), 1.0)
+        _update_candidates(pi, c, left, right, upd)
+    del pi, c, blocked
     if n_forward > n_select:
-        sel = torch.tensor(picks, device=dev)
-        ls, rs = left[sel], right[sel]
-        ps = _sandwich(ls, kron_quadratic_blocks(state.minv, rs, k))
-        cs = _sandwich(ls, kron_quadratic_blocks(state.g, rs, k))
-        alive = torch.ones(len(picks), dtype=torch.bool, device=dev)
-        for _ in range(n_forward - n_select):
-            # removal raises tr(M⁻¹F) by tr(C (I - P)⁻¹) = -tr(C (P - I)⁻¹)
-            score = -_trace_solve(cs, eye - ps)
-            score = torch.nan_to_num(score, nan=-float("inf"))
-            score[~alive] = -float("inf")
-            q = int(torch.argmax(score))
-            alive[q] = False
-            u, s, w, t = state.update(ls[q].to(_DT), rs[q].to(_DT), -1.0)
-            aw = _project(ls, rs, torch.cat([u, w], dim=1))
-            _apply_update(ps, cs, aw[..., :r], aw[..., r:], s, t)
-        picks = [pk for pk, keep in zip(picks, alive.tolist(), strict=True) if keep]
-    return np.asarray(picks, dtype=np.int64), gains
+        picks = picks[_prune(state, left[picks], right[picks], n_select)]
+    return picks.cpu().numpy(), gains.cpu().numpy()
+
+
+def _prune(
+    state: _State, left: torch.Tensor, right: torch.Tensor, n_select: int
+) -> torch.Tensor:
+    """Backward steps: drop the picks whose removal raises ``tr(M⁻¹F)`` least.
+
+    The selected points' ``P`` and ``C`` are recomputed exactly from ``M⁻¹``
+    first. Returns the positions (in forward order) of the ``n_select`` kept.
+    """
+    k, dev = left.shape[2], left.device
+    ps = _sandwich(left, kron_quadratic_blocks(state.minv, right, k))
+    cs = _sandwich(left, kron_quadratic_blocks(state.g_matrix(), right, k))
+    eye = torch.eye(left.shape[1], dtype=_DT, device=dev)
+    dead = torch.zeros(left.shape[0], dtype=_DT, device=dev)
+    for _ in range(left.shape[0] - n_select):
+        # removal raises tr(M⁻¹F) by tr(C (I - P)⁻¹) = -tr(C (P - I)⁻¹)
+        score = _trace_solve(cs, eye - ps).neg_().nan_to_num_(nan=-float("inf"))
+        q = torch.argmax(score.add_(dead))
+        dead[q] = -float("inf")
+        upd = state.update(left[q].to(_DT), right[q].to(_DT), -1.0)
+        _update_candidates(ps, cs, left, right, upd)
+    return torch.nonzero(dead == 0).flatten()
 
 
 def greedy_a_optimal_rank_one(

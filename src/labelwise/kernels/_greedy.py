@@ -54,17 +54,18 @@ def _kcenter_greedy(
     """Greedy farthest-first traversal; ``min_d2`` is updated in place.
 
     ``min_d2`` must be ``-inf`` at points that may not be picked (labeled ones are
-    covered, i.e. 0, already). Ties go to the smallest index.
+    covered, i.e. 0, already). Ties go to the smallest index. The picks and radii
+    stay on ``min_d2``'s device until the end (no host sync per pick).
     """
-    picks = np.empty(n_select, dtype=np.int64)
-    radii = np.empty(n_select, dtype=np.float64)
+    picks = torch.empty(n_select, dtype=torch.long, device=min_d2.device)
+    radii = torch.empty(n_select, dtype=min_d2.dtype, device=min_d2.device)
     for t in range(n_select):
-        j = int(torch.argmax(min_d2))
+        j = torch.argmax(min_d2)
         picks[t] = j
-        radii[t] = float(min_d2[j]) ** 0.5
+        radii[t] = min_d2[j]
         torch.minimum(min_d2, points.sqdist_to(j), out=min_d2)
         min_d2[j] = -float("inf")
-    return picks, radii
+    return picks.cpu().numpy(), radii.cpu().double().sqrt().numpy()
 
 
 @overload

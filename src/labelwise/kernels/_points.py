@@ -44,8 +44,11 @@ class DensePoints:
         out.sq = torch.cat([_sq_norms(p) for p in parts])
         return out
 
-    def sqdist_to(self, i: int) -> torch.Tensor:
-        """Squared distances of all points to point ``i``, shape ``(n,)``."""
+    def sqdist_to(self, i: int | torch.Tensor) -> torch.Tensor:
+        """Squared distances of all points to point ``i``, shape ``(n,)``.
+
+        ``i`` is an int or a 0-d index tensor on the points' device.
+        """
         dots = torch.mv(self.xt.t(), self.xt[:, i].contiguous())
         out = dots.mul_(-2.0).add_(self.sq).add_(self.sq[i])
         return out.clamp_min_(0.0)
@@ -77,8 +80,11 @@ class KroneckerPoints:
         self.ht = h.t().contiguous()
         self.sq = _sq_norms(a) * _sq_norms(h)
 
-    def sqdist_to(self, i: int) -> torch.Tensor:
-        """Squared distances of all points to point ``i``, shape ``(n,)``."""
+    def sqdist_to(self, i: int | torch.Tensor) -> torch.Tensor:
+        """Squared distances of all points to point ``i``, shape ``(n,)``.
+
+        ``i`` is an int or a 0-d index tensor on the points' device.
+        """
         da = torch.mv(self.at.t(), self.at[:, i].contiguous())
         dh = torch.mv(self.ht.t(), self.ht[:, i].contiguous())
         out = da.mul_(dh).mul_(-2.0).add_(self.sq).add_(self.sq[i])

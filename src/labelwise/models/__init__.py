@@ -3,10 +3,12 @@
 from labelwise.models.augment import ImageAugment, TabularAugment
 from labelwise.models.base import (
     EMAPair,
+    EMAPairTensors,
     Embedder,
     Ensemble,
     FineTunable,
     GradientFeatures,
+    GradientFeatureTensors,
     MCDropoutSampler,
     ProbabilisticClassifier,
     Regressor,
@@ -43,6 +45,7 @@ from labelwise.models.sklearn import SklearnClassifier
 
 __all__ = [
     "EMAPair",
+    "EMAPairTensors",
     "Embedder",
     "EmbeddingClassifier",
     "EmbeddingRegressor",
@@ -50,6 +53,7 @@ __all__ = [
     "FineTunable",
     "FineTune",
     "FineTuneResult",
+    "GradientFeatureTensors",
     "GradientFeatures",
     "ImageAugment",
     "MCDropoutSampler",

@@ -156,6 +156,48 @@ class TensorOutputs(Protocol):
         ...
 
 
+@runtime_checkable
+class GradientFeatureTensors(Protocol):
+    """A `GradientFeatures` model that also hands its features over on its device.
+
+    BMDAL's strategies ask for these when the model lives on a GPU, so the
+    (pool-sized) gradient features are built on the device and never copied
+    through host memory.
+    """
+
+    @property
+    def device(self) -> torch.device:
+        """The device the model computes on."""
+        ...
+
+    def grad_feature_tensor(
+        self,
+        X: Any,
+        *,
+        last_layers: int | None = None,
+        sketch_dim: int | None = None,
+        rng: RNGLike = None,
+    ) -> torch.Tensor:
+        """``grad_features(X, ...)`` as an ``(n, p)`` tensor on `device`."""
+        ...
+
+
+@runtime_checkable
+class EMAPairTensors(Protocol):
+    """An `EMAPair` model that also hands the four outputs over on its device."""
+
+    @property
+    def device(self) -> torch.device:
+        """The device the model computes on."""
+        ...
+
+    def ema_tensor_outputs(
+        self, X: Any
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+        """``ema_outputs(X)`` as float32 tensors on `device`."""
+        ...
+
+
 _HINTS: dict[type, str] = {
     ProbabilisticClassifier: "implement fit(X, y, *, n_classes, rng) and "
     "predict_proba(X), or wrap an estimator in SklearnClassifier",

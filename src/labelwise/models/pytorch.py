@@ -754,6 +754,29 @@ class TorchClassifier:
             self._forward(loss_ema, X, "proba"),
         )
 
+    def ema_tensor_outputs(
+        self, X: Any
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+        """`ema_outputs` as float32 tensors on `device` (no host copy).
+
+        The same numbers as `ema_outputs`, computed chunk by chunk and kept on
+        the device, for LHD on a GPU.
+        """
+        self._check_fitted()
+        if self.captured_ is None:
+            raise NotFittedError(
+                "No EMA snapshot: build TorchClassifier(ema_alpha=0.999) and fit."
+            )
+        x = as_float_tensor(X)
+        main, ema = self.captured_
+        loss_main, loss_ema = self.loss_pair_ or self.captured_
+        return (
+            self._forward_tensor(main, x, "embed"),
+            self._forward_tensor(ema, x, "embed"),
+            self._forward_tensor(loss_main, x, "proba"),
+            self._forward_tensor(loss_ema, x, "proba"),
+        )
+
     def predict_proba_members(self, X: Any) -> FloatArray:
         """Probabilities of each member, shape ``(n_members, n, n_classes)``."""
         self._check_fitted()

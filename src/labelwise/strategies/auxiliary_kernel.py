@@ -118,10 +118,10 @@ def phi2_scale(
         k = f_aux @ f_aux.t()
         lam = strategy.aux_ridge * float(torch.diagonal(k).mean()) + 1e-12
         alpha = torch.linalg.solve(
-            k + lam * torch.eye(len(k), dtype=k.dtype),
-            torch.as_tensor(v, dtype=k.dtype),
+            k + lam * torch.eye(len(k), dtype=k.dtype, device=k.device),
+            torch.as_tensor(v, dtype=k.dtype, device=k.device),
         )
-        phi2 = (features[:n] @ (f_aux.t() @ alpha)).numpy()
+        phi2 = (features[:n] @ (f_aux.t() @ alpha)).cpu().numpy()
     else:
         sums: dict[bytes, list[float]] = {}
         for key, val in zip(_rows(x_aux), v, strict=True):

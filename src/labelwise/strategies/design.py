@@ -100,23 +100,33 @@ class Bait(Strategy):
         if not state.is_classification:
             return self._select_regression(model, X, state, batch_size)
         proba = model_outputs(model, X, "proba")
-        emb = torch.as_tensor(model_outputs(model, X, "embed"), dtype=torch.float64)
+        emb = torch.as_tensor(model_outputs(model, X, "embed"))
         left = torch.as_tensor(fisher_factors(proba))
+        del proba
         dev = emb.device
-        n, k = proba.shape
+        n, _, k = left.shape
         dim = k * emb.shape[1]
         labeled = torch.as_tensor(state.labeled_indices(), device=dev)
         pool = state.unlabeled_indices()
         n_lab = int(labeled.numel())
-        fisher = kron_gram(left, emb) / n
-        precision = self.lam * torch.eye(dim, dtype=torch.float64, device=dev)
+        # F and M built in place (no second k d x k d temporary)
+        fisher = kron_gram(left, emb).div_(n)
         if n_lab:
-            precision += kron_gram(left[labeled], emb[labeled]) / (n_lab + batch_size)
+            precision = kron_gram(left[labeled], emb[labeled])
+            precision.div_(n_lab + batch_size)
+        else:
+            precision = torch.zeros((dim, dim), dtype=torch.float64, device=dev)
+        precision.diagonal().add_(self.lam)
         pool_t = torch.as_tensor(pool, device=dev)
         scale = (batch_size / (n_lab + batch_size)) ** 0.5
+        # only the candidates' factors stay; the whole pool's are dropped here
+        cand_left = left[pool_t].mul_(scale)
+        del left
+        cand_emb = emb[pool_t].to(torch.float64)
+        del emb
         idx, gains = greedy_a_optimal(
-            left[pool_t] * scale,
-            emb[pool_t],
+            cand_left,
+            cand_emb,
             batch_size,
             fisher=fisher,
             precision=precision,

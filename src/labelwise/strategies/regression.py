@@ -64,7 +64,12 @@ from labelwise.kernels._kspace import (
     scale_gram,
 )
 from labelwise.kernels._ratio import RATIO_METHODS
-from labelwise.models.base import GradientFeatures, Regressor, require
+from labelwise.models.base import (
+    GradientFeatures,
+    GradientFeatureTensors,
+    Regressor,
+    require,
+)
 from labelwise.pool import LabelState
 from labelwise.strategies._registry import register
 from labelwise.strategies.auxiliary_kernel import check_auxiliary, phi2_scale
@@ -380,7 +385,7 @@ class BMDAL(Strategy):
                 aux,
                 np.random.default_rng([base_seed, 1]),
             )
-            f = f[: n_pool + n_train] * torch.as_tensor(scale)[:, None]
+            f = f[: n_pool + n_train] * torch.as_tensor(scale, device=f.device)[:, None]
         return f[:n_pool], f[n_pool : n_pool + n_train]
 
     def _apply(
@@ -505,6 +510,11 @@ class BMDAL(Strategy):
 _ROWS = 1 << 16  # a multiple of the models' prediction batches
 
 
+def features_on_device(model: Any) -> bool:
+    """Whether BMDAL builds ``model``'s gradient features on its (non-CPU) device."""
+    return isinstance(model, GradientFeatureTensors) and model.device.type != "cpu"
+
+
 def _grad_rows(
     model: Any,
     X: np.ndarray,
@@ -512,22 +522,31 @@ def _grad_rows(
     last_layers: int | None,
     sketch_dim: int | None,
     seed: int,
-) -> np.ndarray:
+) -> np.ndarray | torch.Tensor:
     """``model.grad_features(X, ...)`` over row chunks, into one array.
 
     Every chunk uses the same integer seed, hence the same sketch, so the rows
     equal one call's; the model's pool-sized temporaries never exist at once.
+    A `GradientFeatureTensors` model on a GPU fills one tensor on its
+    device through ``grad_feature_tensor`` (the same numbers, no host copy).
     """
+    kw: dict[str, Any] = {
+        "last_layers": last_layers,
+        "sketch_dim": sketch_dim,
+        "rng": seed,
+    }
+    if features_on_device(model):
+        dev: torch.Tensor | None = None
+        for s in range(0, X.shape[0], _ROWS):
+            ft = model.grad_feature_tensor(X[s : s + _ROWS], **kw)
+            if dev is None:
+                dev = ft.new_empty((X.shape[0], ft.shape[1]))
+            dev[s : s + len(ft)] = ft
+        assert dev is not None
+        return dev
     out = np.empty((0, 0), dtype=np.float32)
     for s in range(0, X.shape[0], _ROWS):
-        f = np.asarray(
-            model.grad_features(
-                X[s : s + _ROWS],
-                last_layers=last_layers,
-                sketch_dim=sketch_dim,
-                rng=seed,
-            )
-        )
+        f = np.asarray(model.grad_features(X[s : s + _ROWS], **kw))
         if s == 0:
             out = np.empty((X.shape[0], f.shape[1]), dtype=f.dtype)
         out[s : s + len(f)] = f
