@@ -59,8 +59,11 @@ def _kcenter_greedy(
     """
     picks = torch.empty(n_select, dtype=torch.long, device=min_d2.device)
     radii = torch.empty(n_select, dtype=min_d2.dtype, device=min_d2.device)
+    on_host = min_d2.device.type == "cpu"
     for t in range(n_select):
-        j = torch.argmax(min_d2)
+        best = torch.argmax(min_d2)
+        # a Python int indexes faster on the host; on a GPU it would sync per pick
+        j: int | torch.Tensor = int(best) if on_host else best
         picks[t] = j
         radii[t] = min_d2[j]
         torch.minimum(min_d2, points.sqdist_to(j), out=min_d2)
