@@ -686,6 +686,12 @@ def _text_options(
 ) -> dict[str, Any]:
     """``init_project``'s text arguments: the CSV and a `TextVectorizer`."""
     if texts is None:
+        if method != "tfidf" or max_features != 2000 or lsa is not None:
+            raise InvalidParameterError(
+                "--vectorizer, --max-features and --lsa go with --texts FILE.csv; "
+                f"got --vectorizer {method} --max-features {max_features} "
+                f"--lsa {lsa} without it."
+            )
         return {}
     from labelwise.features.text import TextVectorizer
 

@@ -275,3 +275,20 @@ def test_a_text_dataset_shows_text_cards(tmp_path, monkeypatch):
     item = s.db.queue()[0]["item"]
     assert s.display(item) == {"kind": "text", "text": docs[item]}
     s.db.close()
+
+
+def test_text_options_without_texts_are_refused_not_ignored(tmp_path):
+    runner = CliRunner()
+    base = ["label", "init", str(tmp_path / "p"), "--dataset", "digits"]
+    for extra, named in (
+        (["--text-column", "body"], "--text-column"),
+        (["--label-column", "tag"], "--label-column"),
+        (["--vectorizer", "hashing"], "--vectorizer"),
+        (["--lsa", "20"], "--lsa"),
+    ):
+        res = runner.invoke(cli, [*base, *extra])
+        assert res.exit_code == 2, res.output
+        assert named in res.output and "go with --texts" in res.output
+        assert not (tmp_path / "p").exists()
+    with pytest.raises(InvalidParameterError, match="go with --texts"):
+        init_project(tmp_path / "p", dataset="digits", label_column="tag")

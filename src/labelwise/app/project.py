@@ -587,6 +587,11 @@ def init_project(
             "Text projects classify; --target numeric does not go with --texts. "
             "Give --classes a,b,c or --label-column COL."
         )
+    if texts is None and (label_column is not None or text_column != "text"):
+        raise InvalidParameterError(
+            "--text-column and --label-column go with --texts FILE.csv; got "
+            f"text_column={text_column!r}, label_column={label_column!r} without it."
+        )
     _check_folder_free(out)
     if texts is not None:
         opts = dict(missing=missing, holdout=holdout, vectorizer=vectorizer, seed=seed)
