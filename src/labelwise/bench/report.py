@@ -13,6 +13,7 @@ import numpy as np
 import pandas as pd
 
 from labelwise.bench.stats import (
+    PENALTY_MAX_SEEDS,
     TIMINGS,
     agbal_shift_table,
     agbal_table,
@@ -20,6 +21,7 @@ from labelwise.bench.stats import (
     average_ranks,
     final_pivot,
     penalty_matrix,
+    t_threshold,
     timing_table,
 )
 from labelwise.loop.report import (
@@ -341,12 +343,10 @@ def _ranks_section(df: pd.DataFrame, main: str) -> list[str]:
 
 def _penalty_section(df: pd.DataFrame, runs: pd.DataFrame, folder: Path) -> list[str]:
     """The pairwise penalty matrix of accuracy (plot and table)."""
-    from scipy import stats
-
     strategies, pen, n_exp = penalty_matrix(df, runs, "accuracy")
-    seeds = min(int(df["seed"].nunique()), 5)  # penalty_matrix's max_seeds
+    seeds = min(int(df["seed"].nunique()), PENALTY_MAX_SEEDS)
     threshold = (
-        f"|t| &gt; {stats.t.ppf(0.975, seeds - 1):.3f} for these {seeds} seeds"
+        f"|t| &gt; {t_threshold(seeds):.3f} for these {seeds} seeds"
         if seeds >= 2
         else "at the 95% level"
     )

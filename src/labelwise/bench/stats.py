@@ -68,11 +68,25 @@ def checkpoints(
     return out
 
 
+PENALTY_MAX_SEEDS = 5
+"""Seeds per comparison in `penalty_matrix` (the BADGE and BAIT papers' 5)."""
+
+
+def t_threshold(n: int, alpha: float = 0.05) -> float:
+    """Two-sided critical ``|t|`` of a paired t-test over ``n >= 2`` seeds.
+
+    Examples:
+        >>> round(t_threshold(5), 3)
+        2.776
+    """
+    return float(sps.t.ppf(1 - alpha / 2, n - 1))
+
+
 def penalty_matrix(
     df: pd.DataFrame,
     runs: pd.DataFrame,
     metric: str = "accuracy",
-    max_seeds: int = 5,
+    max_seeds: int = PENALTY_MAX_SEEDS,
     alpha: float = 0.05,
 ) -> tuple[list[str], np.ndarray, int]:
     """Pairwise penalty matrix of the BADGE/BAIT papers.
@@ -82,8 +96,8 @@ def penalty_matrix(
     t-test over the first ``N = min(N_i, N_j, max_seeds)`` common seeds (paired by
     seed, so both used the same initial set); when ``i`` is significantly better,
     ``P[i, j]`` grows by ``1/z`` (``z`` = the experiment's number of checkpoints).
-    With 5 seeds the threshold is ``|t| > 2.776``. Experiments without random
-    sampling, or with fewer than 2 common seeds, add nothing.
+    With 5 seeds the threshold is ``|t| > 2.776`` (`t_threshold`). Experiments
+    without random sampling, or with fewer than 2 common seeds, add nothing.
 
     Args:
         df: Tidy measurements.
@@ -141,7 +155,7 @@ def penalty_matrix(
                         significant = mean != 0
                     else:
                         t = np.sqrt(n) * mean / sd
-                        significant = abs(t) > sps.t.ppf(1 - alpha / 2, n - 1)
+                        significant = abs(t) > t_threshold(n, alpha)
                     if significant and mean > 0:
                         pen[index[si], index[sj]] += 1.0 / len(cps)
     return strategies, pen, n_exp
