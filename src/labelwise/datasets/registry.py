@@ -431,31 +431,27 @@ def check_name(name: str) -> str:
                 f"{setting[0]} is a regression dataset; the imbalance settings "
                 "need classes."
             )
-        _no_text_wrapper(setting[0], "imbalance settings")
-        _refuse_sequence(setting[0], name)
+        _refuse_wrapper(setting[0], name, "imbalance settings")
         return setting[0]
     base, noise = parse_name(name)
     if noise is not None:
-        _no_text_wrapper(base, "noise benchmarks")
-    if _spec(base).regression and noise is not None:
-        raise InvalidParameterError(
-            f"{base} is a regression dataset; the noise benchmarks need classes."
-        )
-    if noise is not None:
-        _refuse_sequence(base, name)
+        _refuse_wrapper(base, name, "noise benchmarks")
+        if _spec(base).regression:
+            raise InvalidParameterError(
+                f"{base} is a regression dataset; the noise benchmarks need classes."
+            )
     return base
 
 
-def _no_text_wrapper(base: str, what: str) -> None:
-    if _spec(base).text:
+def _refuse_wrapper(base: str, name: str, what: str) -> None:
+    """Refuse wrapper ``name`` (``what``) around a text or sequence dataset."""
+    spec = _spec(base)
+    if spec.text:
         raise InvalidParameterError(
             f"{base} is a text dataset; the {what} work on numeric features only. "
             f"Load {base} itself."
         )
-
-
-def _refuse_sequence(base: str, name: str) -> None:
-    if _spec(base).sequence is not None:
+    if spec.sequence is not None:
         raise InvalidParameterError(
             f"Dataset name {name!r}: {base} holds sequences; the noise and "
             f"imbalance wrappers are defined for images and tables only. Use "
