@@ -292,6 +292,31 @@ def _rounds_stored(db):
         return 0
 
 
+def _start_two_worker_bench(tmp_path):
+    """A 2-worker bench in its own process group (as a terminal's job).
+
+    Returns ``(config, out, cmd, log, proc)``; stderr goes to the file ``log``
+    (a full pipe would stall the progress bar).
+    """
+    config = tmp_path / "sigint.toml"
+    config.write_text(
+        'name = "sigint"\ndatasets = ["digits"]\nmodels = ["logreg"]\n'
+        'strategies = ["random", "margin"]\n'
+        "[settings]\ninitial = 10\nbatch_size = 5\nrounds = 20\nseeds = 2\n"
+    )
+    out = tmp_path / "out"
+    cmd = [sys.executable, "-m", "labelwise.cli", "bench", str(config)]
+    cmd += ["--out", str(out), "--workers", "2", "--no-report"]
+    log = tmp_path / "stderr.txt"
+    proc = subprocess.Popen(
+        cmd,
+        start_new_session=True,
+        stdout=subprocess.DEVNULL,
+        stderr=log.open("w"),
+    )
+    return config, out, cmd, log, proc
+
+
 def _spawned_workers(pgid):
     """Members of ``pgid`` started by multiprocessing's spawn (the workers)."""
     found = []
@@ -347,22 +372,7 @@ def test_ctrl_c_while_workers_are_still_starting_leaves_no_traceback(tmp_path):
     CI caught this once by chance: a worker still importing got the group's
     SIGINT and printed a KeyboardInterrupt traceback from ``spawn_main``.
     """
-    config = tmp_path / "sigint.toml"
-    config.write_text(
-        'name = "sigint"\ndatasets = ["digits"]\nmodels = ["logreg"]\n'
-        'strategies = ["random", "margin"]\n'
-        "[settings]\ninitial = 10\nbatch_size = 5\nrounds = 20\nseeds = 2\n"
-    )
-    out = tmp_path / "out"
-    cmd = [sys.executable, "-m", "labelwise.cli", "bench", str(config)]
-    cmd += ["--out", str(out), "--workers", "2", "--no-report"]
-    log = tmp_path / "stderr.txt"
-    proc = subprocess.Popen(
-        cmd,
-        start_new_session=True,
-        stdout=subprocess.DEVNULL,
-        stderr=log.open("w"),
-    )
+    _, _, _, log, proc = _start_two_worker_bench(tmp_path)
     deadline = time.time() + 120
     while len(_spawned_workers(proc.pid)) < 2 and time.time() < deadline:
         time.sleep(0.01)
@@ -382,22 +392,7 @@ def test_ctrl_c_while_workers_are_still_starting_leaves_no_traceback(tmp_path):
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
 def test_ctrl_c_stops_every_worker_within_2s_and_the_rerun_resumes(tmp_path):
     """Issue 15, defect 4: Ctrl-C (SIGINT to the process group) on a 2-worker bench."""
-    config = tmp_path / "sigint.toml"
-    config.write_text(
-        'name = "sigint"\ndatasets = ["digits"]\nmodels = ["logreg"]\n'
-        'strategies = ["random", "margin"]\n'
-        "[settings]\ninitial = 10\nbatch_size = 5\nrounds = 20\nseeds = 2\n"
-    )
-    out = tmp_path / "out"
-    cmd = [sys.executable, "-m", "labelwise.cli", "bench", str(config)]
-    cmd += ["--out", str(out), "--workers", "2", "--no-report"]
-    log = tmp_path / "stderr.txt"
-    proc = subprocess.Popen(
-        cmd,
-        start_new_session=True,  # its own process group, as a terminal's job
-        stdout=subprocess.DEVNULL,
-        stderr=log.open("w"),  # a file: a full pipe would stall the progress bar
-    )
+    config, out, cmd, log, proc = _start_two_worker_bench(tmp_path)
     db = out / "results.sqlite"
     deadline = time.time() + 180
     while _rounds_stored(db) < 3 and time.time() < deadline:
