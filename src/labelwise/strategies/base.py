@@ -256,6 +256,11 @@ def check_context(context: Any) -> SimulationContext:
     return context
 
 
+def flat_rows(X: np.ndarray) -> np.ndarray:
+    """``X`` as float32 rows, shape ``(n, prod(X.shape[1:]))`` (images flattened)."""
+    return np.asarray(X, dtype=np.float32).reshape(X.shape[0], -1)
+
+
 def top_k(scores: np.ndarray, k: int, *tiebreaks: np.ndarray) -> IndexArray:
     """Positions of the ``k`` largest scores; ties by ``tiebreaks``, then position.
 

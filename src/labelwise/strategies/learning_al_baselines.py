@@ -25,11 +25,7 @@ from labelwise.exceptions import InvalidParameterError, UnsupportedModelError
 from labelwise.kernels import kcenter_greedy
 from labelwise.pool import LabelState
 from labelwise.strategies._registry import register
-from labelwise.strategies.base import Selection, Strategy, top_k
-
-
-def _flat(X: np.ndarray) -> np.ndarray:
-    return np.asarray(X, dtype=np.float32).reshape(X.shape[0], -1)
+from labelwise.strategies.base import Selection, Strategy, flat_rows, top_k
 
 
 @register("kcenter")
@@ -54,7 +50,7 @@ class KCenter(Strategy):
         rng: np.random.Generator,
     ) -> Selection:
         idx, radii = kcenter_greedy(
-            _flat(X), batch_size, labeled=state.labeled_indices(), rng=rng,
+            flat_rows(X), batch_size, labeled=state.labeled_indices(), rng=rng,
             return_radii=True,
         )  # fmt: skip
         return Selection(indices=idx, scores=radii)
@@ -145,7 +141,7 @@ class _HAL(Strategy):
         if self.explore == "uniform":
             explore = rng.random(pool.size)
         else:
-            x = _flat(X).astype(np.float64)
+            x = flat_rows(X).astype(np.float64)
             lab, xp = x[state.labeled_indices()], x[pool]
             # squared distances by the norms trick: no (pool, labeled, d) array
             d2 = (

@@ -28,6 +28,7 @@ from labelwise.strategies.base import (
     SimulationContext,
     Strategy,
     check_context,
+    flat_rows,
 )
 
 
@@ -84,10 +85,6 @@ def check_batched(batched: bool | None) -> bool | None:
             f"batched must be None, True or False; got {batched!r}."
         )
     return batched
-
-
-def _flat(X: np.ndarray) -> np.ndarray:
-    return np.asarray(X, dtype=np.float32).reshape(X.shape[0], -1)
 
 
 def _score(y_true: np.ndarray, y_pred: np.ndarray, weights: np.ndarray | None) -> float:
@@ -188,9 +185,9 @@ def _batched_scores(
     sw = None if sample_weight is None else sample_weight[y_base]
     nw = None if sample_weight is None else sample_weight[y_cand]
     theta0, thetas = fit_logistic_plus_one(
-        _flat(X_base), y_base, _flat(X_cand), y_cand, sw, nw, C=C
+        flat_rows(X_base), y_base, flat_rows(X_cand), y_cand, sw, nw, C=C
     )
-    xe = _flat(X_eval).astype(np.float64)
+    xe = flat_rows(X_eval).astype(np.float64)
     w = np.ones(len(y_eval)) if weights is None else np.asarray(weights)[y_eval]
     every = np.vstack([theta0, thetas])  # row 0: the base fit
     out = np.empty(len(every))
