@@ -434,9 +434,10 @@ def check_name(name: str) -> str:
         _refuse_wrapper(setting[0], name, "imbalance settings")
         return setting[0]
     base, noise = parse_name(name)
+    spec = _spec(base)  # refuses an unknown name
     if noise is not None:
         _refuse_wrapper(base, name, "noise benchmarks")
-        if _spec(base).regression:
+        if spec.regression:
             raise InvalidParameterError(
                 f"{base} is a regression dataset; the noise benchmarks need classes."
             )
