@@ -57,3 +57,20 @@ def test_reference_checkout_and_its_environment(scripts):
     assert speed.library_env(None) is None
     with pytest.raises(SystemExit, match="git archive failed"):
         speed.ref_checkout("no-such-revision-xyz")
+
+
+def test_eer_class_weights_shows_the_sign_flip_and_its_fix(monkeypatch):
+    """benchmarks/eer_class_weights.py: what the learned-AL page reports, seed 0."""
+    monkeypatch.syspath_prepend(str(BENCH))
+    script = importlib.import_module("eer_class_weights")
+    from labelwise.datasets import load
+
+    cols = {c: i for i, c in enumerate(script.COLUMNS) if not c.startswith("…")}
+    weighted = script._row(load("waveform:imbalanced-weighted"), 0)
+    assert weighted[cols["eer ~ oracle"]] < -0.2
+    assert weighted[3] < -0.4  # the points predicted common carry the sign flip
+    assert weighted[cols["unweighted ~ oracle"]] > 0.4
+    # without training weights the two posteriors are the same and agree with the oracle
+    plain = script._row(load("waveform:imbalanced"), 0)
+    assert plain[1:5] == plain[5:9]
+    assert plain[cols["eer ~ oracle"]] > 0.4

@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from hypothesis.extra.numpy import arrays
 from sklearn.linear_model import LogisticRegression
 
 from labelwise import InvalidParameterError
 from labelwise.models import SklearnClassifier
 from labelwise.pool import LabelState
 from labelwise.strategies import get_strategy
-from labelwise.strategies.error_reduction import lookahead_risks
+from labelwise.strategies.error_reduction import lookahead_risks, unweighted_posterior
 from labelwise.testing import check_strategy
 
 
@@ -120,6 +123,50 @@ def test_eer_picks_the_largest_expected_reduction(params):
     assert sel.info["fits"] == 2 * pool.size
 
 
+@pytest.mark.parametrize("posterior", ["model", "unweighted"])
+def test_eer_with_class_weights_averages_over_the_chosen_posterior(posterior):
+    """Weighted refits, and p_L(y|x) or p_L(y|x)/w_y as the label's distribution."""
+    X, y, state, X_r, y_r = _problem(n=24, seed=4)
+    lab, pool = state.labeled_indices(), state.unlabeled_indices()
+    cw, ew = np.array([2.5, 0.4]), np.array([3.0, 1.0])
+    model = SklearnClassifier(_sk()).fit(
+        X[lab], y[lab], n_classes=2, sample_weight=cw[y[lab]]
+    )
+    s = get_strategy("eer", loss="log", posterior=posterior)
+    s.set_reward(X_r, y_r, eval_weights=ew, class_weights=cw)
+    sel = s.select(model, X, state, 4, rng=0)
+    risks = _brute(X, y[lab], lab, pool, X_r, y_r, 2, "log", ew, cw)
+    p = model.predict_proba(X[pool])
+    if posterior == "unweighted":
+        p = p / cw / (p / cw).sum(1, keepdims=True)
+    red = _risk(model.predict_proba(X_r), y_r, "log", ew) - (p * risks).sum(1)
+    order = np.lexsort((np.arange(pool.size), -np.round(red, 9)))
+    assert sel.indices.tolist() == pool[order[:4]].tolist()
+    np.testing.assert_allclose(sel.scores, red[order[:4]], rtol=1e-6, atol=1e-8)
+
+
+@settings(max_examples=50, deadline=None)
+@given(
+    arrays(np.float64, (5, 3), elements=st.floats(0.01, 1.0)),
+    arrays(np.float64, 3, elements=st.floats(0.05, 20.0)),
+)
+def test_unweighted_posterior_divides_out_the_class_weights(raw, w):
+    p = raw / raw.sum(1, keepdims=True)
+    q = unweighted_posterior(p, w)
+    np.testing.assert_allclose(q.sum(1), 1.0)
+    # odds between classes change by the inverse weight ratio
+    np.testing.assert_allclose(q[:, 1] / q[:, 0], p[:, 1] / p[:, 0] * w[0] / w[1])
+    # equal weights leave the posterior as it is
+    np.testing.assert_allclose(unweighted_posterior(p, np.full(3, w[0])), p)
+
+
+def test_unweighted_posterior_refuses_bad_weights():
+    p = np.full((2, 2), 0.5)
+    for bad in (np.array([1.0, 0.0]), np.array([1.0, 2.0, 3.0])):
+        with pytest.raises(InvalidParameterError, match="positive numbers"):
+            unweighted_posterior(p, bad)
+
+
 def test_eer_candidates_are_seeded_unique_and_unlabeled():
     X, y, state, _, _ = _problem(n=60, seed=5)
     model = SklearnClassifier().fit(X[:10], y[:10], n_classes=2)
@@ -154,6 +201,7 @@ def test_eer_bad_parameters_and_missing_reward_set():
         {"max_eval": -3},
         {"n_jobs": 0},
         {"batched": "yes"},
+        {"posterior": "true"},
     ):
         with pytest.raises(InvalidParameterError, match=next(iter(bad))):
             get_strategy("eer", **bad)
