@@ -5,6 +5,8 @@ datasets sits beside the loop and nothing below the loop imports it.
 """
 
 import ast
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -75,3 +77,27 @@ def test_nothing_below_the_loop_imports_datasets(path):
         return
     hits = [line for line, target in _imports(path) if target == "datasets"]
     assert not hits, f"{path.relative_to(PKG)} imports labelwise.datasets at {hits}"
+
+
+def test_the_command_line_starts_without_torch_or_scikit_learn():
+    """``import labelwise`` is lazy: ``labelwise --help`` pays for neither."""
+    code = (
+        "import sys, labelwise, labelwise.cli; "
+        "print(sorted(m for m in ('torch', 'sklearn') if m in sys.modules))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    )
+    assert out.stdout.strip() == "[]"
+
+
+def test_the_lazy_names_are_the_modules_own():
+    import labelwise
+    from labelwise import loop, strategies
+
+    assert labelwise.get_strategy is strategies.get_strategy
+    assert labelwise.ActiveLearner is loop.ActiveLearner
+    assert labelwise.models.mlp is labelwise.mlp
+    assert set(labelwise.__all__) <= set(dir(labelwise))
+    with pytest.raises(AttributeError, match="no attribute 'nope'"):
+        _ = labelwise.nope
