@@ -640,7 +640,7 @@ def random_comparison_curves(
     Per dataset and model of ``table`` (`random_comparison`): the rows of
     ``metric`` of ``baseline``, those of the best strategy renamed ``best: NAME``, and
     per seed and round the mean over the other strategies named ``average``;
-    `plot_learning_curves <labelwise.loop.report.plot_learning_curves>` draws
+    `labelwise.loop.report.plot_learning_curves` draws
     them as any measurements.
     """
     sub = df[df["metric"] == metric]
