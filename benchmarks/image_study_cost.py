@@ -11,11 +11,12 @@ selections, and the grid's as the mean run x runs / workers.
 
 CPU seconds (``time.process_time``) are what is reported for the prediction:
 on a shared machine the wall time of one process grows with the load, its CPU
-time does not (with one thread, CPU time = the time it computes). Wall seconds
+time much less (with one thread, CPU time = the time it computes; a core
+shared with other jobs still slows it somewhat, so the figures err high). Wall seconds
 are printed beside them. The labeled sets are uniform draws, not a strategy's
-picks: a harder (uncertainty-picked) set can need more epochs before the early
-stop, so the prediction is a lower bound for the fits by a few tens of percent
-at most (compare a smoke run's ``train_seconds``).
+picks, and a run also pays imports, data loading and the store: six runs of
+the CPU image grid's weighted Fashion-MNIST cell through ``labelwise bench
+--workers 1`` took 327 CPU s against 301 predicted (+9 %).
 
     python benchmarks/image_study_cost.py benchmarks/configs/image-study-cpu.toml \
         [--dataset fashion-mnist:imbalanced-weighted] [--labels 100,600,1100] \
