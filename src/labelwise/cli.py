@@ -453,8 +453,10 @@ def table(
     """Print a Markdown table: strategies x datasets at the last round (mean ± s.e.).
 
     --round R takes round R instead; --log-mean the mean over steps of log(metric)
-    (BMDAL); --auac the area under the metric-vs-step curve; --agbal the AGBAL
-    paper's Table 1 (area under the MSE curve of each method and its agbal-
+    (BMDAL); --auac the area under the metric-vs-step curve, followed (when
+    random ran) by random against the best strategy and the average of the others
+    per dataset, paired by seed (the learning-AL paper's Fig. 1); --agbal the
+    AGBAL paper's Table 1 (area under the MSE curve of each method and its agbal-
     counterpart).
 
     With --timings: mean selection, training and fine-tuning seconds per round for
@@ -512,6 +514,28 @@ def table(
     if pivot.empty:
         _fail(InvalidParameterError(f"No {metric!r} values at round {round_} in {db}."))
     typer.echo(to_markdown(pivot))
+    if auac and round_ is None and not log_mean:
+        _echo_random_comparison(df, metric)
+
+
+def _echo_random_comparison(df: Any, metric: str) -> None:
+    """Print random vs the best vs the average strategy (AUAC), when random ran."""
+    from labelwise.bench.stats import (
+        random_comparison,
+        random_comparison_display,
+        to_markdown,
+    )
+
+    table = random_comparison(df, metric)
+    if table.empty:
+        return
+    typer.echo(
+        "\nRandom against the best strategy and the average of the others (AUAC; "
+        "the learning-AL paper's Fig. 1): differences paired by seed over the "
+        "seeds on which every strategy finished; p (t) paired t-test, p "
+        "(Wilcoxon) signed-rank, both two-sided.\n"
+    )
+    typer.echo(to_markdown(random_comparison_display(table), corner="dataset"))
 
 
 @app.command()

@@ -79,6 +79,30 @@ def test_cnn_shapes_and_errors():
         cnn((3,), 2)
 
 
+def test_cnn_channels_set_the_conv_widths_and_the_registry_passes_them():
+    from labelwise.models.registry import check_model_params, make_model
+
+    convs = [m for m in cnn((1, 28, 28), 3).modules() if isinstance(m, torch.nn.Conv2d)]
+    assert [c.out_channels for c in convs] == [32, 64]  # the default is unchanged
+    net = cnn((2, 28, 28), 3, channels=8, hidden=16)
+    convs = [m for m in net.modules() if isinstance(m, torch.nn.Conv2d)]
+    assert [(c.in_channels, c.out_channels) for c in convs] == [(2, 8), (8, 16)]
+    assert net(torch.zeros(4, 2, 28, 28)).shape == (4, 3)
+    small = sum(p.numel() for p in net.parameters())
+    assert small < sum(p.numel() for p in cnn((2, 28, 28), 3, hidden=16).parameters())
+    for bad in (0, 2.5, True):
+        with pytest.raises(InvalidParameterError, match="channels must be a positive"):
+            cnn((1, 28, 28), 2, channels=bad)
+    assert check_model_params("cnn", {})["channels"] == 32
+    with pytest.raises(InvalidParameterError, match="Unknown parameter 'channels'"):
+        check_model_params("mlp", {"channels": 8})
+    clf = make_model("cnn", channels=4, hidden=8, epochs=1, device="cpu")
+    x = np.random.default_rng(0).normal(size=(6, 1, 28, 28)).astype(np.float32)
+    clf.fit(x, np.arange(6) % 2, n_classes=2, rng=0)
+    conv = next(m for m in clf.members_[0].modules() if isinstance(m, torch.nn.Conv2d))
+    assert conv.out_channels == 4 and clf.embed(x).shape == (6, 8)
+
+
 def test_errors():
     x, y = _blobs()
     with pytest.raises(NotFittedError, match="call fit"):

@@ -3,7 +3,12 @@
 from labelwise.bench.config import ConfigError, GridConfig, load_grid, parse_grid
 from labelwise.bench.report import build_report
 from labelwise.bench.runner import execute_run, run_grid
-from labelwise.bench.stats import auc_ranks, checkpoints, penalty_matrix
+from labelwise.bench.stats import (
+    auc_ranks,
+    checkpoints,
+    penalty_matrix,
+    random_comparison,
+)
 
 __all__ = [
     "ConfigError",
@@ -15,5 +20,6 @@ __all__ = [
     "load_grid",
     "parse_grid",
     "penalty_matrix",
+    "random_comparison",
     "run_grid",
 ]

@@ -8,6 +8,8 @@ References:
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import pandas as pd
 from scipy import stats as sps
@@ -407,6 +409,57 @@ def _per_run(df: pd.DataFrame, metric: str, auac: bool) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=[*keys, "value", "round", "n_labeled"])
 
 
+def paired_summary(own: np.ndarray, other: np.ndarray) -> dict[str, float]:
+    """Per-seed values ``own`` against ``other`` (same seeds, same order).
+
+    Args:
+        own: One value per seed ``(n,)``, e.g. a strategy's AUAC.
+        other: The paired values ``(n,)``, e.g. random's, or a group mean.
+
+    Returns:
+        ``n_seeds``; ``strategy`` and ``group``: the means of ``own`` and
+        ``other``; ``diff``: the mean of ``own - other``, ``sem`` its standard
+        error; ``wins``: seeds with ``own >= other``; ``p_value``: the Wilcoxon
+        signed-rank test (two-sided, exact for small samples; with 3 seeds it
+        cannot fall below 0.25); ``p_t``: the paired t-test of `penalty_matrix`
+        (two-sided; 0 when every difference is the same non-zero number). Both p
+        are NaN with fewer than two seeds or all differences 0.
+    """
+    from scipy.stats import wilcoxon
+
+    d = np.asarray(own, dtype=float) - np.asarray(other, dtype=float)
+    n = d.size
+    p = p_t = float("nan")
+    if n >= 2 and np.any(d != 0):
+        p = float(wilcoxon(own, other).pvalue)
+        sd = d.std(ddof=1)
+        t = np.sqrt(n) * d.mean() / sd if sd > 0 else np.inf
+        p_t = float(2 * sps.t.sf(abs(t), n - 1))
+    return {
+        "n_seeds": n,
+        "strategy": float(np.mean(own)) if n else float("nan"),
+        "group": float(np.mean(other)) if n else float("nan"),
+        "diff": float(d.mean()) if n else float("nan"),
+        "sem": float(d.std(ddof=1) / np.sqrt(n)) if n > 1 else 0.0,
+        "wins": int(np.sum(d >= 0)),
+        "p_value": p,
+        "p_t": p_t,
+    }
+
+
+def _per_seed(df: pd.DataFrame, metric: str, auac: bool) -> list[tuple[Any, ...]]:
+    """``(dataset, model, seeds x strategies table)`` per dataset and model."""
+    per = _per_run(df, metric, auac)
+    return [
+        (
+            dataset,
+            model,
+            grp.pivot_table(index="seed", columns="strategy", values="value"),
+        )
+        for (dataset, model), grp in per.groupby(["dataset", "model"], sort=False)
+    ]
+
+
 def versus_group(
     df: pd.DataFrame,
     strategy: str,
@@ -418,39 +471,83 @@ def versus_group(
 
     For every dataset, model and seed where ``strategy`` and all of ``group``
     ran, ``diff = value(strategy) - mean(value(group))`` with value = the run's
-    AUAC of ``metric`` (``auac=False``: its last value). The Wilcoxon
-    signed-rank test (two-sided, exact for small samples) asks whether the
-    differences are centred on 0.
+    AUAC of ``metric`` (``auac=False``: its last value), summarised by
+    `paired_summary`.
 
     Returns:
         One row per dataset and model: ``n_seeds``, ``strategy`` and ``group``
-        (means), ``diff`` (mean), ``sem``, ``wins`` (seeds with diff >= 0) and
-        ``p_value`` (NaN with fewer than two seeds or all differences 0).
+        (means), ``diff`` (mean), ``sem``, ``wins`` (seeds with diff >= 0),
+        ``p_value`` (Wilcoxon signed-rank) and ``p_t`` (paired t-test).
     """
-    from scipy.stats import wilcoxon
-
-    per = _per_run(df, metric, auac)
     cols = ["dataset", "model", "n_seeds", "strategy", "group", "diff", "sem",
-            "wins", "p_value"]  # fmt: skip
+            "wins", "p_value", "p_t"]  # fmt: skip
     rows = []
-    for (dataset, model), grp in per.groupby(["dataset", "model"], sort=False):
-        wide = grp.pivot_table(index="seed", columns="strategy", values="value")
+    for dataset, model, wide in _per_seed(df, metric, auac):
         if strategy not in wide.columns or not set(group) <= set(wide.columns):
             continue
         wide = wide[[strategy, *group]].dropna()
         if wide.empty:
             continue
         own = wide[strategy].to_numpy()
-        others = wide[group].to_numpy().mean(axis=1)
-        d = own - others
-        n = len(d)
-        p = float("nan")
-        if n >= 2 and np.any(d != 0):
-            p = float(wilcoxon(own, others).pvalue)
-        sem = float(d.std(ddof=1) / np.sqrt(n)) if n > 1 else 0.0
-        means = (float(own.mean()), float(others.mean()), float(d.mean()))
-        rows.append([dataset, model, n, *means, sem, int(np.sum(d >= 0)), p])
+        summary = paired_summary(own, wide[group].to_numpy().mean(axis=1))
+        rows.append({"dataset": dataset, "model": model, **summary})
     return pd.DataFrame(rows, columns=cols)
+
+
+RANDOM_COMPARISON_COLUMNS = [
+    "dataset", "model", "n_seeds", "n_strategies", "random", "best", "best_value",
+    "best_diff", "best_sem", "best_p", "best_p_t", "average", "average_diff",
+    "average_sem", "average_p", "average_p_t",
+]  # fmt: skip
+"""Columns of `random_comparison`."""
+
+
+def random_comparison(
+    df: pd.DataFrame,
+    metric: str = "balanced_accuracy",
+    auac: bool = True,
+    baseline: str = "random",
+) -> pd.DataFrame:
+    """Random vs the best strategy vs the average of the others, per dataset.
+
+    The comparison of the learning-AL paper's Fig. 1 and §3 (Bakker et al.,
+    ECML PKDD 2023). Per dataset and model, over the seeds where ``baseline``
+    and every other strategy finished, each run's value is its AUAC of
+    ``metric`` (``auac=False``: its last value). The best strategy is the one
+    with the best mean over those seeds (highest, or lowest for a loss); the
+    average is, per seed, the mean over all strategies but ``baseline``. Both
+    are compared with ``baseline`` paired by seed (`paired_summary`). The best
+    is picked on the same seeds it is tested on (as in the paper), so its p
+    values flatter it.
+
+    Returns:
+        One row per dataset and model with `RANDOM_COMPARISON_COLUMNS`:
+        ``n_seeds``, ``n_strategies`` (besides ``baseline``), ``random`` (its
+        mean), ``best`` (the name) and ``best_value``, ``best_diff`` (best minus
+        random, mean over seeds), ``best_sem``, ``best_p`` (Wilcoxon) and
+        ``best_p_t`` (paired t-test), and the same for ``average``. Datasets
+        without ``baseline``, without another strategy or without a seed on
+        which all finished are left out.
+    """
+    rows = []
+    for dataset, model, wide in _per_seed(df, metric, auac):
+        others = [c for c in wide.columns if c != baseline]
+        if baseline not in wide.columns or not others:
+            continue
+        wide = wide.dropna()
+        if wide.empty:
+            continue
+        means = wide[others].mean()
+        best = str(means.idxmin() if metric in LOWER_IS_BETTER else means.idxmax())
+        base = wide[baseline].to_numpy()
+        top = paired_summary(wide[best].to_numpy(), base)
+        avg = paired_summary(wide[others].to_numpy().mean(axis=1), base)
+        rows.append(
+            [dataset, model, top["n_seeds"], len(others), top["group"], best]
+            + [top[k] for k in ("strategy", "diff", "sem", "p_value", "p_t")]
+            + [avg[k] for k in ("strategy", "diff", "sem", "p_value", "p_t")]
+        )
+    return pd.DataFrame(rows, columns=RANDOM_COMPARISON_COLUMNS)
 
 
 def seed_ranks(
@@ -497,3 +594,66 @@ def timing_table(df: pd.DataFrame) -> pd.DataFrame:
     ).reset_index()
     out.columns.name = None
     return out
+
+
+def random_comparison_display(table: pd.DataFrame) -> pd.DataFrame:
+    """`random_comparison` as text cells, one row per dataset (model when several).
+
+    Columns: ``seeds``, ``random``, ``best`` (name), ``best − random``
+    (``mean ± s.e.``), ``p (t)`` and ``p (Wilcoxon)``, then the same for the
+    average of the ``n`` other strategies; the index is the dataset.
+    """
+
+    def p(v: Any) -> str:
+        return "" if v != v else f"{float(v):.3f}"
+
+    def d(m: Any, e: Any) -> str:
+        return f"{float(m):+.3f} ± {float(e):.3f}"
+
+    several = table["model"].nunique() > 1
+    rows = {}
+    for r in table.itertuples():
+        key = f"{r.dataset} / {r.model}" if several else str(r.dataset)
+        rows[key] = {
+            "seeds": str(r.n_seeds),
+            "random": f"{r.random:.3f}",
+            "best": f"{r.best} ({r.best_value:.3f})",
+            "best − random": d(r.best_diff, r.best_sem),
+            "p (t), best": p(r.best_p_t),
+            "p (Wilcoxon), best": p(r.best_p),
+            "average": f"{r.average:.3f} (of {r.n_strategies})",
+            "average − random": d(r.average_diff, r.average_sem),
+            "p (t), average": p(r.average_p_t),
+            "p (Wilcoxon), average": p(r.average_p),
+        }
+    return pd.DataFrame.from_dict(rows, orient="index")
+
+
+def random_comparison_curves(
+    df: pd.DataFrame,
+    table: pd.DataFrame,
+    metric: str = "balanced_accuracy",
+    baseline: str = "random",
+) -> pd.DataFrame:
+    """The measurements of the Fig. 1 curves: random, the best, the average.
+
+    Per dataset and model of ``table`` (`random_comparison`): the rows of
+    ``metric`` of ``baseline``, those of the best strategy renamed ``best: NAME``, and
+    per seed and round the mean over the other strategies named ``average``;
+    `labelwise.loop.report.plot_learning_curves` draws
+    them as any measurements.
+    """
+    sub = df[df["metric"] == metric]
+    parts = []
+    for r in table.itertuples():
+        cell = sub[(sub["dataset"] == r.dataset) & (sub["model"] == r.model)]
+        parts.append(cell[cell["strategy"] == baseline])
+        best = cell[cell["strategy"] == r.best]
+        parts.append(best.assign(strategy=f"best: {r.best}"))
+        others = cell[cell["strategy"] != baseline]
+        keys = ["dataset", "model", "seed", "round", "n_labeled", "metric"]
+        avg = others.groupby(keys, as_index=False)["value"].mean()
+        parts.append(avg.assign(strategy="average"))
+    if not parts:
+        return sub.iloc[:0]
+    return pd.concat(parts, ignore_index=True)[list(sub.columns)]

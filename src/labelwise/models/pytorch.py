@@ -102,18 +102,32 @@ def cnn(
     *,
     hidden: int = 128,
     dropout: float = 0.0,
+    channels: int = 32,
 ) -> SplitNetwork:
     """A small CNN for ``1 x 28 x 28`` images (two conv blocks, one dense layer).
+
+    ``Conv3x3(channels) - ReLU - MaxPool2 - Conv3x3(2 channels) - ReLU - MaxPool2
+    - Linear(hidden) - ReLU``, then the linear head. Halving ``channels`` cuts
+    the convolutions' cost about four times (the second conv dominates it); the
+    CPU image-study grid runs it at 16.
 
     Args:
         input_shape: ``(channels, 28, 28)``.
         n_classes: Number of classes.
         hidden: Width of the embedding. Defaults to 128.
         dropout: Dropout rate before the head. Defaults to 0.
+        channels: Filters of the first conv block; the second has twice as
+            many. Defaults to 32.
 
     Returns:
         A `SplitNetwork` whose embedding has ``hidden`` dimensions.
+
+    Raises:
+        InvalidParameterError: An input shape other than ``(c, 28, 28)``, or
+            ``channels`` or ``hidden`` that is not a positive int.
     """
+    check_positive(channels, "channels", integer=True)
+    check_positive(hidden, "hidden", integer=True)
     shape = tuple(int(s) for s in input_shape)
     if len(shape) != 3 or shape[1:] != (28, 28):
         raise InvalidParameterError(
@@ -121,14 +135,14 @@ def cnn(
             "for tabular data."
         )
     layers: list[nn.Module] = [
-        nn.Conv2d(shape[0], 32, 3),
+        nn.Conv2d(shape[0], channels, 3),
         nn.ReLU(),
         nn.MaxPool2d(2),
-        nn.Conv2d(32, 64, 3),
+        nn.Conv2d(channels, 2 * channels, 3),
         nn.ReLU(),
         nn.MaxPool2d(2),
         nn.Flatten(),
-        nn.Linear(64 * 5 * 5, hidden),
+        nn.Linear(2 * channels * 5 * 5, hidden),
         nn.ReLU(),
     ]
     if dropout > 0:

@@ -31,6 +31,10 @@ TORCH_PARAMS: dict[str, type | tuple[type, ...]] = {
 }
 """Parameters of the torch models and their types (``ema``: EMA alpha, 0 = off)."""
 
+CNN_PARAMS: dict[str, type | tuple[type, ...]] = {**TORCH_PARAMS, "channels": int}
+"""Parameters of ``cnn``: the torch ones and ``channels``, the filters of its first
+conv block (the second has twice as many; `cnn`)."""
+
 RESNET_PARAMS: dict[str, type | tuple[type, ...]] = {
     "epochs": int,
     "lr": (int, float),
@@ -124,7 +128,7 @@ EMBEDDING_REGRESSOR_DEFAULTS: dict[str, Any] = {
 
 MODEL_PARAMS: dict[str, dict[str, type | tuple[type, ...]]] = {
     "mlp": TORCH_PARAMS,
-    "cnn": TORCH_PARAMS,
+    "cnn": CNN_PARAMS,
     "lstm": RNN_PARAMS,
     "gru": RNN_PARAMS,
     "tcn": TCN_PARAMS,
@@ -162,6 +166,8 @@ DEFAULTS: dict[str, Any] = {
     "batch": 64,
 }
 
+CNN_DEFAULTS: dict[str, Any] = {**DEFAULTS, "channels": 32}
+"""Defaults of ``cnn``: those of ``mlp`` and 32 filters in the first conv block."""
 
 RESNET_DEFAULTS: dict[str, Any] = {
     "epochs": 50,
@@ -223,6 +229,7 @@ def check_model_params(name: str, params: dict[str, Any]) -> dict[str, Any]:
         "bmdal-mlp": REGRESSOR_DEFAULTS,
         "embedding-head": EMBEDDING_DEFAULTS,
         "embedding-regressor": EMBEDDING_REGRESSOR_DEFAULTS,
+        "cnn": CNN_DEFAULTS,
     }.get(name, SEQUENCE_DEFAULTS.get(name, DEFAULTS))
     return {k: params.get(k, defaults[k]) for k in valid}
 
@@ -254,7 +261,8 @@ def make_model(
         precision: ``"fp32"`` or ``"bf16"`` (CUDA only) for the torch models;
             scikit-learn models ignore it.
         **params: ``epochs``, ``lr``, ``hidden``, ``dropout``, ``members``,
-            ``ema``, ``layers`` (mlp), ``batch`` (torch models only; ``ema`` is
+            ``ema``, ``layers`` (mlp), ``channels`` (cnn: filters of the first
+            conv block, 32), ``batch`` (torch models only; ``ema`` is
             the EMA alpha, 0 = off; ``batch`` the training mini-batch size).
             ``resnet18`` has no ``hidden``/``layers`` but the recipe options of
             `RESNET_PARAMS` (defaults `RESNET_DEFAULTS`). The sequence networks
@@ -316,14 +324,12 @@ def make_model(
         )
     if name in SEQUENCE_NETWORKS:
         return TorchClassifier(_sequence_factory(name, p), **common)
-    factory = {"mlp": mlp, "cnn": cnn}[name]
+    if name == "cnn":
+        factory = functools.partial(cnn, channels=p["channels"])
+    else:
+        factory = functools.partial(mlp, layers=p["layers"])
     return TorchClassifier(
-        functools.partial(
-            factory,
-            hidden=p["hidden"],
-            dropout=float(p["dropout"]),
-            **({"layers": p["layers"]} if name == "mlp" else {}),
-        ),
+        functools.partial(factory, hidden=p["hidden"], dropout=float(p["dropout"])),
         **common,
     )
 
