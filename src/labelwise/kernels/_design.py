@@ -135,16 +135,17 @@ def _update_candidates(
     left: torch.Tensor,
     right: torch.Tensor,
     step: tuple[torch.Tensor, ...],
+    sign: float,
 ) -> None:
     """Rank-``r`` update of every candidate's ``I + P`` and ``C``, in place.
 
-    With ``a = V_x U`` and ``wx = V_x W`` (``U, W`` from `_State.update`, one
-    ``(n x d) (d x 2 k r)`` product and one batched ``(r x k) (k x 2r)`` product
-    per chunk of rows): ``P -= a S aᵀ`` and ``C -= y zᵀ + z yᵀ`` with ``y = a S``
-    and ``z = wx - y T / 2`` (``y`` and ``z`` are single matrix products over the
-    chunk). Temporaries are chunks of at most 4 MB on the CPU (256 MB on a GPU).
+    With ``a = V_x Û``, ``b = V_x Ŵ`` (from `_State.update`; ``σ = sign``;
+    one ``(n x d) (d x 2 k r)`` product and one batched ``(r x k) (k x 2r)``
+    product per chunk of rows): ``P -= σ a aᵀ`` and ``C -= σ (a zᵀ + z aᵀ)`` with
+    ``z = b - σ a T̂ / 2`` (formed in place over ``b``). Temporaries are chunks of
+    at most 4 MB on the CPU (256 MB on a GPU).
     """
-    u, s, w, t = step
+    u, w, t = step
     n, r, k = left.shape
     d = right.shape[1]
     m2 = 2 * u.shape[1]
@@ -153,18 +154,16 @@ def _update_candidates(
     rows = _rows_per_chunk(k * m2, pi.device)
     for s0 in range(0, n, rows):
         e = (right[s0 : s0 + rows].to(_DT) @ mm).view(-1, k, m2)
-        aw = torch.bmm(left[s0 : s0 + rows].to(_DT), e).view(-1, m2)  # (m r, 2r)
+        aw = torch.bmm(left[s0 : s0 + rows].to(_DT), e)  # (m, r, 2r) = [a | b]
         del e
-        y = aw[:, :r] @ s
-        z = torch.addmm(aw[:, r:], y, t, alpha=-0.5)
-        y3 = y.view(-1, r, r)
-        pi[s0 : s0 + rows].baddbmm_(
-            y3, aw[:, :r].view(-1, r, r).transpose(1, 2), alpha=-1.0
-        )
-        yz = torch.bmm(y3, z.view(-1, r, r).transpose(1, 2))
+        flat = aw.view(-1, m2)
+        flat[:, r:].addmm_(flat[:, :r], t, alpha=-0.5 * sign)  # z over b
+        a, z = aw[:, :, :r], aw[:, :, r:]
+        pi[s0 : s0 + rows].baddbmm_(a, a.transpose(1, 2), alpha=-sign)
+        az = torch.bmm(a, z.transpose(1, 2))
         block = c[s0 : s0 + rows]
-        block.sub_(yz)
-        block.sub_(yz.transpose(1, 2))
+        block.add_(az, alpha=-sign)
+        block.add_(az.transpose(1, 2), alpha=-sign)
 
 
 def _sandwich(left: torch.Tensor, q: torch.Tensor) -> torch.Tensor:
@@ -214,9 +213,15 @@ class _State:
     def update(
         self, left: torch.Tensor, h: torch.Tensor, sign: float
     ) -> tuple[torch.Tensor, ...]:
-        """Add (``sign=1``) or remove (``sign=-1``) ``VᵀV``; return ``U, S, W, T``."""
+        """Add (``sign=1``) or remove (``sign=-1``) ``VᵀV``; return ``Û, Ŵ, T̂``.
+
+        Woodbury: ``M⁻¹ ← M⁻¹ - U S Uᵀ`` with ``U = M⁻¹ Vᵀ`` and
+        ``S = (sign I + V U)⁻¹ = σ R Rᵀ`` (``σ = ±1``, ``R = L⁻ᵀ`` from the
+        Cholesky factor ``L`` of ``σ (sign I + V U)``), applied as
+        ``M⁻¹ ← M⁻¹ - σ Û Ûᵀ`` with ``Û = U R``; ``Ŵ = M⁻¹ F Û`` and
+        ``T̂ = Ûᵀ F Û`` (before the update).
+        """
         u = self._times_vt(self.minv, left, h)  # M⁻¹ Vᵀ
-        w = self.minv @ (self.fisher @ u)  # G Vᵀ = M⁻¹ F U
 
         def v_times_sym(m: torch.Tensor) -> torch.Tensor:
             """``V m`` (``r x r``), symmetrised against round-off."""
@@ -226,10 +231,15 @@ class _State:
         inner = v_times_sym(u) + sign * torch.eye(
             left.shape[0], dtype=_DT, device=left.device
         )
-        s = torch.linalg.inv_ex(inner).inverse  # inv_ex: no host sync on a GPU
-        t = v_times_sym(w)  # Uᵀ F U = V G Vᵀ
-        self.minv.addmm_(u @ s, u.t(), alpha=-1.0)
-        return u, s, w, t
+        # σ = sign: I + P is positive definite, and P - I of a selected point
+        # negative definite (its removal keeps M positive definite)
+        chol = torch.linalg.cholesky_ex(inner.mul_(sign)).L  # no host sync on a GPU
+        u = torch.linalg.solve_triangular(chol, u.t(), upper=False).t()  # Û = U L⁻ᵀ
+        fu = self.fisher @ u
+        w = self.minv @ fu  # Ŵ = M⁻¹ F Û
+        t = u.t() @ fu  # T̂ = Ûᵀ F Û
+        self.minv.addmm_(u, u.t(), alpha=-sign)
+        return u, w, 0.5 * (t + t.t())
 
 
 def _trace_solve(c: torch.Tensor, a: torch.Tensor) -> torch.Tensor:
@@ -346,7 +356,7 @@ def _greedy_a_optimal(
         gains[step] = score[j]
         blocked[j] = -float("inf")
         upd = state.update(left[j].to(_DT), right[j].to(_DT), 1.0)
-        _update_candidates(pi, c, left, right, upd)
+        _update_candidates(pi, c, left, right, upd, 1.0)
     del pi, c, blocked
     if n_forward > n_select:
         picks = picks[_prune(state, left[picks], right[picks], n_select)]
@@ -372,7 +382,7 @@ def _prune(
         q = torch.argmax(score.add_(dead))
         dead[q] = -float("inf")
         upd = state.update(left[q].to(_DT), right[q].to(_DT), -1.0)
-        _update_candidates(ps, cs, left, right, upd)
+        _update_candidates(ps, cs, left, right, upd, -1.0)
     return torch.nonzero(dead == 0).flatten()
 
 
