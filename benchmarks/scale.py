@@ -24,8 +24,9 @@ Usage: python benchmarks/scale.py [--device D] [--n N] [--json] [--cases a,b]
 
 ``--compare-ref GITREF`` runs every case also on the library at ``GITREF`` (a
 ``git archive`` checkout of its ``src``, see ``selection_speed.py``), just before
-the working tree's run of the same case, and adds ``ref s``, ``ref peak MB`` and
-``new / ref``.
+the working tree's run of the same case, and adds ``ref s``, ``ref peak MB``,
+``new / ref`` and ``same picks`` (whether both selected the same indices in the
+same order; ``--json`` rows carry ``picks``, a hash of the selected indices).
 
 Defaults: N = 10⁶ everywhere; bait runs at N = 10 000 on the CPU (its cost is
 O(N k² d) per step; the row says which N it used) and at N on a GPU.
@@ -34,6 +35,7 @@ O(N k² d) per step; the row says which N it used) and at N on a GPU.
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import subprocess
 import sys
@@ -195,6 +197,8 @@ def _setup(case: str, n: int, device: Any):
 
 def _run_case(case: str, n: int, device_name: str) -> dict[str, Any]:
     """Runs inside the subprocess."""
+    import numpy as np
+
     from labelwise._device import resolve_device
     from labelwise.pool import LabelState
 
@@ -208,9 +212,11 @@ def _run_case(case: str, n: int, device_name: str) -> dict[str, Any]:
     small.teach(lab, state.labels(lab), round=0)
     strategy.select(model, X[:m], small, 10, rng=0)
     spent = _time_outputs(model, device)
+    picked: list[Any] = []
     seconds, host_mb, cuda_mb = _measure(
-        lambda: strategy.select(model, X, state, B, rng=0), device
+        lambda: picked.append(strategy.select(model, X, state, B, rng=0)), device
     )
+    indices = np.asarray(picked[0].indices, dtype=np.int64)
     model_device = str(getattr(model, "device", "cpu"))
     return {
         "case": case,
@@ -226,6 +232,7 @@ def _run_case(case: str, n: int, device_name: str) -> dict[str, Any]:
         "cuda_peak_extra_mb": cuda_mb,
         "embedding_mb": emb_mb,
         "peak_over_embedding": host_mb / emb_mb,
+        "picks": hashlib.sha1(indices.tobytes()).hexdigest()[:12],
     }
 
 
@@ -273,6 +280,7 @@ def main(argv: list[str] | None = None) -> int:
             row["ref_peak_extra_mb"] = ref.get("peak_extra_mb")
             if "seconds" in ref:
                 row["new_over_ref"] = row["seconds"] / ref["seconds"]
+                row["same_picks"] = row["picks"] == ref["picks"]
         rows.append(row)
         if args.json:
             print(json.dumps(row), flush=True)
@@ -294,12 +302,16 @@ def _subprocess_case(case: str, n: int, device: Any, src: str | None) -> dict:
 
 def _table(rows: list[dict[str, Any]]) -> None:
     ref = any("ref" in r for r in rows)
-    extra = " ref s | ref selection s | ref peak MB | new / ref |" if ref else ""
+    extra = (
+        " ref s | ref selection s | ref peak MB | new / ref | same picks |"
+        if ref
+        else ""
+    )
     print(
         "| case | n | d | B | device (model) | seconds | forward s | selection s | "
         f"peak extra MB | CUDA peak MB | embedding MB | peak / embedding |{extra}"
     )
-    print("|---" * (12 + 4 * ref) + "|")
+    print("|---" * (12 + 5 * ref) + "|")
     for r in rows:
         if "error" in r:
             print(
@@ -312,7 +324,8 @@ def _table(rows: list[dict[str, Any]]) -> None:
             more = (
                 f" {_num(r.get('ref_seconds'))} | {_num(r.get('ref_selection_seconds'))} "
                 f"| {_num(r.get('ref_peak_extra_mb'), 0)} | "
-                f"{_num(r.get('new_over_ref'))} |"
+                f"{_num(r.get('new_over_ref'))} | "
+                f"{ {True: 'yes', False: 'NO'}.get(r.get('same_picks'), '') } |"
             )
         print(
             f"| {r['case']} | {r['n']} | {r['d']} | {r['batch_size']} | "

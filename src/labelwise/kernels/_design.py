@@ -27,6 +27,9 @@ References:
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from typing import Any
 
 import numpy as np
@@ -82,7 +85,7 @@ def kron_quadratic_blocks(
     for s in range(0, n, step):
         h = right[s : s + step].to(mat.dtype)
         y = (h @ m4).reshape(-1, n_pairs, d)
-        q = torch.einsum("npj,nj->np", y, h)
+        q = y.mul_(h[:, None, :]).sum(2)  # in place: no batched mat-vec
         out[s : s + step, rows, cols] = q
         out[s : s + step, cols, rows] = q
     return out
@@ -242,7 +245,7 @@ class _State:
         return u, w, 0.5 * (t + t.t())
 
 
-def _trace_solve(c: torch.Tensor, a: torch.Tensor) -> torch.Tensor:
+def _trace_solve_block(c: torch.Tensor, a: torch.Tensor) -> torch.Tensor:
     """``tr(C A⁻¹)`` batched for symmetric ``C`` and SPD ``A``; ``nan`` if not SPD.
 
     Uses ``A = L Lᵀ`` and ``tr(C A⁻¹) = tr(L⁻¹ C L⁻ᵀ)``: one batched Cholesky
@@ -256,6 +259,48 @@ def _trace_solve(c: torch.Tensor, a: torch.Tensor) -> torch.Tensor:
     del x
     out: torch.Tensor = y.diagonal(dim1=1, dim2=2).sum(1)
     return out.masked_fill_(info != 0, float("nan"))
+
+
+_MIN_ROWS_PER_THREAD = 512
+
+
+def _trace_solve(
+    c: torch.Tensor, a: torch.Tensor, pool: ThreadPoolExecutor | None
+) -> torch.Tensor:
+    """`_trace_solve_block`, split over ``pool``'s threads on the CPU.
+
+    PyTorch runs a batched CPU Cholesky factorisation or triangular solve as one
+    serial loop over the small matrices, so the scores of a step would use one
+    core; contiguous parts of the batch go to the pool's threads instead (each
+    part's LAPACK loop releases the GIL). The results are the same numbers.
+    """
+    n = a.shape[0]
+    parts = 1 if pool is None else min(_cpu_threads(), n // _MIN_ROWS_PER_THREAD)
+    if pool is None or parts < 2:
+        return _trace_solve_block(c, a)
+    out = torch.empty(n, dtype=a.dtype, device=a.device)
+    bounds = np.linspace(0, n, parts + 1).astype(int)
+
+    def part(i: int) -> None:
+        lo, hi = int(bounds[i]), int(bounds[i + 1])
+        out[lo:hi] = _trace_solve_block(c[lo:hi], a[lo:hi])
+
+    list(pool.map(part, range(parts)))
+    return out
+
+
+def _cpu_threads() -> int:
+    return max(1, torch.get_num_threads())
+
+
+@contextmanager
+def _score_pool(device: torch.device) -> Iterator[ThreadPoolExecutor | None]:
+    """Threads for `_trace_solve` on a CPU with more than one torch thread."""
+    if device.type != "cpu" or _cpu_threads() < 2:
+        yield None
+        return
+    with ThreadPoolExecutor(_cpu_threads(), thread_name_prefix="bait") as pool:
+        yield pool
 
 
 def greedy_a_optimal(
@@ -349,14 +394,15 @@ def _greedy_a_optimal(
     blocked = torch.zeros(left.shape[0], dtype=_DT, device=dev)
     picks = torch.empty(n_forward, dtype=torch.long, device=dev)
     gains = torch.empty(n_forward, dtype=_DT, device=dev)
-    for step in range(n_forward):
-        score = _trace_solve(c, pi).nan_to_num_(nan=-float("inf")).add_(blocked)
-        j = torch.argmax(score)  # stays on the device: no host sync per pick
-        picks[step] = j
-        gains[step] = score[j]
-        blocked[j] = -float("inf")
-        upd = state.update(left[j].to(_DT), right[j].to(_DT), 1.0)
-        _update_candidates(pi, c, left, right, upd, 1.0)
+    with _score_pool(dev) as pool:
+        for step in range(n_forward):
+            score = _trace_solve(c, pi, pool).nan_to_num_(nan=-float("inf"))
+            j = torch.argmax(score.add_(blocked))  # on the device: no host sync
+            picks[step] = j
+            gains[step] = score[j]
+            blocked[j] = -float("inf")
+            upd = state.update(left[j].to(_DT), right[j].to(_DT), 1.0)
+            _update_candidates(pi, c, left, right, upd, 1.0)
     del pi, c, blocked
     if n_forward > n_select:
         picks = picks[_prune(state, left[picks], right[picks], n_select)]
@@ -378,7 +424,8 @@ def _prune(
     dead = torch.zeros(left.shape[0], dtype=_DT, device=dev)
     for _ in range(left.shape[0] - n_select):
         # removal raises tr(M⁻¹F) by tr(C (I - P)⁻¹) = -tr(C (P - I)⁻¹)
-        score = _trace_solve(cs, eye - ps).neg_().nan_to_num_(nan=-float("inf"))
+        score = _trace_solve(cs, eye - ps, None).neg_()
+        score.nan_to_num_(nan=-float("inf"))
         q = torch.argmax(score.add_(dead))
         dead[q] = -float("inf")
         upd = state.update(left[q].to(_DT), right[q].to(_DT), -1.0)
