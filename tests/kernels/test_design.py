@@ -176,3 +176,26 @@ def test_picks_do_not_depend_on_the_number_of_threads():
         torch.set_num_threads(before)
     assert one[0].tolist() == two[0].tolist()
     assert np.allclose(one[1], two[1], rtol=1e-12, atol=0)
+
+
+@pytest.mark.parametrize("scouts", [1, 3, 256])
+def test_bounded_scoring_picks_and_gains_as_scoring_everyone(scouts):
+    # tr(C (I + P)⁻¹) <= tr(C) rules candidates out once a scout scored more;
+    # the pick and its gain must be exactly those of scoring every candidate
+    from unittest import mock
+
+    from labelwise.kernels import _design
+
+    def everyone(c, pi, blocked, pool):
+        score = _design._trace_solve_block(c, pi).nan_to_num_(nan=-float("inf"))
+        j = torch.argmax(score.add_(blocked))
+        return j, score[j]
+
+    left, h, f = _problem(11, n=700, k=4, d=3)
+    m0 = np.eye(f.shape[0]) * 0.2 + f
+    with mock.patch.object(_design, "_SCOUTS", scouts):
+        got = greedy_a_optimal(left, h, 20, fisher=f, precision=m0)
+    with mock.patch.object(_design, "_best_bounded", everyone):
+        want = greedy_a_optimal(left, h, 20, fisher=f, precision=m0)
+    assert got[0].tolist() == want[0].tolist()
+    assert np.array_equal(got[1], want[1])
