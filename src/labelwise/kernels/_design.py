@@ -140,6 +140,7 @@ def _update_candidates(
     right: torch.Tensor,
     step: tuple[torch.Tensor, ...],
     sign: float,
+    right_t: torch.Tensor | None = None,
 ) -> None:
     """Rank-``r`` update of every candidate's ``I + P`` and ``C``, in place.
 
@@ -147,7 +148,10 @@ def _update_candidates(
     one ``(n x d) (d x 2 k r)`` product and one batched ``(r x k) (k x 2r)``
     product per chunk of rows): ``P -= σ a aᵀ`` and ``C -= σ (a zᵀ + z aᵀ)`` with
     ``z = b - σ a T̂ / 2`` (formed in place over ``b``). Temporaries are chunks of
-    at most 4 MB on the CPU (256 MB on a GPU).
+    at most 4 MB on the CPU (256 MB on a GPU). ``right_t``: ``rightᵀ`` as a
+    contiguous float64 ``(d, n)`` copy; the CPU's BLAS computes the projection
+    about 1.5x faster as ``(2 k r x d) (d x m)`` (candidates along the long,
+    contiguous side of the result) than as ``(m x d) (d x 2 k r)``.
     """
     u, w, t = step
     n, r, k = left.shape
@@ -156,8 +160,14 @@ def _update_candidates(
     mats = torch.cat([u, w], dim=1)  # (k d, 2r)
     mm = mats.reshape(k, d, m2).permute(1, 0, 2).reshape(d, k * m2)
     rows = _rows_per_chunk(k * m2, pi.device)
+    mm_t = mm.t().contiguous() if right_t is not None else mm
     for s0 in range(0, n, rows):
-        e = (right[s0 : s0 + rows].to(_DT) @ mm).view(-1, k, m2)
+        if right_t is None:
+            e = (right[s0 : s0 + rows].to(_DT) @ mm).view(-1, k, m2)
+        else:
+            e_t = (mm_t @ right_t[:, s0 : s0 + rows]).view(k, m2, -1)
+            e = e_t.permute(2, 0, 1).contiguous()
+            del e_t
         aw = torch.bmm(left[s0 : s0 + rows].to(_DT), e)  # (m, r, 2r) = [a | b]
         del e
         flat = aw.view(-1, m2)
@@ -427,6 +437,7 @@ def _greedy_a_optimal(
     blocked = torch.zeros(left.shape[0], dtype=_DT, device=dev)
     picks = torch.empty(n_forward, dtype=torch.long, device=dev)
     gains = torch.empty(n_forward, dtype=_DT, device=dev)
+    right_t = right.to(_DT).t().contiguous() if dev.type == "cpu" else None
     with _score_pool(dev) as pool:
         for step in range(n_forward):
             if dev.type == "cpu":
@@ -438,8 +449,8 @@ def _greedy_a_optimal(
             picks[step] = j
             blocked[j] = -float("inf")
             upd = state.update(left[j].to(_DT), right[j].to(_DT), 1.0)
-            _update_candidates(pi, c, left, right, upd, 1.0)
-    del pi, c, blocked
+            _update_candidates(pi, c, left, right, upd, 1.0, right_t)
+    del pi, c, blocked, right_t
     if n_forward > n_select:
         picks = picks[_prune(state, left[picks], right[picks], n_select)]
     return picks.cpu().numpy(), gains.cpu().numpy()
