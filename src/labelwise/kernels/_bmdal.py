@@ -40,12 +40,14 @@ features of the same kernel.
 
 In mode ``"p"`` the distance methods start from the largest ``k(x, x)``
 (``kmeanspp``: uniformly at random). maxdet and bait (rank-one updates that
-accumulate rounding) run in float64 (maxdet with σ > 0 reads a float32 copy of
-the features only while the remaining variances are far above float32's
-rounding, see `_MaxDetFeatures`); the distance methods, fw and maxdiag
-in float32. bmdal-reg also runs those in float32 on plain features, but after
-a posterior (``train``) transform it casts the features to float64 and runs
-them in float64; labelwise stays in float32 there.
+accumulate rounding) run in float64 (maxdet with σ > 0 keeps its variances in
+float64 but reads float32 features as they are, and float64 ones through a
+float32 copy, only while the remaining variances are far above float32's
+rounding, see `_MaxDetFeatures`; `feature_dtype` says which dtype a method
+computes in); the distance methods, fw and maxdiag in float32. bmdal-reg also
+runs those in float32 on plain features, but after a posterior (``train``)
+transform it casts the features to float64 and runs them in float64; labelwise
+stays in float32 there.
 
 Every method runs on the device of ``pool`` (a CUDA tensor stays on its GPU)
 and returns host indices.
@@ -188,9 +190,10 @@ class _MaxDetFeatures(_MaxDet):
     ``SWITCH * max_i |φ_i|²``, the variances are recomputed exactly from ``M``
     (``σ² (1 + ψᵀ M ψ)``, one chunked pass) and every later pass is float64
     arithmetic on row chunks of the features cast to float64 (no float64 copy of
-    the whole matrix). Storing the features in float32 perturbs each ``φ_i`` by
-    about ``6e-8 |φ_i|``, i.e. its residual variance by ``O(1e-15 |φ_i|²)``, far
-    below ``σ²``; the rounding that mattered was the accumulated one in ``d``.
+    the whole matrix). Storing the features in float32 moves each ``φ_i`` by
+    about ``6e-8 |φ_i|``, which changes a remaining variance near ``σ²`` by about
+    ``1e-7 σ |φ_i| + 1e-15 |φ_i|²``, far below ``σ²``; the rounding that mattered
+    was the one accumulated in ``d``.
     """
 
     SWITCH = 1e-3
