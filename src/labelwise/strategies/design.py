@@ -85,7 +85,10 @@ class Bait(Strategy):
     Following the reference code, not the paper: ``M = λI + n_L/(n_L + B) F_L +
     B/(n_L + B) sum_{x in S} I(x)`` with ``F_L`` the mean labeled Fisher, i.e. the
     candidates' factors are scaled by ``sqrt(B / (n_L + B))``. The Fisher uses the
-    model's predicted probabilities; the head's bias is not included.
+    model's predicted probabilities; the head's bias is not included. The greedy
+    (`greedy_a_optimal`) runs on the ``(k-1) d``
+    coordinates where the softmax Fisher lives (`reduced_fisher_factors`): the
+    same objective, gains and picks as on all ``k d``, with smaller matrices.
 
     Regression (a `Regressor` on a pool with real
     labels): the paper's rank-one form (§5): the Fisher of a squared-loss model
