@@ -20,12 +20,17 @@ before the query), the embedding's size (N x 128 float32; for lcmd/maxdet the
 N x 512 sketched gradient features) and the ratio of the two.
 
 Usage: python benchmarks/scale.py [--device D] [--n N] [--json] [--cases a,b]
-       [--bait-n N] [--compare-ref GITREF]
+       [--bait-n N] [--compare-ref GITREF] [--threads T]
+
+``--threads T`` limits each case to T torch/BLAS threads; every row also gives the
+query's CPU seconds (user + system, all threads), which a loaded machine inflates
+less than the wall-clock seconds.
 
 ``--compare-ref GITREF`` runs every case also on the library at ``GITREF`` (a
 ``git archive`` checkout of its ``src``, see ``selection_speed.py``), just before
-the working tree's run of the same case, and adds ``ref s``, ``ref peak MB`` and
-``new / ref``.
+the working tree's run of the same case, and adds ``ref s``, ``ref peak MB``,
+``new / ref`` and ``same picks`` (whether both selected the same indices in the
+same order; ``--json`` rows carry ``picks``, a hash of the selected indices).
 
 Defaults: N = 10⁶ everywhere; bait runs at N = 10 000 on the CPU (its cost is
 O(N k² d) per step; the row says which N it used) and at N on a GPU.
@@ -34,6 +39,7 @@ O(N k² d) per step; the row says which N it used) and at N on a GPU.
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import subprocess
 import sys
@@ -108,8 +114,11 @@ def _rss_mb() -> float:
     return float(psutil.Process().memory_info().rss) / MB
 
 
-def _measure(call: Any, device: Any) -> tuple[float, float, float | None]:
-    """``(seconds, peak extra host MB, peak extra CUDA MB or None)`` of ``call()``."""
+def _measure(call: Any, device: Any) -> tuple[float, float, float | None, float]:
+    """``(seconds, peak extra host MB, peak extra CUDA MB or None, CPU seconds)``.
+
+    CPU seconds: the process's user + system time during ``call()``, all threads.
+    """
     import torch
 
     cuda = device.type == "cuda"
@@ -129,11 +138,12 @@ def _measure(call: Any, device: Any) -> tuple[float, float, float | None]:
     sampler = None if exact else threading.Thread(target=sample, daemon=True)
     if sampler:
         sampler.start()
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     call()
     if cuda:
         torch.cuda.synchronize(device)
     seconds = time.perf_counter() - t0
+    cpu_seconds = time.process_time() - c0
     if sampler:
         stop.set()
         sampler.join()
@@ -141,7 +151,7 @@ def _measure(call: Any, device: Any) -> tuple[float, float, float | None]:
     cuda_mb = None
     if cuda:
         cuda_mb = (torch.cuda.max_memory_allocated(device) - cuda_before) / MB
-    return seconds, host, cuda_mb
+    return seconds, host, cuda_mb, cpu_seconds
 
 
 # ------------------------------------------------------------------ data
@@ -193,11 +203,21 @@ def _setup(case: str, n: int, device: Any):
     return strategy or get_strategy(case), model, X, state, n * D_EMB * 4 / MB
 
 
-def _run_case(case: str, n: int, device_name: str) -> dict[str, Any]:
+def _run_case(
+    case: str, n: int, device_name: str, threads: int | None
+) -> dict[str, Any]:
     """Runs inside the subprocess."""
+    import numpy as np
+    import torch
+
     from labelwise._device import resolve_device
     from labelwise.pool import LabelState
 
+    if threads is not None:
+        from threadpoolctl import threadpool_limits
+
+        torch.set_num_threads(threads)
+        threadpool_limits(threads)
     device = resolve_device(device_name)
     strategy, model, X, state, emb_mb = _setup(case, n, device)
     # warm-up on a small pool (first-call costs: allocator, BLAS, CUDA handles)
@@ -208,9 +228,11 @@ def _run_case(case: str, n: int, device_name: str) -> dict[str, Any]:
     small.teach(lab, state.labels(lab), round=0)
     strategy.select(model, X[:m], small, 10, rng=0)
     spent = _time_outputs(model, device)
-    seconds, host_mb, cuda_mb = _measure(
-        lambda: strategy.select(model, X, state, B, rng=0), device
+    picked: list[Any] = []
+    seconds, host_mb, cuda_mb, cpu_s = _measure(
+        lambda: picked.append(strategy.select(model, X, state, B, rng=0)), device
     )
+    indices = np.asarray(picked[0].indices, dtype=np.int64)
     model_device = str(getattr(model, "device", "cpu"))
     return {
         "case": case,
@@ -222,10 +244,13 @@ def _run_case(case: str, n: int, device_name: str) -> dict[str, Any]:
         "seconds": seconds,
         "forward_seconds": spent[0],
         "selection_seconds": seconds - spent[0],
+        "cpu_seconds": cpu_s,
+        "threads": torch.get_num_threads(),
         "peak_extra_mb": host_mb,
         "cuda_peak_extra_mb": cuda_mb,
         "embedding_mb": emb_mb,
         "peak_over_embedding": host_mb / emb_mb,
+        "picks": hashlib.sha1(indices.tobytes()).hexdigest()[:12],
     }
 
 
@@ -243,11 +268,17 @@ def main(argv: list[str] | None = None) -> int:
         metavar="GITREF",
         help="Also run every case on the library at this git revision, side by side.",
     )
+    parser.add_argument(
+        "--threads",
+        type=int,
+        default=None,
+        help="torch and BLAS threads of each case (default: the libraries' own).",
+    )
     parser.add_argument("--_case", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args._case:
         case, n = args._case.split(":")
-        print(json.dumps(_run_case(case, int(n), args.device)))
+        print(json.dumps(_run_case(case, int(n), args.device, args.threads)))
         return 0
     from labelwise._device import resolve_device
 
@@ -261,7 +292,7 @@ def main(argv: list[str] | None = None) -> int:
             parser.error(f"unknown case {case!r}")
         n = bait_n if case == "bait" else args.n
         got = {
-            src: _subprocess_case(case, n, device, src)
+            src: _subprocess_case(case, n, device, src, args.threads)
             for src in ([ref_src] if ref_src else []) + [None]
         }
         row = got[None]
@@ -270,9 +301,11 @@ def main(argv: list[str] | None = None) -> int:
             row["ref"] = args.compare_ref
             row["ref_seconds"] = ref.get("seconds")
             row["ref_selection_seconds"] = ref.get("selection_seconds")
+            row["ref_cpu_seconds"] = ref.get("cpu_seconds")
             row["ref_peak_extra_mb"] = ref.get("peak_extra_mb")
             if "seconds" in ref:
                 row["new_over_ref"] = row["seconds"] / ref["seconds"]
+                row["same_picks"] = row["picks"] == ref["picks"]
         rows.append(row)
         if args.json:
             print(json.dumps(row), flush=True)
@@ -281,9 +314,13 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-def _subprocess_case(case: str, n: int, device: Any, src: str | None) -> dict:
+def _subprocess_case(
+    case: str, n: int, device: Any, src: str | None, threads: int | None = None
+) -> dict:
     """One case in a fresh interpreter (on the library at ``src`` if given)."""
     cmd = [sys.executable, __file__, "--_case", f"{case}:{n}", "--device", str(device)]
+    if threads is not None:
+        cmd += ["--threads", str(threads)]
     out = subprocess.run(cmd, capture_output=True, text=True, env=library_env(src))
     if out.returncode != 0:
         tail = (out.stderr.strip().splitlines() or ["?"])[-1]
@@ -294,12 +331,17 @@ def _subprocess_case(case: str, n: int, device: Any, src: str | None) -> dict:
 
 def _table(rows: list[dict[str, Any]]) -> None:
     ref = any("ref" in r for r in rows)
-    extra = " ref s | ref selection s | ref peak MB | new / ref |" if ref else ""
+    extra = (
+        " ref s | ref selection s | ref CPU s | ref peak MB | new / ref | same picks |"
+        if ref
+        else ""
+    )
     print(
-        "| case | n | d | B | device (model) | seconds | forward s | selection s | "
+        "| case | n | d | B | device (model) | threads | seconds | forward s | "
+        "selection s | CPU s | "
         f"peak extra MB | CUDA peak MB | embedding MB | peak / embedding |{extra}"
     )
-    print("|---" * (12 + 4 * ref) + "|")
+    print("|---" * (14 + 6 * ref) + "|")
     for r in rows:
         if "error" in r:
             print(
@@ -311,13 +353,17 @@ def _table(rows: list[dict[str, Any]]) -> None:
         if ref:
             more = (
                 f" {_num(r.get('ref_seconds'))} | {_num(r.get('ref_selection_seconds'))} "
+                f"| {_num(r.get('ref_cpu_seconds'))} "
                 f"| {_num(r.get('ref_peak_extra_mb'), 0)} | "
-                f"{_num(r.get('new_over_ref'))} |"
+                f"{_num(r.get('new_over_ref'))} | "
+                f"{ {True: 'yes', False: 'NO'}.get(r.get('same_picks'), '') } |"
             )
         print(
             f"| {r['case']} | {r['n']} | {r['d']} | {r['batch_size']} | "
-            f"{r['device']} ({r['model_device']}) | {r['seconds']:.2f} | "
+            f"{r['device']} ({r['model_device']}) | {r.get('threads', '')} | "
+            f"{r['seconds']:.2f} | "
             f"{r['forward_seconds']:.2f} | {r['selection_seconds']:.2f} | "
+            f"{_num(r.get('cpu_seconds'))} | "
             f"{r['peak_extra_mb']:.0f} | {'' if cuda is None else f'{cuda:.0f}'} | "
             f"{r['embedding_mb']:.0f} | {r['peak_over_embedding']:.2f} |{more}"
         )

@@ -20,7 +20,7 @@ Bounds (from this machine's measured rates):
   N x 2 k² candidate state, + B backward steps on 2B points (negligible).
 
 Usage: python benchmarks/selection_speed.py [--json] [--quick] [--repeats R]
-       [--compare-ref GITREF]
+       [--compare-ref GITREF] [--cases coreset,badge,bait]
        python benchmarks/selection_speed.py --regression [--quick] [--json]
 
 ``--compare-ref GITREF`` (e.g. ``HEAD~1``, ``main``) runs every case twice, side
@@ -319,6 +319,11 @@ def main() -> None:
         metavar="GITREF",
         help="Also run every case on the library at this git revision, side by side.",
     )
+    parser.add_argument(
+        "--cases",
+        default=None,
+        help="Comma-separated subset of coreset, badge, bait (default: all).",
+    )
     parser.add_argument("--_case", help=argparse.SUPPRESS)
     parser.add_argument(
         "--regression",
@@ -338,7 +343,10 @@ def main() -> None:
         return
     ref_src = ref_checkout(args.compare_ref) if args.compare_ref else None
     rows = []
+    wanted = None if args.cases is None else set(args.cases.split(","))
     for spec in QUICK if args.quick else CASES:
+        if wanted is not None and spec["case"] not in wanted:
+            continue
         cmd = [sys.executable, __file__, "--_case", json.dumps(spec)]
         cmd += ["--repeats", str(args.repeats)] + (["--quick"] if args.quick else [])
         got = {}

@@ -300,3 +300,53 @@ def test_maxdet_small_sigma_beyond_feature_rank_matches_float64_kernel_path(d):
 
     assert set(got.tolist()) == set(ref.indices.tolist())
     assert logdet(got) == pytest.approx(logdet(ref.indices), abs=1e-6)
+
+
+@settings(max_examples=15, deadline=None)
+@given(
+    seed=st.integers(0, 10_000),
+    d=st.integers(3, 12),
+    beyond_rank=st.booleans(),
+)
+def test_maxdet_on_float32_features_picks_as_on_their_float64_copy(
+    seed, d, beyond_rank
+):
+    # float32 features are read as they are (no converted copy, 1/σ folded in);
+    # the float64 copy of the same values takes the float32-copy path of Ψ: the
+    # same picks, also past the feature rank (after the switch to float64 passes)
+    from unittest import mock
+
+    from labelwise.kernels import _bmdal
+
+    x = np.random.default_rng(seed).normal(size=(200, d)).astype(np.float32)
+    b = 2 * d if beyond_rank else d // 2 + 1
+    seen = []
+    init = _bmdal._MaxDetFeatures.__init__
+
+    def spy(self, x_, *args, **kw):
+        seen.append(x_)
+        init(self, x_, *args, **kw)
+
+    with mock.patch.object(_bmdal._MaxDetFeatures, "__init__", spy):
+        got = select_bmdal(x, None, b, method="maxdet", sigma=1e-3).indices
+    assert seen[0].dtype.is_floating_point and seen[0].element_size() == 4
+    assert np.shares_memory(seen[0].numpy(), x)  # no copy of the features
+    want = select_bmdal(x.astype(np.float64), None, b, method="maxdet", sigma=1e-3)
+    ref = select_bmdal_kernel(FeatureGram(x), 200, b, method="maxdet", sigma=1e-3)
+    assert got.tolist() == want.indices.tolist()
+    assert set(got.tolist()) == set(ref.indices.tolist())
+
+
+def test_feature_dtype_is_what_select_bmdal_computes_in():
+    import torch
+
+    from labelwise.kernels import feature_dtype
+
+    f32, f64 = torch.float32, torch.float64
+    assert feature_dtype("maxdet", 1e-3, (100, 8), f32) == f32
+    assert feature_dtype("maxdet", 1e-3, (100, 8), f64) == f64
+    assert feature_dtype("maxdet", 0.0, (100, 8), f32) == f64  # pivoted Cholesky
+    assert feature_dtype("maxdet", 1e-3, (8, 100), f32) == f64  # wider than rows
+    assert feature_dtype("bait", 1e-3, (100, 8), f32) == f64
+    for method in ("maxdist", "kmeanspp", "lcmd", "fw", "maxdiag"):
+        assert feature_dtype(method, 1e-3, (100, 8), f64) == f32

@@ -136,3 +136,66 @@ def test_matches_brute_force_with_more_candidates_than_picks(seed):
     m0 = np.eye(f.shape[0]) * 0.5 + f
     fast, _ = greedy_a_optimal(left * 0.6, h, 7, fisher=f, precision=m0)
     assert fast.tolist() == slow_forward_backward(left * 0.6, h, 7, f, m0, 14)
+
+
+def test_trace_solve_split_over_threads_gives_the_same_numbers():
+    from concurrent.futures import ThreadPoolExecutor
+    from unittest import mock
+
+    from labelwise.kernels import _design
+
+    rng = np.random.default_rng(3)
+    n, r = 3000, 4
+    a = rng.normal(size=(n, r, r))
+    a = torch.tensor(a @ a.transpose(0, 2, 1) + np.eye(r))
+    c = rng.normal(size=(n, r, r))
+    c = torch.tensor(c @ c.transpose(0, 2, 1))
+    a[7] = -torch.eye(r)  # not positive definite: nan, in whichever part
+    one = _design._trace_solve(c, a, None)
+    with (
+        ThreadPoolExecutor(3) as pool,
+        mock.patch.object(_design, "_cpu_threads", lambda: 3),
+    ):
+        split = _design._trace_solve(c, a, pool)
+    assert torch.equal(one.isnan(), split.isnan()) and bool(one[7].isnan())
+    assert torch.equal(one.nan_to_num(), split.nan_to_num())
+    want = np.trace(np.linalg.solve(a[0].numpy(), c[0].numpy()))
+    assert float(one[0]) == pytest.approx(want, rel=1e-12)
+
+
+def test_picks_do_not_depend_on_the_number_of_threads():
+    left, h, f = _problem(5, n=1200, k=3, d=4)
+    m0 = np.eye(f.shape[0]) * 0.3 + f
+    before = torch.get_num_threads()
+    try:
+        torch.set_num_threads(1)
+        one = greedy_a_optimal(left, h, 5, fisher=f, precision=m0)
+        torch.set_num_threads(2)
+        two = greedy_a_optimal(left, h, 5, fisher=f, precision=m0)
+    finally:
+        torch.set_num_threads(before)
+    assert one[0].tolist() == two[0].tolist()
+    assert np.allclose(one[1], two[1], rtol=1e-12, atol=0)
+
+
+@pytest.mark.parametrize("scouts", [1, 3, 256])
+def test_bounded_scoring_picks_and_gains_as_scoring_everyone(scouts):
+    # tr(C (I + P)⁻¹) <= tr(C) rules candidates out once a scout scored more;
+    # the pick and its gain must be exactly those of scoring every candidate
+    from unittest import mock
+
+    from labelwise.kernels import _design
+
+    def everyone(c, pi, blocked, pool):
+        score = _design._trace_solve_block(c, pi).nan_to_num_(nan=-float("inf"))
+        j = torch.argmax(score.add_(blocked))
+        return j, score[j]
+
+    left, h, f = _problem(11, n=700, k=4, d=3)
+    m0 = np.eye(f.shape[0]) * 0.2 + f
+    with mock.patch.object(_design, "_SCOUTS", scouts):
+        got = greedy_a_optimal(left, h, 20, fisher=f, precision=m0)
+    with mock.patch.object(_design, "_best_bounded", everyone):
+        want = greedy_a_optimal(left, h, 20, fisher=f, precision=m0)
+    assert got[0].tolist() == want[0].tolist()
+    assert np.array_equal(got[1], want[1])

@@ -57,6 +57,18 @@ def test_posterior_features_give_the_gp_posterior_kernel():
         posterior(pool, train, 0.0)
 
 
+def test_posterior_in_float32_is_the_float64_result_rounded_once():
+    pool, train = _data(2, n_pool=70_000)  # more rows than one chunk
+    pool = pool.astype(np.float32)
+    f64 = posterior(pool, train, 0.1, prescale=0.5)
+    f32 = posterior(pool, train, 0.1, prescale=0.5, dtype=torch.float32)
+    for a, b in zip(f32, f64, strict=True):
+        assert a.dtype == torch.float32
+        assert torch.equal(a, b.to(torch.float32))
+    with pytest.raises(InvalidParameterError, match="dtype"):
+        posterior(pool, train, 0.1, dtype=torch.float16)
+
+
 def test_robust_cholesky_adds_jitter_and_says_so():
     v = np.array([[1.0, 2.0, 3.0]])
     a = torch.as_tensor(v.T @ v)  # rank one

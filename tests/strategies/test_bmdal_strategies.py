@@ -67,6 +67,47 @@ def test_pipeline_is_transforms_then_select_bmdal():
     assert sel.info["random_fill"] == 0 and sel.info["warnings"] == []
 
 
+@pytest.mark.parametrize(
+    ("selection", "stored"),
+    [("maxdet", "float32"), ("maxdist", "float32"), ("bait", "float64")],
+)
+def test_last_posterior_is_stored_in_the_selections_dtype(selection, stored):
+    # maxdet (σ > 0) and the float32 methods get float32 posterior features
+    # (half the memory of float64) and pick as on the float64 ones
+    from unittest import mock
+
+    import torch
+
+    from labelwise.strategies import regression
+
+    X, state = make_pool(n_samples=300, n_features=6, regression=True)
+    s = get_strategy(
+        "bmdal",
+        selection=selection,
+        base_kernel="linear",
+        transforms=[["train", 1e-3, "auto"]],
+    )
+    seen = []
+    real = regression.select_bmdal
+
+    def spy(pool, *args, **kw):
+        seen.append(pool.dtype)
+        return real(pool, *args, **kw)
+
+    with mock.patch.object(regression, "select_bmdal", spy):
+        sel = s.select(MockRegressor(), X, state, 12, rng=0)
+    assert seen == [getattr(torch, stored)]
+    pool, train = state.unlabeled_indices(), state.labeled_indices()
+    fp, ft = s.features(
+        MockRegressor(), X[pool], X[train], None, np.random.default_rng(0)
+    )
+    assert fp.dtype == torch.float64  # features() keeps float64
+    want = select_bmdal(
+        fp, ft, 12, method=selection, sigma=1e-3, rng=np.random.default_rng(0)
+    )
+    assert sel.indices.tolist() == pool[want.indices].tolist()
+
+
 def test_grad_kernel_with_rp_is_a_per_layer_sketch():
     rng = np.random.default_rng(0)
     X = rng.normal(size=(60, 3)).astype(np.float32)

@@ -1,6 +1,8 @@
 import numpy as np
 import pytest
 import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from labelwise.kernels import greedy_a_optimal, kcenter_greedy, kron_gram
 from labelwise.scores import entropy, variation_ratio
@@ -83,6 +85,47 @@ def test_bait_follows_reference_normalisation():
     scale = np.sqrt(b / (len(lab) + b))
     ref, _ = greedy_a_optimal(left[pool] * scale, h[pool], b, fisher=f, precision=m0)
     assert sel.indices.tolist() == pool[ref].tolist()
+
+
+def test_bait_gains_are_those_of_the_full_kron_problem():
+    # the strategy runs on the (k-1) d coordinates orthogonal to 1 ⊗ R^d, where
+    # every Fisher term vanishes: the same picks and the same forward gains
+    model = MockModel(n_classes=4, n_embedding=3)
+    X, state = make_pool(n_samples=60, n_labeled=6)
+    b = 4
+    sel = get_strategy("bait", lam=0.5).select(model, X, state, b, rng=0)
+    p = model.predict_proba(X)
+    h = model.embed(X).astype(np.float64)
+    left = fisher_factors(p)
+    lab, pool = state.labeled_indices(), state.unlabeled_indices()
+    f = kron_gram(torch.tensor(left), torch.tensor(h)).numpy() / len(X)
+    m0 = 0.5 * np.eye(12) + kron_gram(
+        torch.tensor(left[lab]), torch.tensor(h[lab])
+    ).numpy() / (len(lab) + b)
+    scale = np.sqrt(b / (len(lab) + b))
+    ref, gains = greedy_a_optimal(
+        left[pool] * scale, h[pool], b, fisher=f, precision=m0
+    )
+    assert sel.indices.tolist() == pool[ref].tolist()
+    assert np.allclose(sel.details["forward_gains"], gains, rtol=1e-9, atol=0)
+
+
+@settings(max_examples=25, deadline=None)
+@given(seed=st.integers(0, 10_000), k=st.integers(2, 6))
+def test_reduced_fisher_factors_span_the_fisher_on_the_complement_of_one(seed, k):
+    from labelwise.strategies.design import reduced_fisher_factors
+
+    p = np.random.default_rng(seed).dirichlet(np.ones(k) * 0.5, size=7)
+    p[0] = np.eye(k)[0]  # a certain prediction: a zero Fisher
+    r = reduced_fisher_factors(torch.tensor(p)).numpy()
+    assert r.shape == (7, k - 1, k - 1)
+    # R_x = (B_x Q) up to an orthogonal factor, Q an orthonormal basis of 1⊥
+    q = np.linalg.qr(np.concatenate([np.ones((k, 1)), np.eye(k)[:, : k - 1]], 1))[0]
+    q = q[:, 1:]
+    for x in range(7):
+        fisher = np.diag(p[x]) - np.outer(p[x], p[x])
+        assert np.allclose(r[x].T @ r[x], q.T @ fisher @ q, atol=1e-12)
+        assert np.allclose(q @ r[x].T @ r[x] @ q.T, fisher, atol=1e-12)
 
 
 def test_bait_beats_random_on_its_objective():

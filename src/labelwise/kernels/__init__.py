@@ -4,7 +4,12 @@ They take arrays (numpy or torch), never models, and work in chunks: no ``n x n`
 distance matrix is formed (except in the small-pool `robust_kcenter`).
 """
 
-from labelwise.kernels._bmdal import BatchResult, select_bmdal, select_bmdal_kernel
+from labelwise.kernels._bmdal import (
+    BatchResult,
+    feature_dtype,
+    select_bmdal,
+    select_bmdal_kernel,
+)
 from labelwise.kernels._design import (
     greedy_a_optimal,
     greedy_a_optimal_rank_one,
@@ -31,6 +36,7 @@ __all__ = [
     "Gram",
     "NNGPGram",
     "PosteriorGram",
+    "feature_dtype",
     "fit_logistic",
     "fit_logistic_plus_one",
     "greedy_a_optimal",

@@ -40,12 +40,14 @@ features of the same kernel.
 
 In mode ``"p"`` the distance methods start from the largest ``k(x, x)``
 (``kmeanspp``: uniformly at random). maxdet and bait (rank-one updates that
-accumulate rounding) run in float64 (maxdet with σ > 0 reads a float32 copy of
-the features only while the remaining variances are far above float32's
-rounding, see `_MaxDetFeatures`); the distance methods, fw and maxdiag
-in float32. bmdal-reg also runs those in float32 on plain features, but after
-a posterior (``train``) transform it casts the features to float64 and runs
-them in float64; labelwise stays in float32 there.
+accumulate rounding) run in float64 (maxdet with σ > 0 keeps its variances in
+float64 but reads float32 features as they are, and float64 ones through a
+float32 copy, only while the remaining variances are far above float32's
+rounding, see `_MaxDetFeatures`; `feature_dtype` says which dtype a method
+computes in); the distance methods, fw and maxdiag in float32. bmdal-reg also
+runs those in float32 on plain features, but after a posterior (``train``)
+transform it casts the features to float64 and runs them in float64; labelwise
+stays in float32 there.
 
 Every method runs on the device of ``pool`` (a CUDA tensor stays on its GPU)
 and returns host indices.
@@ -70,7 +72,7 @@ from labelwise.exceptions import InvalidParameterError
 from labelwise.kernels._greedy import _check_n_select
 from labelwise.kernels._inputs import as_float_tensor
 from labelwise.kernels._kspace import FeatureGram, Gram, GramPoints, HeadGram
-from labelwise.kernels._points import _CHUNK, DensePoints, _sq_norms
+from labelwise.kernels._points import _CHUNK, DensePoints
 
 METHODS = ("random", "maxdiag", "maxdet", "bait", "fw", "maxdist", "kmeanspp", "lcmd")
 DEFAULT_MODE = {
@@ -173,19 +175,25 @@ class _MaxDetFeatures(_MaxDet):
 
     With ``ψ = φ / σ`` and ``M = (Ψ_Sᵀ Ψ_S + I)⁻¹`` (``p x p``), the posterior
     covariance is ``σ² ψ_iᵀ M ψ_j``, so observing ``j`` lowers ``d_i`` by
-    ``σ² g_i² / c`` with ``g = Ψ M ψ_j`` and ``c = 1 + ψ_jᵀ M ψ_j`` — the same
-    numbers as the pivoted Cholesky's ``ℓ_i²``, from one pass over the features
-    per step and no growing ``n x m`` factor. ``M``, ``c`` and the variances
-    ``d`` are float64. While the variances are large, the pass reads a float32
-    copy of ``Ψ`` (``read_dtype``; half the bytes of float64, which dominate the
-    step): ``g`` then carries float32 rounding, which accumulates in ``d`` to
-    about ``1e-6 max_i |φ_i|²``. That is harmless while the largest remaining
-    ``d - σ²`` is far above it, but once the batch nears the rank of the features
-    every remaining variance is ``O(σ²)`` and float32 rounding would decide the
-    pick. So when the largest remaining ``d - σ²`` falls below
+    ``σ² g_i² / c`` with ``g = Ψ M ψ_j = Φ (M ψ_j / σ)`` and
+    ``c = 1 + ψ_jᵀ M ψ_j`` — the same numbers as the pivoted Cholesky's
+    ``ℓ_i²``, from one pass over the features per step and no growing ``n x m``
+    factor. ``M``, ``c`` and the variances ``d`` are float64. While the variances
+    are large, the pass reads the features in float32 (float32 features as they
+    are, with ``1/σ`` folded into the vector, so no copy; float64 features through
+    a float32 copy of ``Ψ``, ``read_dtype``): half the bytes of float64, which
+    dominate the step. ``g`` then carries float32 rounding, which accumulates in
+    ``d`` to about ``1e-6 max_i |φ_i|²``. That is harmless while the largest
+    remaining ``d - σ²`` is far above it, but once the batch nears the rank of
+    the features every remaining variance is ``O(σ²)`` and float32 rounding would
+    decide the pick. So when the largest remaining ``d - σ²`` falls below
     ``SWITCH * max_i |φ_i|²``, the variances are recomputed exactly from ``M``
-    (``σ² (1 + ψᵀ M ψ)``, one chunked pass) and every later pass reads a float64
-    copy of ``Ψ``.
+    (``σ² (1 + ψᵀ M ψ)``, one chunked pass) and every later pass is float64
+    arithmetic on row chunks of the features cast to float64 (no float64 copy of
+    the whole matrix). Storing the features in float32 moves each ``φ_i`` by
+    about ``6e-8 |φ_i|``, which changes a remaining variance near ``σ²`` by about
+    ``1e-7 σ |φ_i| + 1e-15 |φ_i|²``, far below ``σ²``; the rounding that mattered
+    was the one accumulated in ``d``.
     """
 
     SWITCH = 1e-3
@@ -200,32 +208,44 @@ class _MaxDetFeatures(_MaxDet):
         _State.__init__(self, x.shape[0], n_pool, x.device)
         self.s2, self.sigma = sigma**2, sigma
         self.x = x  # exact rows for psi_j; no copy
-        norms = _sq_norms(x).to(torch.float64)
+        norms = _sq_norms64(x)
         self.switch_at = self.SWITCH * float(norms.max()) if x.shape[0] else 0.0
         self.d = norms.add_(self.s2)
         self.tol = 1e-12 * float(self.d.max()) if x.shape[0] else 0.0
-        self.psi_t = x.t().to(read_dtype).contiguous().mul_(1.0 / sigma)  # (p, n)
+        # rows read per step: g = read @ (u * read_scale), in read's dtype
+        self.read: torch.Tensor | None = x
+        self.read_scale = 1.0 / sigma
+        if x.dtype != read_dtype:  # a (p, n) copy of Ψ in read_dtype
+            self.read = x.t().to(read_dtype).contiguous().mul_(1.0 / sigma).t()
+            self.read_scale = 1.0
         self.M = torch.eye(x.shape[1], dtype=torch.float64, device=x.device)
 
     def next(self, rng: np.random.Generator) -> int:
         j = super().next(rng)
-        if (
-            self.psi_t.dtype != torch.float64
-            and float(self.d[j]) - self.s2 <= self.switch_at
-        ):
+        if self.read is not None and float(self.d[j]) - self.s2 <= self.switch_at:
             self._to_float64()
             j = super().next(rng)
         return j
 
     def _to_float64(self) -> None:
-        """Read ``Ψ`` in float64 from now on; recompute ``d`` exactly from ``M``."""
-        del self.psi_t  # free the float32 copy before building the float64 one
-        self.psi_t = self.x.t().to(torch.float64).contiguous().mul_(1.0 / self.sigma)
+        """Float64 passes from now on; recompute ``d`` exactly from ``M``."""
+        self.read = None  # frees a float32 copy of Ψ
         for s in range(0, self.n, _CHUNK):
-            block = self.psi_t[:, s : s + _CHUNK]
-            quad = ((self.M @ block) * block).sum(0)
+            block = self.x[s : s + _CHUNK].to(torch.float64) / self.sigma
+            quad = ((block @ self.M) * block).sum(1)
             self.d[s : s + _CHUNK] = quad.add_(1.0).mul_(self.s2)
         self.d[self.taken] = -math.inf
+
+    def _project(self, u: torch.Tensor) -> torch.Tensor:
+        """``g = Ψ u`` (float64): one read of the features."""
+        if self.read is not None:
+            v = (u * self.read_scale).to(self.read.dtype)
+            return torch.mv(self.read, v).to(torch.float64)
+        g = torch.empty(self.n, dtype=torch.float64, device=self.device)
+        v = u / self.sigma
+        for s in range(0, self.n, _CHUNK):
+            torch.mv(self.x[s : s + _CHUNK].to(torch.float64), v, out=g[s : s + _CHUNK])
+        return g
 
     def add(self, j: int) -> None:
         if not float(self.d[j]) > 0:
@@ -233,11 +253,20 @@ class _MaxDetFeatures(_MaxDet):
         psi_j = self.x[j].to(torch.float64) / self.sigma
         u = self.M @ psi_j
         c = 1.0 + float(psi_j @ u)
-        g = torch.mv(self.psi_t.t(), u.to(self.psi_t.dtype)).to(torch.float64)
+        g = self._project(u)
         self.d.addcmul_(g, g, value=-self.s2 / c)
         self.M.addr_(u, u, alpha=-1.0 / c)
         self.d[j] = -math.inf
         _State.add(self, j)
+
+
+def _sq_norms64(x: torch.Tensor) -> torch.Tensor:
+    """Squared row norms in float64, by row chunks (no float64 copy of ``x``)."""
+    out = torch.empty(x.shape[0], dtype=torch.float64, device=x.device)
+    for s in range(0, x.shape[0], _CHUNK):
+        block = x[s : s + _CHUNK].to(torch.float64)
+        out[s : s + _CHUNK] = (block * block).sum(1)
+    return out
 
 
 class _Bait(_State):
@@ -434,7 +463,7 @@ class _LCMD(_Distance):
 
 
 # ------------------------------------------------------------------ driver
-def _as64(x: Any, name: str, dtype: torch.dtype = torch.float64) -> torch.Tensor:
+def _as64(x: Any, name: str, dtype: torch.dtype | None = torch.float64) -> torch.Tensor:
     return as_float_tensor(x, name, dtype=dtype)
 
 
@@ -564,6 +593,35 @@ def _maxdiag(diag: torch.Tensor, n_select: int) -> BatchResult:
     return BatchResult(order.astype(np.int64))
 
 
+def feature_dtype(
+    method: str,
+    sigma: float,
+    shape: tuple[int, int],
+    given: torch.dtype = torch.float64,
+) -> torch.dtype:
+    """The dtype `select_bmdal` computes ``method`` in on features of ``shape``.
+
+    maxdet with ``σ > 0`` on features narrower than the feature set keeps
+    float32 or float64 features as ``given`` (its variances are float64 either
+    way, see the module docstring); maxdet otherwise and bait need float64; the
+    other methods run in float32. A caller that builds the features can store
+    them in this dtype and spare `select_bmdal` a converted copy.
+
+    Args:
+        method: One of `METHODS`.
+        sigma: The ``sigma`` passed to `select_bmdal`.
+        shape: ``(rows of the feature set, width)``; the feature set is the pool,
+            plus the training points in mode ``"tp"``.
+        given: The features' dtype.
+
+    Returns:
+        ``torch.float32`` or ``torch.float64``.
+    """
+    if method == "maxdet" and sigma > 0 and shape[1] < shape[0]:
+        return given if given in (torch.float32, torch.float64) else torch.float64
+    return torch.float64 if method in ("maxdet", "bait") else torch.float32
+
+
 def select_bmdal(
     pool: Any,
     train: Any,
@@ -601,19 +659,21 @@ def select_bmdal(
         >>> select_bmdal(x, np.zeros((1, 1)), 2, method="maxdist").indices.tolist()
         [3, 1]
     """
-    dtype = torch.float64 if method in ("maxdet", "bait") else torch.float32
-    xp = _as64(pool, "pool", dtype)
+    mode = _check_options(method, mode, weight_mode, sigma, overselection)
+    xp = _as64(pool, "pool", None)
     if train is None or np.shape(train)[0] == 0:
         xt = xp[:0]
     else:
-        xt = _as64(train, "train", dtype).to(xp.device)
+        xt = _as64(train, "train", None).to(xp.device)
     if xt.shape[1] != xp.shape[1]:
         raise InvalidParameterError(
             f"pool and train features differ in width: {xp.shape[1]} vs {xt.shape[1]}."
         )
     n_pool = xp.shape[0]
     n_select = _check_n_select(n_select, n_pool)
-    mode = _check_options(method, mode, weight_mode, sigma, overselection)
+    n_rows = n_pool + (xt.shape[0] if mode == "tp" else 0)
+    dtype = feature_dtype(method, sigma, (n_rows, xp.shape[1]), xp.dtype)
+    xp, xt = xp.to(dtype), xt.to(dtype)
     gen = check_rng(rng)
     if method == "random":
         return BatchResult(gen.permutation(n_pool)[:n_select].astype(np.int64))

@@ -27,6 +27,10 @@ References:
 
 from __future__ import annotations
 
+import math
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from typing import Any
 
 import numpy as np
@@ -82,7 +86,7 @@ def kron_quadratic_blocks(
     for s in range(0, n, step):
         h = right[s : s + step].to(mat.dtype)
         y = (h @ m4).reshape(-1, n_pairs, d)
-        q = torch.einsum("npj,nj->np", y, h)
+        q = y.mul_(h[:, None, :]).sum(2)  # in place: no batched mat-vec
         out[s : s + step, rows, cols] = q
         out[s : s + step, cols, rows] = q
     return out
@@ -135,36 +139,45 @@ def _update_candidates(
     left: torch.Tensor,
     right: torch.Tensor,
     step: tuple[torch.Tensor, ...],
+    sign: float,
+    right_t: torch.Tensor | None = None,
 ) -> None:
     """Rank-``r`` update of every candidate's ``I + P`` and ``C``, in place.
 
-    With ``a = V_x U`` and ``wx = V_x W`` (``U, W`` from `_State.update`, one
-    ``(n x d) (d x 2 k r)`` product and one batched ``(r x k) (k x 2r)`` product
-    per chunk of rows): ``P -= a S aᵀ`` and ``C -= y zᵀ + z yᵀ`` with ``y = a S``
-    and ``z = wx - y T / 2`` (``y`` and ``z`` are single matrix products over the
-    chunk). Temporaries are chunks of at most 4 MB on the CPU (256 MB on a GPU).
+    With ``a = V_x Û``, ``b = V_x Ŵ`` (from `_State.update`; ``σ = sign``;
+    one ``(n x d) (d x 2 k r)`` product and one batched ``(r x k) (k x 2r)``
+    product per chunk of rows): ``P -= σ a aᵀ`` and ``C -= σ (a zᵀ + z aᵀ)`` with
+    ``z = b - σ a T̂ / 2 = V_x (Ŵ - σ Û T̂ / 2)`` (projected together with ``a``).
+    Temporaries are chunks of
+    at most 4 MB on the CPU (256 MB on a GPU). ``right_t``: ``rightᵀ`` as a
+    contiguous float64 ``(d, n)`` copy; the CPU's BLAS computes the projection
+    about 1.5x faster as ``(2 k r x d) (d x m)`` (candidates along the long,
+    contiguous side of the result) than as ``(m x d) (d x 2 k r)``.
     """
-    u, s, w, t = step
+    u, w, t = step
     n, r, k = left.shape
     d = right.shape[1]
     m2 = 2 * u.shape[1]
-    mats = torch.cat([u, w], dim=1)  # (k d, 2r)
+    # [a | z] = V [Û | Ŵ - σ Û T̂ / 2]: z comes out of the projection itself
+    mats = torch.cat([u, torch.addmm(w, u, t, alpha=-0.5 * sign)], dim=1)
     mm = mats.reshape(k, d, m2).permute(1, 0, 2).reshape(d, k * m2)
     rows = _rows_per_chunk(k * m2, pi.device)
+    mm_t = mm.t().contiguous() if right_t is not None else mm
     for s0 in range(0, n, rows):
-        e = (right[s0 : s0 + rows].to(_DT) @ mm).view(-1, k, m2)
-        aw = torch.bmm(left[s0 : s0 + rows].to(_DT), e).view(-1, m2)  # (m r, 2r)
+        if right_t is None:
+            e = (right[s0 : s0 + rows].to(_DT) @ mm).view(-1, k, m2)
+        else:
+            e_t = (mm_t @ right_t[:, s0 : s0 + rows]).view(k, m2, -1)
+            e = e_t.permute(2, 0, 1).contiguous()
+            del e_t
+        aw = torch.bmm(left[s0 : s0 + rows].to(_DT), e)  # (m, r, 2r) = [a | z]
         del e
-        y = aw[:, :r] @ s
-        z = torch.addmm(aw[:, r:], y, t, alpha=-0.5)
-        y3 = y.view(-1, r, r)
-        pi[s0 : s0 + rows].baddbmm_(
-            y3, aw[:, :r].view(-1, r, r).transpose(1, 2), alpha=-1.0
-        )
-        yz = torch.bmm(y3, z.view(-1, r, r).transpose(1, 2))
+        a, z = aw[:, :, :r], aw[:, :, r:]
+        pi[s0 : s0 + rows].baddbmm_(a, a.transpose(1, 2), alpha=-sign)
+        az = torch.bmm(a, z.transpose(1, 2))
         block = c[s0 : s0 + rows]
-        block.sub_(yz)
-        block.sub_(yz.transpose(1, 2))
+        block.add_(az, alpha=-sign)
+        block.add_(az.transpose(1, 2), alpha=-sign)
 
 
 def _sandwich(left: torch.Tensor, q: torch.Tensor) -> torch.Tensor:
@@ -214,9 +227,15 @@ class _State:
     def update(
         self, left: torch.Tensor, h: torch.Tensor, sign: float
     ) -> tuple[torch.Tensor, ...]:
-        """Add (``sign=1``) or remove (``sign=-1``) ``VᵀV``; return ``U, S, W, T``."""
+        """Add (``sign=1``) or remove (``sign=-1``) ``VᵀV``; return ``Û, Ŵ, T̂``.
+
+        Woodbury: ``M⁻¹ ← M⁻¹ - U S Uᵀ`` with ``U = M⁻¹ Vᵀ`` and
+        ``S = (sign I + V U)⁻¹ = σ R Rᵀ`` (``σ = ±1``, ``R = L⁻ᵀ`` from the
+        Cholesky factor ``L`` of ``σ (sign I + V U)``), applied as
+        ``M⁻¹ ← M⁻¹ - σ Û Ûᵀ`` with ``Û = U R``; ``Ŵ = M⁻¹ F Û`` and
+        ``T̂ = Ûᵀ F Û`` (before the update).
+        """
         u = self._times_vt(self.minv, left, h)  # M⁻¹ Vᵀ
-        w = self.minv @ (self.fisher @ u)  # G Vᵀ = M⁻¹ F U
 
         def v_times_sym(m: torch.Tensor) -> torch.Tensor:
             """``V m`` (``r x r``), symmetrised against round-off."""
@@ -226,13 +245,18 @@ class _State:
         inner = v_times_sym(u) + sign * torch.eye(
             left.shape[0], dtype=_DT, device=left.device
         )
-        s = torch.linalg.inv_ex(inner).inverse  # inv_ex: no host sync on a GPU
-        t = v_times_sym(w)  # Uᵀ F U = V G Vᵀ
-        self.minv.addmm_(u @ s, u.t(), alpha=-1.0)
-        return u, s, w, t
+        # σ = sign: I + P is positive definite, and P - I of a selected point
+        # negative definite (its removal keeps M positive definite)
+        chol = torch.linalg.cholesky_ex(inner.mul_(sign)).L  # no host sync on a GPU
+        u = torch.linalg.solve_triangular(chol, u.t(), upper=False).t()  # Û = U L⁻ᵀ
+        fu = self.fisher @ u
+        w = self.minv @ fu  # Ŵ = M⁻¹ F Û
+        t = u.t() @ fu  # T̂ = Ûᵀ F Û
+        self.minv.addmm_(u, u.t(), alpha=-sign)
+        return u, w, 0.5 * (t + t.t())
 
 
-def _trace_solve(c: torch.Tensor, a: torch.Tensor) -> torch.Tensor:
+def _trace_solve_block(c: torch.Tensor, a: torch.Tensor) -> torch.Tensor:
     """``tr(C A⁻¹)`` batched for symmetric ``C`` and SPD ``A``; ``nan`` if not SPD.
 
     Uses ``A = L Lᵀ`` and ``tr(C A⁻¹) = tr(L⁻¹ C L⁻ᵀ)``: one batched Cholesky
@@ -246,6 +270,80 @@ def _trace_solve(c: torch.Tensor, a: torch.Tensor) -> torch.Tensor:
     del x
     out: torch.Tensor = y.diagonal(dim1=1, dim2=2).sum(1)
     return out.masked_fill_(info != 0, float("nan"))
+
+
+_MIN_ROWS_PER_THREAD = 512
+
+
+def _trace_solve(
+    c: torch.Tensor, a: torch.Tensor, pool: ThreadPoolExecutor | None
+) -> torch.Tensor:
+    """`_trace_solve_block`, split over ``pool``'s threads on the CPU.
+
+    PyTorch runs a batched CPU Cholesky factorisation or triangular solve as one
+    serial loop over the small matrices, so the scores of a step would use one
+    core; contiguous parts of the batch go to the pool's threads instead (each
+    part's LAPACK loop releases the GIL). The results are the same numbers.
+    """
+    n = a.shape[0]
+    parts = 1 if pool is None else min(_cpu_threads(), n // _MIN_ROWS_PER_THREAD)
+    if pool is None or parts < 2:
+        return _trace_solve_block(c, a)
+    out = torch.empty(n, dtype=a.dtype, device=a.device)
+    bounds = np.linspace(0, n, parts + 1).astype(int)
+
+    def part(i: int) -> None:
+        lo, hi = int(bounds[i]), int(bounds[i + 1])
+        out[lo:hi] = _trace_solve_block(c[lo:hi], a[lo:hi])
+
+    list(pool.map(part, range(parts)))
+    return out
+
+
+_SCOUTS = 256  # candidates scored first, by the largest bound
+
+
+def _best_bounded(
+    c: torch.Tensor,
+    pi: torch.Tensor,
+    blocked: torch.Tensor,
+    pool: ThreadPoolExecutor | None,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """The candidate of largest ``tr(C (I + P)⁻¹)`` and its score, scoring few.
+
+    ``I + P ⪰ I`` and ``C ⪰ 0`` give ``tr(C (I + P)⁻¹) <= tr(C)``. The
+    ``_SCOUTS`` unblocked candidates of largest ``tr(C)`` are scored first; their
+    best score ``s`` rules out every candidate with ``tr(C) < s``, and the rest
+    are scored exactly. The winner is the argmax of the full score vector
+    (ties: the smallest index), so the pick and the gain are those of scoring
+    everyone (a relative margin of ``1e-9`` covers rounding in the bound). On
+    the CPU, where the small factorisations dominate a step: one host read per
+    pick.
+    """
+    bound = c.diagonal(dim1=1, dim2=2).sum(1).add_(blocked)
+    scouts = torch.topk(bound, min(_SCOUTS, bound.shape[0])).indices
+    first = _trace_solve_block(c[scouts], pi[scouts]).nan_to_num_(nan=-math.inf)
+    best = float(first.add_(blocked[scouts]).max())
+    keep = bound >= best - 1e-9 * abs(best) if best > -math.inf else bound > -math.inf
+    rest = torch.nonzero(keep).flatten()
+    score = torch.full_like(bound, -math.inf)
+    score[rest] = _trace_solve(c[rest], pi[rest], pool).nan_to_num_(nan=-math.inf)
+    j = torch.argmax(score)
+    return j, score[j]
+
+
+def _cpu_threads() -> int:
+    return max(1, torch.get_num_threads())
+
+
+@contextmanager
+def _score_pool(device: torch.device) -> Iterator[ThreadPoolExecutor | None]:
+    """Threads for `_trace_solve` on a CPU with more than one torch thread."""
+    if device.type != "cpu" or _cpu_threads() < 2:
+        yield None
+        return
+    with ThreadPoolExecutor(_cpu_threads(), thread_name_prefix="bait") as pool:
+        yield pool
 
 
 def greedy_a_optimal(
@@ -339,15 +437,20 @@ def _greedy_a_optimal(
     blocked = torch.zeros(left.shape[0], dtype=_DT, device=dev)
     picks = torch.empty(n_forward, dtype=torch.long, device=dev)
     gains = torch.empty(n_forward, dtype=_DT, device=dev)
-    for step in range(n_forward):
-        score = _trace_solve(c, pi).nan_to_num_(nan=-float("inf")).add_(blocked)
-        j = torch.argmax(score)  # stays on the device: no host sync per pick
-        picks[step] = j
-        gains[step] = score[j]
-        blocked[j] = -float("inf")
-        upd = state.update(left[j].to(_DT), right[j].to(_DT), 1.0)
-        _update_candidates(pi, c, left, right, upd)
-    del pi, c, blocked
+    right_t = right.to(_DT).t().contiguous() if dev.type == "cpu" else None
+    with _score_pool(dev) as pool:
+        for step in range(n_forward):
+            if dev.type == "cpu":
+                j, gains[step] = _best_bounded(c, pi, blocked, pool)
+            else:
+                score = _trace_solve(c, pi, pool).nan_to_num_(nan=-float("inf"))
+                j = torch.argmax(score.add_(blocked))  # on the device: no host sync
+                gains[step] = score[j]
+            picks[step] = j
+            blocked[j] = -float("inf")
+            upd = state.update(left[j].to(_DT), right[j].to(_DT), 1.0)
+            _update_candidates(pi, c, left, right, upd, 1.0, right_t)
+    del pi, c, blocked, right_t
     if n_forward > n_select:
         picks = picks[_prune(state, left[picks], right[picks], n_select)]
     return picks.cpu().numpy(), gains.cpu().numpy()
@@ -368,11 +471,12 @@ def _prune(
     dead = torch.zeros(left.shape[0], dtype=_DT, device=dev)
     for _ in range(left.shape[0] - n_select):
         # removal raises tr(M⁻¹F) by tr(C (I - P)⁻¹) = -tr(C (P - I)⁻¹)
-        score = _trace_solve(cs, eye - ps).neg_().nan_to_num_(nan=-float("inf"))
+        score = _trace_solve(cs, eye - ps, None).neg_()
+        score.nan_to_num_(nan=-float("inf"))
         q = torch.argmax(score.add_(dead))
         dead[q] = -float("inf")
         upd = state.update(left[q].to(_DT), right[q].to(_DT), -1.0)
-        _update_candidates(ps, cs, left, right, upd)
+        _update_candidates(ps, cs, left, right, upd, -1.0)
     return torch.nonzero(dead == 0).flatten()
 
 

@@ -103,15 +103,20 @@ _ROWS = 8192
 
 
 def _rowwise(
-    f: Any, width: int, fn: Any, factor: float = 1.0, chunk: int = _ROWS
+    f: Any,
+    width: int,
+    fn: Any,
+    factor: float = 1.0,
+    chunk: int = _ROWS,
+    dtype: torch.dtype = torch.float64,
 ) -> torch.Tensor:
     """``fn`` over row chunks of ``factor · f`` (float64) into one new array.
 
     Bounds the temporaries of a transform to ``chunk`` rows, and reads a float32
-    input without a full float64 copy.
+    input without a full float64 copy; the result is stored in ``dtype``.
     """
     src = _raw(f)
-    out = torch.empty(src.shape[0], width, dtype=torch.float64, device=src.device)
+    out = torch.empty(src.shape[0], width, dtype=dtype, device=src.device)
     for s in range(0, src.shape[0], chunk):
         block = src[s : s + chunk].to(torch.float64)
         if factor != 1.0:
@@ -146,7 +151,14 @@ def scale(pool: Any, train: Any, factor: float | None = None) -> Pair:
     return fp.mul_(factor), ft.mul_(factor)
 
 
-def posterior(pool: Any, train: Any, sigma: float, *, prescale: float = 1.0) -> Pair:
+def posterior(
+    pool: Any,
+    train: Any,
+    sigma: float,
+    *,
+    prescale: float = 1.0,
+    dtype: torch.dtype = torch.float64,
+) -> Pair:
     """GP posterior kernel given the training points (noise ``σ²``), as features.
 
     ``φ_post = σ L⁻¹ φ`` with ``L Lᵀ = Φ_trᵀ Φ_tr + σ² I``, so that
@@ -158,10 +170,17 @@ def posterior(pool: Any, train: Any, sigma: float, *, prescale: float = 1.0) -> 
         sigma: Noise standard deviation, > 0.
         prescale: Multiply the features by this first (``scale``'s factor),
             without a scaled copy.
+        dtype: Dtype of the result, ``torch.float64`` (default) or
+            ``torch.float32`` (half the memory; each row is computed in float64
+            and rounded once).
 
     Returns:
-        ``(pool, train)`` posterior features (float64, computed in row chunks).
+        ``(pool, train)`` posterior features (computed in float64 row chunks).
     """
+    if dtype not in (torch.float32, torch.float64):
+        raise InvalidParameterError(
+            f"posterior: dtype must be torch.float32 or torch.float64; got {dtype}."
+        )
     if not sigma > 0:
         raise InvalidParameterError(f"train/posterior needs sigma > 0; got {sigma!r}.")
     ft = _t(train) * prescale
@@ -174,7 +193,10 @@ def posterior(pool: Any, train: Any, sigma: float, *, prescale: float = 1.0) -> 
         out: torch.Tensor = torch.linalg.solve_triangular(chol, f.t(), upper=False)
         return out.mul_(sigma).t()
 
-    return _rowwise(pool, p, tf, prescale), _rowwise(train, p, tf, prescale)
+    return (
+        _rowwise(pool, p, tf, prescale, dtype=dtype),
+        _rowwise(train, p, tf, prescale, dtype=dtype),
+    )
 
 
 def sketch(pool: Any, train: Any, dim: int, *, rng: RNGLike = None) -> Pair:

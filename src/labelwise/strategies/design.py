@@ -47,6 +47,35 @@ def fisher_factors(proba: Any) -> Any:
     return np.sqrt(p)[:, :, None] * (eye - p[:, None, :])
 
 
+def reduced_fisher_factors(proba: torch.Tensor) -> torch.Tensor:
+    """Square factors ``R_x``, ``(n, k-1, k-1)``, of the softmax Fisher on ``1⊥``.
+
+    ``K_x = diag(p) - p pᵀ`` has ``K_x 1 = 0`` for every ``x``, so every
+    candidate's information ``K_x ⊗ h hᵀ``, the pool Fisher and the labeled
+    Fisher vanish on the ``d``-dimensional subspace ``1 ⊗ R^d``, and ``λI`` is
+    the only term of ``M`` there. With an orthonormal basis ``Q`` of ``1⊥``
+    (``k x (k-1)``, the same for all candidates), ``tr(M⁻¹ F)`` is therefore
+    the same trace over ``(k-1) d`` coordinates with the factors
+    ``R_x`` (``R_xᵀ R_x = Qᵀ K_x Q``, from a QR factorisation of ``B_x Q``):
+    the A-optimal objective and every greedy gain are unchanged, and the
+    ``(k d)²`` matrices shrink to ``((k-1) d)²``.
+
+    Args:
+        proba: Class probabilities, shape ``(n, k)``, ``k >= 2``.
+
+    Returns:
+        float64 tensor on the device of ``proba``.
+    """
+    left = fisher_factors(proba)
+    k = left.shape[2]
+    eye = torch.eye(k, dtype=left.dtype, device=left.device)
+    ones = torch.full((k, 1), k**-0.5, dtype=left.dtype, device=left.device)
+    start = torch.cat([ones, eye[:, : k - 1]], 1)
+    basis = torch.linalg.qr(start).Q[:, 1:]  # orthonormal, orthogonal to 1
+    out: torch.Tensor = torch.linalg.qr(left @ basis, mode="r").R
+    return out
+
+
 @register("bait")
 class Bait(Strategy):
     """BAIT: minimise ``tr(M_S⁻¹ F)`` greedily, forward to ``2B``, back to ``B``.
@@ -56,7 +85,10 @@ class Bait(Strategy):
     Following the reference code, not the paper: ``M = λI + n_L/(n_L + B) F_L +
     B/(n_L + B) sum_{x in S} I(x)`` with ``F_L`` the mean labeled Fisher, i.e. the
     candidates' factors are scaled by ``sqrt(B / (n_L + B))``. The Fisher uses the
-    model's predicted probabilities; the head's bias is not included.
+    model's predicted probabilities; the head's bias is not included. The greedy
+    (`greedy_a_optimal`) runs on the ``(k-1) d``
+    coordinates where the softmax Fisher lives (`reduced_fisher_factors`): the
+    same objective, gains and picks as on all ``k d``, with smaller matrices.
 
     Regression (a `Regressor` on a pool with real
     labels): the paper's rank-one form (§5): the Fisher of a squared-loss model
@@ -99,9 +131,9 @@ class Bait(Strategy):
     ) -> Selection:
         if not state.is_classification:
             return self._select_regression(model, X, state, batch_size)
-        proba = model_outputs(model, X, "proba")
+        proba = torch.as_tensor(model_outputs(model, X, "proba"))
         emb = torch.as_tensor(model_outputs(model, X, "embed"))
-        left = torch.as_tensor(fisher_factors(proba))
+        left = reduced_fisher_factors(proba)  # same objective, (k-1) d dimensions
         del proba
         dev = emb.device
         n, _, k = left.shape

@@ -50,9 +50,11 @@ from labelwise._validation import child_seed
 from labelwise.exceptions import InvalidParameterError, NumericsWarning
 from labelwise.kernels import _transforms as tf
 from labelwise.kernels._bmdal import (
+    DEFAULT_MODE,
     KERNEL_METHODS,
     METHODS,
     WEIGHT_MODES,
+    feature_dtype,
     select_bmdal,
     select_bmdal_kernel,
 )
@@ -310,6 +312,24 @@ class BMDAL(Strategy):
             ``(pool, train)`` features, or a `Gram`
             over the pool points followed by the training points.
         """
+        return self._kernel(model, X_pool, X_train, y_train, rng, compact=False)
+
+    def _kernel(
+        self,
+        model: Any,
+        X_pool: np.ndarray,
+        X_train: np.ndarray,
+        y_train: np.ndarray,
+        rng: np.random.Generator,
+        *,
+        compact: bool,
+    ) -> tuple[torch.Tensor, torch.Tensor] | Gram:
+        """`kernel`, optionally with compact posterior features.
+
+        ``compact``: a last ``train`` step stores its features in the dtype the
+        selection computes in (`feature_dtype`: float32 for maxdet with σ > 0 and
+        the float32 methods) instead of float64.
+        """
         steps = list(self.transforms)
         n_pool, n_train = X_pool.shape[0], X_train.shape[0]
         if self.base_kernel == "nngp":
@@ -323,9 +343,18 @@ class BMDAL(Strategy):
             )
         else:
             rep = self._base_features(model, X_pool, X_train, y_train, rng, steps)
-        for step in steps:
-            rep = self._apply(step, rep, y_train, n_pool, n_train, rng)
+        for i, step in enumerate(steps):
+            store = torch.float64
+            if compact and i == len(steps) - 1 and isinstance(rep, tuple):
+                store = self._store_dtype(n_pool, n_train, rep[0].shape[1])
+            rep = self._apply(step, rep, y_train, n_pool, n_train, rng, store)
         return rep
+
+    def _store_dtype(self, n_pool: int, n_train: int, width: int) -> torch.dtype:
+        """float32 where `select_bmdal` computes in it or keeps it, else float64."""
+        mode = self.mode or DEFAULT_MODE.get(self.selection, "p")
+        rows = n_pool + (n_train if mode == "tp" else 0)
+        return feature_dtype(self.selection, self.sigma, (rows, width), torch.float32)
 
     def _base_features(
         self,
@@ -396,6 +425,7 @@ class BMDAL(Strategy):
         n_pool: int,
         n_train: int,
         rng: np.random.Generator,
+        store: torch.dtype = torch.float64,
     ) -> tuple[torch.Tensor, torch.Tensor] | Gram:
         name, args = step[0], list(step[1:])
         train_idx = np.arange(n_pool, n_pool + n_train)
@@ -440,7 +470,7 @@ class BMDAL(Strategy):
         if name == "scale":
             return auto(0) if args else tf.scale(*pair)
         if name == "train":
-            return tf.posterior(*pair, float(args[0]), prescale=pre(1))
+            return tf.posterior(*pair, float(args[0]), prescale=pre(1), dtype=store)
         if name == "acs-grad":
             return tf.acs_grad(*auto(1), float(args[0]), rng=child_seed(rng))
         if name == "acs-rf":
@@ -466,7 +496,7 @@ class BMDAL(Strategy):
         pool = state.unlabeled_indices()
         train = state.labeled_indices()
         y_train = np.asarray(state.labels(train), dtype=np.float64)
-        rep = self.kernel(model, X[pool], X[train], y_train, rng)
+        rep = self._kernel(model, X[pool], X[train], y_train, rng, compact=True)
         if isinstance(rep, Gram):
             if self.selection not in KERNEL_METHODS:
                 raise InvalidParameterError(
