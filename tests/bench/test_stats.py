@@ -288,3 +288,16 @@ def test_versus_group_pairs_seeds_against_the_group_mean():
     last = versus_group(df, "np", ["g1"], auac=False).iloc[0]
     assert last["diff"] == pytest.approx(np.mean([0.01 + 0.01 * s for s in range(6)]))
     assert versus_group(df, "np", ["missing"]).empty
+
+
+def test_paired_t_is_scipys_and_certain_when_every_seed_agrees():
+    from scipy.stats import ttest_rel
+
+    from labelwise.bench.stats import paired_t
+
+    rng = np.random.default_rng(0)
+    a, b = rng.normal(size=7), rng.normal(size=7)
+    assert paired_t(a - b) == pytest.approx(ttest_rel(a, b).statistic)
+    assert paired_t(np.full(3, 0.5)) == np.inf
+    assert paired_t(np.full(3, -0.5)) == -np.inf
+    assert paired_t(np.zeros(4)) == 0.0

@@ -84,6 +84,20 @@ def t_threshold(n: int, alpha: float = 0.05) -> float:
     return float(sps.t.ppf(1 - alpha / 2, n - 1))
 
 
+def paired_t(diff: np.ndarray) -> float:
+    """The paired t statistic ``√n · mean / sd`` of per-seed differences ``(n,)``.
+
+    With ``sd = 0`` it is ``±inf`` for a non-zero mean (every seed differs by
+    the same amount: the difference is certain) and 0 for a zero mean; it needs
+    ``n >= 2``.
+    """
+    d = np.asarray(diff, dtype=float)
+    mean, sd = float(d.mean()), float(d.std(ddof=1))
+    if sd == 0:
+        return float(np.sign(mean) * np.inf) if mean != 0 else 0.0
+    return float(np.sqrt(d.size) * mean / sd)
+
+
 def penalty_matrix(
     df: pd.DataFrame,
     runs: pd.DataFrame,
@@ -150,15 +164,8 @@ def penalty_matrix(
                     diff = _paired(table, si, sj, budget, max_seeds)
                     if diff is None:
                         continue
-                    n = diff.size
-                    sd = diff.std(ddof=1)
-                    mean = diff.mean()
-                    if sd == 0:
-                        significant = mean != 0
-                    else:
-                        t = np.sqrt(n) * mean / sd
-                        significant = abs(t) > t_threshold(n, alpha)
-                    if significant and mean > 0:
+                    t = paired_t(diff)
+                    if abs(t) > t_threshold(diff.size, alpha) and t > 0:
                         pen[index[si], index[sj]] += 1.0 / len(cps)
     return strategies, pen, n_exp
 
@@ -432,9 +439,7 @@ def paired_summary(own: np.ndarray, other: np.ndarray) -> dict[str, float]:
     p = p_t = float("nan")
     if n >= 2 and np.any(d != 0):
         p = float(wilcoxon(own, other).pvalue)
-        sd = d.std(ddof=1)
-        t = np.sqrt(n) * d.mean() / sd if sd > 0 else np.inf
-        p_t = float(2 * sps.t.sf(abs(t), n - 1))
+        p_t = float(2 * sps.t.sf(abs(paired_t(d)), n - 1))
     return {
         "n_seeds": n,
         "strategy": float(np.mean(own)) if n else float("nan"),
