@@ -38,11 +38,10 @@ from threadpoolctl import threadpool_limits
 
 from labelwise.datasets import load
 from labelwise.loop.experiment import initial_indices
-from labelwise.models.registry import make_model
-from labelwise.pool import LabelState
 from labelwise.strategies import get_strategy
 from labelwise.strategies.lookahead import myopic_improvements
 from labelwise.strategies.neural_process import myopic_log_loss_gains
+from np_diagnostic import _eer_scores, _fit
 
 DATASETS = ["waveform:imbalanced-weighted", "waveform:imbalanced", "waveform:balanced"]
 
@@ -51,29 +50,11 @@ def _rho(a: np.ndarray, b: np.ndarray) -> float:
     return float(spearmanr(a, b).statistic) if a.size > 2 else float("nan")
 
 
-def _eer(
-    posterior: str, d: Any, model: Any, X: np.ndarray, state: LabelState, seed: int
-) -> np.ndarray:
-    """The log-loss reduction eer gives every unlabeled row, in row order."""
-    s = get_strategy("eer", loss="log", posterior=posterior)
-    s.set_reward(
-        d.X_reward, d.y_reward, eval_weights=d.eval_weights,
-        class_weights=d.class_weights,
-    )  # fmt: skip
-    sel = s.select(model, X, state, state.n_unlabeled, rng=seed)
-    return np.asarray(sel.scores)[np.argsort(sel.indices)]
-
-
 def _row(d: Any, seed: int) -> list[float]:
     X, y, cw = d.X_train, d.y_train, d.class_weights
     lab = initial_indices(len(y), 100, seed)
-    state = LabelState(len(y), classes=d.classes)
-    state.teach(lab, y[lab], round=0)
-    pool = state.unlabeled_indices()
-    model = make_model("logreg").fit(
-        X[lab], y[lab], n_classes=2, rng=seed,
-        sample_weight=None if cw is None else cw[y[lab]],
-    )  # fmt: skip
+    pool = np.setdiff1d(np.arange(len(y)), lab)
+    model = _fit(X, y, lab, cw, seed)  # as np_diagnostic.py fits it
     kw: dict[str, Any] = {
         "n_classes": 2,
         "weights": d.eval_weights,
@@ -89,7 +70,11 @@ def _row(d: Any, seed: int) -> list[float]:
     rare = pred == int(np.argmin(np.bincount(y, minlength=2)))
     out = [float(rare.mean())]
     for posterior in ("model", "unweighted"):
-        s = _eer(posterior, d, model, X, state, seed)
+        eer = get_strategy("eer", loss="log", posterior=posterior)
+        eer.set_reward(
+            d.X_reward, d.y_reward, eval_weights=d.eval_weights, class_weights=cw
+        )
+        _, s = _eer_scores(eer, X, y, lab, cw, seed)  # rows in pool order
         out += [_rho(s, v), _rho(s[rare], v[rare]), _rho(s[~rare], v[~rare])]
         out.append(_rho(s, v_test))
     return out
