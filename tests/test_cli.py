@@ -393,3 +393,31 @@ def test_damaged_results_sqlite_is_one_line_with_the_fix(tmp_path, how):
     res = runner.invoke(app, ["export", str(folder), "--csv", str(tmp_path / "o.csv")])
     assert "damaged" in _one_error_line(res)
     assert not (tmp_path / "o.csv").exists()
+
+
+def test_run_sets_strategy_parameters_by_name(tmp_path):
+    """``--strategy NAME:KEY=VALUE,...``: typed values, the spec as the label."""
+    import json
+
+    from labelwise.loop import ResultStore
+
+    out = tmp_path / "eer"
+    args = ["run", "--dataset", "waveform:imbalanced-weighted", "--model", "logreg",
+            "--strategy", "random", "--strategy", "eer:loss=log,max_candidates=20",
+            "--initial", "100", "--batch-size", "1", "--rounds", "1", "--seeds", "1",
+            "--out", str(out)]  # fmt: skip
+    res = runner.invoke(app, args)
+    assert res.exit_code == 0, res.output
+    runs = ResultStore(out / "results.sqlite").runs()
+    cfg = json.loads(
+        runs.set_index("strategy").loc["eer:loss=log,max_candidates=20", "config"]
+    )
+    assert cfg["strategy_params"] == {"loss": "log", "max_candidates": 20}
+    base = [*args[:-1], str(tmp_path / "bad")]
+    i = base.index("eer:loss=log,max_candidates=20")
+    for spec, message in (
+        ("eer:loss", "is not KEY=VALUE"),
+        ("eer:los=log", "argument 'los'"),
+    ):
+        res = runner.invoke(app, [*base[:i], spec, *base[i + 1 :]])
+        assert res.exit_code == 2 and message in res.output

@@ -164,6 +164,35 @@ def _model_options(model: str, given: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in given.items() if v is not None and k in valid_params}
 
 
+def _strategy_entry(spec: str, finetune: bool) -> dict[str, Any]:
+    """``NAME`` or ``NAME:KEY=VALUE[,KEY=VALUE...]`` as a grid's strategy entry.
+
+    Values are read as TOML literals (``300``, ``0.5``, ``true``, ``"text"``),
+    anything else as text; the whole spec is the strategy's label.
+
+    Raises:
+        InvalidParameterError: A parameter is not ``KEY=VALUE``.
+    """
+    import tomllib
+
+    name, _, rest = spec.partition(":")
+    if not rest:
+        return {"name": name, "finetune": finetune}
+    params: dict[str, Any] = {}
+    for item in rest.split(","):
+        key, eq, value = (part.strip() for part in item.partition("="))
+        if not eq or not key or not value:
+            raise InvalidParameterError(
+                f"--strategy {spec!r}: {item!r} is not KEY=VALUE; write e.g. "
+                "--strategy np:target=log-loss,target_norm=per-problem."
+            )
+        try:
+            params[key] = tomllib.loads(f"v = {value}")["v"]
+        except tomllib.TOMLDecodeError:
+            params[key] = value
+    return {"name": name, "label": spec, "params": params, "finetune": finetune}
+
+
 def _checked_run_grid(
     dataset: str,
     strategy: list[str],
@@ -191,9 +220,7 @@ def _checked_run_grid(
                 "name": "run",
                 "datasets": [dataset],
                 "models": [{"name": model, "params": model_kw}],
-                "strategies": [
-                    {"name": name, "finetune": finetune} for name in strategy
-                ],
+                "strategies": [_strategy_entry(spec, finetune) for spec in strategy],
                 "finetune": tuning,
                 "settings": settings,
             },
@@ -249,7 +276,11 @@ def _report_run(grid: Any, out: Path, counts: dict[str, int]) -> None:
 def run(
     dataset: DatasetOption,
     strategy: Annotated[
-        list[str], typer.Option(help="Strategy name; repeat to compare several.")
+        list[str],
+        typer.Option(
+            help="Strategy name, or NAME:KEY=VALUE[,KEY=VALUE] to set its "
+            "parameters (e.g. eer:loss=log); repeat to compare several."
+        ),
     ],
     out: Annotated[Path, typer.Option(help="Output folder.")],
     model: ModelOption = "mlp",
