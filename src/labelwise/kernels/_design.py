@@ -27,6 +27,7 @@ References:
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -133,6 +134,52 @@ def kron_gram(left: torch.Tensor, right: torch.Tensor) -> torch.Tensor:
     return out.reshape(k * d, k * d)
 
 
+_CPU_ROWS = (
+    512  # candidates per chunk on the CPU: the chunk's temporaries stay in cache
+)
+
+
+def _candidate_rows(width: int, device: torch.device) -> int:
+    """Candidates per chunk of `_update_candidates` and `_update_and_bound`.
+
+    On the CPU a fixed 512 (a chunk's projection, ``(512, k, 2r)``, and its ``r x
+    2r`` blocks stay in the core's cache between the product that makes them and
+    the updates that read them; measured 1.5-2x faster than 4 MB chunks); on a GPU
+    `_rows_per_chunk`.
+    """
+    return _CPU_ROWS if device.type == "cpu" else _rows_per_chunk(width, device)
+
+
+def _step_matrix(step: tuple[torch.Tensor, ...], sign: float, k: int) -> torch.Tensor:
+    """``[Û | 2 Ŵ - σ Û T̂]`` arranged ``(d, k 2r)`` for one projection of ``h``."""
+    u, w, t = step
+    m2 = 2 * u.shape[1]
+    # [a | 2z] = V [Û | 2 Ŵ - σ Û T̂]: z comes out of the projection itself
+    mats = torch.cat([u, torch.addmm(w, u, t, beta=2.0, alpha=-sign)], dim=1)
+    d = mats.shape[0] // k
+    return mats.reshape(k, d, m2).permute(1, 0, 2).reshape(d, k * m2)
+
+
+def _update_block(
+    pi: torch.Tensor,
+    c: torch.Tensor,
+    left: torch.Tensor,
+    right: torch.Tensor,
+    mm: torch.Tensor,
+    sign: float,
+) -> None:
+    """One chunk of `_update_candidates` (all arguments are the chunk's rows)."""
+    r, k = left.shape[1], left.shape[2]
+    e = (right.to(_DT) @ mm).view(-1, k, mm.shape[1] // k)
+    aw = torch.bmm(left.to(_DT), e)  # (m, r, 2r) = [a | 2z]
+    del e
+    a, z2 = aw[:, :, :r], aw[:, :, r:]
+    pi.baddbmm_(a, a.transpose(1, 2), alpha=-sign)
+    # only C's symmetric part enters a score (tr(C X) for symmetric X), so
+    # -σ 2 a zᵀ stands for -σ (a zᵀ + z aᵀ): one product instead of three
+    c.baddbmm_(a, z2.transpose(1, 2), alpha=-sign)
+
+
 def _update_candidates(
     pi: torch.Tensor,
     c: torch.Tensor,
@@ -140,44 +187,24 @@ def _update_candidates(
     right: torch.Tensor,
     step: tuple[torch.Tensor, ...],
     sign: float,
-    right_t: torch.Tensor | None = None,
 ) -> None:
     """Rank-``r`` update of every candidate's ``I + P`` and ``C``, in place.
 
     With ``a = V_x Û``, ``b = V_x Ŵ`` (from `_State.update`; ``σ = sign``;
-    one ``(n x d) (d x 2 k r)`` product and one batched ``(r x k) (k x 2r)``
-    product per chunk of rows): ``P -= σ a aᵀ`` and ``C -= σ (a zᵀ + z aᵀ)`` with
-    ``z = b - σ a T̂ / 2 = V_x (Ŵ - σ Û T̂ / 2)`` (projected together with ``a``).
-    Temporaries are chunks of
-    at most 4 MB on the CPU (256 MB on a GPU). ``right_t``: ``rightᵀ`` as a
-    contiguous float64 ``(d, n)`` copy; the CPU's BLAS computes the projection
-    about 1.5x faster as ``(2 k r x d) (d x m)`` (candidates along the long,
-    contiguous side of the result) than as ``(m x d) (d x 2 k r)``.
+    one ``(m x d) (d x 2 k r)`` product and one batched ``(r x k) (k x 2r)``
+    product per chunk of ``m`` candidates): ``P -= σ a aᵀ`` and
+    ``C -= 2 σ a zᵀ`` with ``z = b - σ a T̂ / 2 = V_x (Ŵ - σ Û T̂ / 2)``
+    (projected together with ``a``). ``C`` is kept only up to an
+    antisymmetric part: its symmetric part gets ``-σ (a zᵀ + z aᵀ)``, and every
+    use of ``C`` (``tr(C X)`` for symmetric ``X``, its diagonal) reads only
+    that. Chunks: `_candidate_rows`.
     """
-    u, w, t = step
-    n, r, k = left.shape
-    d = right.shape[1]
-    m2 = 2 * u.shape[1]
-    # [a | z] = V [Û | Ŵ - σ Û T̂ / 2]: z comes out of the projection itself
-    mats = torch.cat([u, torch.addmm(w, u, t, alpha=-0.5 * sign)], dim=1)
-    mm = mats.reshape(k, d, m2).permute(1, 0, 2).reshape(d, k * m2)
-    rows = _rows_per_chunk(k * m2, pi.device)
-    mm_t = mm.t().contiguous() if right_t is not None else mm
+    n, _, k = left.shape
+    mm = _step_matrix(step, sign, k)
+    rows = _candidate_rows(mm.shape[1], pi.device)
     for s0 in range(0, n, rows):
-        if right_t is None:
-            e = (right[s0 : s0 + rows].to(_DT) @ mm).view(-1, k, m2)
-        else:
-            e_t = (mm_t @ right_t[:, s0 : s0 + rows]).view(k, m2, -1)
-            e = e_t.permute(2, 0, 1).contiguous()
-            del e_t
-        aw = torch.bmm(left[s0 : s0 + rows].to(_DT), e)  # (m, r, 2r) = [a | z]
-        del e
-        a, z = aw[:, :, :r], aw[:, :, r:]
-        pi[s0 : s0 + rows].baddbmm_(a, a.transpose(1, 2), alpha=-sign)
-        az = torch.bmm(a, z.transpose(1, 2))
-        block = c[s0 : s0 + rows]
-        block.add_(az, alpha=-sign)
-        block.add_(az.transpose(1, 2), alpha=-sign)
+        sl = slice(s0, s0 + rows)
+        _update_block(pi[sl], c[sl], left[sl], right[sl], mm, sign)
 
 
 def _sandwich(left: torch.Tensor, q: torch.Tensor) -> torch.Tensor:
@@ -207,25 +234,39 @@ class _State:
         del chol
         self.fisher = fisher
 
-    def g_matrix(self) -> torch.Tensor:
-        """``G = M⁻¹ F M⁻¹``, built by blocks of rows (no second ``D x D`` buffer)."""
+    def g_matrix(self, parts: _Parts | None = None) -> torch.Tensor:
+        """``G = M⁻¹ F M⁻¹``, built by blocks of rows (no second ``D x D`` buffer).
+
+        ``parts``: the kernel's CPU worker threads, which share the row blocks.
+        """
         dim = self.minv.shape[0]
         g = torch.empty_like(self.minv)
         step = _rows_per_chunk(dim, self.minv.device)
-        for s in range(0, dim, step):
-            g[s : s + step] = (self.minv[s : s + step] @ self.fisher) @ self.minv
+
+        def rows(b: slice) -> None:
+            g[b] = (self.minv[b] @ self.fisher) @ self.minv
+
+        if parts is None:
+            for s in range(0, dim, step):
+                rows(slice(s, s + step))
+        else:
+            parts.run(rows, dim, step)
         return g
 
     def _times_vt(
         self, mat: torch.Tensor, left: torch.Tensor, h: torch.Tensor
     ) -> torch.Tensor:
-        """``mat @ Vᵀ`` for ``V = left ⊗ hᵀ``: ``(D, r)``."""
+        """``mat @ Vᵀ`` for ``V = left ⊗ hᵀ``: ``(rows of mat, r)``."""
         dim = mat.shape[0]
         mh = mat.reshape(dim * self.k, -1) @ h  # (D k,)
         return mh.reshape(dim, self.k) @ left.t()
 
     def update(
-        self, left: torch.Tensor, h: torch.Tensor, sign: float
+        self,
+        left: torch.Tensor,
+        h: torch.Tensor,
+        sign: float,
+        parts: _Parts | None = None,
     ) -> tuple[torch.Tensor, ...]:
         """Add (``sign=1``) or remove (``sign=-1``) ``VᵀV``; return ``Û, Ŵ, T̂``.
 
@@ -233,9 +274,22 @@ class _State:
         ``S = (sign I + V U)⁻¹ = σ R Rᵀ`` (``σ = ±1``, ``R = L⁻ᵀ`` from the
         Cholesky factor ``L`` of ``σ (sign I + V U)``), applied as
         ``M⁻¹ ← M⁻¹ - σ Û Ûᵀ`` with ``Û = U R``; ``Ŵ = M⁻¹ F Û`` and
-        ``T̂ = Ûᵀ F Û`` (before the update).
+        ``T̂ = Ûᵀ F Û`` (before the update). F and M⁻¹ are symmetric, so the thin
+        products are taken as ``Ûᵀ F`` and ``(F Û)ᵀ M⁻¹``, the orientation the
+        CPU's BLAS runs about 2x faster. With ``parts`` (CPU) every pass over the
+        ``D x D`` matrices goes by blocks of `_STATE_ROWS` rows shared among the
+        worker threads, and ``Ŵ``'s pass and ``M⁻¹``'s update read each block
+        once between them.
         """
-        u = self._times_vt(self.minv, left, h)  # M⁻¹ Vᵀ
+        dim = self.minv.shape[0]
+        if parts is None:
+            u = self._times_vt(self.minv, left, h)  # M⁻¹ Vᵀ
+        else:
+            u = torch.cat(
+                parts.run(
+                    lambda b: self._times_vt(self.minv[b], left, h), dim, _STATE_ROWS
+                )
+            )
 
         def v_times_sym(m: torch.Tensor) -> torch.Tensor:
             """``V m`` (``r x r``), symmetrised against round-off."""
@@ -248,12 +302,35 @@ class _State:
         # σ = sign: I + P is positive definite, and P - I of a selected point
         # negative definite (its removal keeps M positive definite)
         chol = torch.linalg.cholesky_ex(inner.mul_(sign)).L  # no host sync on a GPU
-        u = torch.linalg.solve_triangular(chol, u.t(), upper=False).t()  # Û = U L⁻ᵀ
-        fu = self.fisher @ u
-        w = self.minv @ fu  # Ŵ = M⁻¹ F Û
-        t = u.t() @ fu  # T̂ = Ûᵀ F Û
-        self.minv.addmm_(u, u.t(), alpha=-sign)
-        return u, w, 0.5 * (t + t.t())
+        ut = torch.linalg.solve_triangular(chol, u.t(), upper=False)  # Ûᵀ = L⁻¹ Uᵀ
+        if parts is None:
+            fut = ut @ self.fisher  # (F Û)ᵀ
+            wt = fut @ self.minv  # Ŵᵀ
+            self.minv.addmm_(ut.t(), ut, alpha=-sign)
+        else:
+            fut = _ordered_sum(
+                parts.run(lambda b: ut[:, b] @ self.fisher[b], dim, _STATE_ROWS)
+            )
+
+            def w_and_update(b: slice) -> torch.Tensor:
+                w = fut[:, b] @ self.minv[b]  # the block's rows before the update
+                self.minv[b].addmm_(ut[:, b].t(), ut, alpha=-sign)
+                return w
+
+            wt = _ordered_sum(parts.run(w_and_update, dim, _STATE_ROWS))
+        t = ut @ fut.t()  # T̂ = Ûᵀ F Û
+        return ut.t(), wt.t(), 0.5 * (t + t.t())
+
+
+_STATE_ROWS = 64  # rows of M⁻¹ and F per block of a CPU pass (about 0.6 MB)
+
+
+def _ordered_sum(terms: list[torch.Tensor]) -> torch.Tensor:
+    """``terms[0] + terms[1] + ...`` in that order (the same rounding every time)."""
+    out = terms[0].clone()
+    for t in terms[1:]:
+        out.add_(t)
+    return out
 
 
 def _trace_solve_block(c: torch.Tensor, a: torch.Tensor) -> torch.Tensor:
@@ -272,78 +349,201 @@ def _trace_solve_block(c: torch.Tensor, a: torch.Tensor) -> torch.Tensor:
     return out.masked_fill_(info != 0, float("nan"))
 
 
-_MIN_ROWS_PER_THREAD = 512
+def _trace_solve(c: torch.Tensor, a: torch.Tensor) -> torch.Tensor:
+    """`_trace_solve_block` (kept as the name the GPU loop and pruning call)."""
+    return _trace_solve_block(c, a)
 
 
-def _trace_solve(
-    c: torch.Tensor, a: torch.Tensor, pool: ThreadPoolExecutor | None
-) -> torch.Tensor:
-    """`_trace_solve_block`, split over ``pool``'s threads on the CPU.
+def _bounds_block(
+    pi: torch.Tensor, c: torch.Tensor, lo: torch.Tensor, hi: torch.Tensor
+) -> None:
+    """Bounds ``lo <= tr(C (I + P)⁻¹) <= hi`` of a chunk of candidates, in place.
 
-    PyTorch runs a batched CPU Cholesky factorisation or triangular solve as one
-    serial loop over the small matrices, so the scores of a step would use one
-    core; contiguous parts of the batch go to the pool's threads instead (each
-    part's LAPACK loop releases the GIL). The results are the same numbers.
+    With the eigenvalues ``x`` of ``P ⪰ 0`` in ``[0, ρ]``, ``ρ = ‖P‖_F``: on that
+    interval the convex ``1 / (1 + x)`` lies below its chord, ``1 - x / (1 + ρ)``,
+    and (Jensen, with the weights ``C ⪰ 0`` puts on ``P``'s eigenvectors) its
+    ``C``-weighted mean is at least ``1 / (1 + tr(C P) / tr(C))``. So
+    ``tr(C)² / (tr(C) + tr(C P)) <= tr(C (I + P)⁻¹) <= tr(C) - tr(C P) / (1 + ρ)``.
+    ``pi`` holds ``I + P``: ``tr(C) + tr(C P) = <C, I + P>`` and ``‖P‖_F² =
+    ‖I + P‖_F² - 2 tr(I + P) + r``. Both bounds are widened by
+    ``1e-9 (|tr C| + |<C, I + P>|)`` against rounding. Cost ``O(r²)`` a
+    candidate, against the ``O(r³)`` of a factorisation.
     """
-    n = a.shape[0]
-    parts = 1 if pool is None else min(_cpu_threads(), n // _MIN_ROWS_PER_THREAD)
-    if pool is None or parts < 2:
-        return _trace_solve_block(c, a)
-    out = torch.empty(n, dtype=a.dtype, device=a.device)
-    bounds = np.linspace(0, n, parts + 1).astype(int)
-
-    def part(i: int) -> None:
-        lo, hi = int(bounds[i]), int(bounds[i + 1])
-        out[lo:hi] = _trace_solve_block(c[lo:hi], a[lo:hi])
-
-    list(pool.map(part, range(parts)))
-    return out
+    r = pi.shape[1]
+    trc = c.diagonal(dim1=1, dim2=2).sum(1)
+    cpi = (c * pi).sum((1, 2))  # tr(C (I + P)): only C's symmetric part counts
+    slack = (trc.abs() + cpi.abs()).mul_(1e-9)
+    rho = (pi * pi).sum((1, 2)).sub_(pi.diagonal(dim1=1, dim2=2).sum(1), alpha=2.0)
+    rho.add_(r).clamp_(min=0.0).sqrt_().add_(1.0)  # 1 + ‖P‖_F
+    torch.sub(2.0 * trc, cpi, out=hi)  # tr(C) - tr(C P)
+    hi.sub_(trc).div_(rho).add_(trc).add_(slack)
+    torch.div(trc * trc, cpi, out=lo)
+    lo.sub_(slack).nan_to_num_(nan=-math.inf)
 
 
-_SCOUTS = 256  # candidates scored first, by the largest bound
+_SCOUTS = 32  # candidates per part scored first, by the largest upper bound
 
 
-def _best_bounded(
-    c: torch.Tensor,
+def _part_best(
     pi: torch.Tensor,
+    c: torch.Tensor,
+    left: torch.Tensor,
+    right: torch.Tensor,
     blocked: torch.Tensor,
-    pool: ThreadPoolExecutor | None,
-) -> tuple[torch.Tensor, torch.Tensor]:
-    """The candidate of largest ``tr(C (I + P)⁻¹)`` and its score, scoring few.
+    mm: torch.Tensor | None,
+) -> tuple[float, int]:
+    """Update a part of the candidates by the last pick, then find its best.
 
-    ``I + P ⪰ I`` and ``C ⪰ 0`` give ``tr(C (I + P)⁻¹) <= tr(C)``. The
-    ``_SCOUTS`` unblocked candidates of largest ``tr(C)`` are scored first; their
-    best score ``s`` rules out every candidate with ``tr(C) < s``, and the rest
-    are scored exactly. The winner is the argmax of the full score vector
-    (ties: the smallest index), so the pick and the gain are those of scoring
-    everyone (a relative margin of ``1e-9`` covers rounding in the bound). On
-    the CPU, where the small factorisations dominate a step: one host read per
-    pick.
+    ``mm``: the last pick's `_step_matrix` (``None`` before the first pick).
+    Each chunk of `_CPU_ROWS` candidates is updated and bounded while it is in
+    cache (`_bounds_block`). The `_SCOUTS` candidates of largest upper bound
+    are scored exactly; the largest of their scores and of the lower bounds
+    rules out every candidate whose upper bound is smaller, and the rest are
+    factorised (about a tenth of the pool). The result is the largest exact
+    score ``tr(C (I + P)⁻¹)`` of the part and its position (ties: the
+    smallest), the same as scoring every candidate; ``(-inf, -1)`` if all are
+    blocked.
     """
-    bound = c.diagonal(dim1=1, dim2=2).sum(1).add_(blocked)
-    scouts = torch.topk(bound, min(_SCOUTS, bound.shape[0])).indices
+    n = pi.shape[0]
+    lo = torch.empty(n, dtype=_DT)
+    hi = torch.empty(n, dtype=_DT)
+    for s0 in range(0, n, _CPU_ROWS):
+        sl = slice(s0, s0 + _CPU_ROWS)
+        if mm is not None:
+            _update_block(pi[sl], c[sl], left[sl], right[sl], mm, 1.0)
+        _bounds_block(pi[sl], c[sl], lo[sl], hi[sl])
+    hi.add_(blocked)
+    scouts = torch.topk(hi, min(_SCOUTS, n)).indices
     first = _trace_solve_block(c[scouts], pi[scouts]).nan_to_num_(nan=-math.inf)
-    best = float(first.add_(blocked[scouts]).max())
-    keep = bound >= best - 1e-9 * abs(best) if best > -math.inf else bound > -math.inf
-    rest = torch.nonzero(keep).flatten()
-    score = torch.full_like(bound, -math.inf)
-    score[rest] = _trace_solve(c[rest], pi[rest], pool).nan_to_num_(nan=-math.inf)
-    j = torch.argmax(score)
-    return j, score[j]
+    best = max(float(first.add_(blocked[scouts]).max()), float(lo.add_(blocked).max()))
+    if best == -math.inf:
+        return -math.inf, -1
+    keep = torch.nonzero(hi >= best).flatten()
+    score = _trace_solve_block(c[keep], pi[keep]).nan_to_num_(nan=-math.inf)
+    i = int(torch.argmax(score))
+    return float(score[i]), int(keep[i])
 
 
 def _cpu_threads() -> int:
     return max(1, torch.get_num_threads())
 
 
+class _Parts:
+    """The kernel's CPU worker threads and how they share work.
+
+    Work goes by a fixed grid of row blocks whatever the number of threads, and
+    each worker takes a contiguous group of blocks: every block is computed by
+    the same operations, and reductions add the blocks' terms in block order,
+    so the picks and gains do not depend on the number of threads.
+    """
+
+    def __init__(self, pool: ThreadPoolExecutor | None, count: int):
+        self.pool = pool
+        self.count = count
+
+    def groups(self, n: int, size: int) -> list[slice]:
+        """Up to `count` nonempty slices of ``range(n)`` made of whole blocks."""
+        n_blocks = -(-n // size)
+        cuts = np.linspace(0, n_blocks, self.count + 1).astype(int) * size
+        cuts = np.minimum(cuts, n)
+        return [slice(int(a), int(b)) for a, b in itertools.pairwise(cuts) if b > a]
+
+    def map(self, fn: Any, slices: list[slice]) -> list[Any]:
+        """``fn(sl)`` for each slice, on the worker threads when there are some."""
+        if self.pool is None or len(slices) < 2:
+            return [fn(sl) for sl in slices]
+        return list(self.pool.map(fn, slices))
+
+    def run(self, fn: Any, n: int, size: int) -> list[Any]:
+        """``fn(block)`` for the blocks of ``size`` rows of ``range(n)``, in order."""
+
+        def group(sl: slice) -> list[Any]:
+            return [
+                fn(slice(s, min(s + size, sl.stop)))
+                for s in range(sl.start, sl.stop, size)
+            ]
+
+        return [x for out in self.map(group, self.groups(n, size)) for x in out]
+
+
 @contextmanager
-def _score_pool(device: torch.device) -> Iterator[ThreadPoolExecutor | None]:
-    """Threads for `_trace_solve` on a CPU with more than one torch thread."""
-    if device.type != "cpu" or _cpu_threads() < 2:
+def _cpu_parts(device: torch.device) -> Iterator[_Parts | None]:
+    """How the kernel spreads its work: ``None`` on a GPU, else `_Parts`.
+
+    On the CPU, one worker thread per torch thread, and the whole kernel runs
+    PyTorch single-threaded in every thread (workers and caller; restored on
+    exit). PyTorch's intra-op threads synchronise at every operation, and on a
+    loaded two-core machine a peer thread that waits for its time slice made
+    two threads 10-80x slower than one (a 1152 x 1152 Cholesky inverse took
+    5.6 s instead of 0.07 s); here the threads meet a few times a pick.
+    """
+    if device.type != "cpu":
         yield None
         return
-    with ThreadPoolExecutor(_cpu_threads(), thread_name_prefix="bait") as pool:
-        yield pool
+    threads = _cpu_threads()
+    if threads < 2:
+        yield _Parts(None, 1)
+        return
+    try:
+        torch.set_num_threads(1)
+        with ThreadPoolExecutor(
+            threads,
+            thread_name_prefix="bait",
+            initializer=torch.set_num_threads,
+            initargs=(1,),
+        ) as pool:
+            yield _Parts(pool, threads)
+    finally:
+        # a worker's set_num_threads(1) also set the default of new threads
+        torch.set_num_threads(threads)
+
+
+def _initial_blocks(
+    mat: torch.Tensor, left: torch.Tensor, right: torch.Tensor, parts: _Parts | None
+) -> torch.Tensor:
+    """Every candidate's ``V_x mat V_xᵀ``, ``(n, r, r)``."""
+    n, r, k = left.shape
+    if parts is None:
+        return _sandwich(left, kron_quadratic_blocks(mat, right, k))
+    out = torch.empty((n, r, r), dtype=_DT, device=left.device)
+
+    def block(b: slice) -> None:
+        out[b] = _sandwich(left[b], kron_quadratic_blocks(mat, right[b], k))
+
+    parts.run(block, n, _CPU_ROWS)
+    return out
+
+
+def _forward_cpu(
+    state: _State,
+    pi: torch.Tensor,
+    c: torch.Tensor,
+    left: torch.Tensor,
+    right: torch.Tensor,
+    n_forward: int,
+    parts: _Parts,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """The forward greedy on the CPU: bounded scoring, candidates split in parts."""
+    k = left.shape[2]
+    blocked = torch.zeros(left.shape[0], dtype=_DT)
+    picks = torch.empty(n_forward, dtype=torch.long)
+    gains = torch.empty(n_forward, dtype=_DT)
+    mm: torch.Tensor | None = None
+    groups = parts.groups(left.shape[0], _CPU_ROWS)
+
+    def part(sl: slice) -> tuple[float, int]:
+        return _part_best(pi[sl], c[sl], left[sl], right[sl], blocked[sl], mm)
+
+    for step in range(n_forward):
+        found = parts.map(part, groups)
+        # the largest score; ties: the first group's (smallest index)
+        p = max(range(len(groups)), key=lambda q: (found[q][0], -q))
+        j = groups[p].start + found[p][1]
+        picks[step], gains[step] = j, found[p][0]
+        blocked[j] = -math.inf
+        upd = state.update(left[j].to(_DT), right[j].to(_DT), 1.0, parts)
+        mm = _step_matrix(upd, 1.0, k)
+    return picks, gains
 
 
 def greedy_a_optimal(
@@ -427,55 +627,60 @@ def _greedy_a_optimal(
 ) -> tuple[IndexArray, np.ndarray]:
     k = left.shape[2]
     dev = left.device
-    state = _State(precision, fisher, k)
-    # every candidate's I + P and C; ``G = M⁻¹ F M⁻¹`` only lives for this
-    pi = _sandwich(left, kron_quadratic_blocks(state.minv, right, k))
-    pi.diagonal(dim1=1, dim2=2).add_(1.0)
-    g = state.g_matrix()
-    c = _sandwich(left, kron_quadratic_blocks(g, right, k))
-    del g
-    blocked = torch.zeros(left.shape[0], dtype=_DT, device=dev)
-    picks = torch.empty(n_forward, dtype=torch.long, device=dev)
-    gains = torch.empty(n_forward, dtype=_DT, device=dev)
-    right_t = right.to(_DT).t().contiguous() if dev.type == "cpu" else None
-    with _score_pool(dev) as pool:
-        for step in range(n_forward):
-            if dev.type == "cpu":
-                j, gains[step] = _best_bounded(c, pi, blocked, pool)
-            else:
-                score = _trace_solve(c, pi, pool).nan_to_num_(nan=-float("inf"))
+    with _cpu_parts(dev) as parts:
+        state = _State(precision, fisher, k)
+        # every candidate's I + P and C; ``G = M⁻¹ F M⁻¹`` only lives for this
+        pi = _initial_blocks(state.minv, left, right, parts)
+        pi.diagonal(dim1=1, dim2=2).add_(1.0)
+        g = state.g_matrix(parts)
+        c = _initial_blocks(g, left, right, parts)
+        del g
+        if parts is not None:
+            picks, gains = _forward_cpu(state, pi, c, left, right, n_forward, parts)
+        else:  # a GPU: every candidate scored, no host synchronisation
+            blocked = torch.zeros(left.shape[0], dtype=_DT, device=dev)
+            picks = torch.empty(n_forward, dtype=torch.long, device=dev)
+            gains = torch.empty(n_forward, dtype=_DT, device=dev)
+            for step in range(n_forward):
+                score = _trace_solve(c, pi).nan_to_num_(nan=-float("inf"))
                 j = torch.argmax(score.add_(blocked))  # on the device: no host sync
                 gains[step] = score[j]
-            picks[step] = j
-            blocked[j] = -float("inf")
-            upd = state.update(left[j].to(_DT), right[j].to(_DT), 1.0)
-            _update_candidates(pi, c, left, right, upd, 1.0, right_t)
-    del pi, c, blocked, right_t
-    if n_forward > n_select:
-        picks = picks[_prune(state, left[picks], right[picks], n_select)]
+                picks[step] = j
+                blocked[j] = -float("inf")
+                upd = state.update(left[j].to(_DT), right[j].to(_DT), 1.0)
+                _update_candidates(pi, c, left, right, upd, 1.0)
+            del blocked
+        del pi, c
+        if n_forward > n_select:
+            picks = picks[_prune(state, left[picks], right[picks], n_select, parts)]
     return picks.cpu().numpy(), gains.cpu().numpy()
 
 
 def _prune(
-    state: _State, left: torch.Tensor, right: torch.Tensor, n_select: int
+    state: _State,
+    left: torch.Tensor,
+    right: torch.Tensor,
+    n_select: int,
+    parts: _Parts | None = None,
 ) -> torch.Tensor:
     """Backward steps: drop the picks whose removal raises ``tr(M⁻¹F)`` least.
 
     The selected points' ``P`` and ``C`` are recomputed exactly from ``M⁻¹``
     first. Returns the positions (in forward order) of the ``n_select`` kept.
+    ``parts``: the CPU worker threads, which share the passes over ``M⁻¹``.
     """
     k, dev = left.shape[2], left.device
     ps = _sandwich(left, kron_quadratic_blocks(state.minv, right, k))
-    cs = _sandwich(left, kron_quadratic_blocks(state.g_matrix(), right, k))
+    cs = _sandwich(left, kron_quadratic_blocks(state.g_matrix(parts), right, k))
     eye = torch.eye(left.shape[1], dtype=_DT, device=dev)
     dead = torch.zeros(left.shape[0], dtype=_DT, device=dev)
     for _ in range(left.shape[0] - n_select):
         # removal raises tr(M⁻¹F) by tr(C (I - P)⁻¹) = -tr(C (P - I)⁻¹)
-        score = _trace_solve(cs, eye - ps, None).neg_()
+        score = _trace_solve(cs, eye - ps).neg_()
         score.nan_to_num_(nan=-float("inf"))
         q = torch.argmax(score.add_(dead))
         dead[q] = -float("inf")
-        upd = state.update(left[q].to(_DT), right[q].to(_DT), -1.0)
+        upd = state.update(left[q].to(_DT), right[q].to(_DT), -1.0, parts)
         _update_candidates(ps, cs, left, right, upd, -1.0)
     return torch.nonzero(dead == 0).flatten()
 

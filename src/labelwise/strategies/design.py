@@ -154,7 +154,9 @@ class Bait(Strategy):
         # only the candidates' factors stay; the whole pool's are dropped here
         cand_left = left[pool_t].mul_(scale)
         del left
-        cand_emb = emb[pool_t].to(torch.float64)
+        # the model's dtype (float32): the kernel reads chunks in float64, so
+        # the values are the same and the copy is half the size
+        cand_emb = emb[pool_t]
         del emb
         idx, gains = greedy_a_optimal(
             cand_left,
