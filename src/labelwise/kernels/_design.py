@@ -17,8 +17,13 @@ drifts and pruning amplifies the drift). Only ``M⁻¹`` is kept as a ``D x D``
 matrix: ``M⁻¹ F M⁻¹ Vᵀ`` is computed as ``M⁻¹ (F (M⁻¹ Vᵀ))`` from the caller's
 ``F``, and ``M⁻¹ F M⁻¹`` is formed (by row blocks) only to initialise the
 candidate blocks. Everything runs on the device of the candidate tensors;
-``fisher`` and ``precision`` are moved there, and the loop never copies a value
-to the host before it ends (the picks and gains stay on the device until then).
+``fisher`` and ``precision`` are moved there. On a GPU the loop scores every
+candidate and never copies a value to the host before it ends (the picks and
+gains stay on the device until then). On the CPU it updates candidates in
+cache-sized chunks, factorises only those whose score bounds (`_bounds_block`)
+leave them in the running, and shares its work among worker threads of its own
+that run PyTorch single-threaded (`_cpu_parts`); picks and gains are the same
+for any number of threads.
 
 References:
     Ash, J., Goel, S., Krishnamurthy, A., Kakade, S. Gone Fishing: Neural Active
@@ -76,16 +81,30 @@ def kron_quadratic_blocks(
     Returns:
         Tensor of shape ``(n, k, k)``, computed in chunks of rows.
     """
-    n, d = right.shape
+    return _quadratic_rows(_quadratic_operator(mat, k), right, k)
+
+
+def _quadratic_operator(mat: torch.Tensor, k: int) -> torch.Tensor:
+    """``m4[i, p, j] = mat[a_p d + i, b_p d + j]`` for the pairs ``a_p <= b_p``.
+
+    Shape ``(d, P d)`` with ``P = k (k + 1) / 2``: one copy of half of ``mat``,
+    made once and shared by every chunk of `_quadratic_rows`.
+    """
+    d = mat.shape[0] // k
     rows, cols = torch.triu_indices(k, k, device=mat.device)
-    n_pairs = int(rows.numel())
-    # m4[i, p, j] = mat[a_p*d + i, b_p*d + j] for the pairs p = (a_p <= b_p)
     blocks = mat.reshape(k, d, k, d).permute(0, 2, 1, 3)[rows, cols]  # (P, d, d)
-    m4 = blocks.permute(1, 0, 2).reshape(d, n_pairs * d)
-    out = torch.empty((n, k, k), dtype=mat.dtype, device=mat.device)
-    step = _rows_per_chunk(n_pairs * d, mat.device)
+    return blocks.permute(1, 0, 2).reshape(d, int(rows.numel()) * d)
+
+
+def _quadratic_rows(m4: torch.Tensor, right: torch.Tensor, k: int) -> torch.Tensor:
+    """`kron_quadratic_blocks` of the rows ``right`` from `_quadratic_operator`."""
+    n, d = right.shape
+    rows, cols = torch.triu_indices(k, k, device=m4.device)
+    n_pairs = int(rows.numel())
+    out = torch.empty((n, k, k), dtype=m4.dtype, device=m4.device)
+    step = _rows_per_chunk(n_pairs * d, m4.device)
     for s in range(0, n, step):
-        h = right[s : s + step].to(mat.dtype)
+        h = right[s : s + step].to(m4.dtype)
         y = (h @ m4).reshape(-1, n_pairs, d)
         q = y.mul_(h[:, None, :]).sum(2)  # in place: no batched mat-vec
         out[s : s + step, rows, cols] = q
@@ -506,9 +525,10 @@ def _initial_blocks(
     if parts is None:
         return _sandwich(left, kron_quadratic_blocks(mat, right, k))
     out = torch.empty((n, r, r), dtype=_DT, device=left.device)
+    m4 = _quadratic_operator(mat, k)
 
     def block(b: slice) -> None:
-        out[b] = _sandwich(left[b], kron_quadratic_blocks(mat, right[b], k))
+        out[b] = _sandwich(left[b], _quadratic_rows(m4, right[b], k))
 
     parts.run(block, n, _CPU_ROWS)
     return out
