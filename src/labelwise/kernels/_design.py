@@ -268,8 +268,8 @@ class _State:
         if parts is None:
             for s in range(0, dim, step):
                 rows(slice(s, s + step))
-        else:
-            parts.run(rows, dim, step)
+        else:  # small blocks: each worker thread's temporaries stay small
+            parts.run(rows, dim, _STATE_ROWS)
         return g
 
     def _times_vt(
