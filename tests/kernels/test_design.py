@@ -234,3 +234,51 @@ def test_the_device_loop_picks_as_the_cpu_loop():
         dev = greedy_a_optimal(left, h, 15, fisher=f, precision=m0)
     assert cpu[0].tolist() == dev[0].tolist()
     assert np.allclose(cpu[1], dev[1], rtol=1e-10, atol=0)
+
+
+def _first_round_problem(seed, n, k, d, temperature, h_scale):
+    # BAIT's first round: confident softmax factors, large embeddings, no labels
+    from labelwise.strategies.design import reduced_fisher_factors
+
+    rng = np.random.default_rng(seed)
+    z = rng.normal(size=(n, k)) * temperature
+    p = np.exp(z - z.max(1, keepdims=True))
+    p /= p.sum(1, keepdims=True)
+    h = rng.normal(size=(n, d)) * h_scale
+    left = reduced_fisher_factors(torch.tensor(p)).numpy()
+    f = kron_gram(torch.tensor(left), torch.tensor(h)).numpy() / n
+    return left, h, f
+
+
+def test_large_embeddings_without_labels_pick_as_scoring_everyone():
+    # at ‖h‖² / λ ~ 10⁶ the bounds once ruled out every candidate (an
+    # antisymmetric part of the stored C had grown to 10⁹ tr C): IndexError
+    from unittest import mock
+
+    from labelwise.kernels import _design
+
+    def everyone(pi, c, left, right, blocked, mm):
+        if mm is not None:
+            for s0 in range(0, pi.shape[0], _design._CPU_ROWS):
+                sl = slice(s0, s0 + _design._CPU_ROWS)
+                _design._update_block(pi[sl], c[sl], left[sl], right[sl], mm, 1.0)
+        score = _design._trace_solve_block(c, pi).nan_to_num_(nan=-float("inf"))
+        j = int(torch.argmax(score.add_(blocked)))
+        return float(score[j]), j
+
+    left, h, f = _first_round_problem(
+        40, n=695, k=5, d=2, temperature=10.0, h_scale=100.0
+    )
+    m0 = 0.01 * np.eye(f.shape[0])
+    got = greedy_a_optimal(left, h, 9, fisher=f, precision=m0)
+    with mock.patch.object(_design, "_part_best", everyone):
+        want = greedy_a_optimal(left, h, 9, fisher=f, precision=m0)
+    assert got[0].tolist() == want[0].tolist()
+    assert np.array_equal(got[1], want[1])
+
+
+def test_overflowing_embeddings_are_refused_with_a_clear_error():
+    left, h, f = _problem(1, n=40, k=3, d=4)
+    m0 = np.eye(f.shape[0]) * 0.3 + f
+    with pytest.raises(InvalidParameterError, match="no candidate has a finite score"):
+        greedy_a_optimal(left, h * 1e160, 3, fisher=f, precision=m0)
