@@ -74,3 +74,38 @@ def test_eer_class_weights_shows_the_sign_flip_and_its_fix(monkeypatch):
     plain = script._row(load("waveform:imbalanced"), 0)
     assert plain[1:5] == plain[5:9]
     assert plain[cols["eer ~ oracle"]] > 0.4
+
+
+def test_image_study_tables_compare_each_baseline_with_random(monkeypatch):
+    """benchmarks/image_study_tables.py: signs, standard errors and cell counts."""
+    import numpy as np
+    import pandas as pd
+
+    monkeypatch.syspath_prepend(str(BENCH))
+    script = importlib.import_module("image_study_tables")
+    rng = np.random.default_rng(0)
+    # per cell and seed, the AUAC offset of each strategy over random
+    offsets = {"a": {"lloss": 0.5, "vaal": -0.5}, "b": {"lloss": -0.2, "vaal": -0.3}}
+    rows = []
+    for cell, off in offsets.items():
+        for seed in range(3):
+            base = rng.uniform(0.5, 0.6, size=11)
+            noise = rng.normal(scale=0.005, size=(2, 11))
+            curves = {"random": base}
+            for i, (name, o) in enumerate(off.items()):
+                curves[name] = base + o / 10 + noise[i]  # 10 unit steps: AUAC + o
+            for name, values in curves.items():
+                rows += [
+                    dict(dataset=cell, model="cnn", strategy=name, seed=seed, round=r,
+                         n_labeled=100 + 100 * r, metric="balanced_accuracy", value=v)
+                    for r, v in enumerate(values)
+                ]  # fmt: skip
+    table = script.against_random(pd.DataFrame(rows), ("lloss", "vaal"))
+    got = table.set_index(["strategy", "dataset"])["diff"]
+    for cell, off in offsets.items():
+        for name, o in off.items():
+            assert got[(name, cell)] == pytest.approx(o, abs=0.05)
+    assert (table["n_seeds"] == 3).all() and (table["p_t"] < 0.05).all()
+    text = script._matrix(table)
+    assert "| lloss | +0.5" in text and "| 1/2 | 1 |" in text  # lloss above in a only
+    assert "| vaal |" in text and "| 0/2 | 0 |" in text
