@@ -59,6 +59,7 @@ def _matrix(rows: pd.DataFrame) -> str:
     head = "| strategy | " + " | ".join(cells) + " | above random | significantly |"
     lines = [head, "|" + "---|" * (len(cells) + 3)]
     for name, grp in rows.groupby("strategy", sort=False):
+        label = str(name)
         by = grp.set_index("dataset")
         entries = [
             f"{by.at[c, 'diff']:+.3f} ± {by.at[c, 'sem']:.3f} (p {by.at[c, 'p_t']:.2f})"
@@ -69,7 +70,7 @@ def _matrix(rows: pd.DataFrame) -> str:
         above = int((grp["diff"] > 0).sum())
         sig = int(((grp["diff"] > 0) & (grp["p_t"] < 0.05)).sum())
         lines.append(
-            f"| {name} | " + " | ".join(entries) + f" | {above}/{len(grp)} | {sig} |"
+            f"| {label} | " + " | ".join(entries) + f" | {above}/{len(grp)} | {sig} |"
         )
     return "\n".join(lines)
 
