@@ -53,6 +53,12 @@ def against_random(
     return pd.concat(frames, ignore_index=True)
 
 
+def _entry(row: pd.Series) -> str:
+    """``+d ± s (p P)`` for one row of `against_random`."""
+    diff, sem, p = float(row["diff"]), float(row["sem"]), float(row["p_t"])
+    return f"{diff:+.3f} ± {sem:.3f} (p {p:.2f})"
+
+
 def _matrix(rows: pd.DataFrame) -> str:
     """``rows`` of `against_random` as strategies x cells, plus the cell counts."""
     cells = list(dict.fromkeys(rows["dataset"]))
@@ -61,12 +67,7 @@ def _matrix(rows: pd.DataFrame) -> str:
     for name, grp in rows.groupby("strategy", sort=False):
         label = str(name)
         by = grp.set_index("dataset")
-        entries = [
-            f"{by.at[c, 'diff']:+.3f} ± {by.at[c, 'sem']:.3f} (p {by.at[c, 'p_t']:.2f})"
-            if c in by.index
-            else ""
-            for c in cells
-        ]
+        entries = [_entry(by.loc[c]) if c in by.index else "" for c in cells]
         above = int((grp["diff"] > 0).sum())
         sig = int(((grp["diff"] > 0) & (grp["p_t"] < 0.05)).sum())
         lines.append(
