@@ -96,8 +96,15 @@ def _quadratic_operator(mat: torch.Tensor, k: int) -> torch.Tensor:
     return blocks.permute(1, 0, 2).reshape(d, int(rows.numel()) * d)
 
 
-def _quadratic_rows(m4: torch.Tensor, right: torch.Tensor, k: int) -> torch.Tensor:
-    """`kron_quadratic_blocks` of the rows ``right`` from `_quadratic_operator`."""
+def _quadratic_rows(
+    m4: torch.Tensor, right: torch.Tensor, k: int, buf: torch.Tensor | None = None
+) -> torch.Tensor:
+    """`kron_quadratic_blocks` of the rows ``right`` from `_quadratic_operator`.
+
+    ``buf``: optional scratch of shape ``(rows, P d)`` for the chunks' products
+    (a worker thread reuses one instead of allocating 4 MB per chunk, which
+    grew each thread's malloc arena by tens of MB).
+    """
     n, d = right.shape
     rows, cols = torch.triu_indices(k, k, device=m4.device)
     n_pairs = int(rows.numel())
@@ -105,7 +112,10 @@ def _quadratic_rows(m4: torch.Tensor, right: torch.Tensor, k: int) -> torch.Tens
     step = _rows_per_chunk(n_pairs * d, m4.device)
     for s in range(0, n, step):
         h = right[s : s + step].to(m4.dtype)
-        y = (h @ m4).reshape(-1, n_pairs, d)
+        if buf is None:
+            y = (h @ m4).reshape(-1, n_pairs, d)
+        else:
+            y = torch.mm(h, m4, out=buf[: h.shape[0]]).view(-1, n_pairs, d)
         q = y.mul_(h[:, None, :]).sum(2)  # in place: no batched mat-vec
         out[s : s + step, rows, cols] = q
         out[s : s + step, cols, rows] = q
@@ -536,10 +546,15 @@ def _initial_blocks(
     out = torch.empty((n, r, r), dtype=_DT, device=left.device)
     m4 = _quadratic_operator(mat, k)
 
-    def block(b: slice) -> None:
-        out[b] = _sandwich(left[b], _quadratic_rows(m4, right[b], k))
+    def group(sl: slice) -> None:
+        buf = torch.empty(
+            (_rows_per_chunk(m4.shape[1], m4.device), m4.shape[1]), dtype=_DT
+        )
+        for s0 in range(sl.start, sl.stop, _CPU_ROWS):
+            b = slice(s0, min(s0 + _CPU_ROWS, sl.stop))
+            out[b] = _sandwich(left[b], _quadratic_rows(m4, right[b], k, buf))
 
-    parts.run(block, n, _CPU_ROWS)
+    parts.map(group, parts.groups(n, _CPU_ROWS))
     return out
 
 
