@@ -177,3 +177,34 @@ def test_report(tmp_path):
     assert normalized_auc(
         np.array([0, 1, 2]), np.array([0.0, 1.0, 1.0])
     ) == pytest.approx(0.75)
+
+
+def test_learning_curves_legend_names_every_panels_strategies(tmp_path, monkeypatch):
+    # the random comparison draws a different "best: NAME" in each panel: all of
+    # them belong in the figure's one legend, and panels wrap after three a row
+    import matplotlib.figure
+    import pandas as pd
+
+    seen = {}
+    real = matplotlib.figure.Figure.legend
+
+    def spy(self, handles, labels, **kw):
+        seen["labels"] = list(labels)
+        seen["shape"] = self.axes[0].get_gridspec().get_geometry()
+        return real(self, handles, labels, **kw)
+
+    monkeypatch.setattr(matplotlib.figure.Figure, "legend", spy)
+    rows = []
+    for i, (ds, best) in enumerate(
+        [("d1", "best: a"), ("d2", "best: b"), ("d3", "best: a"), ("d4", "best: c")]
+    ):
+        for strat in ("random", "average", best):
+            for seed in range(2):
+                for r in range(3):
+                    rows.append(
+                        dict(dataset=ds, model="m", strategy=strat, seed=seed, round=r,
+                             n_labeled=10 + 10 * r, metric="accuracy", value=0.5 + 0.1 * r + i)
+                    )  # fmt: skip
+    plot_learning_curves(pd.DataFrame(rows), tmp_path / "c.png")
+    assert set(seen["labels"]) == {"random", "average", "best: a", "best: b", "best: c"}
+    assert len(seen["labels"]) == 5 and seen["shape"] == (2, 3)

@@ -102,6 +102,9 @@ def format_auc_table(table: pd.DataFrame, metric: str = "accuracy") -> str:
     return "\n".join(lines)
 
 
+_PANELS_PER_ROW = 3
+
+
 def plot_learning_curves(
     df: pd.DataFrame, path: str | os.PathLike[str], metric: str = "accuracy"
 ) -> None:
@@ -109,8 +112,9 @@ def plot_learning_curves(
 
     Random sampling, when present, is drawn in black so the others compare to it.
     Each strategy keeps its colour in every panel; a variant such as
-    ``lhd+finetune`` shares its base strategy's colour, dashed. One legend for
-    the figure sits to the right of the panels.
+    ``lhd+finetune`` shares its base strategy's colour, dashed. Panels wrap
+    after three a row; one legend for the figure, with every strategy of
+    every panel, sits to the right.
     """
     import matplotlib
 
@@ -124,8 +128,14 @@ def plot_learning_curves(
     cmap = plt.get_cmap("tab10" if len(bases) <= 10 else "tab20")
     colour: dict[str, Any] = {b: cmap(i % cmap.N) for i, b in enumerate(bases)}
     colour["random"] = "black"
-    fig, axes = plt.subplots(1, n, figsize=(6.0 * n + 2.2, 4.6), squeeze=False)
-    for ax, ((ds, model), g) in zip(axes[0], groups, strict=False):
+    cols = min(n, _PANELS_PER_ROW)
+    rows = -(-n // cols)
+    fig, axes = plt.subplots(
+        rows, cols, figsize=(6.0 * cols + 2.2, 4.6 * rows), squeeze=False
+    )
+    for ax in axes.flat[n:]:
+        ax.set_visible(False)
+    for ax, ((ds, model), g) in zip(axes.flat, groups, strict=False):
         for strat, s in g.groupby("strategy"):
             s = s.sort_values("n_labeled")
             base, _, variant = str(strat).partition("+")
@@ -149,8 +159,14 @@ def plot_learning_curves(
         ax.set_xlabel("number of labels")
         ax.set_ylabel(metric.replace("_", " "))
         ax.grid(alpha=0.3)
-    handles, labels = axes[0][0].get_legend_handles_labels()
-    fig.legend(handles, labels, loc="center right", fontsize="small")
-    fig.tight_layout(rect=(0, 0, 1 - 2.0 / (6.0 * n + 2.2), 1))
+    # every strategy of every panel, once (a panel may lack some, or have its own)
+    legend: dict[str, Any] = {}
+    for ax in axes.flat[:n]:
+        for handle, label in zip(*ax.get_legend_handles_labels(), strict=True):
+            legend.setdefault(label, handle)
+    fig.legend(
+        list(legend.values()), list(legend), loc="center right", fontsize="small"
+    )
+    fig.tight_layout(rect=(0, 0, 1 - 2.0 / (6.0 * cols + 2.2), 1))
     fig.savefig(path, dpi=120)
     plt.close(fig)
