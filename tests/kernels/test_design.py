@@ -28,6 +28,19 @@ def slow_forward_backward(left, right, n_select, f, m0, n_forward):
     return chosen
 
 
+def _score_everyone(pi, c, left, right, blocked, mm):
+    """Reference for `_part_best`: the same update, then every candidate factorised."""
+    from labelwise.kernels import _design
+
+    if mm is not None:
+        for s0 in range(0, pi.shape[0], _design._CPU_ROWS):
+            sl = slice(s0, s0 + _design._CPU_ROWS)
+            _design._update_block(pi[sl], c[sl], left[sl], right[sl], mm, 1.0)
+    score = _design._trace_solve_block(c, pi).nan_to_num_(nan=-float("inf"))
+    j = int(torch.argmax(score.add_(blocked)))
+    return float(score[j]), j
+
+
 def _problem(seed, n=30, k=3, d=4):
     rng = np.random.default_rng(seed)
     z = rng.normal(size=(n, k))
@@ -188,15 +201,6 @@ def test_bounded_scoring_picks_and_gains_as_scoring_everyone():
 
     from labelwise.kernels import _design
 
-    def everyone(pi, c, left, right, blocked, mm):
-        if mm is not None:
-            for s0 in range(0, pi.shape[0], _design._CPU_ROWS):
-                sl = slice(s0, s0 + _design._CPU_ROWS)
-                _design._update_block(pi[sl], c[sl], left[sl], right[sl], mm, 1.0)
-        score = _design._trace_solve_block(c, pi).nan_to_num_(nan=-float("inf"))
-        j = int(torch.argmax(score.add_(blocked)))
-        return float(score[j]), j
-
     left, h, f = _problem(11, n=1700, k=4, d=3)
     m0 = np.eye(f.shape[0]) * 0.2 + f
     calls = []
@@ -208,7 +212,7 @@ def test_bounded_scoring_picks_and_gains_as_scoring_everyone():
 
     with mock.patch.object(_design, "_trace_solve_block", counted):
         got = greedy_a_optimal(left, h, 20, fisher=f, precision=m0)
-    with mock.patch.object(_design, "_part_best", everyone):
+    with mock.patch.object(_design, "_part_best", _score_everyone):
         want = greedy_a_optimal(left, h, 20, fisher=f, precision=m0)
     assert got[0].tolist() == want[0].tolist()
     assert np.array_equal(got[1], want[1])
@@ -257,21 +261,12 @@ def test_large_embeddings_without_labels_pick_as_scoring_everyone():
 
     from labelwise.kernels import _design
 
-    def everyone(pi, c, left, right, blocked, mm):
-        if mm is not None:
-            for s0 in range(0, pi.shape[0], _design._CPU_ROWS):
-                sl = slice(s0, s0 + _design._CPU_ROWS)
-                _design._update_block(pi[sl], c[sl], left[sl], right[sl], mm, 1.0)
-        score = _design._trace_solve_block(c, pi).nan_to_num_(nan=-float("inf"))
-        j = int(torch.argmax(score.add_(blocked)))
-        return float(score[j]), j
-
     left, h, f = _first_round_problem(
         40, n=695, k=5, d=2, temperature=10.0, h_scale=100.0
     )
     m0 = 0.01 * np.eye(f.shape[0])
     got = greedy_a_optimal(left, h, 9, fisher=f, precision=m0)
-    with mock.patch.object(_design, "_part_best", everyone):
+    with mock.patch.object(_design, "_part_best", _score_everyone):
         want = greedy_a_optimal(left, h, 9, fisher=f, precision=m0)
     assert got[0].tolist() == want[0].tolist()
     assert np.array_equal(got[1], want[1])
