@@ -548,7 +548,9 @@ def _initial_blocks(
 
     def group(sl: slice) -> None:
         buf = torch.empty(
-            (_rows_per_chunk(m4.shape[1], m4.device), m4.shape[1]), dtype=_DT
+            (_rows_per_chunk(m4.shape[1], m4.device), m4.shape[1]),
+            dtype=_DT,
+            device=m4.device,
         )
         for s0 in range(sl.start, sl.stop, _CPU_ROWS):
             b = slice(s0, min(s0 + _CPU_ROWS, sl.stop))
