@@ -33,11 +33,12 @@ import numpy as np
 import torch
 
 from labelwise.bench.config import load_grid
+from labelwise.bench.runner import _simulation_context
 from labelwise.datasets import load
 from labelwise.metrics import classification_metrics
 from labelwise.models.registry import check_model_params, make_model
 from labelwise.pool import LabelState
-from labelwise.strategies import SimulationContext, get_strategy
+from labelwise.strategies import get_strategy
 
 
 def _timed(fn: Any, *args: Any, **kw: Any) -> tuple[Any, float, float]:
@@ -101,14 +102,8 @@ def main() -> None:
     params = check_model_params(spec.name, spec.params)
     print(f"{grid.name}: {name}, pool {len(d.y_train)}, test {len(d.y_test)}")
     print(f"model {spec.name} {params}")
-    ctx = SimulationContext(
-        y_pool=d.y_train,
-        X_eval=d.X_test,
-        y_eval=d.y_test,
-        eval_weights=d.eval_weights,
-        class_weights=d.class_weights,
-        dataset=name,
-    )
+    aux = (d.X_aux, d.y_aux) if d.X_aux is not None else None
+    ctx = _simulation_context(d, aux, name)  # what a bench run hands its strategy
     fit_cpu: list[float] = []
     sel_cpu: dict[str, list[float]] = {c.label: [] for c in strategies}
     # one fit and one prediction first: the first call of a process pays the

@@ -310,14 +310,17 @@ class _State:
         once between them.
         """
         dim = self.minv.shape[0]
-        if parts is None:
-            u = self._times_vt(self.minv, left, h)  # M⁻¹ Vᵀ
-        else:
-            u = torch.cat(
-                parts.run(
-                    lambda b: self._times_vt(self.minv[b], left, h), dim, _STATE_ROWS
-                )
-            )
+
+        def by_rows(fn: Any) -> list[torch.Tensor]:
+            """``fn`` by rows: whole on a GPU, in the workers' blocks on the CPU."""
+            if parts is None:
+                return [fn(slice(0, dim))]
+            out: list[torch.Tensor] = parts.run(fn, dim, _STATE_ROWS)
+            return out
+
+        u = torch.cat(
+            by_rows(lambda b: self._times_vt(self.minv[b], left, h))
+        )  # M⁻¹ Vᵀ
 
         def v_times_sym(m: torch.Tensor) -> torch.Tensor:
             """``V m`` (``r x r``), symmetrised against round-off."""
@@ -331,21 +334,14 @@ class _State:
         # negative definite (its removal keeps M positive definite)
         chol = torch.linalg.cholesky_ex(inner.mul_(sign)).L  # no host sync on a GPU
         ut = torch.linalg.solve_triangular(chol, u.t(), upper=False)  # Ûᵀ = L⁻¹ Uᵀ
-        if parts is None:
-            fut = ut @ self.fisher  # (F Û)ᵀ
-            wt = fut @ self.minv  # Ŵᵀ
-            self.minv.addmm_(ut.t(), ut, alpha=-sign)
-        else:
-            fut = _ordered_sum(
-                parts.run(lambda b: ut[:, b] @ self.fisher[b], dim, _STATE_ROWS)
-            )
+        fut = _ordered_sum(by_rows(lambda b: ut[:, b] @ self.fisher[b]))  # (F Û)ᵀ
 
-            def w_and_update(b: slice) -> torch.Tensor:
-                w = fut[:, b] @ self.minv[b]  # the block's rows before the update
-                self.minv[b].addmm_(ut[:, b].t(), ut, alpha=-sign)
-                return w
+        def w_and_update(b: slice) -> torch.Tensor:
+            w = fut[:, b] @ self.minv[b]  # Ŵᵀ's terms from the rows before the update
+            self.minv[b].addmm_(ut[:, b].t(), ut, alpha=-sign)
+            return w
 
-            wt = _ordered_sum(parts.run(w_and_update, dim, _STATE_ROWS))
+        wt = _ordered_sum(by_rows(w_and_update))  # Ŵᵀ
         t = ut @ fut.t()  # T̂ = Ûᵀ F Û
         return ut.t(), wt.t(), 0.5 * (t + t.t())
 
