@@ -220,8 +220,9 @@ def test_bounded_scoring_picks_and_gains_as_scoring_everyone():
 
 
 def test_the_device_loop_picks_as_the_cpu_loop():
-    # the loop a GPU runs (no parts: every candidate scored on the device, no
-    # bounds) gives the same picks and gains up to rounding, run here on the CPU
+    # the loop a GPU runs (no worker threads: the candidates are one part, the
+    # state updated as whole matrices) gives the CPU loop's picks and gains up
+    # to rounding, and exactly those of factorising every candidate
     from contextlib import contextmanager
     from unittest import mock
 
@@ -236,8 +237,12 @@ def test_the_device_loop_picks_as_the_cpu_loop():
     cpu = greedy_a_optimal(left, h, 15, fisher=f, precision=m0)
     with mock.patch.object(_design, "_cpu_parts", no_parts):
         dev = greedy_a_optimal(left, h, 15, fisher=f, precision=m0)
+        with mock.patch.object(_design, "_part_best", _score_everyone):
+            everyone = greedy_a_optimal(left, h, 15, fisher=f, precision=m0)
     assert cpu[0].tolist() == dev[0].tolist()
     assert np.allclose(cpu[1], dev[1], rtol=1e-10, atol=0)
+    assert dev[0].tolist() == everyone[0].tolist()
+    assert np.array_equal(dev[1], everyone[1])
 
 
 def _first_round_problem(seed, n, k, d, temperature, h_scale):

@@ -17,13 +17,15 @@ drifts and pruning amplifies the drift). Only ``M⁻¹`` is kept as a ``D x D``
 matrix: ``M⁻¹ F M⁻¹ Vᵀ`` is computed as ``M⁻¹ (F (M⁻¹ Vᵀ))`` from the caller's
 ``F``, and ``M⁻¹ F M⁻¹`` is formed (by row blocks) only to initialise the
 candidate blocks. Everything runs on the device of the candidate tensors;
-``fisher`` and ``precision`` are moved there. On a GPU the loop scores every
-candidate and never copies a value to the host before it ends (the picks and
-gains stay on the device until then). On the CPU it updates candidates in
-cache-sized chunks, factorises only those whose score bounds (`_bounds_block`)
-leave them in the running, and shares its work among worker threads of its own
-that run PyTorch single-threaded (`_cpu_parts`); picks and gains are the same
-for any number of threads.
+``fisher`` and ``precision`` are moved there. Each pick updates every
+candidate (in cache-sized chunks on the CPU, in a few large ones on a GPU) and
+factorises only those whose score bounds (`_bounds`) leave them in the
+running: a few dozen of 10 000 on the CPU benchmark, instead of a batched
+Cholesky factorisation of every candidate (which dominated the GPU's time at
+N = 10⁶); the loop reads a few numbers back to the host a pick to know which.
+On the CPU it shares its work among worker threads of its own that run
+PyTorch single-threaded (`_cpu_parts`); picks and gains are the same for any
+number of threads.
 
 References:
     Ash, J., Goel, S., Krishnamurthy, A., Kakade, S. Gone Fishing: Neural Active
@@ -206,7 +208,7 @@ def _update_block(
     pi.baddbmm_(a, a.transpose(1, 2), alpha=-sign)
     # C stays symmetric (C -= σ (a zᵀ + z aᵀ)): an antisymmetric part, harmless
     # in exact arithmetic, grew to 10⁹ tr C in float64 at large ‖h‖² / λ and
-    # broke the bounds of `_bounds_block`
+    # broke the bounds of `_bounds`
     az = torch.bmm(a, z2.transpose(1, 2))
     c.add_(az, alpha=-0.5 * sign).add_(az.transpose(1, 2), alpha=-0.5 * sign)
 
@@ -304,10 +306,12 @@ class _State:
         ``M⁻¹ ← M⁻¹ - σ Û Ûᵀ`` with ``Û = U R``; ``Ŵ = M⁻¹ F Û`` and
         ``T̂ = Ûᵀ F Û`` (before the update). F and M⁻¹ are symmetric, so the thin
         products are taken as ``Ûᵀ F`` and ``(F Û)ᵀ M⁻¹``, the orientation the
-        CPU's BLAS runs about 2x faster. With ``parts`` (CPU) every pass over the
-        ``D x D`` matrices goes by blocks of `_STATE_ROWS` rows shared among the
-        worker threads, and ``Ŵ``'s pass and ``M⁻¹``'s update read each block
-        once between them.
+        CPU's BLAS runs about 2x faster. With ``parts`` (CPU) the worker threads
+        share the passes over the ``D x D`` matrices: ``U``'s by blocks of
+        `_STATE_ROWS` rows, ``Ûᵀ F``'s and ``Ŵᵀ``'s by blocks of `_STATE_COLS`
+        columns (each output column one product over all rows: the same numbers
+        for any number of threads), and ``Ŵ``'s pass and ``M⁻¹``'s update read
+        each block once between them.
         """
         dim = self.minv.shape[0]
 
@@ -317,6 +321,13 @@ class _State:
                 return [fn(slice(0, dim))]
             out: list[torch.Tensor] = parts.run(fn, dim, _STATE_ROWS)
             return out
+
+        def by_cols(fn: Any) -> None:
+            """``fn`` by columns: whole on a GPU, in the workers' blocks on the CPU."""
+            if parts is None:
+                fn(slice(0, dim))
+            else:
+                parts.run(fn, dim, _STATE_COLS)
 
         u = torch.cat(
             by_rows(lambda b: self._times_vt(self.minv[b], left, h))
@@ -333,28 +344,31 @@ class _State:
         # σ = sign: I + P is positive definite, and P - I of a selected point
         # negative definite (its removal keeps M positive definite)
         chol = torch.linalg.cholesky_ex(inner.mul_(sign)).L  # no host sync on a GPU
-        ut = torch.linalg.solve_triangular(chol, u.t(), upper=False)  # Ûᵀ = L⁻¹ Uᵀ
-        fut = _ordered_sum(by_rows(lambda b: ut[:, b] @ self.fisher[b]))  # (F Û)ᵀ
+        # Ûᵀ = L⁻¹ Uᵀ; LAPACK returns it column-major, and the BLAS runs the thin
+        # products below 2-3x faster with it row-major
+        ut = torch.linalg.solve_triangular(chol, u.t(), upper=False).contiguous()
+        fut = torch.empty_like(ut)  # (F Û)ᵀ = Ûᵀ F
+        wt = torch.empty_like(ut)  # Ŵᵀ = (F Û)ᵀ M⁻¹, before the update
 
-        def w_and_update(b: slice) -> torch.Tensor:
-            w = fut[:, b] @ self.minv[b]  # Ŵᵀ's terms from the rows before the update
-            self.minv[b].addmm_(ut[:, b].t(), ut, alpha=-sign)
-            return w
+        def fisher_cols(b: slice) -> None:
+            torch.mm(ut, self.fisher[:, b], out=fut[:, b])
 
-        wt = _ordered_sum(by_rows(w_and_update))  # Ŵᵀ
+        def w_and_update(b: slice) -> None:
+            torch.mm(fut, self.minv[:, b], out=wt[:, b])
+            self.minv[:, b].addmm_(ut.t(), ut[:, b], alpha=-sign)
+
+        by_cols(fisher_cols)
+        by_cols(w_and_update)
         t = ut @ fut.t()  # T̂ = Ûᵀ F Û
         return ut.t(), wt.t(), 0.5 * (t + t.t())
 
 
-_STATE_ROWS = 64  # rows of M⁻¹ and F per block of a CPU pass (about 0.6 MB)
-
-
-def _ordered_sum(terms: list[torch.Tensor]) -> torch.Tensor:
-    """``terms[0] + terms[1] + ...`` in that order (the same rounding every time)."""
-    out = terms[0].clone()
-    for t in terms[1:]:
-        out.add_(t)
-    return out
+_STATE_ROWS = 64  # rows of M⁻¹ per block of the CPU pass for M⁻¹ Vᵀ (about 0.6 MB)
+# columns of F and M⁻¹ per block of the CPU passes for (F Û)ᵀ and Ŵᵀ: every output
+# column comes from one product over all D rows (no partial sums to add up), and
+# the blocks are large enough for the BLAS's r x D by D x 192 product to run near
+# its one-call speed (measured 2x faster than 64-row blocks and their sum)
+_STATE_COLS = 192
 
 
 def _trace_solve_block(c: torch.Tensor, a: torch.Tensor) -> torch.Tensor:
@@ -376,17 +390,27 @@ def _trace_solve_block(c: torch.Tensor, a: torch.Tensor) -> torch.Tensor:
 _EPS = float(torch.finfo(_DT).eps)
 
 
-def _bounds_block(
-    pi: torch.Tensor, c: torch.Tensor, lo: torch.Tensor, hi: torch.Tensor
-) -> None:
-    """Bounds ``lo <= tr(C (I + P)⁻¹) <= hi`` of a chunk of candidates, in place.
+def _block_sums(pi: torch.Tensor, c: torch.Tensor, out: torch.Tensor) -> None:
+    """``out[:, 0..3] = tr C, <C, I + P>, ‖I + P‖_F², tr(I + P)`` of a chunk.
 
-    With the eigenvalues ``x`` of ``P ⪰ 0`` in ``[0, ρ]``, ``ρ = ‖P‖_F``: on that
-    interval the convex ``1 / (1 + x)`` lies below its chord, ``1 - x / (1 + ρ)``,
-    and (Jensen, with the weights ``C ⪰ 0`` puts on ``P``'s eigenvectors) its
-    ``C``-weighted mean is at least ``1 / (1 + tr(C P) / tr(C))``. So
-    ``tr(C)² / (tr(C) + tr(C P)) <= tr(C (I + P)⁻¹) <= tr(C) - tr(C P) / (1 + ρ)``.
-    ``pi`` holds ``I + P``: ``tr(C) + tr(C P) = <C, I + P>`` and ``‖P‖_F² =
+    ``pi`` holds ``I + P``; the four numbers per candidate that `_bounds`
+    needs, taken while the chunk is in cache.
+    """
+    out[:, 0] = c.diagonal(dim1=1, dim2=2).sum(1)
+    out[:, 1] = (c * pi).sum((1, 2))
+    out[:, 2] = (pi * pi).sum((1, 2))
+    out[:, 3] = pi.diagonal(dim1=1, dim2=2).sum(1)
+
+
+def _bounds(sums: torch.Tensor, r: int, lo: torch.Tensor, hi: torch.Tensor) -> None:
+    """Bounds ``lo <= tr(C (I + P)⁻¹) <= hi`` from `_block_sums`, in place.
+
+    With the eigenvalues ``x`` of ``P ⪰ 0`` (``r x r``) in ``[0, ρ]``, ``ρ =
+    ‖P‖_F``: on that interval the convex ``1 / (1 + x)`` lies below its chord,
+    ``1 - x / (1 + ρ)``, and (Jensen, with the weights ``C ⪰ 0`` puts on ``P``'s
+    eigenvectors) its ``C``-weighted mean is at least ``1 / (1 + tr(C P) /
+    tr(C))``. So ``tr(C)² / (tr(C) + tr(C P)) <= tr(C (I + P)⁻¹) <= tr(C) -
+    tr(C P) / (1 + ρ)``, with ``tr(C) + tr(C P) = <C, I + P>`` and ``‖P‖_F² =
     ‖I + P‖_F² - 2 tr(I + P) + r``. Both bounds are widened against rounding by
     ``1e-9 (|tr C| + |<C, I + P>|)`` plus ``64 ε (1 + ρ) |tr C|`` (a stored ``P``
     as large as ``ρ`` carries eigenvalues near ``-ε ρ``); the lower bound is
@@ -394,17 +418,23 @@ def _bounds_block(
     made indefinite). Cost ``O(r²)`` a candidate, against the ``O(r³)`` of a
     factorisation.
     """
-    r = pi.shape[1]
-    trc = c.diagonal(dim1=1, dim2=2).sum(1)
-    cpi = (c * pi).sum((1, 2))  # tr(C (I + P))
-    rho = (pi * pi).sum((1, 2)).sub_(pi.diagonal(dim1=1, dim2=2).sum(1), alpha=2.0)
-    rho.add_(r).clamp_(min=0.0).sqrt_().add_(1.0)  # 1 + ‖P‖_F
+    trc, cpi, pp, tp = sums.unbind(1)
+    rho = pp.sub(tp, alpha=2.0).add_(r).clamp_(min=0.0).sqrt_().add_(1.0)  # 1 + ρ
     slack = (trc.abs() + cpi.abs()).mul_(1e-9)
     slack.addcmul_(rho, trc.abs(), value=64 * _EPS)
     torch.sub(2.0 * trc, cpi, out=hi)  # tr(C) - tr(C P)
     hi.sub_(trc).div_(rho).add_(trc).add_(slack)
     torch.div(trc * trc, cpi, out=lo)
     lo.sub_(slack).masked_fill_((trc <= 0) | (cpi <= 0) | lo.isnan(), -math.inf)
+
+
+def _bounds_block(
+    pi: torch.Tensor, c: torch.Tensor, lo: torch.Tensor, hi: torch.Tensor
+) -> None:
+    """`_bounds` of the candidates ``(I + P, C) = (pi, c)``, in place."""
+    sums = torch.empty((pi.shape[0], 4), dtype=pi.dtype, device=pi.device)
+    _block_sums(pi, c, sums)
+    _bounds(sums, pi.shape[1], lo, hi)
 
 
 _SCOUTS = 32  # candidates per part scored first, by the largest upper bound
@@ -421,31 +451,36 @@ def _part_best(
     """Update a part of the candidates by the last pick, then find its best.
 
     ``mm``: the last pick's `_step_matrix` (``None`` before the first pick).
-    Each chunk of `_CPU_ROWS` candidates is updated and bounded while it is in
-    cache (`_bounds_block`). The `_SCOUTS` candidates of largest upper bound
-    are scored exactly; the largest of their scores and of the lower bounds
-    rules out every candidate whose upper bound is smaller, and the rest are
-    factorised (60 of 10 000 a pick on the scale benchmark). Where the bounds
-    contradict each other (``lo > hi``: a state rounding made indefinite, at
-    extreme ``‖h‖² / λ``) or rule out everyone, every unblocked candidate of
-    the part is scored. The result is the largest exact score ``tr(C (I +
-    P)⁻¹)`` of the part and its position (ties: the smallest), the same as
-    scoring every candidate while the state is numerically positive
+    Each chunk of `_candidate_rows` candidates is updated and summed while it
+    is in cache (`_block_sums`, then `_bounds`). The `_SCOUTS` candidates of
+    largest upper bound are scored exactly; the largest of their scores and of
+    the lower bounds rules out every candidate whose upper bound is smaller,
+    and the rest are factorised (60 of 10 000 a pick on the scale benchmark).
+    Where the bounds contradict each other (``lo > hi``: a state rounding made
+    indefinite, at extreme ``‖h‖² / λ``) or rule out everyone, every unblocked
+    candidate of the part is scored. The result is the largest exact score
+    ``tr(C (I + P)⁻¹)`` of the part and its position (ties: the smallest), the
+    same as scoring every candidate while the state is numerically positive
     semidefinite; ``(-inf, -1)`` if no unblocked candidate has a finite score.
+    On a GPU the few numbers this needs on the host (the threshold, the
+    survivors' positions, the winner) are the loop's only synchronisations.
     """
-    n = pi.shape[0]
+    n, r, k = left.shape
     lo = torch.empty(n, dtype=_DT, device=pi.device)
     hi = torch.empty(n, dtype=_DT, device=pi.device)
-    for s0 in range(0, n, _CPU_ROWS):
-        sl = slice(s0, s0 + _CPU_ROWS)
+    sums = torch.empty((n, 4), dtype=_DT, device=pi.device)
+    rows = _candidate_rows(2 * r * k, pi.device)
+    for s0 in range(0, n, rows):
+        sl = slice(s0, s0 + rows)
         if mm is not None:
             _update_block(pi[sl], c[sl], left[sl], right[sl], mm, 1.0)
-        _bounds_block(pi[sl], c[sl], lo[sl], hi[sl])
+        _block_sums(pi[sl], c[sl], sums[sl])
+    _bounds(sums, pi.shape[1], lo, hi)
     hi.add_(blocked)
     lo.add_(blocked)
     scouts = torch.topk(hi, min(_SCOUTS, n)).indices
     first = _trace_solve_block(c[scouts], pi[scouts]).nan_to_num_(nan=-math.inf)
-    best = max(float(first.add_(blocked[scouts]).max()), float(lo.max()))
+    best = float(torch.maximum(first.add_(blocked[scouts]).max(), lo.max()))
     keep = torch.nonzero(hi >= best).flatten() if best > -math.inf else None
     if keep is None or keep.numel() == 0 or bool((lo > hi).any()):
         keep = torch.nonzero(blocked == 0).flatten()
@@ -556,28 +591,33 @@ def _initial_blocks(
     return out
 
 
-def _forward_cpu(
+def _forward(
     state: _State,
     pi: torch.Tensor,
     c: torch.Tensor,
     left: torch.Tensor,
     right: torch.Tensor,
     n_forward: int,
-    parts: _Parts,
-) -> tuple[torch.Tensor, torch.Tensor]:
-    """The forward greedy on the CPU: bounded scoring, candidates split in parts."""
-    k, dev = left.shape[2], left.device
-    blocked = torch.zeros(left.shape[0], dtype=_DT, device=dev)
-    picks = torch.empty(n_forward, dtype=torch.long, device=dev)
-    gains = torch.empty(n_forward, dtype=_DT, device=dev)
+    parts: _Parts | None,
+) -> tuple[list[int], list[float]]:
+    """The forward greedy: bounded scoring (`_part_best`), picks and gains.
+
+    On the CPU the candidates are split among the worker threads (``parts``);
+    on a GPU (``parts`` is ``None``) they are one part, updated in a few large
+    chunks.
+    """
+    k, n = left.shape[2], left.shape[0]
+    blocked = torch.zeros(n, dtype=_DT, device=left.device)
+    picks: list[int] = []
+    gains: list[float] = []
     mm: torch.Tensor | None = None
-    groups = parts.groups(left.shape[0], _CPU_ROWS)
+    groups = [slice(0, n)] if parts is None else parts.groups(n, _CPU_ROWS)
 
     def part(sl: slice) -> tuple[float, int]:
         return _part_best(pi[sl], c[sl], left[sl], right[sl], blocked[sl], mm)
 
     for step in range(n_forward):
-        found = parts.map(part, groups)
+        found = [part(groups[0])] if parts is None else parts.map(part, groups)
         # the largest score; ties: the first group's (smallest index)
         p = max(range(len(groups)), key=lambda q: (found[q][0], -q))
         if found[p][1] < 0:
@@ -588,7 +628,8 @@ def _forward_cpu(
                 "size, e.g. standardise them, or increase the prior precision."
             )
         j = groups[p].start + found[p][1]
-        picks[step], gains[step] = j, found[p][0]
+        picks.append(j)
+        gains.append(found[p][0])
         blocked[j] = -math.inf
         upd = state.update(left[j].to(_DT), right[j].to(_DT), 1.0, parts)
         mm = _step_matrix(upd, 1.0, k)
@@ -684,25 +725,12 @@ def _greedy_a_optimal(
         g = state.g_matrix(parts)
         c = _initial_blocks(g, left, right, parts)
         del g
-        if parts is not None:
-            picks, gains = _forward_cpu(state, pi, c, left, right, n_forward, parts)
-        else:  # a GPU: every candidate scored, no host synchronisation
-            blocked = torch.zeros(left.shape[0], dtype=_DT, device=dev)
-            picks = torch.empty(n_forward, dtype=torch.long, device=dev)
-            gains = torch.empty(n_forward, dtype=_DT, device=dev)
-            for step in range(n_forward):
-                score = _trace_solve_block(c, pi).nan_to_num_(nan=-float("inf"))
-                j = torch.argmax(score.add_(blocked))  # on the device: no host sync
-                gains[step] = score[j]
-                picks[step] = j
-                blocked[j] = -float("inf")
-                upd = state.update(left[j].to(_DT), right[j].to(_DT), 1.0)
-                _update_candidates(pi, c, left, right, upd, 1.0)
-            del blocked
+        picks, gains = _forward(state, pi, c, left, right, n_forward, parts)
         del pi, c
+        chosen = torch.tensor(picks, dtype=torch.long, device=dev)
         if n_forward > n_select:
-            picks = picks[_prune(state, left[picks], right[picks], n_select, parts)]
-    return picks.cpu().numpy(), gains.cpu().numpy()
+            chosen = chosen[_prune(state, left[chosen], right[chosen], n_select, parts)]
+    return chosen.cpu().numpy(), np.asarray(gains, dtype=np.float64)
 
 
 def _prune(
