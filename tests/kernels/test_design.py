@@ -282,3 +282,41 @@ def test_overflowing_embeddings_are_refused_with_a_clear_error():
     m0 = np.eye(f.shape[0]) * 0.3 + f
     with pytest.raises(InvalidParameterError, match="no candidate has a finite score"):
         greedy_a_optimal(left, h * 1e160, 3, fisher=f, precision=m0)
+
+
+@pytest.mark.parametrize(("scale", "lam"), [(1e6, 1.0), (1e11, 1.0), (1e13, 1e-3)])
+def test_pruning_keeps_n_select_points_where_removals_are_undefined(scale, lam):
+    # four orthogonal candidates, each the only information in its direction:
+    # at ‖h‖² / λ >= 1e12 rounding leaves I - P of the picks indefinite (removal
+    # undefined); pruning once removed a point twice (3 indices for n_select=2)
+    # and the rank-one kernel divided by zero (1 - a = 0)
+    from labelwise.kernels import greedy_a_optimal_rank_one
+
+    h = np.eye(4) * scale
+    design = {"fisher": np.eye(4), "precision": np.eye(4) * lam, "n_forward": 4}
+    general, _ = greedy_a_optimal(np.ones((4, 1, 1)), h, 2, **design)
+    rank_one, _ = greedy_a_optimal_rank_one(h, 2, **design)
+    for idx in (general, rank_one):
+        assert idx.shape == (2,) and np.unique(idx).size == 2
+        assert ((idx >= 0) & (idx < 4)).all()
+
+
+def test_pruning_removes_distinct_points_when_no_removal_is_defined():
+    # every removal score undefined (NaN): pruning still removes
+    # n_forward - n_select distinct points, whatever the platform's rounding
+    from unittest import mock
+
+    from labelwise.kernels import _design
+
+    left, h, f = _problem(3, n=8)
+    m0 = np.eye(f.shape[0]) + f
+    state = _design._State(torch.tensor(m0), torch.tensor(f), 3)
+    for q in range(8):
+        state.update(torch.tensor(left[q]), torch.tensor(h[q]), 1.0)
+
+    def undefined(c, a):
+        return torch.full((c.shape[0],), float("nan"), dtype=c.dtype)
+
+    with mock.patch.object(_design, "_trace_solve_block", undefined):
+        kept = _design._prune(state, torch.tensor(left), torch.tensor(h), 3)
+    assert kept.tolist() == [5, 6, 7]  # the first alive ones go, in order

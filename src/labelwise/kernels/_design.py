@@ -388,6 +388,11 @@ def _trace_solve_block(c: torch.Tensor, a: torch.Tensor) -> torch.Tensor:
 
 
 _EPS = float(torch.finfo(_DT).eps)
+# the removal score of a selected point whose removal is undefined (``I - P`` not
+# positive definite, from rounding at large ``‖h‖² / λ``): below every defined
+# score but above the ``-inf`` of the points already removed, so that pruning
+# still removes exactly ``n_forward - n_select`` distinct points
+_UNDEFINED = -float(torch.finfo(_DT).max)
 
 
 def _block_sums(pi: torch.Tensor, c: torch.Tensor, out: torch.Tensor) -> None:
@@ -754,7 +759,7 @@ def _prune(
     for _ in range(left.shape[0] - n_select):
         # removal raises tr(M⁻¹F) by tr(C (I - P)⁻¹) = -tr(C (P - I)⁻¹)
         score = _trace_solve_block(cs, eye - ps).neg_()
-        score.nan_to_num_(nan=-float("inf"))
+        score.nan_to_num_(nan=_UNDEFINED, posinf=-_UNDEFINED, neginf=_UNDEFINED)
         q = torch.argmax(score.add_(dead))
         dead[q] = -float("inf")
         upd = state.update(left[q].to(_DT), right[q].to(_DT), -1.0, parts)
@@ -847,10 +852,13 @@ def greedy_a_optimal_rank_one(
         hs, as_, bs = ht[:, sel].contiguous(), a[sel].clone(), b[sel].clone()
         alive = torch.zeros(len(picks), dtype=_DT, device=h.device)
         for _ in range(n_fwd - int(n_select)):
-            # removal raises tr(M⁻¹F) by b / (1 - a): the smallest rise goes
-            score = torch.nan_to_num(bs / (as_ - 1.0), nan=-float("inf")) + alive
+            # removal raises tr(M⁻¹F) by b / (1 - a): the smallest rise goes;
+            # a >= 1 (rounding) is `_UNDEFINED`, as in `_prune`
+            rise = torch.where(as_ < 1.0, bs / (1.0 - as_), -_UNDEFINED)
+            score = rise.neg_().nan_to_num_(nan=_UNDEFINED) + alive
             q = int(torch.argmax(score))
             alive[q] = -float("inf")
-            update(hs, as_, bs, hs[:, q].clone(), float(as_[q]) - 1.0)
+            if float(as_[q]) < 1.0:  # else no Sherman-Morrison downdate exists
+                update(hs, as_, bs, hs[:, q].clone(), float(as_[q]) - 1.0)
         picks = [p for p, dead in zip(picks, alive.tolist(), strict=True) if dead == 0]
     return np.asarray(picks, dtype=np.int64), gains
