@@ -3,10 +3,10 @@
 Cases: entropy, margin, bald (T = 10 MC-dropout passes), coreset, badge, bait and
 lhd for classification (a TorchClassifier MLP: 64 inputs, a 128-d embedding,
 k = 10 classes) and lcmd, maxdet for regression (a TorchRegressor 512-512 network,
-grad -> rp(512) features); B = 100, 1 000 labeled items. Each case runs in a fresh
-subprocess: the model is fitted on the labeled items (not timed), a small query
-warms the kernels up, then one full-size query (``strategy.select``, including the
-model's forward pass) is timed.
+grad -> rp(512) features); B = 100 (``--batch-size``), 1 000 labeled items. Each
+case runs in a fresh subprocess: the model is fitted on the labeled items (not
+timed), a small query warms the kernels up, then one full-size query
+(``strategy.select``, including the model's forward pass) is timed.
 
 Printed per case: seconds, split into the time spent inside the model's output
 methods (``forward s``: ``predict_proba``, ``embed``, ``tensor_outputs``,
@@ -20,7 +20,7 @@ before the query), the embedding's size (N x 128 float32; for lcmd/maxdet the
 N x 512 sketched gradient features) and the ratio of the two.
 
 Usage: python benchmarks/scale.py [--device D] [--n N] [--json] [--cases a,b]
-       [--bait-n N] [--compare-ref GITREF] [--threads T]
+       [--bait-n N] [--batch-size B] [--compare-ref GITREF] [--threads T]
 
 ``--threads T`` limits each case to T torch/BLAS threads; every row also gives the
 query's CPU seconds (user + system, all threads), which a loaded machine inflates
@@ -204,7 +204,7 @@ def _setup(case: str, n: int, device: Any):
 
 
 def _run_case(
-    case: str, n: int, device_name: str, threads: int | None
+    case: str, n: int, device_name: str, threads: int | None, batch_size: int = B
 ) -> dict[str, Any]:
     """Runs inside the subprocess."""
     import numpy as np
@@ -230,7 +230,8 @@ def _run_case(
     spent = _time_outputs(model, device)
     picked: list[Any] = []
     seconds, host_mb, cuda_mb, cpu_s = _measure(
-        lambda: picked.append(strategy.select(model, X, state, B, rng=0)), device
+        lambda: picked.append(strategy.select(model, X, state, batch_size, rng=0)),
+        device,
     )
     indices = np.asarray(picked[0].indices, dtype=np.int64)
     model_device = str(getattr(model, "device", "cpu"))
@@ -238,7 +239,7 @@ def _run_case(
         "case": case,
         "n": n,
         "d": D_EMB if case not in REGRESSION else 512,
-        "batch_size": B,
+        "batch_size": batch_size,
         "device": str(device),
         "model_device": model_device,
         "seconds": seconds,
@@ -259,6 +260,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N")
     parser.add_argument("--n", type=int, default=1_000_000, help="Pool size N.")
     parser.add_argument("--bait-n", type=int, default=None, help="N for bait.")
+    parser.add_argument(
+        "--batch-size", type=int, default=B, help=f"B of each query (default {B})."
+    )
     parser.add_argument("--json", action="store_true", help="One JSON object a line.")
     parser.add_argument(
         "--cases", default=",".join(CLASSIFICATION + REGRESSION), help="Subset."
@@ -277,14 +281,19 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--_case", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args._case:
-        case, n = args._case.split(":")
-        print(json.dumps(_run_case(case, int(n), args.device, args.threads)))
+        case, n, b = args._case.split(":")
+        print(json.dumps(_run_case(case, int(n), args.device, args.threads, int(b))))
         return 0
     from labelwise._device import resolve_device
 
     device = resolve_device(args.device)
     bait_n = args.bait_n or (args.n if device.type == "cuda" else CPU_BAIT_N)
     bait_n = min(bait_n, args.n)
+    if not 1 <= args.batch_size <= min(bait_n, args.n) - N_LABELED:
+        parser.error(
+            f"--batch-size must be in [1, N - {N_LABELED}] (the unlabeled pool); "
+            f"got {args.batch_size} for N = {min(bait_n, args.n)}."
+        )
     ref_src = ref_checkout(args.compare_ref) if args.compare_ref else None
     rows = []
     for case in [c for c in args.cases.split(",") if c]:
@@ -292,7 +301,7 @@ def main(argv: list[str] | None = None) -> int:
             parser.error(f"unknown case {case!r}")
         n = bait_n if case == "bait" else args.n
         got = {
-            src: _subprocess_case(case, n, device, src, args.threads)
+            src: _subprocess_case(case, n, device, src, args.threads, args.batch_size)
             for src in ([ref_src] if ref_src else []) + [None]
         }
         row = got[None]
@@ -315,10 +324,16 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _subprocess_case(
-    case: str, n: int, device: Any, src: str | None, threads: int | None = None
+    case: str,
+    n: int,
+    device: Any,
+    src: str | None,
+    threads: int | None = None,
+    batch_size: int = B,
 ) -> dict:
     """One case in a fresh interpreter (on the library at ``src`` if given)."""
-    cmd = [sys.executable, __file__, "--_case", f"{case}:{n}", "--device", str(device)]
+    cmd = [sys.executable, __file__, "--_case", f"{case}:{n}:{batch_size}"]
+    cmd += ["--device", str(device)]
     if threads is not None:
         cmd += ["--threads", str(threads)]
     out = subprocess.run(cmd, capture_output=True, text=True, env=library_env(src))

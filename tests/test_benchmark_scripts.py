@@ -109,3 +109,10 @@ def test_image_study_tables_compare_each_baseline_with_random(monkeypatch):
     text = script._matrix(table)
     assert "| lloss | +0.5" in text and "| 1/2 | 1 |" in text  # lloss above in a only
     assert "| vaal |" in text and "| 0/2 | 0 |" in text
+
+
+def test_scale_refuses_a_batch_larger_than_the_unlabeled_pool(scripts, capsys):
+    scale, _ = scripts
+    with pytest.raises(SystemExit):
+        scale.main(["--device", "cpu", "--n", "1100", "--batch-size", "101"])
+    assert "--batch-size must be in [1, N - 1000]" in capsys.readouterr().err

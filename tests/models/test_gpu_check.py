@@ -114,3 +114,29 @@ def test_selection_targets_use_the_selection_column(gpu_check):
     assert table["coreset, B = 100"]["measured"] == "0.05 s (selection)"
     assert table["entropy (with the MLP's forward pass)"]["verdict"] == "fail"
     assert table["badge"]["verdict"] == "pass"
+
+
+def test_extra_runs_pass_their_case_and_batch_size(gpu_check, tmp_path, monkeypatch):
+    # the targets outside the N = 10⁶, B = 100 table (coreset with B = 1 000, bait
+    # at N = 10⁵) are run one case each, and their rows match those targets
+    fake = tmp_path / "scale.py"
+    fake.write_text(
+        "import json, sys\n"
+        "args = sys.argv[1:]\n"
+        "get = lambda k, d: args[args.index(k) + 1] if k in args else d\n"
+        "for case in get('--cases', 'badge').split(','):\n"
+        "    print(json.dumps({'case': case, 'n': int(get('--n', 0)),\n"
+        "        'batch_size': int(get('--batch-size', 100)), 'seconds': 0.01}))\n"
+    )
+    monkeypatch.setattr(gpu_check, "SCALE", fake)
+    rows = []
+    for case, n, b in gpu_check.EXTRA_RUNS:
+        out = gpu_check.run_scale("cpu", n, timeout=60, cases=case, batch_size=b)
+        assert out["status"] == "pass"
+        rows += out["rows"]
+    assert [(r["case"], r["n"], r["batch_size"]) for r in rows] == [
+        tuple(x) for x in gpu_check.EXTRA_RUNS
+    ]
+    table = {r["target"]: r["verdict"] for r in gpu_check.target_table(rows, [], False)}
+    assert table["coreset, B = 1 000"] == "pass"
+    assert table["bait, N = 10⁵"] == "pass"
