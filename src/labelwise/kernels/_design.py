@@ -396,15 +396,17 @@ _UNDEFINED = -float(torch.finfo(_DT).max)
 
 
 def _block_sums(pi: torch.Tensor, c: torch.Tensor, out: torch.Tensor) -> None:
-    """``out[:, 0..3] = tr C, <C, I + P>, ‖I + P‖_F², tr(I + P)`` of a chunk.
+    """``out[0..3] = tr C, <C, I + P>, ‖I + P‖_F², tr(I + P)`` of a chunk.
 
-    ``pi`` holds ``I + P``; the four numbers per candidate that `_bounds`
-    needs, taken while the chunk is in cache.
+    ``pi`` holds ``I + P``; ``out`` has shape ``(4, m)``: the four numbers per
+    candidate that `_bounds` needs, taken while the chunk is in cache (one
+    operation each, written in place: no temporaries).
     """
-    out[:, 0] = c.diagonal(dim1=1, dim2=2).sum(1)
-    out[:, 1] = (c * pi).sum((1, 2))
-    out[:, 2] = (pi * pi).sum((1, 2))
-    out[:, 3] = pi.diagonal(dim1=1, dim2=2).sum(1)
+    m = pi.shape[0]
+    torch.sum(c.diagonal(dim1=1, dim2=2), 1, out=out[0])
+    torch.linalg.vecdot(c.reshape(m, -1), pi.reshape(m, -1), out=out[1])
+    torch.linalg.vecdot(pi.reshape(m, -1), pi.reshape(m, -1), out=out[2])
+    torch.sum(pi.diagonal(dim1=1, dim2=2), 1, out=out[3])
 
 
 def _bounds(sums: torch.Tensor, r: int, lo: torch.Tensor, hi: torch.Tensor) -> None:
@@ -423,7 +425,7 @@ def _bounds(sums: torch.Tensor, r: int, lo: torch.Tensor, hi: torch.Tensor) -> N
     made indefinite). Cost ``O(r²)`` a candidate, against the ``O(r³)`` of a
     factorisation.
     """
-    trc, cpi, pp, tp = sums.unbind(1)
+    trc, cpi, pp, tp = sums.unbind(0)
     rho = pp.sub(tp, alpha=2.0).add_(r).clamp_(min=0.0).sqrt_().add_(1.0)  # 1 + ρ
     slack = (trc.abs() + cpi.abs()).mul_(1e-9)
     slack.addcmul_(rho, trc.abs(), value=64 * _EPS)
@@ -437,7 +439,7 @@ def _bounds_block(
     pi: torch.Tensor, c: torch.Tensor, lo: torch.Tensor, hi: torch.Tensor
 ) -> None:
     """`_bounds` of the candidates ``(I + P, C) = (pi, c)``, in place."""
-    sums = torch.empty((pi.shape[0], 4), dtype=pi.dtype, device=pi.device)
+    sums = torch.empty((4, pi.shape[0]), dtype=pi.dtype, device=pi.device)
     _block_sums(pi, c, sums)
     _bounds(sums, pi.shape[1], lo, hi)
 
@@ -473,13 +475,13 @@ def _part_best(
     n, r, k = left.shape
     lo = torch.empty(n, dtype=_DT, device=pi.device)
     hi = torch.empty(n, dtype=_DT, device=pi.device)
-    sums = torch.empty((n, 4), dtype=_DT, device=pi.device)
+    sums = torch.empty((4, n), dtype=_DT, device=pi.device)
     rows = _candidate_rows(2 * r * k, pi.device)
     for s0 in range(0, n, rows):
         sl = slice(s0, s0 + rows)
         if mm is not None:
             _update_block(pi[sl], c[sl], left[sl], right[sl], mm, 1.0)
-        _block_sums(pi[sl], c[sl], sums[sl])
+        _block_sums(pi[sl], c[sl], sums[:, sl])
     _bounds(sums, pi.shape[1], lo, hi)
     hi.add_(blocked)
     lo.add_(blocked)
