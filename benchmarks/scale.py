@@ -66,7 +66,9 @@ OUTPUT_METHODS = (
     "embed",
     "tensor_outputs",
     "ema_outputs",
+    "ema_tensor_outputs",
     "predict",
+    "predict_loss",
     "grad_features",
     "grad_feature_tensor",
 )

@@ -40,6 +40,27 @@ def test_output_methods_are_timed_once_and_still_answer(scripts):
     assert spent[0] == before
 
 
+def test_every_output_method_of_the_capabilities_is_timed(scripts):
+    """A capability's output method missing from the list (``ema_tensor_outputs``
+    was: LHD on a GPU took its forward passes through it) is counted as selection
+    time instead of forward time, on the device path only."""
+    import inspect
+
+    from labelwise.models import base
+
+    scale, _ = scripts
+    not_outputs = {"fit", "finetune", "device"}
+    methods = {
+        name
+        for _, proto in inspect.getmembers(base, inspect.isclass)
+        if proto.__module__ == base.__name__
+        for name in vars(proto)
+        if not name.startswith("_") and name not in not_outputs
+    }
+    assert {"ema_tensor_outputs", "grad_feature_tensor", "tensor_outputs"} <= methods
+    assert methods <= set(scale.OUTPUT_METHODS)
+
+
 def test_reference_checkout_and_its_environment(scripts):
     _, speed = scripts
     head = subprocess.run(
