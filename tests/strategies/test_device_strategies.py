@@ -6,6 +6,8 @@ the NumPy path), so both paths are checked here; where CUDA exists the same
 tests run on the GPU with the real device decision.
 """
 
+import sys
+
 import numpy as np
 import pytest
 import torch
@@ -30,9 +32,19 @@ NAMES = [
 @pytest.fixture
 def tensor_path(device, monkeypatch):
     if device == "cpu":
-        monkeypatch.setattr(
-            base, "on_accelerator", lambda model: isinstance(model, TensorOutputs)
-        )
+        # every module that imported the name (diversity does), not only base:
+        # patching base alone left coreset and badge on the NumPy path here
+        real = base.on_accelerator
+        for mod in list(sys.modules.values()):
+            if (
+                getattr(mod, "__name__", "").startswith("labelwise.strategies")
+                and getattr(mod, "on_accelerator", None) is real
+            ):
+                monkeypatch.setattr(
+                    mod,
+                    "on_accelerator",
+                    lambda model: isinstance(model, TensorOutputs),
+                )
     return device
 
 
@@ -42,7 +54,16 @@ def test_tensor_path_picks_as_numpy_path(tensor_path, name):
     kw = {"n_classes": 4, "n_embedding": 10}
     ref = get_strategy(name).select(MockModel(**kw), X, state, 7, rng=5)
     model = TensorMockModel(device=tensor_path, **kw)
+    asked = []
+    tensor_outputs = model.tensor_outputs
+
+    def spy(X, what, **kwargs):
+        asked.append(what)
+        return tensor_outputs(X, what, **kwargs)
+
+    model.tensor_outputs = spy
     got = get_strategy(name).select(model, X, state, 7, rng=5)
+    assert asked, f"{name} did not take the tensor path"
     assert got.indices.dtype == np.int64
     if name in ("coreset", "badge", "bait"):
         assert got.indices.tolist() == ref.indices.tolist()
