@@ -139,7 +139,7 @@ def test_gcn_training_separates_labeled_nodes_and_its_loss_falls():
     X, state = two_clusters()
     s = get_strategy("uncertain-gcn")
     nodes, conf, feats, info = s._gcn_outputs(
-        IdentityEmbedder(), X, state, np.random.default_rng(0)
+        IdentityEmbedder(), X, state, 8, np.random.default_rng(0)
     )
     assert nodes.size == 120 and np.array_equal(nodes[-20:], np.arange(20))
     assert feats.shape == (120, 129)
@@ -155,7 +155,7 @@ def test_uncertain_gcn_picks_the_confidences_closest_to_the_margin():
     sel = strat.select(IdentityEmbedder(), X, state, 8, rng=5)
     _check_batch(sel, state, 8)
     nodes, conf, _, _ = strat._gcn_outputs(
-        IdentityEmbedder(), X, state, np.random.default_rng(5)
+        IdentityEmbedder(), X, state, 8, np.random.default_rng(5)
     )
     gap = np.abs(conf[:100] - 0.3)
     expected = nodes[np.argsort(gap, kind="stable")[:8]]
@@ -258,3 +258,26 @@ def test_lloss_model_on_the_asked_device(device):
     assert model.tensor_outputs(X, "proba").device.type == device
     sel = get_strategy("lloss").select(model, X, state, 4, rng=0)
     _check_batch(sel, state, 4)
+
+
+# ------------------------------------------------- candidate subset vs batch
+SUBSET_SMALL = {
+    "lloss": {},
+    "vaal": {"epochs": 1, "width": 4, "disc_hidden": 8},
+    "uncertain-gcn": {"steps": 2, "hidden": 8},
+    "core-gcn": {"steps": 2, "hidden": 8},
+}
+
+
+@pytest.mark.parametrize("name", sorted(SUBSET_SMALL))
+def test_a_batch_larger_than_the_candidate_subset_is_filled(name):
+    # subset = 5 candidates but a batch of 12: the draw grows to the batch
+    X, state = make_pool(n_samples=40, n_labeled=10, seed=3)
+    model = LossPredictionClassifier(mlp, max_epochs=2)
+    model.fit(X[state.labeled_indices()], state.labels(), n_classes=3, rng=0)
+    strat = get_strategy(name, subset=5, **SUBSET_SMALL[name])
+    sel = strat.select(model, X, state, 12, rng=0)
+    _check_batch(sel, state, 12)
+    assert sel.info["n_candidates"] == 12
+    again = strat.select(model, X, state, 12, rng=0)
+    assert np.array_equal(sel.indices, again.indices)

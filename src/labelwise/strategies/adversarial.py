@@ -80,7 +80,8 @@ class VAAL(Strategy):
       128 is the official size; smaller widths for CPU budgets.
 
     Args:
-        subset: Candidate-subset size; ``None`` = whole pool. Defaults to 10 000.
+        subset: Candidate-subset size (a smaller one grows to the batch size);
+            ``None`` = whole pool. Defaults to 10 000.
         epochs: Passes over labeled + candidates. Defaults to 100.
         vae_batch: Minibatch size per side. Defaults to 128.
         lr: Adam learning rate (VAE and D). Defaults to 5e-4.
@@ -166,7 +167,7 @@ class VAAL(Strategy):
         batch_size: int,
         rng: np.random.Generator,
     ) -> Selection:
-        cand = candidate_subset(state.unlabeled_indices(), self.subset, rng)
+        cand = candidate_subset(state.unlabeled_indices(), self.subset, rng, batch_size)
         labeled = state.labeled_indices()
         if labeled.size == 0:
             return random_fallback(cand, batch_size, rng, "VAAL")

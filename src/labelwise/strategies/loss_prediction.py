@@ -46,8 +46,8 @@ class LLOSS(Strategy):
     counts in ``select_seconds``.
 
     Args:
-        subset: Candidate-subset size; ``None`` scores the whole pool. Defaults to
-            10 000.
+        subset: Candidate-subset size (a smaller one grows to the batch size);
+            ``None`` scores the whole pool. Defaults to 10 000.
 
     Shapes: ``predict_loss(X[candidates])`` is ``(n_candidates,)``; the selection's
     scores are the predicted losses of the picks ``(batch_size,)``.
@@ -78,7 +78,7 @@ class LLOSS(Strategy):
         batch_size: int,
         rng: np.random.Generator,
     ) -> Selection:
-        cand = candidate_subset(state.unlabeled_indices(), self.subset, rng)
+        cand = candidate_subset(state.unlabeled_indices(), self.subset, rng, batch_size)
         info: dict[str, Any] = {"n_candidates": int(cand.size)}
         if isinstance(model, LossPredictor):
             scorer: Any = model
