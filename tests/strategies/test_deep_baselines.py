@@ -281,3 +281,55 @@ def test_a_batch_larger_than_the_candidate_subset_is_filled(name):
     assert sel.info["n_candidates"] == 12
     again = strat.select(model, X, state, 12, rng=0)
     assert np.array_equal(sel.indices, again.indices)
+
+
+def _lloss_reference(model_kw, X, state, batch, *, sample_weight=None, **lp_kw):
+    """LLOSS's picks when its refit is the given LossPredictionClassifier."""
+    from labelwise.strategies.base import top_k
+
+    gen = np.random.default_rng(0)
+    lab = state.labeled_indices()
+    lp = LossPredictionClassifier(mlp, device="cpu", **model_kw, **lp_kw)
+    lp.fit(X[lab], state.labels(), n_classes=3, rng=gen, sample_weight=sample_weight)
+    unl = state.unlabeled_indices()
+    return unl[top_k(lp.predict_loss(X[unl]), batch, gen.random(unl.size))]
+
+
+def test_lloss_refit_is_trained_with_the_simulations_class_weights():
+    from labelwise.strategies import SimulationContext
+
+    X, state = make_pool(n_samples=60, n_labeled=20, seed=4)
+    kw = {"max_epochs": 3, "lr": 1e-2}
+    model = TorchClassifier(mlp, device="cpu", **kw)
+    cw = np.array([5.0, 0.2, 1.0])
+    y = state.labels()
+    model.fit(X[state.labeled_indices()], y, n_classes=3, rng=0, sample_weight=cw[y])
+    strat = get_strategy("lloss", subset=None)
+    strat.prepare_simulation(SimulationContext(class_weights=cw))
+    sel = strat.select(model, X, state, 8, rng=0)
+    expected = _lloss_reference(kw, X, state, 8, sample_weight=cw[y])
+    assert np.array_equal(np.sort(sel.indices), np.sort(expected))
+    unweighted = _lloss_reference(kw, X, state, 8)
+    assert not np.array_equal(np.sort(expected), np.sort(unweighted))
+
+
+def test_lloss_refit_keeps_the_models_sgd_optimizer():
+    X, state = make_pool(n_samples=60, n_labeled=20, seed=4)
+    kw = {"max_epochs": 3, "lr": 0.1}
+    model = TorchClassifier(mlp, device="cpu", optimizer="sgd", **kw)
+    model.fit(X[state.labeled_indices()], state.labels(), n_classes=3, rng=0)
+    sel = get_strategy("lloss", subset=None).select(model, X, state, 8, rng=0)
+    expected = _lloss_reference(kw, X, state, 8, optimizer="sgd")
+    assert np.array_equal(np.sort(sel.indices), np.sort(expected))
+
+
+def test_lloss_refuses_class_weights_of_the_wrong_length():
+    from labelwise.strategies import SimulationContext
+
+    X, state = make_pool(n_samples=40, n_labeled=10, seed=4)
+    model = TorchClassifier(mlp, device="cpu", max_epochs=1)
+    model.fit(X[state.labeled_indices()], state.labels(), n_classes=3, rng=0)
+    strat = get_strategy("lloss", subset=None)
+    strat.prepare_simulation(SimulationContext(class_weights=np.ones(2)))
+    with pytest.raises(InvalidParameterError, match="class_weights"):
+        strat.select(model, X, state, 3, rng=0)
