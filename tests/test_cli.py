@@ -338,6 +338,22 @@ def test_initial_larger_than_the_pool_is_refused_before_any_run(tmp_path):
     assert not (out / "results.sqlite").exists()
 
 
+def test_rounds_that_would_label_the_whole_pool_are_refused_before_any_run(tmp_path):
+    # 10 initial + 1 more batch of 10 labels all 20 pool items before the last
+    # query: the run used to fail at that query ("The unlabeled pool is empty")
+    out = tmp_path / "o"
+    args = [*RUN, "--model", "logreg", "--rounds", "2", "--initial", "10"]
+    args += ["--batch-size", "10", "--seeds", "1", "--out", str(out)]
+    line = _one_error_line(runner.invoke(app, [*args, "--pool-size", "20"]))
+    assert "20 labels" in line and "20 pool items (pool_size = 20)" in line
+    assert "--rounds" in line and "--batch-size" in line
+    assert not (out / "results.sqlite").exists()
+    # one item left for the last query: it runs (that batch shrinks to 1)
+    res = runner.invoke(app, [*args, "--pool-size", "21"])
+    assert res.exit_code == 0, res.output
+    assert "failed" not in res.output
+
+
 def test_out_naming_a_file_is_one_line(tmp_path):
     f = tmp_path / "afile"
     f.write_text("x")

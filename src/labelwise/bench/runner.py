@@ -215,10 +215,14 @@ def _init_worker(cache: str | None) -> None:
 
 
 def check_pool_sizes(runs: list[RunConfig]) -> None:
-    """Refuse, before any run starts, an initial set as large as the pool.
+    """Refuse, before any run starts, a budget that labels the whole pool.
 
-    Loads each distinct ``(dataset, pool_size, test_size)`` once (from the
-    cache ``prefetch`` fills).
+    The initial set, and the labels bought before the last query
+    (``initial + (rounds - 1) x batch_size``), must leave at least one pool item
+    unlabeled: the last query would otherwise find none and fail the run. (A
+    batch larger than what is left is fine: it shrinks.) Loads each distinct
+    ``(dataset, pool_size, test_size)`` once (from the cache ``prefetch``
+    fills).
 
     Raises:
         InvalidParameterError: Naming the dataset, its pool size and the fix.
@@ -226,13 +230,23 @@ def check_pool_sizes(runs: list[RunConfig]) -> None:
     for run in runs:
         pool_size, test_size = run.extra.get("pool_size"), run.extra.get("test_size")
         n_pool = len(_data(run.dataset, pool_size, test_size).y_train)
+        given = f" (pool_size = {pool_size})" if pool_size else ""
         if run.n_initial >= n_pool:
-            given = f" (pool_size = {pool_size})" if pool_size else ""
             raise InvalidParameterError(
                 f"initial = {run.n_initial} labels need a larger pool: {run.dataset} "
                 f"has {n_pool} pool items{given}, and at least one must stay "
                 f"unlabeled. Lower initial (--initial) below {n_pool}"
                 + (" or raise pool_size (--pool-size)." if pool_size else ".")
+            )
+        before_last = run.n_initial + max(run.n_rounds - 1, 0) * run.batch_size
+        if run.n_rounds >= 1 and before_last >= n_pool:
+            raise InvalidParameterError(
+                f"initial + (rounds - 1) x batch_size = {run.n_initial} + "
+                f"{run.n_rounds - 1} x {run.batch_size} = {before_last} labels "
+                f"before the last query, but {run.dataset} has {n_pool} pool "
+                f"items{given}: that query would find none unlabeled. Lower rounds "
+                "(--rounds), batch_size (--batch-size) or initial (--initial)"
+                + (", or raise pool_size (--pool-size)." if pool_size else ".")
             )
 
 
