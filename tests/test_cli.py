@@ -437,3 +437,10 @@ def test_run_sets_strategy_parameters_by_name(tmp_path):
     ):
         res = runner.invoke(app, [*base[:i], spec, *base[i + 1 :]])
         assert res.exit_code == 2 and message in res.output
+
+
+def test_the_dataset_help_and_listing_name_the_imbalance_settings():
+    listing = runner.invoke(app, ["datasets"]).output
+    assert "balanced|imbalanced|imbalanced-weighted" in listing
+    helptext = runner.invoke(app, ["run", "--help"], env={"COLUMNS": "400"}).output
+    assert "imbalanced-weighted" in helptext

@@ -111,7 +111,9 @@ def datasets(
             typer.echo(f"{name}\t{state}\t{describe(name)}")
         typer.echo(f"(cache: {root}; fetch with: labelwise datasets --fetch NAME)")
         typer.echo(
-            "Wrappers: CLASSIFICATION:noisy-blank|noisy-diverse|noisy-class[:SHARE]; "
+            "Wrappers: CLASSIFICATION:balanced|imbalanced|imbalanced-weighted "
+            "(imbalance settings); "
+            "CLASSIFICATION:noisy-blank|noisy-diverse|noisy-class[:SHARE]; "
             "REGRESSION:aux[:ZETA[:NAUX]] (auxiliary data for AGBAL)."
         )
 
@@ -119,7 +121,9 @@ def datasets(
 DatasetOption = Annotated[
     str,
     typer.Option(
-        help="Dataset name (labelwise datasets), optionally with a noise "
+        help="Dataset name (labelwise datasets), optionally with an imbalance "
+        "setting: NAME:balanced|imbalanced|imbalanced-weighted, e.g. "
+        "mnist:imbalanced-weighted; a noise "
         "benchmark: NAME:noisy-blank|noisy-diverse|noisy-class[:SHARE], e.g. "
         "fashion-mnist:noisy-blank:0.8; regression sets with auxiliary data "
         "for AGBAL: NAME:aux[:ZETA[:NAUX]], e.g. diamonds:aux."
