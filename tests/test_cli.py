@@ -444,3 +444,12 @@ def test_the_dataset_help_and_listing_name_the_imbalance_settings():
     assert "balanced|imbalanced|imbalanced-weighted" in listing
     helptext = runner.invoke(app, ["run", "--help"], env={"COLUMNS": "400"}).output
     assert "imbalanced-weighted" in helptext
+
+
+@pytest.mark.parametrize("option", ["--pool-size", "--test-size"])
+def test_a_zero_pool_or_test_size_is_refused_like_a_negative_one(tmp_path, option):
+    # 0 used to be dropped before validation and silently meant "all of it"
+    out = tmp_path / "o"
+    res = runner.invoke(app, [*RUN, "--out", str(out), "--initial", "10", option, "0"])
+    assert "must be positive; got 0" in _one_error_line(res)
+    assert not (out / "results.sqlite").exists()

@@ -353,7 +353,9 @@ def run(
     settings: dict[str, Any] = dict(initial=initial, batch_size=batch_size)
     settings |= dict(rounds=rounds, seeds=seeds, device=device, precision=precision)
     settings |= {
-        k: v for k, v in (("pool_size", pool_size), ("test_size", test_size)) if v
+        k: v
+        for k, v in (("pool_size", pool_size), ("test_size", test_size))
+        if v is not None
     }
     tuning = dict(
         max_epochs=finetune_epochs,
