@@ -333,3 +333,12 @@ def test_lloss_refuses_class_weights_of_the_wrong_length():
     strat.prepare_simulation(SimulationContext(class_weights=np.ones(2)))
     with pytest.raises(InvalidParameterError, match="class_weights"):
         strat.select(model, X, state, 3, rng=0)
+
+
+def test_vaal_says_so_when_its_vae_diverges_on_unscaled_inputs():
+    # features of magnitude ~1e3 overflow the VAE's exp(log σ²); the error was
+    # top_k's generic "Scores contain NaN or infinite values."
+    X, state = make_pool(n_samples=60, n_labeled=10, seed=0)
+    strat = get_strategy("vaal", epochs=5, width=8, disc_hidden=8)
+    with pytest.raises(InvalidParameterError, match=r"diverged.*[Ss]tandardise"):
+        strat.select(IdentityEmbedder(), X * 1e3, state, 5, rng=0)
