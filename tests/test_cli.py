@@ -453,3 +453,17 @@ def test_a_zero_pool_or_test_size_is_refused_like_a_negative_one(tmp_path, optio
     res = runner.invoke(app, [*RUN, "--out", str(out), "--initial", "10", option, "0"])
     assert "must be positive; got 0" in _one_error_line(res)
     assert not (out / "results.sqlite").exists()
+
+
+@pytest.mark.parametrize(
+    "extra", [["--log-mean"], ["--round", "1"], ["--agbal"]], ids=str
+)
+def test_table_refuses_auac_with_an_option_it_cannot_honour(tmp_path, extra):
+    # --auac --log-mean was a KeyError traceback; --auac --round 1 printed a
+    # table of 0.000 (the area of a single point); --agbal silently won
+    out = tmp_path / "o"
+    args = [*RUN, "--model", "logreg", "--out", str(out), "--initial", "10"]
+    res = runner.invoke(app, [*args, "--seeds", "1", "--pool-size", "60"])
+    assert res.exit_code == 0, res.output
+    res = runner.invoke(app, ["table", str(out), "--auac", *extra])
+    assert "--auac" in _one_error_line(res) and extra[0] in res.output

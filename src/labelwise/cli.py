@@ -474,7 +474,8 @@ def table(
         typer.Option(
             "--auac",
             help="Area under the --metric-vs-step curve (trapezoid, unit steps; "
-            "the learning-AL paper's AUAC).",
+            "the learning-AL paper's AUAC); not with --round, --log-mean or "
+            "--agbal.",
         ),
     ] = False,
     agbal: Annotated[
@@ -508,6 +509,8 @@ def table(
     )
     from labelwise.loop.store import open_results
 
+    if auac:
+        _refuse_with_auac(round_=round_ is not None, log_mean=log_mean, agbal=agbal)
     db = directory / "results.sqlite"
     if not db.exists():
         _fail(
@@ -553,6 +556,18 @@ def table(
     typer.echo(to_markdown(pivot))
     if auac and round_ is None and not log_mean:
         _echo_random_comparison(df, metric)
+
+
+def _refuse_with_auac(**given: bool) -> None:
+    """One error line when ``table --auac`` comes with an option it cannot honour."""
+    clash = [f"--{k.rstrip('_').replace('_', '-')}" for k, on in given.items() if on]
+    if clash:
+        _fail(
+            InvalidParameterError(
+                f"--auac is the area over every round of each run; it cannot be "
+                f"combined with {', '.join(clash)}. Drop one of them."
+            )
+        )
 
 
 def _echo_random_comparison(df: Any, metric: str) -> None:
