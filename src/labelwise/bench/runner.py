@@ -30,7 +30,7 @@ from typing import Any
 
 from labelwise._device import resolve_device
 from labelwise.bench.config import GridConfig
-from labelwise.exceptions import InvalidParameterError
+from labelwise.exceptions import InvalidParameterError, WorkerLostError
 from labelwise.loop.experiment import RunConfig, run_simulation
 from labelwise.loop.store import ResultStore, open_results
 
@@ -289,6 +289,8 @@ def run_grid(
             ``results.sqlite`` is damaged.
         KeyboardInterrupt: Ctrl-C; unfinished runs are marked ``interrupted``
             first (see the module docstring).
+        WorkerLostError: A worker process died abruptly (e.g. killed for
+            memory); unfinished runs are marked ``interrupted`` first.
     """
     from tqdm import tqdm
 
@@ -350,6 +352,14 @@ def run_grid(
     except KeyboardInterrupt:
         mark_interrupted(store, ids)
         raise
+    except cf.process.BrokenProcessPool:
+        n = mark_interrupted(store, ids)
+        raise WorkerLostError(
+            f"A worker process died abruptly (ended by a signal; the out-of-memory "
+            f"killer sends SIGKILL) with {n} run(s) unfinished; every finished "
+            "round is kept. Rerun the same command to resume (with fewer workers "
+            "if memory ran out)."
+        ) from None
     finally:
         bar.close()
     for _, status in results:
