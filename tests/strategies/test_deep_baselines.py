@@ -342,3 +342,11 @@ def test_vaal_says_so_when_its_vae_diverges_on_unscaled_inputs():
     strat = get_strategy("vaal", epochs=5, width=8, disc_hidden=8)
     with pytest.raises(InvalidParameterError, match=r"diverged.*[Ss]tandardise"):
         strat.select(IdentityEmbedder(), X * 1e3, state, 5, rng=0)
+
+
+def test_a_bad_parameter_message_reads_as_one_sentence():
+    # the registry appended ". Valid parameters" to a message ending in "."
+    with pytest.raises(InvalidParameterError) as err:
+        get_strategy("lloss", subset=0)
+    assert "got 0. Valid parameters: ['subset']." in str(err.value)
+    assert ".." not in str(err.value)
