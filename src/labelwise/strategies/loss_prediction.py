@@ -45,9 +45,10 @@ class LLOSS(Strategy):
     `LossPredictionClassifier`. Given a
     plain `TorchClassifier` instead (a benchmark
     grid runs every strategy on the same model), the strategy trains a
-    ``LossPredictionClassifier`` with the same network on the labeled items and scores with it: the acquisitions are LLOSS's, while the
-    reported learning curve is that of the plain task model (in the learning-AL
-    paper's runs the evaluated model itself was trained jointly). The refit takes
+    ``LossPredictionClassifier`` with the same network on the labeled items and
+    scores with it: the acquisitions are LLOSS's, while the reported learning
+    curve is that of the plain task model (in the learning-AL paper's runs the
+    evaluated model itself was trained jointly). The refit takes
     the model's learning rate, epochs, minibatch, weight decay, early stop and
     device, its optimiser (``"sgd"`` becomes the paper's SGD recipe of
     `LossPredictionClassifier`, anything else Adam), and the simulation's
