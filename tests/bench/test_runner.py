@@ -462,3 +462,22 @@ def test_a_worker_killed_by_a_signal_is_one_clear_error_and_the_grid_resumes(
     assert "running" not in statuses
     run_grid(grid, tmp_path, workers=1, progress=False)
     _check_complete(tmp_path, grid)
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="flock is POSIX")
+def test_a_second_bench_on_the_same_folder_is_refused_while_the_first_runs(tmp_path):
+    # two benches on one folder raced: runs ended 'failed' with
+    # "sqlite3.IntegrityError: UNIQUE constraint failed: measurements..."
+    import fcntl
+
+    from labelwise import InvalidParameterError
+
+    grid = parse_grid(SMALL)
+    tmp_path.mkdir(exist_ok=True)
+    with open(tmp_path / ".lock", "a") as held:
+        fcntl.flock(held, fcntl.LOCK_EX | fcntl.LOCK_NB)  # a bench running there
+        with pytest.raises(InvalidParameterError, match="Another labelwise bench"):
+            run_grid(grid, tmp_path, workers=1, progress=False)
+        assert not (tmp_path / "results.sqlite").exists()
+    run_grid(grid, tmp_path, workers=1, progress=False)  # released: it runs
+    _check_complete(tmp_path, grid)

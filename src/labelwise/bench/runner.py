@@ -286,14 +286,13 @@ def run_grid(
     Raises:
         InvalidParameterError: Before any run starts: a dataset's pool has no
             more items than the initial set, ``out`` is not a folder, or its
-            ``results.sqlite`` is damaged.
+            ``results.sqlite`` is damaged, or another bench is writing to
+            ``out`` (a lock file ``out/.lock``).
         KeyboardInterrupt: Ctrl-C; unfinished runs are marked ``interrupted``
             first (see the module docstring).
         WorkerLostError: A worker process died abruptly (e.g. killed for
             memory); unfinished runs are marked ``interrupted`` first.
     """
-    from tqdm import tqdm
-
     runs = grid.runs()
     check_pool_sizes(runs)
     if ray_address is not None or workers > 1:
@@ -311,6 +310,53 @@ def run_grid(
             f"Cannot create the output folder {str(folder)!r} "
             f"({exc.strerror or exc}); pass a folder path you can write to."
         ) from None
+    with _folder_lock(folder):
+        return _run_in(folder, grid, runs, workers, ray_address, progress, on_progress)
+
+
+@contextlib.contextmanager
+def _folder_lock(folder: Path) -> Iterator[None]:
+    """Hold ``folder/.lock`` while a grid writes there; refuse a second holder.
+
+    An ``flock``: the system drops it when the holding process ends, however it
+    ends (``kill -9`` included), so a rerun after a crash is never refused. No
+    lock where ``fcntl`` does not exist (Windows).
+
+    Raises:
+        InvalidParameterError: Another process holds the lock.
+    """
+    try:
+        import fcntl
+    except ImportError:
+        yield
+        return
+    with open(folder / ".lock", "a") as fh:
+        try:
+            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise InvalidParameterError(
+                f"Another labelwise bench (or run) is writing to {str(folder)!r}; "
+                "two at once would race on the same runs. Wait for it to end (a "
+                "rerun then resumes), or pass another output folder."
+            ) from None
+        try:
+            yield
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)
+
+
+def _run_in(
+    folder: Path,
+    grid: GridConfig,
+    runs: list[RunConfig],
+    workers: int,
+    ray_address: str | None,
+    progress: bool,
+    on_progress: Callable[[int, int], None] | None,
+) -> dict[str, int]:
+    """The body of `run_grid` once ``folder`` exists and is locked."""
+    from tqdm import tqdm
+
     store = open_results(folder / RESULTS)
     device = str(resolve_device(grid.settings.device))
     (folder / "grid.json").write_text(
