@@ -338,6 +338,22 @@ def test_initial_larger_than_the_pool_is_refused_before_any_run(tmp_path):
     assert not (out / "results.sqlite").exists()
 
 
+def test_rounds_that_would_label_the_whole_pool_are_refused_before_any_run(tmp_path):
+    # 10 initial + 1 more batch of 10 labels all 20 pool items before the last
+    # query: the run used to fail at that query ("The unlabeled pool is empty")
+    out = tmp_path / "o"
+    args = [*RUN, "--model", "logreg", "--rounds", "2", "--initial", "10"]
+    args += ["--batch-size", "10", "--seeds", "1", "--out", str(out)]
+    line = _one_error_line(runner.invoke(app, [*args, "--pool-size", "20"]))
+    assert "20 labels" in line and "20 pool items (pool_size = 20)" in line
+    assert "--rounds" in line and "--batch-size" in line
+    assert not (out / "results.sqlite").exists()
+    # one item left for the last query: it runs (that batch shrinks to 1)
+    res = runner.invoke(app, [*args, "--pool-size", "21"])
+    assert res.exit_code == 0, res.output
+    assert "failed" not in res.output
+
+
 def test_out_naming_a_file_is_one_line(tmp_path):
     f = tmp_path / "afile"
     f.write_text("x")
@@ -421,3 +437,33 @@ def test_run_sets_strategy_parameters_by_name(tmp_path):
     ):
         res = runner.invoke(app, [*base[:i], spec, *base[i + 1 :]])
         assert res.exit_code == 2 and message in res.output
+
+
+def test_the_dataset_help_and_listing_name_the_imbalance_settings():
+    listing = runner.invoke(app, ["datasets"]).output
+    assert "balanced|imbalanced|imbalanced-weighted" in listing
+    helptext = runner.invoke(app, ["run", "--help"], env={"COLUMNS": "400"}).output
+    assert "imbalanced-weighted" in helptext
+
+
+@pytest.mark.parametrize("option", ["--pool-size", "--test-size"])
+def test_a_zero_pool_or_test_size_is_refused_like_a_negative_one(tmp_path, option):
+    # 0 used to be dropped before validation and silently meant "all of it"
+    out = tmp_path / "o"
+    res = runner.invoke(app, [*RUN, "--out", str(out), "--initial", "10", option, "0"])
+    assert "must be positive; got 0" in _one_error_line(res)
+    assert not (out / "results.sqlite").exists()
+
+
+@pytest.mark.parametrize(
+    "extra", [["--log-mean"], ["--round", "1"], ["--agbal"]], ids=str
+)
+def test_table_refuses_auac_with_an_option_it_cannot_honour(tmp_path, extra):
+    # --auac --log-mean was a KeyError traceback; --auac --round 1 printed a
+    # table of 0.000 (the area of a single point); --agbal silently won
+    out = tmp_path / "o"
+    args = [*RUN, "--model", "logreg", "--out", str(out), "--initial", "10"]
+    res = runner.invoke(app, [*args, "--seeds", "1", "--pool-size", "60"])
+    assert res.exit_code == 0, res.output
+    res = runner.invoke(app, ["table", str(out), "--auac", *extra])
+    assert "--auac" in _one_error_line(res) and extra[0] in res.output

@@ -111,7 +111,9 @@ def datasets(
             typer.echo(f"{name}\t{state}\t{describe(name)}")
         typer.echo(f"(cache: {root}; fetch with: labelwise datasets --fetch NAME)")
         typer.echo(
-            "Wrappers: CLASSIFICATION:noisy-blank|noisy-diverse|noisy-class[:SHARE]; "
+            "Wrappers: CLASSIFICATION:balanced|imbalanced|imbalanced-weighted "
+            "(imbalance settings); "
+            "CLASSIFICATION:noisy-blank|noisy-diverse|noisy-class[:SHARE]; "
             "REGRESSION:aux[:ZETA[:NAUX]] (auxiliary data for AGBAL)."
         )
 
@@ -119,7 +121,9 @@ def datasets(
 DatasetOption = Annotated[
     str,
     typer.Option(
-        help="Dataset name (labelwise datasets), optionally with a noise "
+        help="Dataset name (labelwise datasets), optionally with an imbalance "
+        "setting: NAME:balanced|imbalanced|imbalanced-weighted, e.g. "
+        "mnist:imbalanced-weighted; a noise "
         "benchmark: NAME:noisy-blank|noisy-diverse|noisy-class[:SHARE], e.g. "
         "fashion-mnist:noisy-blank:0.8; regression sets with auxiliary data "
         "for AGBAL: NAME:aux[:ZETA[:NAUX]], e.g. diamonds:aux."
@@ -349,7 +353,9 @@ def run(
     settings: dict[str, Any] = dict(initial=initial, batch_size=batch_size)
     settings |= dict(rounds=rounds, seeds=seeds, device=device, precision=precision)
     settings |= {
-        k: v for k, v in (("pool_size", pool_size), ("test_size", test_size)) if v
+        k: v
+        for k, v in (("pool_size", pool_size), ("test_size", test_size))
+        if v is not None
     }
     tuning = dict(
         max_epochs=finetune_epochs,
@@ -468,7 +474,8 @@ def table(
         typer.Option(
             "--auac",
             help="Area under the --metric-vs-step curve (trapezoid, unit steps; "
-            "the learning-AL paper's AUAC).",
+            "the learning-AL paper's AUAC); not with --round, --log-mean or "
+            "--agbal.",
         ),
     ] = False,
     agbal: Annotated[
@@ -502,6 +509,8 @@ def table(
     )
     from labelwise.loop.store import open_results
 
+    if auac:
+        _refuse_with_auac(round_=round_ is not None, log_mean=log_mean, agbal=agbal)
     db = directory / "results.sqlite"
     if not db.exists():
         _fail(
@@ -547,6 +556,18 @@ def table(
     typer.echo(to_markdown(pivot))
     if auac and round_ is None and not log_mean:
         _echo_random_comparison(df, metric)
+
+
+def _refuse_with_auac(**given: bool) -> None:
+    """One error line when ``table --auac`` comes with an option it cannot honour."""
+    clash = [f"--{k.rstrip('_').replace('_', '-')}" for k, on in given.items() if on]
+    if clash:
+        _fail(
+            InvalidParameterError(
+                f"--auac is the area over every round of each run; it cannot be "
+                f"combined with {', '.join(clash)}. Drop one of them."
+            )
+        )
 
 
 def _echo_random_comparison(df: Any, metric: str) -> None:

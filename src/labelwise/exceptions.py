@@ -34,6 +34,13 @@ class ChecksumError(LabelwiseError, RuntimeError):
     """A downloaded artifact or parsed dataset does not match its pinned checksum."""
 
 
+class WorkerLostError(LabelwiseError, RuntimeError):
+    """A benchmark worker process died abruptly (e.g. killed for memory).
+
+    Every finished round is kept; rerunning the same grid resumes it.
+    """
+
+
 class LabelwiseWarning(UserWarning):
     """Base class of all labelwise warnings."""
 

@@ -423,3 +423,61 @@ def test_ctrl_c_stops_every_worker_within_2s_and_the_rerun_resumes(tmp_path):
     from labelwise.bench import load_grid
 
     _check_complete(out, load_grid(config))
+
+
+def test_a_worker_killed_by_a_signal_is_one_clear_error_and_the_grid_resumes(
+    tmp_path,
+):
+    # a worker ended by SIGKILL (the out-of-memory killer's signal) used to
+    # surface as a BrokenProcessPool traceback, leaving runs marked 'running'
+    import multiprocessing
+    import threading
+
+    from labelwise.exceptions import WorkerLostError
+
+    grid = parse_grid(SMALL)
+
+    def kill_first_worker():
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            workers = [
+                p for p in multiprocessing.active_children() if "Process" in p.name
+            ]
+            if workers:
+                os.kill(workers[0].pid, signal.SIGKILL)
+                return
+            time.sleep(0.05)
+
+    killer = threading.Thread(target=kill_first_worker, daemon=True)
+    killer.start()
+    with pytest.raises(WorkerLostError, match="Rerun the same command"):
+        run_grid(grid, tmp_path, workers=2, progress=False)
+    killer.join()
+    statuses = {
+        s
+        for (s,) in sqlite3.connect(tmp_path / "results.sqlite").execute(
+            "SELECT status FROM runs"
+        )
+    }
+    assert "running" not in statuses
+    run_grid(grid, tmp_path, workers=1, progress=False)
+    _check_complete(tmp_path, grid)
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="flock is POSIX")
+def test_a_second_bench_on_the_same_folder_is_refused_while_the_first_runs(tmp_path):
+    # two benches on one folder raced: runs ended 'failed' with
+    # "sqlite3.IntegrityError: UNIQUE constraint failed: measurements..."
+    import fcntl
+
+    from labelwise import InvalidParameterError
+
+    grid = parse_grid(SMALL)
+    tmp_path.mkdir(exist_ok=True)
+    with open(tmp_path / ".lock", "a") as held:
+        fcntl.flock(held, fcntl.LOCK_EX | fcntl.LOCK_NB)  # a bench running there
+        with pytest.raises(InvalidParameterError, match="Another labelwise bench"):
+            run_grid(grid, tmp_path, workers=1, progress=False)
+        assert not (tmp_path / "results.sqlite").exists()
+    run_grid(grid, tmp_path, workers=1, progress=False)  # released: it runs
+    _check_complete(tmp_path, grid)

@@ -3,6 +3,8 @@
 import numpy as np
 import pytest
 
+from labelwise import InvalidParameterError
+from labelwise.datasets import check_name
 from labelwise.datasets.imbalance import protocol_split, standardise
 from labelwise.models.pytorch import TorchClassifier, cnn
 
@@ -49,3 +51,17 @@ def test_standardise_is_global_for_grey_and_tabular_and_per_channel_for_colour()
     t = standardise(tab)
     assert t.shape == (30, 4)
     assert np.allclose(t, (tab - tab.mean()) / tab.std(), atol=1e-5)
+
+
+@pytest.mark.parametrize(
+    "name", ["mnist:weird", "mnist:imbalanced:0.5", "mnist:imbalance"]
+)
+def test_an_unknown_wrapper_lists_the_imbalance_settings_too(name):
+    # the error listed only the noise kinds, as if the imbalance settings and
+    # the auxiliary-data wrapper did not exist
+    with pytest.raises(InvalidParameterError) as err:
+        check_name(name)
+    msg = str(err.value)
+    assert "KIND one of noisy-blank" in msg
+    assert "balanced, imbalanced, imbalanced-weighted" in msg
+    assert "mnist:imbalanced-weighted" in msg and "aux" in msg

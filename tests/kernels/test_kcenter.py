@@ -93,3 +93,16 @@ def test_properties(seed, n, n_lab, n_sel):
     assert not set(picks.tolist()) & set(lab.tolist())
     # the covering radius never increases as centers are added
     assert np.all(np.diff(radii) <= 1e-6)
+
+
+@pytest.mark.parametrize("labeled", [None, [0, 1, 2]])
+def test_kcenter_greedy_on_features_whose_squares_overflow_float32(labeled):
+    # |x| ~ 1e20: squared norms overflow float32; the picks used to repeat and
+    # include labeled rows (NaN distances). k-center is scale invariant.
+    x = np.abs(np.random.default_rng(0).normal(size=(50, 4))).astype(np.float32)
+    picks, radii = kcenter_greedy(x, 5, labeled=labeled, rng=0, return_radii=True)
+    big, big_radii = kcenter_greedy(
+        x * np.float32(1e20), 5, labeled=labeled, rng=0, return_radii=True
+    )
+    assert np.array_equal(big, picks)
+    np.testing.assert_allclose(big_radii, radii * 1e20, rtol=1e-4)

@@ -418,3 +418,18 @@ def test_regressor_grad_feature_tensor_equals_grad_features(device):
         t = reg.grad_feature_tensor(x, **kw)
         assert t.device.type == device
         np.testing.assert_array_equal(t.cpu().numpy(), reg.grad_features(x, **kw))
+
+
+def test_resnet18_refuses_images_whose_last_stage_map_is_one_pixel():
+    # 8 x 8 images shrink to 1 x 1 in layer4: batch norm cannot train on a
+    # minibatch of one image (a ValueError deep inside torch before)
+    with pytest.raises(InvalidParameterError, match=r"H x W > 64"):
+        resnet18((3, 8, 8), 2)
+
+
+@pytest.mark.parametrize("shape", [(1, 8, 9), (1, 9, 9)])
+def test_resnet18_trains_on_one_small_image(shape):
+    X = np.random.default_rng(0).normal(size=(1, *shape)).astype(np.float32)
+    clf = TorchClassifier(resnet18, max_epochs=1, device="cpu")
+    proba = clf.fit(X, np.array([1]), n_classes=2, rng=0).predict_proba(X)
+    assert proba.shape == (1, 2)

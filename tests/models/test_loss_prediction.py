@@ -193,3 +193,20 @@ def test_sample_weights_scale_the_per_sample_loss():
     assert doubled.history_[0]["ce"] == pytest.approx(2 * ones.history_[0]["ce"])
     with pytest.raises(InvalidParameterError, match="sample_weight"):
         fit(np.ones(3))
+
+
+@pytest.mark.parametrize(
+    ("weights", "match"),
+    [
+        (-np.ones(20), "finite, >= 0 and not all zero"),
+        (np.zeros(20), "finite, >= 0 and not all zero"),
+        (np.full(20, np.nan), "finite, >= 0 and not all zero"),
+        (np.ones(3), r"shape \(20,\)"),
+    ],
+)
+def test_sample_weights_are_checked_as_torch_classifier_checks_them(weights, match):
+    # negative or all-zero weights used to train silently (maximising the loss)
+    X, y = _blobs(n=20)
+    clf = LossPredictionClassifier(mlp, max_epochs=1)
+    with pytest.raises(InvalidParameterError, match=match):
+        clf.fit(X, y, n_classes=3, rng=0, sample_weight=weights)

@@ -139,7 +139,7 @@ def test_gcn_training_separates_labeled_nodes_and_its_loss_falls():
     X, state = two_clusters()
     s = get_strategy("uncertain-gcn")
     nodes, conf, feats, info = s._gcn_outputs(
-        IdentityEmbedder(), X, state, np.random.default_rng(0)
+        IdentityEmbedder(), X, state, 8, np.random.default_rng(0)
     )
     assert nodes.size == 120 and np.array_equal(nodes[-20:], np.arange(20))
     assert feats.shape == (120, 129)
@@ -155,7 +155,7 @@ def test_uncertain_gcn_picks_the_confidences_closest_to_the_margin():
     sel = strat.select(IdentityEmbedder(), X, state, 8, rng=5)
     _check_batch(sel, state, 8)
     nodes, conf, _, _ = strat._gcn_outputs(
-        IdentityEmbedder(), X, state, np.random.default_rng(5)
+        IdentityEmbedder(), X, state, 8, np.random.default_rng(5)
     )
     gap = np.abs(conf[:100] - 0.3)
     expected = nodes[np.argsort(gap, kind="stable")[:8]]
@@ -258,3 +258,95 @@ def test_lloss_model_on_the_asked_device(device):
     assert model.tensor_outputs(X, "proba").device.type == device
     sel = get_strategy("lloss").select(model, X, state, 4, rng=0)
     _check_batch(sel, state, 4)
+
+
+# ------------------------------------------------- candidate subset vs batch
+SUBSET_SMALL = {
+    "lloss": {},
+    "vaal": {"epochs": 1, "width": 4, "disc_hidden": 8},
+    "uncertain-gcn": {"steps": 2, "hidden": 8},
+    "core-gcn": {"steps": 2, "hidden": 8},
+}
+
+
+@pytest.mark.parametrize("name", sorted(SUBSET_SMALL))
+def test_a_batch_larger_than_the_candidate_subset_is_filled(name):
+    # subset = 5 candidates but a batch of 12: the draw grows to the batch
+    X, state = make_pool(n_samples=40, n_labeled=10, seed=3)
+    model = LossPredictionClassifier(mlp, max_epochs=2)
+    model.fit(X[state.labeled_indices()], state.labels(), n_classes=3, rng=0)
+    strat = get_strategy(name, subset=5, **SUBSET_SMALL[name])
+    sel = strat.select(model, X, state, 12, rng=0)
+    _check_batch(sel, state, 12)
+    assert sel.info["n_candidates"] == 12
+    again = strat.select(model, X, state, 12, rng=0)
+    assert np.array_equal(sel.indices, again.indices)
+
+
+def _lloss_reference(model_kw, X, state, batch, *, sample_weight=None, **lp_kw):
+    """LLOSS's picks when its refit is the given LossPredictionClassifier."""
+    from labelwise.strategies.base import top_k
+
+    gen = np.random.default_rng(0)
+    lab = state.labeled_indices()
+    lp = LossPredictionClassifier(mlp, device="cpu", **model_kw, **lp_kw)
+    lp.fit(X[lab], state.labels(), n_classes=3, rng=gen, sample_weight=sample_weight)
+    unl = state.unlabeled_indices()
+    return unl[top_k(lp.predict_loss(X[unl]), batch, gen.random(unl.size))]
+
+
+def test_lloss_refit_is_trained_with_the_simulations_class_weights():
+    from labelwise.strategies import SimulationContext
+
+    X, state = make_pool(n_samples=60, n_labeled=20, seed=4)
+    kw = {"max_epochs": 3, "lr": 1e-2}
+    model = TorchClassifier(mlp, device="cpu", **kw)
+    cw = np.array([5.0, 0.2, 1.0])
+    y = state.labels()
+    model.fit(X[state.labeled_indices()], y, n_classes=3, rng=0, sample_weight=cw[y])
+    strat = get_strategy("lloss", subset=None)
+    strat.prepare_simulation(SimulationContext(class_weights=cw))
+    sel = strat.select(model, X, state, 8, rng=0)
+    expected = _lloss_reference(kw, X, state, 8, sample_weight=cw[y])
+    assert np.array_equal(np.sort(sel.indices), np.sort(expected))
+    unweighted = _lloss_reference(kw, X, state, 8)
+    assert not np.array_equal(np.sort(expected), np.sort(unweighted))
+
+
+def test_lloss_refit_keeps_the_models_sgd_optimizer():
+    X, state = make_pool(n_samples=60, n_labeled=20, seed=4)
+    kw = {"max_epochs": 3, "lr": 0.1}
+    model = TorchClassifier(mlp, device="cpu", optimizer="sgd", **kw)
+    model.fit(X[state.labeled_indices()], state.labels(), n_classes=3, rng=0)
+    sel = get_strategy("lloss", subset=None).select(model, X, state, 8, rng=0)
+    expected = _lloss_reference(kw, X, state, 8, optimizer="sgd")
+    assert np.array_equal(np.sort(sel.indices), np.sort(expected))
+
+
+def test_lloss_refuses_class_weights_of_the_wrong_length():
+    from labelwise.strategies import SimulationContext
+
+    X, state = make_pool(n_samples=40, n_labeled=10, seed=4)
+    model = TorchClassifier(mlp, device="cpu", max_epochs=1)
+    model.fit(X[state.labeled_indices()], state.labels(), n_classes=3, rng=0)
+    strat = get_strategy("lloss", subset=None)
+    strat.prepare_simulation(SimulationContext(class_weights=np.ones(2)))
+    with pytest.raises(InvalidParameterError, match="class_weights"):
+        strat.select(model, X, state, 3, rng=0)
+
+
+def test_vaal_says_so_when_its_vae_diverges_on_unscaled_inputs():
+    # features of magnitude ~1e3 overflow the VAE's exp(log σ²); the error was
+    # top_k's generic "Scores contain NaN or infinite values."
+    X, state = make_pool(n_samples=60, n_labeled=10, seed=0)
+    strat = get_strategy("vaal", epochs=5, width=8, disc_hidden=8)
+    with pytest.raises(InvalidParameterError, match=r"diverged.*[Ss]tandardise"):
+        strat.select(IdentityEmbedder(), X * 1e3, state, 5, rng=0)
+
+
+def test_a_bad_parameter_message_reads_as_one_sentence():
+    # the registry appended ". Valid parameters" to a message ending in "."
+    with pytest.raises(InvalidParameterError) as err:
+        get_strategy("lloss", subset=0)
+    assert "got 0. Valid parameters: ['subset']." in str(err.value)
+    assert ".." not in str(err.value)

@@ -30,7 +30,7 @@ from typing import Any
 
 from labelwise._device import resolve_device
 from labelwise.bench.config import GridConfig
-from labelwise.exceptions import InvalidParameterError
+from labelwise.exceptions import InvalidParameterError, WorkerLostError
 from labelwise.loop.experiment import RunConfig, run_simulation
 from labelwise.loop.store import ResultStore, open_results
 
@@ -215,10 +215,14 @@ def _init_worker(cache: str | None) -> None:
 
 
 def check_pool_sizes(runs: list[RunConfig]) -> None:
-    """Refuse, before any run starts, an initial set as large as the pool.
+    """Refuse, before any run starts, a budget that labels the whole pool.
 
-    Loads each distinct ``(dataset, pool_size, test_size)`` once (from the
-    cache ``prefetch`` fills).
+    The initial set, and the labels bought before the last query
+    (``initial + (rounds - 1) x batch_size``), must leave at least one pool item
+    unlabeled: the last query would otherwise find none and fail the run. (A
+    batch larger than what is left is fine: it shrinks.) Loads each distinct
+    ``(dataset, pool_size, test_size)`` once (from the cache ``prefetch``
+    fills).
 
     Raises:
         InvalidParameterError: Naming the dataset, its pool size and the fix.
@@ -226,13 +230,23 @@ def check_pool_sizes(runs: list[RunConfig]) -> None:
     for run in runs:
         pool_size, test_size = run.extra.get("pool_size"), run.extra.get("test_size")
         n_pool = len(_data(run.dataset, pool_size, test_size).y_train)
+        given = f" (pool_size = {pool_size})" if pool_size else ""
         if run.n_initial >= n_pool:
-            given = f" (pool_size = {pool_size})" if pool_size else ""
             raise InvalidParameterError(
                 f"initial = {run.n_initial} labels need a larger pool: {run.dataset} "
                 f"has {n_pool} pool items{given}, and at least one must stay "
                 f"unlabeled. Lower initial (--initial) below {n_pool}"
                 + (" or raise pool_size (--pool-size)." if pool_size else ".")
+            )
+        before_last = run.n_initial + max(run.n_rounds - 1, 0) * run.batch_size
+        if run.n_rounds >= 1 and before_last >= n_pool:
+            raise InvalidParameterError(
+                f"initial + (rounds - 1) x batch_size = {run.n_initial} + "
+                f"{run.n_rounds - 1} x {run.batch_size} = {before_last} labels "
+                f"before the last query, but {run.dataset} has {n_pool} pool "
+                f"items{given}: that query would find none unlabeled. Lower rounds "
+                "(--rounds), batch_size (--batch-size) or initial (--initial)"
+                + (", or raise pool_size (--pool-size)." if pool_size else ".")
             )
 
 
@@ -272,12 +286,13 @@ def run_grid(
     Raises:
         InvalidParameterError: Before any run starts: a dataset's pool has no
             more items than the initial set, ``out`` is not a folder, or its
-            ``results.sqlite`` is damaged.
+            ``results.sqlite`` is damaged, or another bench is writing to
+            ``out`` (a lock file ``out/.lock``).
         KeyboardInterrupt: Ctrl-C; unfinished runs are marked ``interrupted``
             first (see the module docstring).
+        WorkerLostError: A worker process died abruptly (e.g. killed for
+            memory); unfinished runs are marked ``interrupted`` first.
     """
-    from tqdm import tqdm
-
     runs = grid.runs()
     check_pool_sizes(runs)
     if ray_address is not None or workers > 1:
@@ -295,6 +310,53 @@ def run_grid(
             f"Cannot create the output folder {str(folder)!r} "
             f"({exc.strerror or exc}); pass a folder path you can write to."
         ) from None
+    with _folder_lock(folder):
+        return _run_in(folder, grid, runs, workers, ray_address, progress, on_progress)
+
+
+@contextlib.contextmanager
+def _folder_lock(folder: Path) -> Iterator[None]:
+    """Hold ``folder/.lock`` while a grid writes there; refuse a second holder.
+
+    An ``flock``: the system drops it when the holding process ends, however it
+    ends (``kill -9`` included), so a rerun after a crash is never refused. No
+    lock where ``fcntl`` does not exist (Windows).
+
+    Raises:
+        InvalidParameterError: Another process holds the lock.
+    """
+    try:
+        import fcntl
+    except ImportError:
+        yield
+        return
+    with open(folder / ".lock", "a") as fh:
+        try:
+            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise InvalidParameterError(
+                f"Another labelwise bench (or run) is writing to {str(folder)!r}; "
+                "two at once would race on the same runs. Wait for it to end (a "
+                "rerun then resumes), or pass another output folder."
+            ) from None
+        try:
+            yield
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)
+
+
+def _run_in(
+    folder: Path,
+    grid: GridConfig,
+    runs: list[RunConfig],
+    workers: int,
+    ray_address: str | None,
+    progress: bool,
+    on_progress: Callable[[int, int], None] | None,
+) -> dict[str, int]:
+    """The body of `run_grid` once ``folder`` exists and is locked."""
+    from tqdm import tqdm
+
     store = open_results(folder / RESULTS)
     device = str(resolve_device(grid.settings.device))
     (folder / "grid.json").write_text(
@@ -336,6 +398,14 @@ def run_grid(
     except KeyboardInterrupt:
         mark_interrupted(store, ids)
         raise
+    except cf.process.BrokenProcessPool:
+        n = mark_interrupted(store, ids)
+        raise WorkerLostError(
+            f"A worker process died abruptly (ended by a signal; the out-of-memory "
+            f"killer sends SIGKILL) with {n} run(s) unfinished; every finished "
+            "round is kept. Rerun the same command to resume (with fewer workers "
+            "if memory ran out)."
+        ) from None
     finally:
         bar.close()
     for _, status in results:

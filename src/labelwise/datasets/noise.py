@@ -30,6 +30,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from labelwise.datasets.imbalance import SETTINGS as IMBALANCE_SETTINGS
 from labelwise.exceptions import InvalidParameterError
 
 NOISE_KINDS = ("noisy-blank", "noisy-diverse", "noisy-class")
@@ -62,7 +63,9 @@ def parse_name(name: str) -> tuple[str, NoiseSpec | None]:
         raise InvalidParameterError(
             f"Dataset name {name!r}: expected BASE, BASE:KIND or BASE:KIND:SHARE "
             f"with KIND one of {', '.join(NOISE_KINDS)} (e.g. "
-            "fashion-mnist:noisy-blank:0.8)."
+            "fashion-mnist:noisy-blank:0.8); or BASE:SETTING with SETTING one of "
+            f"{', '.join(IMBALANCE_SETTINGS)} (e.g. mnist:imbalanced-weighted); "
+            "or, for a regression set, BASE:aux[:ZETA[:NAUX]] (e.g. diamonds:aux)."
         )
     share = DEFAULT_SHARE
     if len(parts) == 3:

@@ -12,6 +12,7 @@ References:
 
 from __future__ import annotations
 
+import math
 import warnings
 from typing import Any, Literal, overload
 
@@ -48,6 +49,23 @@ def _check_n_select(n_select: Any, n_available: int) -> int:
 
 
 # ----------------------------------------------------------------- k-center
+def _unit_scale(x: torch.Tensor) -> tuple[torch.Tensor, float]:
+    """``(x / m, m)`` with ``m = max |x|`` when squared distances could overflow.
+
+    The norms trick adds terms up to ``4 d m²``; past the dtype's largest value
+    they become ``inf`` and their differences NaN. k-center greedy is scale
+    invariant, so such inputs are scaled to ``max |x| = 1`` (and the radii scaled
+    back); every other input is returned as it is.
+    """
+    if x.numel() == 0:
+        return x, 1.0
+    m = max(float(x.max()), -float(x.min()))
+    limit = math.sqrt(torch.finfo(x.dtype).max / (4 * x.shape[1]))
+    if m <= limit:
+        return x, 1.0
+    return x / m, m
+
+
 def _kcenter_greedy(
     points: DensePoints, min_d2: torch.Tensor, n_select: int
 ) -> tuple[IndexArray, np.ndarray]:
@@ -104,7 +122,9 @@ def kcenter_greedy(
     The labeled-set distances take one chunked matrix product; each pick then costs
     one pass over the data (``O(n * d)``); no ``n x n`` matrix is formed. Extra
     memory: one transposed copy of ``features`` plus ``O(n)``. Ties go to the
-    smallest index. Distances use the norms trick in the dtype of ``features``.
+    smallest index. Distances use the norms trick in the dtype of ``features``
+    (features so large that squared distances would overflow it are first scaled
+    to ``max |x| = 1``, which changes no pick).
     A torch tensor is processed on its device (e.g. CUDA) without a host copy;
     the indices come back as a host array either way.
 
@@ -125,7 +145,7 @@ def kcenter_greedy(
         >>> kcenter_greedy(x, 2, labeled=[0]).tolist()
         [3, 2]
     """
-    x = _as_tensor(features, "features")
+    x, scale = _unit_scale(_as_tensor(features, "features"))
     n = x.shape[0]
     lab = check_indices(
         [] if labeled is None else labeled, n, name="labeled", allow_empty=True
@@ -148,7 +168,7 @@ def kcenter_greedy(
         )
         picks = np.concatenate([[first], rest]).astype(np.int64)
         radii = np.concatenate([[np.inf], radii_rest])
-    return (picks, radii) if return_radii else picks
+    return (picks, radii * scale) if return_radii else picks
 
 
 # ----------------------------------------------------------------- k-means++

@@ -46,7 +46,7 @@ from labelwise._typing import FloatArray, RNGLike
 from labelwise._validation import check_features, check_positive, check_rng, child_seed
 from labelwise.exceptions import InvalidParameterError, NotFittedError
 from labelwise.models.base import TensorOutput
-from labelwise.models.pytorch import NetworkFactory, mlp
+from labelwise.models.pytorch import NetworkFactory, _check_weights, mlp
 
 STAGE_NAMES = ("layer1", "layer2", "layer3", "layer4")
 
@@ -272,8 +272,9 @@ class LossPredictionClassifier:
             y: Class indices ``(n,)`` in ``[0, n_classes)``.
             n_classes: Number of classes.
             rng: Seed or generator (initialisation and shuffling).
-            sample_weight: Per-sample weights ``(n,)`` (the imbalanced-weighted
-                setting passes ``w_{y_i}``) or ``None``. As the learning-AL code,
+            sample_weight: Per-sample weights ``(n,)``, finite, ``>= 0`` and not
+                all zero (the imbalanced-weighted setting passes ``w_{y_i}``) or
+                ``None``. As the learning-AL code,
                 the per-sample loss becomes ``w_i CE_i``, both in the backbone
                 term (a plain mean over the minibatch) and as the ranking target.
 
@@ -284,14 +285,8 @@ class LossPredictionClassifier:
         dev = self._device
         x = torch.as_tensor(check_features(X, ndim_min=2), dtype=torch.float32).to(dev)
         yt = torch.as_tensor(np.asarray(y), dtype=torch.long).to(dev)
-        w = None
-        if sample_weight is not None:
-            w = torch.as_tensor(np.asarray(sample_weight), dtype=torch.float32)
-            if w.shape != (x.shape[0],) or not bool(torch.isfinite(w).all()):
-                raise InvalidParameterError(
-                    f"sample_weight must be finite with shape ({x.shape[0]},); got "
-                    f"shape {tuple(w.shape)}."
-                )
+        w = _check_weights(sample_weight, x.shape[0], "sample_weight")
+        if w is not None:
             w = w.to(dev)
         if yt.shape != (x.shape[0],):
             raise InvalidParameterError(

@@ -108,7 +108,8 @@ def resnet18(
 
     Args:
         input_shape: ``(channels, H, W)``, e.g. ``(1, 28, 28)`` or ``(3, 32, 32)``;
-            ``H, W >= 8``.
+            ``H, W >= 8`` and ``H x W > 64`` (layer4's map is then larger than
+            one pixel, so batch norm trains on a minibatch of one image).
         n_classes: Number of classes.
         dropout: Dropout rate on the embedding (MC dropout needs > 0). Defaults
             to 0.
@@ -126,6 +127,12 @@ def resnet18(
         raise InvalidParameterError(
             "resnet18 expects images of shape (channels, H, W) with H, W >= 8 (e.g. "
             f"(1, 28, 28) or (3, 32, 32)); got {shape}. Use mlp for tabular data."
+        )
+    if shape[1] * shape[2] <= 64:
+        raise InvalidParameterError(
+            f"resnet18 needs H x W > 64; got {shape}: 8 x 8 images shrink to one "
+            "pixel in layer4, where batch norm cannot train on a minibatch of one "
+            "image. Pad the images to 9 x 9 or more, or use cnn or mlp."
         )
     if not 0 <= dropout < 1:
         raise InvalidParameterError(f"dropout must be in [0, 1); got {dropout!r}.")

@@ -39,21 +39,30 @@ def check_device(device: Any) -> None:
 
 
 def candidate_subset(
-    unlabeled: IndexArray, subset: int | None, rng: np.random.Generator
+    unlabeled: IndexArray,
+    subset: int | None,
+    rng: np.random.Generator,
+    batch_size: int,
 ) -> IndexArray:
     """``subset`` items of ``unlabeled`` drawn uniformly without replacement, sorted.
+
+    A subset smaller than the batch grows to ``batch_size`` items, so that the
+    batch can be filled from the candidates.
 
     Args:
         unlabeled: Absolute indices ``(n_u,)``.
         subset: Number to draw; ``None`` or ``>= n_u`` keeps them all.
         rng: Generator of the draw.
+        batch_size: Items the strategy will pick from the candidates
+            (``<= n_u``).
 
     Returns:
-        Absolute indices ``(min(subset, n_u),)``, ascending.
+        Absolute indices ``(min(max(subset, batch_size), n_u),)``, ascending.
     """
-    if subset is None or subset >= unlabeled.size:
+    if subset is None or max(subset, batch_size) >= unlabeled.size:
         return unlabeled
-    return np.sort(rng.choice(unlabeled, size=subset, replace=False)).astype(np.int64)
+    size = max(subset, batch_size)
+    return np.sort(rng.choice(unlabeled, size=size, replace=False)).astype(np.int64)
 
 
 def strategy_device(model: Any, device: Any) -> torch.device:

@@ -54,7 +54,8 @@ def get_strategy(name: str, **params: Any) -> Strategy:
         return cls(**params)
     except TypeError as exc:
         raise InvalidParameterError(
-            f"Bad parameters for strategy '{name}': {exc}. Valid parameters: "
+            f"Bad parameters for strategy '{name}': {str(exc).rstrip('.')}. "
+            "Valid parameters: "
             f"{sorted(cls().get_params()) if _default_ok(cls) else 'see its docs'}."
         ) from None
 

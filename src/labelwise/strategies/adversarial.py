@@ -8,6 +8,7 @@ References:
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterator
 from typing import Any, Literal
 
@@ -80,7 +81,8 @@ class VAAL(Strategy):
       128 is the official size; smaller widths for CPU budgets.
 
     Args:
-        subset: Candidate-subset size; ``None`` = whole pool. Defaults to 10 000.
+        subset: Candidate-subset size (a smaller one grows to the batch size);
+            ``None`` = whole pool. Defaults to 10 000.
         epochs: Passes over labeled + candidates. Defaults to 100.
         vae_batch: Minibatch size per side. Defaults to 128.
         lr: Adam learning rate (VAE and D). Defaults to 5e-4.
@@ -96,7 +98,9 @@ class VAAL(Strategy):
 
     ``info`` holds ``vae_loss`` and ``disc_loss``: the loss traces averaged over up
     to 20 chunks of iterations, and ``iterations``. Scores are ``1 - D(μ(x))`` of
-    the picks.
+    the picks. The inputs should be standardised: on features of magnitude
+    ~1e3 the VAE's ``exp(log σ²)`` overflows, and a non-finite VAE loss raises
+    `InvalidParameterError` saying so.
     """
 
     requires = ()
@@ -166,7 +170,7 @@ class VAAL(Strategy):
         batch_size: int,
         rng: np.random.Generator,
     ) -> Selection:
-        cand = candidate_subset(state.unlabeled_indices(), self.subset, rng)
+        cand = candidate_subset(state.unlabeled_indices(), self.subset, rng, batch_size)
         labeled = state.labeled_indices()
         if labeled.size == 0:
             return random_fallback(cand, batch_size, rng, "VAAL")
@@ -223,7 +227,7 @@ class VAAL(Strategy):
         vae_losses, disc_losses = [], []
         vae.train()
         disc.train()
-        for _ in range(iters):
+        for it in range(iters):
             for _ in range(self.vae_steps):
                 bl, bu = xl[next(lab)], xu[next(unl)]
                 loss = self._vae_loss(vae, disc, bl, bu)
@@ -231,6 +235,8 @@ class VAAL(Strategy):
                 loss.backward()  # type: ignore[no-untyped-call]
                 opt_v.step()
                 vae_losses.append(float(loss.detach()))
+                if not math.isfinite(vae_losses[-1]):
+                    raise _diverged(it, xl, xu, self.lr)
             with torch.no_grad():
                 mu_l, mu_u = vae.encode(bl)[0], vae.encode(bu)[0]
             out_l, out_u = disc(mu_l).squeeze(1), disc(mu_u).squeeze(1)
@@ -247,6 +253,18 @@ class VAAL(Strategy):
             "disc_loss": loss_trace(disc_losses),
         }
         return vae, disc, info
+
+
+def _diverged(
+    iteration: int, xl: torch.Tensor, xu: torch.Tensor, lr: float
+) -> InvalidParameterError:
+    """The error for a VAE loss that became NaN or infinite."""
+    peak = max(float(xl.abs().max()), float(xu.abs().max()))
+    return InvalidParameterError(
+        f"VAAL's VAE diverged (a non-finite loss at iteration {iteration}); the "
+        f"inputs reach |x| = {peak:.3g}. Standardise the inputs (zero mean, unit "
+        f"variance, as the image datasets are) or lower lr (got {lr})."
+    )
 
 
 @register("dal")

@@ -65,7 +65,8 @@ class _SequentialGCN(Strategy):
     not built. ``info["gcn_loss"]`` is the loss trace (up to 20 chunk means).
 
     Args:
-        subset: Unlabeled nodes; ``None`` = the whole pool. Defaults to 10 000.
+        subset: Unlabeled nodes (a smaller subset grows to the batch size);
+            ``None`` = the whole pool. Defaults to 10 000.
         hidden: GCN hidden width. Defaults to 128.
         dropout: Dropout after the first layer. Defaults to 0.3.
         lam: Weight of the unlabeled term. Defaults to 1.2.
@@ -122,10 +123,11 @@ class _SequentialGCN(Strategy):
         model: Any,
         X: np.ndarray,
         state: LabelState,
+        batch_size: int,
         rng: np.random.Generator,
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray, dict[str, Any]]:
         """``(nodes (N,), s (N,), features (N, h + 1), info)``; labeled nodes last."""
-        cand = candidate_subset(state.unlabeled_indices(), self.subset, rng)
+        cand = candidate_subset(state.unlabeled_indices(), self.subset, rng, batch_size)
         nodes = np.concatenate([cand, state.labeled_indices()])
         dev = strategy_device(model, self.device)
         graph = SimilarityGraph(embeddings(model, X[nodes], dev), self._norm())
@@ -179,7 +181,8 @@ class UncertainGCN(_SequentialGCN):
 
     Args:
         s_margin: Target confidence. Defaults to 0.1.
-        subset: Unlabeled nodes; ``None`` = the whole pool. Defaults to 10 000.
+        subset: Unlabeled nodes (a smaller subset grows to the batch size);
+            ``None`` = the whole pool. Defaults to 10 000.
         hidden: Width of the GCN's hidden layer. Defaults to 128.
         dropout: Dropout between the GCN layers. Defaults to 0.3.
         lam: Weight of the unlabeled term of `gcn_loss`. Defaults to 1.2.
@@ -230,7 +233,7 @@ class UncertainGCN(_SequentialGCN):
         batch_size: int,
         rng: np.random.Generator,
     ) -> Selection:
-        nodes, s, _, info = self._gcn_outputs(model, X, state, rng)
+        nodes, s, _, info = self._gcn_outputs(model, X, state, batch_size, rng)
         n_cand = info["n_candidates"]
         scores = -np.abs(s[:n_cand] - self.s_margin)
         pos = top_k(scores, batch_size, rng.random(n_cand))
@@ -257,7 +260,7 @@ class CoreGCN(_SequentialGCN):
         batch_size: int,
         rng: np.random.Generator,
     ) -> Selection:
-        nodes, _, feats, info = self._gcn_outputs(model, X, state, rng)
+        nodes, _, feats, info = self._gcn_outputs(model, X, state, batch_size, rng)
         lab = np.arange(info["n_candidates"], nodes.size)
         pos, radii = kcenter_greedy(
             feats, batch_size, labeled=lab, rng=rng, return_radii=True

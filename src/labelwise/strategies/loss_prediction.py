@@ -10,7 +10,7 @@ from typing import Any
 
 import numpy as np
 
-from labelwise.exceptions import UnsupportedModelError
+from labelwise.exceptions import InvalidParameterError, UnsupportedModelError
 from labelwise.models.base import LossPredictor, ProbabilisticClassifier
 from labelwise.models.loss_prediction import LossPredictionClassifier
 from labelwise.models.pytorch import TorchClassifier
@@ -22,7 +22,13 @@ from labelwise.strategies._auxiliary import (
     strategy_device,
 )
 from labelwise.strategies._registry import register
-from labelwise.strategies.base import Selection, Strategy, top_k
+from labelwise.strategies.base import (
+    Selection,
+    SimulationContext,
+    Strategy,
+    check_context,
+    top_k,
+)
 
 
 @register("lloss")
@@ -39,15 +45,20 @@ class LLOSS(Strategy):
     `LossPredictionClassifier`. Given a
     plain `TorchClassifier` instead (a benchmark
     grid runs every strategy on the same model), the strategy trains a
-    ``LossPredictionClassifier`` with the same network and training settings on the
-    labeled items and scores with it: the acquisitions are LLOSS's, while the
-    reported learning curve is that of the plain task model (in the learning-AL
-    paper's runs the evaluated model itself was trained jointly). The extra fit
-    counts in ``select_seconds``.
+    ``LossPredictionClassifier`` with the same network on the labeled items and
+    scores with it: the acquisitions are LLOSS's, while the reported learning
+    curve is that of the plain task model (in the learning-AL paper's runs the
+    evaluated model itself was trained jointly). The refit takes
+    the model's learning rate, epochs, minibatch, weight decay, early stop and
+    device, its optimiser (``"sgd"`` becomes the paper's SGD recipe of
+    `LossPredictionClassifier`, anything else Adam), and the simulation's
+    ``class_weights`` (`prepare_simulation`; the imbalanced-weighted setting) as
+    per-sample weights; not its augmentation, momentum, learning-rate schedule,
+    ensemble or EMA. The extra fit counts in ``select_seconds``.
 
     Args:
-        subset: Candidate-subset size; ``None`` scores the whole pool. Defaults to
-            10 000.
+        subset: Candidate-subset size (a smaller one grows to the batch size);
+            ``None`` scores the whole pool. Defaults to 10 000.
 
     Shapes: ``predict_loss(X[candidates])`` is ``(n_candidates,)``; the selection's
     scores are the predicted losses of the picks ``(batch_size,)``.
@@ -58,6 +69,18 @@ class LLOSS(Strategy):
     def __init__(self, *, subset: int | None = 10_000):
         check_subset(subset)
         self.subset = subset
+        self._class_weights: np.ndarray | None = None
+
+    def prepare_simulation(self, context: SimulationContext) -> None:
+        """Take the simulation's ``class_weights`` for the loss module's refit.
+
+        Reads ``class_weights`` (per-class training weights ``(n_classes,)``,
+        ``None``: unweighted); used only when the model is a plain
+        ``TorchClassifier`` that LLOSS refits with a loss module.
+        """
+        c = check_context(context)
+        cw = c.class_weights
+        self._class_weights = None if cw is None else np.asarray(cw, dtype=np.float64)
 
     def check_model(self, model: Any) -> None:
         """Also require a loss predictor or a ``TorchClassifier`` to build one."""
@@ -78,7 +101,7 @@ class LLOSS(Strategy):
         batch_size: int,
         rng: np.random.Generator,
     ) -> Selection:
-        cand = candidate_subset(state.unlabeled_indices(), self.subset, rng)
+        cand = candidate_subset(state.unlabeled_indices(), self.subset, rng, batch_size)
         info: dict[str, Any] = {"n_candidates": int(cand.size)}
         if isinstance(model, LossPredictor):
             scorer: Any = model
@@ -87,7 +110,7 @@ class LLOSS(Strategy):
                 cand, batch_size, rng, "LLOSS (training a loss module)"
             )
         else:
-            scorer = _joint_refit(model, X, state, rng)
+            scorer = _joint_refit(model, X, state, rng, self._class_weights)
             info["refit"] = "LossPredictionClassifier"
         scores = np.asarray(scorer.predict_loss(X[cand]), dtype=np.float64)
         pos = top_k(scores, batch_size, rng.random(cand.size))
@@ -95,7 +118,11 @@ class LLOSS(Strategy):
 
 
 def _joint_refit(
-    model: TorchClassifier, X: np.ndarray, state: LabelState, rng: np.random.Generator
+    model: TorchClassifier,
+    X: np.ndarray,
+    state: LabelState,
+    rng: np.random.Generator,
+    class_weights: np.ndarray | None,
 ) -> LossPredictionClassifier:
     """A ``LossPredictionClassifier`` like ``model``, fitted on the labeled items."""
     lp = LossPredictionClassifier(
@@ -105,8 +132,21 @@ def _joint_refit(
         batch_size=model.batch_size,
         weight_decay=model.weight_decay,
         stop_at_train_accuracy=model.stop_at_train_accuracy,
+        optimizer="sgd" if model.optimizer == "sgd" else "adam",
         predict_batch_size=model.predict_batch_size,
         device=strategy_device(model, None),
     )
     labeled = state.labeled_indices()
-    return lp.fit(X[labeled], state.labels(), n_classes=state.n_classes, rng=rng)
+    y = state.labels()
+    weights = None
+    if class_weights is not None:
+        if class_weights.shape != (state.n_classes,):
+            raise InvalidParameterError(
+                f"LLOSS got class_weights of shape {class_weights.shape} for "
+                f"{state.n_classes} classes; pass one weight per class in "
+                "SimulationContext(class_weights=...)."
+            )
+        weights = class_weights[np.asarray(y, dtype=np.int64)]
+    return lp.fit(
+        X[labeled], y, n_classes=state.n_classes, rng=rng, sample_weight=weights
+    )
