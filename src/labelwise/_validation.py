@@ -284,6 +284,46 @@ def check_positive(value: Any, name: str, *, integer: bool = False) -> None:
         raise InvalidParameterError(f"{name} must be a positive {kind}; got {value!r}.")
 
 
+def check_class_labels(
+    y: Any, n: int, n_classes: Any, *, name: str = "y"
+) -> IndexArray:
+    """Class indices ``(n,)`` in ``[0, n_classes)`` as int64, or a clear error.
+
+    Integral floats (``1.0``) are accepted, as `LabelState` accepts them; other
+    floats, strings and out-of-range indices are refused (a classifier would
+    otherwise truncate ``1.7`` to class 1, or fail deep in its loss).
+    """
+    if isinstance(n_classes, bool) or not isinstance(n_classes, int | np.integer):
+        raise InvalidParameterError(f"n_classes must be an int; got {n_classes!r}.")
+    if n_classes < 1:
+        raise InvalidParameterError(f"n_classes must be >= 1; got {n_classes}.")
+    arr = np.asarray(y)
+    if arr.shape != (n,):
+        raise InvalidParameterError(
+            f"{name} must have shape ({n},) to match X; got {arr.shape}."
+        )
+    if not np.issubdtype(arr.dtype, np.integer) and not (
+        np.issubdtype(arr.dtype, np.floating)
+        and bool(np.all(np.isfinite(arr)))
+        and bool(np.all(arr == np.round(arr)))
+    ):
+        raise InvalidParameterError(
+            f"{name} must hold class indices in [0, {int(n_classes) - 1}]; got dtype "
+            f"{arr.dtype}{' with non-integer values' if arr.dtype.kind == 'f' else ''}"
+            ". Map class names to indices first (e.g. with np.unique(..., "
+            "return_inverse=True))."
+        )
+    out = arr.astype(np.int64)
+    bad = (out < 0) | (out >= n_classes)
+    if bad.any():
+        raise InvalidParameterError(
+            f"{name} holds {np.unique(out[bad])[:5].tolist()}, outside the classes "
+            f"0..{int(n_classes) - 1} (n_classes={int(n_classes)}). Pass the right "
+            "n_classes or map the labels to 0..n_classes-1."
+        )
+    return out
+
+
 def closest_name(name: str, choices: Iterable[str]) -> str:
     """Format a 'did you mean' hint for an unknown name."""
     options = sorted(choices)

@@ -36,14 +36,19 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any, Literal
 
-import numpy as np
 import torch
 from torch import nn
 from torch.nn import functional as F
 
 from labelwise._device import DeviceLike, resolve_device
 from labelwise._typing import FloatArray, RNGLike
-from labelwise._validation import check_features, check_positive, check_rng, child_seed
+from labelwise._validation import (
+    check_class_labels,
+    check_features,
+    check_positive,
+    check_rng,
+    child_seed,
+)
 from labelwise.exceptions import InvalidParameterError, NotFittedError
 from labelwise.models.base import TensorOutput
 from labelwise.models.pytorch import NetworkFactory, _check_weights, mlp
@@ -284,14 +289,10 @@ class LossPredictionClassifier:
         """
         dev = self._device
         x = torch.as_tensor(check_features(X, ndim_min=2), dtype=torch.float32).to(dev)
-        yt = torch.as_tensor(np.asarray(y), dtype=torch.long).to(dev)
+        yt = torch.from_numpy(check_class_labels(y, x.shape[0], n_classes)).to(dev)
         w = _check_weights(sample_weight, x.shape[0], "sample_weight")
         if w is not None:
             w = w.to(dev)
-        if yt.shape != (x.shape[0],):
-            raise InvalidParameterError(
-                f"y must have shape ({x.shape[0]},) to match X; got {tuple(yt.shape)}."
-            )
         seed = child_seed(check_rng(rng))
         self.n_classes_ = int(n_classes)
         devices = [dev.index or 0] if dev.type == "cuda" else []

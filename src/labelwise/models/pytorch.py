@@ -21,7 +21,13 @@ from torch import nn
 
 from labelwise._device import DeviceLike
 from labelwise._typing import FloatArray, RNGLike
-from labelwise._validation import check_features, check_positive, check_rng, child_seed
+from labelwise._validation import (
+    check_class_labels,
+    check_features,
+    check_positive,
+    check_rng,
+    child_seed,
+)
 from labelwise.exceptions import InvalidParameterError, NotFittedError
 from labelwise.models._placement import (
     as_float_tensor,
@@ -398,11 +404,7 @@ class TorchClassifier:
             ``self``.
         """
         x = as_float_tensor(X, allow_padding=True)
-        yt = torch.as_tensor(np.asarray(y), dtype=torch.long)
-        if yt.shape != (x.shape[0],):
-            raise InvalidParameterError(
-                f"y must have shape ({x.shape[0]},) to match X; got {tuple(yt.shape)}."
-            )
+        yt = torch.from_numpy(check_class_labels(y, x.shape[0], n_classes))
         w = _check_weights(sample_weight, x.shape[0], "sample_weight")
         gen = check_rng(rng)
         self.n_classes_ = int(n_classes)

@@ -15,7 +15,12 @@ from sklearn.base import clone
 from sklearn.linear_model import LogisticRegression
 
 from labelwise._typing import FloatArray, RNGLike
-from labelwise._validation import check_features, check_rng, child_seed
+from labelwise._validation import (
+    check_class_labels,
+    check_features,
+    check_rng,
+    child_seed,
+)
 from labelwise.exceptions import FallbackWarning, InvalidParameterError, NotFittedError
 
 
@@ -74,11 +79,7 @@ class SklearnClassifier:
         imbalanced-weighted setting).
         """
         x = self._flat(X)
-        yy = np.asarray(y).astype(np.int64)
-        if yy.shape != (x.shape[0],):
-            raise InvalidParameterError(
-                f"y must have shape ({x.shape[0]},) to match X; got {yy.shape}."
-            )
+        yy = check_class_labels(y, x.shape[0], n_classes)
         self.n_classes_ = int(n_classes)
         present = np.unique(yy)
         if present.size < 2:
