@@ -40,3 +40,37 @@ def test_errors_and_seeding():
         x, y, n_classes=2, rng=3
     )
     assert np.allclose(a.predict_proba(x), b.predict_proba(x))
+
+
+@pytest.mark.parametrize("counts", [(1, 4, 4), (2, 5, 5), (2, 1, 6)])
+def test_svm_fits_while_a_class_has_fewer_labels_than_its_calibration_folds(counts):
+    # an imbalanced pool's first rounds: CalibratedClassifierCV(cv=3) refused
+    # these labels with scikit-learn's ValueError; now fewer folds, a warning
+    from labelwise.exceptions import FallbackWarning
+    from labelwise.models.registry import make_model
+
+    rng = np.random.default_rng(0)
+    y = np.repeat(np.arange(3), counts)
+    x = rng.normal(size=(y.size, 4)) + y[:, None]
+    model = make_model("svm")
+    with pytest.warns(FallbackWarning, match="calibrat"):
+        model.fit(x, y, n_classes=3, rng=0)
+    proba = model.predict_proba(x)
+    assert proba.shape == (y.size, 3)
+    assert np.allclose(proba.sum(1), 1.0) and (proba >= 0).all()
+    assert model.decision_function(x).shape == (y.size, 3)
+
+
+def test_svm_with_enough_labels_per_class_is_calibrated_on_three_folds():
+    import warnings
+
+    from labelwise.models.registry import make_model
+
+    rng = np.random.default_rng(1)
+    y = np.repeat(np.arange(3), 4)
+    x = rng.normal(size=(y.size, 4)) + y[:, None]
+    model = make_model("svm")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        model.fit(x, y, n_classes=3, rng=0)
+    assert model.estimator_.cv == 3

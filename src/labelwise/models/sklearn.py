@@ -93,7 +93,7 @@ class SklearnClassifier:
             self.estimator_ = None
             return self
         self.constant_class_ = None
-        est = clone(self.estimator)
+        est = _calibration_folds(clone(self.estimator), yy)
         if "random_state" in est.get_params():
             est.set_params(random_state=child_seed(check_rng(rng)) % (2**32))
         if sample_weight is None:
@@ -150,3 +150,44 @@ class SklearnClassifier:
     def embed(self, X: Any) -> FloatArray:
         """The input features, flattened to ``(n, n_features)``."""
         return self._flat(X).astype(np.float32)
+
+
+def _calibration_folds(est: Any, y: np.ndarray) -> Any:
+    """``est`` with fewer calibration folds where a class has too few labels.
+
+    A `CalibratedClassifierCV` with ``cv=K`` (the ``svm`` model: ``K = 3``)
+    refuses labels where a class has fewer than ``K`` items, which is common in
+    the first rounds of an imbalanced pool. With ``2 <= m < K`` items in the
+    smallest class it is calibrated on ``m`` folds; with one, on the margin
+    classifier's own training data (one split whose training and calibration
+    sets are all the labels: overconfident) until that class has two. Both
+    with a `FallbackWarning`.
+    """
+    from sklearn.calibration import CalibratedClassifierCV
+
+    cv = getattr(est, "cv", None)
+    if not isinstance(est, CalibratedClassifierCV) or isinstance(cv, bool):
+        return est
+    if not isinstance(cv, int | np.integer):
+        return est
+    least = int(np.bincount(y)[np.unique(y)].min())
+    if least >= cv:
+        return est
+    name = type(est.estimator).__name__
+    if least >= 2:
+        warnings.warn(
+            f"A class has only {least} labels, fewer than the {cv} calibration "
+            f"folds of {name}; calibrating its probabilities on {least} folds.",
+            FallbackWarning,
+            stacklevel=3,
+        )
+        return est.set_params(cv=least)
+    warnings.warn(
+        f"A class has a single label, too few for {name}'s {cv} calibration "
+        "folds; its probabilities are calibrated on its own training data "
+        "(overconfident) until every class has two labels.",
+        FallbackWarning,
+        stacklevel=3,
+    )
+    every = np.arange(y.shape[0])
+    return est.set_params(cv=[(every, every)])
