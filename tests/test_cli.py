@@ -467,3 +467,22 @@ def test_table_refuses_auac_with_an_option_it_cannot_honour(tmp_path, extra):
     assert res.exit_code == 0, res.output
     res = runner.invoke(app, ["table", str(out), "--auac", *extra])
     assert "--auac" in _one_error_line(res) and extra[0] in res.output
+
+
+def test_table_notes_runs_that_did_not_finish(tmp_path):
+    # a run that stopped early (failed, interrupted) used to look complete
+    import sqlite3
+
+    out = tmp_path / "o"
+    args = [*RUN, "--model", "logreg", "--out", str(out), "--initial", "10"]
+    res = runner.invoke(app, [*args, "--seeds", "2", "--pool-size", "60"])
+    assert res.exit_code == 0, res.output
+    res = runner.invoke(app, ["table", str(out)])
+    assert res.exit_code == 0 and "did not finish" not in res.output
+    with sqlite3.connect(out / "results.sqlite") as con:
+        (rid,) = con.execute("SELECT run_id FROM runs LIMIT 1").fetchone()
+        con.execute("UPDATE runs SET status = 'interrupted' WHERE run_id = ?", (rid,))
+    res = runner.invoke(app, ["table", str(out)])
+    assert res.exit_code == 0
+    assert "note: 1 of 2 runs did not finish (1 interrupted)" in res.output
+    assert "| random |" in res.output  # the table itself is still printed

@@ -445,6 +445,22 @@ def report_cmd(
         _fail(exc)
 
 
+def _warn_unfinished(runs: Any) -> None:
+    """One line on stderr when some runs did not finish: their values stop early."""
+    if runs.empty:
+        return
+    left = runs[runs["status"] != "finished"]
+    if left.empty:
+        return
+    kinds = ", ".join(f"{n} {k}" for k, n in left["status"].value_counts().items())
+    typer.echo(
+        f"note: {len(left)} of {len(runs)} runs did not finish ({kinds}); their "
+        "values are those of the last round they reached. Rerun the bench command "
+        "to resume them.",
+        err=True,
+    )
+
+
 @app.command()
 def table(
     directory: Annotated[Path, typer.Argument(help="Folder holding results.sqlite.")],
@@ -517,7 +533,9 @@ def table(
             FileNotFoundError(f"No results.sqlite in {directory}; run a bench first.")
         )
     try:
-        df = open_results(db).measurements()
+        store = open_results(db)
+        df = store.measurements()
+        _warn_unfinished(store.runs())
     except LabelwiseError as exc:
         _fail(exc)
     grid_file = directory / "grid.json"
