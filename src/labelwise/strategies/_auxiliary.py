@@ -28,7 +28,9 @@ def check_subset(subset: Any) -> None:
         isinstance(subset, bool) or not isinstance(subset, int) or subset < 1
     ):
         raise InvalidParameterError(
-            f"subset must be a positive int or None (the whole pool); got {subset!r}."
+            f"subset must be a positive int or None (the whole pool); got {subset!r}. "
+            "From the CLI or a grid, which have no None, a subset at least as "
+            "large as the pool scores the whole pool."
         )
 
 
