@@ -208,3 +208,25 @@ def test_learning_curves_legend_names_every_panels_strategies(tmp_path, monkeypa
     plot_learning_curves(pd.DataFrame(rows), tmp_path / "c.png")
     assert set(seen["labels"]) == {"random", "average", "best: a", "best: b", "best: c"}
     assert len(seen["labels"]) == 5 and seen["shape"] == (2, 3)
+
+
+def test_the_summary_metric_is_balanced_accuracy_on_imbalance_settings_only():
+    import pandas as pd
+
+    from labelwise.loop.report import primary_metric
+
+    def df(datasets, metrics=("accuracy", "balanced_accuracy")):
+        rows = [
+            {"dataset": d, "metric": m, "value": 0.5} for d in datasets for m in metrics
+        ]
+        return pd.DataFrame(rows)
+
+    assert primary_metric(df(["mnist:imbalanced"])) == "balanced_accuracy"
+    assert (
+        primary_metric(df(["mnist:imbalanced-weighted", "fashion-mnist:imbalanced"]))
+        == "balanced_accuracy"
+    )
+    assert primary_metric(df(["mnist:balanced"])) == "accuracy"
+    assert primary_metric(df(["mnist:imbalanced", "mnist"])) == "accuracy"
+    assert primary_metric(df(["mnist:imbalanced"], ["accuracy"])) == "accuracy"
+    assert primary_metric(df(["housing"], ["rmse", "mae"])) == "rmse"
