@@ -289,9 +289,10 @@ def check_class_labels(
 ) -> IndexArray:
     """Class indices ``(n,)`` in ``[0, n_classes)`` as int64, or a clear error.
 
-    Integral floats (``1.0``) are accepted, as `LabelState` accepts them; other
-    floats, strings and out-of-range indices are refused (a classifier would
-    otherwise truncate ``1.7`` to class 1, or fail deep in its loss).
+    Booleans (classes 0 and 1) and integral floats (``1.0``, which `LabelState`
+    accepts too) are accepted; other floats, strings and out-of-range indices
+    are refused (a classifier would otherwise truncate ``1.7`` to class 1, or
+    fail deep in its loss).
     """
     if isinstance(n_classes, bool) or not isinstance(n_classes, int | np.integer):
         raise InvalidParameterError(f"n_classes must be an int; got {n_classes!r}.")
@@ -302,6 +303,8 @@ def check_class_labels(
         raise InvalidParameterError(
             f"{name} must have shape ({n},) to match X; got {arr.shape}."
         )
+    if arr.dtype == np.bool_:  # False/True: classes 0 and 1
+        arr = arr.astype(np.int64)
     if not np.issubdtype(arr.dtype, np.integer) and not (
         np.issubdtype(arr.dtype, np.floating)
         and bool(np.all(np.isfinite(arr)))

@@ -50,6 +50,13 @@ def test_integral_float_labels_fit_as_their_integers(model):
     assert np.allclose(np.asarray(got), np.asarray(want))
 
 
+def test_boolean_labels_fit_as_classes_0_and_1(model):
+    x, y = _data(k=2)
+    got = model.fit(x, y == 1, n_classes=2, rng=0).predict_proba(x)
+    want = MODELS_BY_TYPE[type(model)]().fit(x, y, n_classes=2, rng=0).predict_proba(x)
+    assert np.allclose(np.asarray(got), np.asarray(want))
+
+
 @pytest.mark.parametrize("n_classes", [True, 2.0, 0, "3"])
 def test_n_classes_must_be_a_positive_int(model, n_classes):
     x, y = _data(k=1)

@@ -348,5 +348,6 @@ def test_a_bad_parameter_message_reads_as_one_sentence():
     # the registry appended ". Valid parameters" to a message ending in "."
     with pytest.raises(InvalidParameterError) as err:
         get_strategy("lloss", subset=0)
-    assert "got 0. Valid parameters: ['subset']." in str(err.value)
+    assert "got 0. From the CLI" in str(err.value)
+    assert "scores the whole pool. Valid parameters: ['subset']." in str(err.value)
     assert ".." not in str(err.value)

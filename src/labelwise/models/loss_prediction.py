@@ -176,6 +176,7 @@ class LossPredictionClassifier:
             Defaults to ``"cpu"``.
 
     Examples:
+        >>> import numpy as np
         >>> X = np.random.default_rng(0).normal(size=(40, 3)).astype(np.float32)
         >>> clf = LossPredictionClassifier(mlp, max_epochs=3)
         >>> clf = clf.fit(X, (X[:, 0] > 0).astype(int), n_classes=2, rng=0)
