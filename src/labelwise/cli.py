@@ -171,29 +171,17 @@ def _model_options(model: str, given: dict[str, Any]) -> dict[str, Any]:
 def _strategy_entry(spec: str, finetune: bool) -> dict[str, Any]:
     """``NAME`` or ``NAME:KEY=VALUE[,KEY=VALUE...]`` as a grid's strategy entry.
 
-    Values are read as TOML literals (``300``, ``0.5``, ``true``, ``"text"``),
-    anything else as text; the whole spec is the strategy's label.
+    Parsed by `labelwise.strategies.parse_strategy_spec`; the whole spec is the
+    strategy's label.
 
     Raises:
         InvalidParameterError: A parameter is not ``KEY=VALUE``.
     """
-    import tomllib
+    from labelwise.strategies import parse_strategy_spec
 
-    name, _, rest = spec.partition(":")
-    if not rest:
+    name, params = parse_strategy_spec(spec)
+    if not params:
         return {"name": name, "finetune": finetune}
-    params: dict[str, Any] = {}
-    for item in rest.split(","):
-        key, eq, value = (part.strip() for part in item.partition("="))
-        if not eq or not key or not value:
-            raise InvalidParameterError(
-                f"--strategy {spec!r}: {item!r} is not KEY=VALUE; write e.g. "
-                "--strategy np:target=log-loss,target_norm=per-problem."
-            )
-        try:
-            params[key] = tomllib.loads(f"v = {value}")["v"]
-        except tomllib.TOMLDecodeError:
-            params[key] = value
     return {"name": name, "label": spec, "params": params, "finetune": finetune}
 
 
@@ -660,7 +648,11 @@ def label_init(
         str | None, typer.Option(help="'numeric' for a real-valued target.")
     ] = None,
     strategy: Annotated[
-        str | None, typer.Option(help="Strategy (entropy; lcmd for numeric).")
+        str | None,
+        typer.Option(
+            help="Strategy (entropy; lcmd for numeric), optionally with "
+            "parameters NAME:KEY=VALUE,... as in run."
+        ),
     ] = None,
     model: Annotated[
         str | None,

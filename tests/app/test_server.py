@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import json
+from unittest import mock
+
 import pytest
 from fastapi.testclient import TestClient
 from typer.testing import CliRunner
 
+import labelwise.strategies
 from labelwise.app import LabelSession
 from labelwise.app.server import MAX_UPLOAD_BYTES, create_app, is_loopback
 from labelwise.cli import app as cli
@@ -172,3 +176,37 @@ def test_cli_init_export_import(tmp_path, blobs_writer):
     )
     assert res.exit_code == 0
     assert (tmp_path / "out.csv").read_text().splitlines()[1] == f"{item},pos,1"
+
+
+def test_label_init_takes_strategy_parameters_as_run_does(tmp_path, blobs_writer):
+    # NAME:KEY=VALUE,... is stored as given and the session builds the strategy
+    # with those parameters; a bad one is refused at init (exit 2, no project)
+    blobs_writer(tmp_path / "t.csv")
+    base = ["label", "init", "--table", str(tmp_path / "t.csv")]
+    base += ["--classes", "neg,pos", "--model", "logreg", "--batch-size", "4"]
+    runner = CliRunner()
+    res = runner.invoke(
+        cli, [*base[:2], str(tmp_path / "p"), *base[2:], "--strategy", "cbal:lam=0.25"]
+    )
+    assert res.exit_code == 0, res.output
+    cfg = json.loads((tmp_path / "p" / "project.json").read_text())
+    assert cfg["strategy"] == "cbal:lam=0.25"
+    built = []
+    real = labelwise.strategies.get_strategy
+
+    def spy(name, **params):
+        built.append((name, params))
+        return real(name, **params)
+
+    session = LabelSession(tmp_path / "p", background=False).start()
+    with mock.patch("labelwise.strategies.get_strategy", spy):
+        for n, row in enumerate(session.db.queue()[:4]):
+            session.label(row["item"], ("neg", "pos")[n % 2])
+        session.retrain_and_select()
+    session.db.close()
+    assert ("cbal", {"lam": 0.25}) in built
+    res = runner.invoke(
+        cli, [*base[:2], str(tmp_path / "q"), *base[2:], "--strategy", "cbal:lam=-1"]
+    )
+    assert res.exit_code == 2 and "lam" in res.output
+    assert not (tmp_path / "q" / "project.json").exists()

@@ -56,7 +56,9 @@ class ProjectConfig:
         kind: ``images``, ``table``, ``texts`` or ``dataset``.
         source: Image folder, table file, text CSV or dataset name.
         classes: Class names; ``None`` for a numeric target.
-        strategy: Strategy name. Defaults to ``entropy`` (``lcmd`` for numeric).
+        strategy: Strategy name, optionally with parameters
+            (``NAME:KEY=VALUE,...``, as ``labelwise run --strategy``). Defaults
+            to ``entropy`` (``lcmd`` for numeric).
         model: Model name (``labelwise.models.registry``).
         model_params: Model parameters.
         batch_size: Items per queried batch.
@@ -620,7 +622,8 @@ def init_project(
         model = "logreg" if pool.items and "text" in pool.items[0] else model
         if pool.embeddings is not None:
             model = "embedding-regressor" if regression else "embedding-head"
-    get_strategy(strategy)  # validates the name
+    name, strategy_params = _spec(strategy)
+    get_strategy(name, **strategy_params)  # validates name and parameters
     params = check_model_params(model, dict(model_params or {}))
     cfg = ProjectConfig(
         kind=pool.kind,
@@ -657,3 +660,10 @@ def load_config(folder: str | Path) -> ProjectConfig:
             f"No labeling project in {folder}; create one with `labelwise label init`."
         )
     return ProjectConfig(**json.loads(path.read_text()))
+
+
+def _spec(strategy: str) -> tuple[str, dict[str, Any]]:
+    """The project's ``strategy`` (``NAME`` or ``NAME:KEY=VALUE,...``) parsed."""
+    from labelwise.strategies import parse_strategy_spec
+
+    return parse_strategy_spec(strategy)

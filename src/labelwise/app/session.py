@@ -220,7 +220,7 @@ class LabelSession:
         from labelwise.loop import ActiveLearner
         from labelwise.models.registry import make_model
         from labelwise.pool import LabelState
-        from labelwise.strategies import get_strategy
+        from labelwise.strategies import get_strategy, parse_strategy_spec
 
         top_up, self._top_up = self._top_up, False
         labels = self.db.labels()
@@ -238,7 +238,8 @@ class LabelSession:
             y = np.asarray([cfg.classes.index(v) for v in values])
         state.teach(idx, y, round=0)
         model = make_model(cfg.model, **self.placement, **cfg.model_params)
-        strategy = get_strategy(cfg.strategy)
+        name, strategy_params = parse_strategy_spec(cfg.strategy)
+        strategy = get_strategy(name, **strategy_params)
         learner = ActiveLearner(model, strategy, X, state=state, seed=cfg.seed)
         learner.fit()
         self._save_model(model)

@@ -3,6 +3,7 @@
 from labelwise.strategies._registry import (
     available_strategies,
     get_strategy,
+    parse_strategy_spec,
     register,
     strategy_class,
 )
@@ -72,6 +73,7 @@ __all__ = [
     "VariationRatio",
     "available_strategies",
     "get_strategy",
+    "parse_strategy_spec",
     "register",
     "strategy_class",
     "top_k",

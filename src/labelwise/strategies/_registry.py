@@ -60,6 +60,40 @@ def get_strategy(name: str, **params: Any) -> Strategy:
         ) from None
 
 
+def parse_strategy_spec(spec: str) -> tuple[str, dict[str, Any]]:
+    """``NAME`` or ``NAME:KEY=VALUE[,KEY=VALUE...]`` as ``(name, params)``.
+
+    The command line's way to set a strategy's parameters (``labelwise run
+    --strategy``, ``labelwise label init --strategy``). Values are read as TOML
+    literals (``300``, ``0.5``, ``true``, ``"text"``), anything else as text.
+
+    Raises:
+        InvalidParameterError: A parameter is not ``KEY=VALUE``.
+
+    Examples:
+        >>> parse_strategy_spec("eer:loss=log,max_candidates=300")
+        ('eer', {'loss': 'log', 'max_candidates': 300})
+    """
+    import tomllib
+
+    name, _, rest = spec.partition(":")
+    params: dict[str, Any] = {}
+    if not rest:
+        return name, params
+    for item in rest.split(","):
+        key, eq, value = (part.strip() for part in item.partition("="))
+        if not eq or not key or not value:
+            raise InvalidParameterError(
+                f"Strategy {spec!r}: {item!r} is not KEY=VALUE; write e.g. "
+                "np:target=log-loss,target_norm=per-problem."
+            )
+        try:
+            params[key] = tomllib.loads(f"v = {value}")["v"]
+        except tomllib.TOMLDecodeError:
+            params[key] = value
+    return name, params
+
+
 def _default_ok(cls: type[Strategy]) -> bool:
     try:
         cls()
