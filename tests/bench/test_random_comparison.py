@@ -117,10 +117,10 @@ def test_random_comparison_curves_and_display():
     assert shown.loc["d1", "seeds"] == "2" and "(of 3)" in shown.loc["d1", "average"]
 
 
-def _store(folder, seeds=3):
+def _store(folder, seeds=3, datasets=("d1", "d2")):
     folder.mkdir()
     store = ResultStore(folder / "results.sqlite")
-    df = _frame(seeds=seeds)
+    df = _frame(seeds=seeds, datasets=datasets)
     for (ds, strat, seed), run in df.groupby(["dataset", "strategy", "seed"]):
         cfg = RunConfig(ds, "m", strat, int(seed), 10, 5, ROUNDS)
         store.start_run(cfg.run_id, cfg.as_dict())
@@ -150,3 +150,15 @@ def test_table_auac_and_report_show_the_comparison(tmp_path):
     html = (folder / "report.html").read_text()
     assert "Random, the best strategy and the average of the others" in html
     assert "good (" in html and (folder / "random_comparison.png").stat().st_size > 5000
+
+
+def test_report_on_imbalance_settings_keeps_the_penalty_matrix(tmp_path):
+    # their primary metric became balanced accuracy, which dropped the
+    # accuracy penalty matrix (shown whenever accuracy is recorded) from the page
+    folder = tmp_path / "grid"
+    _store(folder, datasets=("d1:imbalanced", "d2:imbalanced-weighted"))
+    res = CliRunner().invoke(app, ["report", str(folder)])
+    assert res.exit_code == 0, res.output
+    html = (folder / "report.html").read_text()
+    assert "Normalised area under the balanced_accuracy curve" in html
+    assert "Pairwise penalty matrix" in html

@@ -278,7 +278,7 @@ def build_report(directory: str | os.PathLike[str]) -> Path:
     parts += _curves_section(df, folder, curve_metrics)
     if main in curve_metrics:
         parts += _ranks_section(df, main)
-    if main == "accuracy" and main in curve_metrics:
+    if "accuracy" in curve_metrics:  # classification, imbalance settings included
         parts += _penalty_section(df, runs, folder)
     parts += _random_section(df, folder, curve_metrics)
     parts += _finals_section(df, curve_metrics)
