@@ -153,3 +153,24 @@ def test_different_seeds_differ(name):
     a = get_strategy(name).select(MockModel(), X, state, 10, rng=1).indices
     b = get_strategy(name).select(MockModel(), X, state, 10, rng=2).indices
     assert a.tolist() != b.tolist()
+
+
+def test_strategy_spec_keeps_commas_inside_quotes_and_arrays():
+    from labelwise.strategies import parse_strategy_spec
+
+    spec = 'bmdal:transforms=[["rp", 512]], selection=lcmd,note="a,b:c"'
+    assert parse_strategy_spec(spec) == (
+        "bmdal",
+        {"transforms": [["rp", 512]], "selection": "lcmd", "note": "a,b:c"},
+    )
+    assert parse_strategy_spec(" eer : loss=log ") == ("eer", {"loss": "log"})
+    # a quote inside plain text opens no string
+    assert parse_strategy_spec("x:note=it's,b=2") == ("x", {"note": "it's", "b": 2})
+
+
+def test_strategy_spec_refuses_a_parameter_given_twice():
+    from labelwise.exceptions import InvalidParameterError
+    from labelwise.strategies import parse_strategy_spec
+
+    with pytest.raises(InvalidParameterError, match="'loss' twice"):
+        parse_strategy_spec("eer:loss=log,loss=zero-one")
