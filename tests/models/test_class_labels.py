@@ -65,3 +65,21 @@ def test_n_classes_must_be_a_positive_int(model, n_classes):
 
 
 MODELS_BY_TYPE = {type(f()): f for f in MODELS.values()}
+
+
+@pytest.mark.parametrize(
+    ("bad", "match"),
+    [
+        (np.arange(12) % 3 + 0.5, r"y_labeled must hold class indices in \[0, 2\]"),
+        (np.arange(12) % 3 + 1, r"y_labeled holds \[3\], outside the classes 0..2"),
+    ],
+)
+def test_finetune_checks_its_labels_as_fit_does(bad, match):
+    # finetune took y_labeled as torch.long: 1.5 -> class 1, 3 -> torch's IndexError
+    from labelwise.models.finetune import FineTune
+
+    x, y = _data()
+    clf = TorchClassifier(max_epochs=1).fit(x, y, n_classes=3, rng=0)
+    cfg = FineTune(min_size=1, max_epochs=1, augment=False)
+    with pytest.raises(InvalidParameterError, match=match):
+        clf.finetune(x, bad, x, config=cfg, rng=0)

@@ -508,11 +508,8 @@ class TorchClassifier:
         padded = _masks_padding(self.members_[0])
         xl = as_float_tensor(X_labeled, name="X_labeled", allow_padding=padded)
         xl = xl.cpu()
-        yl = torch.as_tensor(np.asarray(y_labeled), dtype=torch.long)
-        if yl.shape != (xl.shape[0],):
-            raise InvalidParameterError(
-                f"y_labeled must have shape ({xl.shape[0]},); got {tuple(yl.shape)}."
-            )
+        n_l, k = xl.shape[0], self.n_classes_
+        yl = torch.from_numpy(check_class_labels(y_labeled, n_l, k, name="y_labeled"))
         cw = _check_weights(class_weights, self.n_classes_, "class_weights")
         xu = check_features(X_unlabeled, ndim_min=2, allow_padding=padded)
         rows, pseudo = (
