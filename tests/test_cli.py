@@ -485,4 +485,5 @@ def test_table_notes_runs_that_did_not_finish(tmp_path):
     res = runner.invoke(app, ["table", str(out)])
     assert res.exit_code == 0
     assert "note: 1 of 2 runs did not finish (1 interrupted)" in res.output
+    assert "labelwise bench or labelwise run" in res.output  # this folder is a run's
     assert "| random |" in res.output  # the table itself is still printed

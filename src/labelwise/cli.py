@@ -443,8 +443,8 @@ def _warn_unfinished(runs: Any) -> None:
     kinds = ", ".join(f"{n} {k}" for k, n in left["status"].value_counts().items())
     typer.echo(
         f"note: {len(left)} of {len(runs)} runs did not finish ({kinds}); their "
-        "values are those of the last round they reached. Rerun the bench command "
-        "to resume them.",
+        "values are those of the last round they reached. Rerun the command that "
+        "wrote them (labelwise bench or labelwise run) to resume them.",
         err=True,
     )
 
