@@ -133,14 +133,6 @@ def _classifier_pick(name, device):
     return get_strategy(name, **SMALL.get(name, {})).select(clf, X, state, 5, rng=1)
 
 
-@pytest.mark.parametrize("name", CLASSIFICATION)
-def test_classification_strategies_pick_on_cuda_as_on_the_cpu(name):
-    ref = _classifier_pick(name, "cpu")
-    with virtual_cuda():
-        got = _classifier_pick(name, "cuda")
-    assert got.indices.tolist() == ref.indices.tolist()
-
-
 def _regressor_pick(name, device):
     rng = np.random.default_rng(0)
     X = rng.normal(size=(160, 4)).astype(np.float32)
@@ -154,11 +146,16 @@ def _regressor_pick(name, device):
     return get_strategy(name).select(reg, X, state, 5, rng=1)
 
 
-@pytest.mark.parametrize("name", REGRESSION)
-def test_regression_strategies_pick_on_cuda_as_on_the_cpu(name):
-    ref = _regressor_pick(name, "cpu")
+@pytest.mark.parametrize(
+    ("pick", "name"),
+    [(_classifier_pick, n) for n in CLASSIFICATION]
+    + [(_regressor_pick, n) for n in REGRESSION],
+    ids=[*CLASSIFICATION, *REGRESSION],
+)
+def test_strategies_pick_on_cuda_as_on_the_cpu(pick, name):
+    ref = pick(name, "cpu")
     with virtual_cuda():
-        got = _regressor_pick(name, "cuda")
+        got = pick(name, "cuda")
     assert got.indices.tolist() == ref.indices.tolist()
 
 
