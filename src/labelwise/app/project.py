@@ -571,7 +571,7 @@ def init_project(
         InvalidParameterError: naming what is wrong and how to fix it.
     """
     from labelwise.models.registry import check_model_params
-    from labelwise.strategies import get_strategy
+    from labelwise.strategies import get_strategy, parse_strategy_spec
 
     out = Path(folder)
     sources = [s for s in (images, table, dataset, texts) if s is not None]
@@ -622,7 +622,7 @@ def init_project(
         model = "logreg" if pool.items and "text" in pool.items[0] else model
         if pool.embeddings is not None:
             model = "embedding-regressor" if regression else "embedding-head"
-    name, strategy_params = _spec(strategy)
+    name, strategy_params = parse_strategy_spec(strategy)
     get_strategy(name, **strategy_params)  # validates name and parameters
     params = check_model_params(model, dict(model_params or {}))
     cfg = ProjectConfig(
@@ -660,10 +660,3 @@ def load_config(folder: str | Path) -> ProjectConfig:
             f"No labeling project in {folder}; create one with `labelwise label init`."
         )
     return ProjectConfig(**json.loads(path.read_text()))
-
-
-def _spec(strategy: str) -> tuple[str, dict[str, Any]]:
-    """The project's ``strategy`` (``NAME`` or ``NAME:KEY=VALUE,...``) parsed."""
-    from labelwise.strategies import parse_strategy_spec
-
-    return parse_strategy_spec(strategy)

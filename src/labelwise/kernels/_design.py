@@ -105,13 +105,13 @@ def _quadratic_rows(
 
     ``buf``: optional scratch of shape ``(rows, P d)`` for the chunks' products
     (a worker thread reuses one instead of allocating 4 MB per chunk, which
-    grew each thread's malloc arena by tens of MB).
+    grew each thread's malloc arena by tens of MB); its rows set the chunk size.
     """
     n, d = right.shape
     rows, cols = torch.triu_indices(k, k, device=m4.device)
     n_pairs = int(rows.numel())
     out = torch.empty((n, k, k), dtype=m4.dtype, device=m4.device)
-    step = _rows_per_chunk(n_pairs * d, m4.device)
+    step = _rows_per_chunk(n_pairs * d, m4.device) if buf is None else buf.shape[0]
     for s in range(0, n, step):
         h = right[s : s + step].to(m4.dtype)
         if buf is None:
@@ -435,15 +435,6 @@ def _bounds(sums: torch.Tensor, r: int, lo: torch.Tensor, hi: torch.Tensor) -> N
     lo.sub_(slack).masked_fill_((trc <= 0) | (cpi <= 0) | lo.isnan(), -math.inf)
 
 
-def _bounds_block(
-    pi: torch.Tensor, c: torch.Tensor, lo: torch.Tensor, hi: torch.Tensor
-) -> None:
-    """`_bounds` of the candidates ``(I + P, C) = (pi, c)``, in place."""
-    sums = torch.empty((4, pi.shape[0]), dtype=pi.dtype, device=pi.device)
-    _block_sums(pi, c, sums)
-    _bounds(sums, pi.shape[1], lo, hi)
-
-
 _SCOUTS = 32  # candidates per part scored first, by the largest upper bound
 
 
@@ -482,7 +473,7 @@ def _part_best(
         if mm is not None:
             _update_block(pi[sl], c[sl], left[sl], right[sl], mm, 1.0)
         _block_sums(pi[sl], c[sl], sums[:, sl])
-    _bounds(sums, pi.shape[1], lo, hi)
+    _bounds(sums, r, lo, hi)
     hi.add_(blocked)
     lo.add_(blocked)
     scouts = torch.topk(hi, min(_SCOUTS, n)).indices

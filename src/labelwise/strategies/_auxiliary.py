@@ -61,9 +61,9 @@ def candidate_subset(
     Returns:
         Absolute indices ``(min(max(subset, batch_size), n_u),)``, ascending.
     """
-    if subset is None or max(subset, batch_size) >= unlabeled.size:
+    size = unlabeled.size if subset is None else max(subset, batch_size)
+    if size >= unlabeled.size:
         return unlabeled
-    size = max(subset, batch_size)
     return np.sort(rng.choice(unlabeled, size=size, replace=False)).astype(np.int64)
 
 
