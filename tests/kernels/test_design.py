@@ -141,6 +141,114 @@ def test_kron_gram_mirrors_its_upper_blocks_across_chunks():
     assert np.array_equal(got[2 * d :, d : 2 * d], got[d : 2 * d, 2 * d :].T)
 
 
+@pytest.mark.parametrize("d", [1, 3, 5, 9])
+def test_kron_gram_sub_blocks_for_any_number_of_features(d):
+    # each d x d block is assembled from the sub-blocks on and above its
+    # diagonal (`_GRAM_PARTS` parts of the features, some empty when d is small)
+    rng = np.random.default_rng(d)
+    n, r, k = 5_000, 3, 3
+    left, h = rng.normal(size=(n, r, k)), rng.normal(size=(n, d))
+    kk = np.einsum("nca,ncb->nab", left, left)
+    want = np.einsum("nab,ni,nj->aibj", kk, h, h).reshape(k * d, k * d)
+    got = kron_gram(torch.tensor(left), torch.tensor(h)).numpy()
+    assert np.allclose(got, want, rtol=1e-10, atol=1e-8)
+
+
+def _scaled_problem(seed, n, k, d, temperature, h_scale, lam):
+    """A first-round problem (no labels) with float32 embeddings."""
+    from labelwise.strategies.design import reduced_fisher_factors
+
+    rng = np.random.default_rng(seed)
+    z = rng.normal(size=(n, k)) * temperature
+    p = np.exp(z - z.max(1, keepdims=True))
+    p /= p.sum(1, keepdims=True)
+    h = torch.tensor(rng.normal(size=(n, d)) * h_scale, dtype=torch.float32)
+    left = reduced_fisher_factors(torch.tensor(p))
+    f = kron_gram(left, h) / n
+    return left, h, f, lam * torch.eye(f.shape[0], dtype=torch.float64)
+
+
+def _count_refreshes():
+    """Patches `_candidate_state`; the list gets the dtype of each call."""
+    from unittest import mock
+
+    from labelwise.kernels import _design
+
+    calls = []
+    real = _design._candidate_state
+
+    def counted(state, left, right, parts, dtype=torch.float64, out=None):
+        calls.append(dtype)
+        return real(state, left, right, parts, dtype, out)
+
+    return calls, mock.patch.object(_design, "_candidate_state", counted)
+
+
+def test_float32_embeddings_pick_as_float64_ones():
+    # float32 embeddings are projected in float32 (the state stays float64):
+    # on a well-conditioned problem the picks and the (exact) gains are those
+    # of the same embeddings in float64, and no refresh was needed
+    left, h, f, m0 = _scaled_problem(
+        3, n=900, k=6, d=12, temperature=1.0, h_scale=1.0, lam=1.0
+    )
+    calls, patch = _count_refreshes()
+    with patch:
+        low = greedy_a_optimal(left, h, 15, fisher=f, precision=m0)
+    assert calls == [torch.float32]
+    high = greedy_a_optimal(left, h.double(), 15, fisher=f, precision=m0)
+    assert low[0].tolist() == high[0].tolist()
+    assert np.allclose(low[1], high[1], rtol=1e-12, atol=0)
+
+
+def test_float32_drift_is_caught_and_the_selection_goes_on_in_float64():
+    # at large ‖h‖² / λ the float32 projection's rounding piles up in the
+    # cancelling state; the pick-by-pick check against the exact gain catches
+    # it, recomputes the state in float64 once, and the forward picks and gains
+    # are those of the float64 selection
+    left, h, f, m0 = _scaled_problem(
+        0, n=1200, k=8, d=16, temperature=5.0, h_scale=10.0, lam=0.01
+    )
+    calls, patch = _count_refreshes()
+    with patch:
+        low = greedy_a_optimal(left, h, 60, fisher=f, precision=m0, n_forward=60)
+    assert calls == [torch.float32, torch.float64]
+    high = greedy_a_optimal(left, h.double(), 60, fisher=f, precision=m0, n_forward=60)
+    assert low[0].tolist() == high[0].tolist()
+    assert np.allclose(low[1], high[1], rtol=1e-9, atol=0)
+
+
+def test_pending_steps_give_the_matrices_of_a_direct_inverse():
+    # `_State` keeps up to `_DEFER` steps as low-rank terms: its prepared steps
+    # and its matrices equal those of M⁻¹ and G recomputed from scratch
+    from labelwise.kernels import _design
+
+    left, h, f = _problem(4, n=20, k=3, d=4)
+    m0 = np.eye(f.shape[0]) * 0.5 + f
+    lt, ht = torch.tensor(left), torch.tensor(h)
+    state = _design._State(torch.tensor(m0), torch.tensor(f), 3)
+    added = [0, 3, 5, 7, 11, 12, 13, 17, 19, 2, 4]  # more than _DEFER
+    for q in added:
+        state.update(lt[q], ht[q], 1.0)
+    state.update(lt[5], ht[5], -1.0)  # and a removal
+    assert 0 < len(state._pending) < _design._DEFER
+    kept = [q for q in added if q != 5]
+    v = [np.kron(left[q], h[q][None, :]) for q in kept]
+    minv = np.linalg.inv(m0 + sum(x.T @ x for x in v))
+    g = minv @ f @ minv
+    pending = state.prepare(lt[8], ht[8], 1.0)
+    got_minv, got_g = state.matrices()
+    assert np.allclose(got_minv.numpy(), minv, rtol=1e-9, atol=1e-12)
+    assert np.allclose(got_g.numpy(), g, rtol=1e-9, atol=1e-12)
+    flushed = state.prepare(lt[8], ht[8], 1.0)
+    for a, b in zip(pending[:3], flushed[:3], strict=True):
+        assert torch.allclose(a, b, rtol=1e-10, atol=1e-13)
+    x = np.kron(left[8], h[8][None, :])
+    exact_gain = np.trace(minv @ f) - np.trace(
+        np.linalg.solve(m0 + sum(y.T @ y for y in [*v, x]), f)
+    )
+    assert np.isclose(flushed.gain, exact_gain, rtol=1e-9)
+
+
 @pytest.mark.parametrize("seed", range(2))
 def test_matches_brute_force_with_more_candidates_than_picks(seed):
     """A larger brute-force check of the incremental state (40 forward picks' worth
