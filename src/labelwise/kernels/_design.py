@@ -11,16 +11,21 @@ Instead of evaluating ``V_x M⁻¹ F M⁻¹ V_xᵀ`` from scratch for every cand
 every step (BAIT's reference code: four ``(N r x D) (D x D)`` products per step),
 each candidate carries two ``r x r`` matrices, ``P_x = V_x M⁻¹ V_xᵀ`` and
 ``C_x = V_x M⁻¹ F M⁻¹ V_xᵀ``, updated after each pick from one ``(N x d)`` by
-``(d x 2 k r)`` product. Candidate state is kept in float64, and is recomputed
-exactly from ``M⁻¹`` before backward pruning (in float32 the incremental state
-drifts and pruning amplifies the drift). Only ``M⁻¹`` is kept as a ``D x D``
-matrix: ``M⁻¹ F M⁻¹ Vᵀ`` is computed as ``M⁻¹ (F (M⁻¹ Vᵀ))`` from the caller's
-``F``, and ``M⁻¹ F M⁻¹`` is formed (by row blocks) only to initialise the
-candidate blocks. Everything runs on the device of the candidate tensors;
-``fisher`` and ``precision`` are moved there. Each pick updates every
-candidate (in cache-sized chunks on the CPU, in a few large ones on a GPU) and
-factorises only those whose score bounds (`_bounds`) leave them in the
-running: a few dozen of 10 000 on the CPU benchmark, instead of a batched
+``(d x 2 k r)`` product. ``M⁻¹`` and ``G = M⁻¹ F M⁻¹`` are kept as ``D x D``
+float64 matrices (`_State`), updated by low-rank terms eight steps at a time.
+Candidate state is kept in float64 and recomputed exactly from ``M⁻¹`` and
+``G`` before backward pruning. The projection is taken in the precision of the
+embeddings: float32 ones are projected in float32 (half the loop's largest
+product), and every pick's stored score is checked against its exact gain from
+the float64 matrices; past a relative difference of ``1e-5`` (rounding that
+piles up where ``‖h‖² / λ`` is large) the candidates' state is recomputed in
+float64 and the selection goes on in float64 (`_forward`). So picks are those of
+the float64 computation except where two scores lie within about ``1e-5`` of
+each other, and the gains are exact. Everything runs on the device of the
+candidate tensors; ``fisher`` and ``precision`` are moved there. Each pick
+updates every candidate (in cache-sized chunks on the CPU, in a few large ones
+on a GPU) and factorises only those whose score bounds (`_bounds`) leave them
+in the running: a few dozen of 10 000 on the CPU benchmark, instead of a batched
 Cholesky factorisation of every candidate (which dominated the GPU's time at
 N = 10⁶); the loop reads a few numbers back to the host a pick to know which.
 On the CPU it shares its work among worker threads of its own that run
@@ -828,6 +833,9 @@ def greedy_a_optimal(
     ``S`` of ``n_select`` candidates, with ``V_x = left_x ⊗ right_xᵀ``: forward
     greedy to ``n_forward`` picks (default ``2 * n_select``, BAIT's oversampling),
     then backward pruning to ``n_select``. Ties go to the smallest index.
+    Float32 embeddings are projected in float32 with a float64 check on every
+    pick (the module's docstring): the picks equal those of the same embeddings
+    in float64 except where two scores are within about ``1e-5`` (relative).
 
     Args:
         left: Candidate factors, shape ``(n, r, k)``.
@@ -839,8 +847,9 @@ def greedy_a_optimal(
 
     Returns:
         ``(indices, gains)``: the selected candidate indices in forward order,
-        shape ``(n_select,)``, and the forward gain (trace decrease) of each forward
-        pick, shape ``(n_forward,)``.
+        shape ``(n_select,)``, and the forward gain (trace decrease, computed
+        from the float64 ``M⁻¹`` and ``F``) of each forward pick, shape
+        ``(n_forward,)``.
     """
     lt = _raw_tensor(left)
     ht = _raw_tensor(right, lt.device)
