@@ -162,3 +162,20 @@ def test_report_on_imbalance_settings_keeps_the_penalty_matrix(tmp_path):
     html = (folder / "report.html").read_text()
     assert "Normalised area under the balanced_accuracy curve" in html
     assert "Pairwise penalty matrix" in html
+
+
+def test_one_seed_shows_no_standard_error():
+    # one seed has no standard error: the cells show the mean (or difference)
+    # alone instead of a made-up "± 0.000", and no p-value
+    from labelwise.bench.stats import final_pivot
+    from labelwise.loop.report import auc_table, format_auc_table
+
+    df = _frame(seeds=1, datasets=("d1",))
+    shown = random_comparison_display(random_comparison(df))
+    assert "±" not in shown.loc["d1", "best − random"]
+    assert shown.loc["d1", "p (t), best"] == ""
+    assert final_pivot(df, "balanced_accuracy").loc["good", "d1"] == "0.840 (1 seed)"
+    md = format_auc_table(auc_table(df, "balanced_accuracy"), "balanced_accuracy")
+    assert "±" not in md.splitlines()[2] and md.splitlines()[2].endswith("| 1 |")
+    two = random_comparison_display(random_comparison(_frame(seeds=2)))
+    assert "±" in two.loc["d1", "best − random"]

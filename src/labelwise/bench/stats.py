@@ -284,8 +284,9 @@ def final_pivot(
     table["column"] = (
         table["dataset"] + " / " + table["model"] if several else table["dataset"]
     )
-    table["cell"] = [
-        f"{m:.3f} ± {e:.3f}" for m, e in zip(table["mean"], table["sem"], strict=True)
+    table["cell"] = [  # one seed has no standard error: its cell says so
+        f"{m:.3f} ± {e:.3f}" if n > 1 else f"{m:.3f} (1 seed)"
+        for m, e, n in zip(table["mean"], table["sem"], table["n_seeds"], strict=True)
     ]
     order = list(dict.fromkeys(df["strategy"]))
     ds_rank = {d: i for i, d in enumerate(dict.fromkeys(df["dataset"]))}
@@ -612,7 +613,9 @@ def random_comparison_display(table: pd.DataFrame) -> pd.DataFrame:
     def p(v: Any) -> str:
         return "" if v != v else f"{float(v):.3f}"
 
-    def d(m: Any, e: Any) -> str:
+    def d(m: Any, e: Any, n: int) -> str:
+        if n < 2:  # one seed: no standard error (and no test: empty p)
+            return f"{float(m):+.3f}"
         return f"{float(m):+.3f} ± {float(e):.3f}"
 
     several = table["model"].nunique() > 1
@@ -623,11 +626,11 @@ def random_comparison_display(table: pd.DataFrame) -> pd.DataFrame:
             "seeds": str(r.n_seeds),
             "random": f"{r.random:.3f}",
             "best": f"{r.best} ({r.best_value:.3f})",
-            "best − random": d(r.best_diff, r.best_sem),
+            "best − random": d(r.best_diff, r.best_sem, int(r.n_seeds)),
             "p (t), best": p(r.best_p_t),
             "p (Wilcoxon), best": p(r.best_p),
             "average": f"{r.average:.3f} (of {r.n_strategies})",
-            "average − random": d(r.average_diff, r.average_sem),
+            "average − random": d(r.average_diff, r.average_sem, int(r.n_seeds)),
             "p (t), average": p(r.average_p_t),
             "p (Wilcoxon), average": p(r.average_p),
         }
