@@ -613,8 +613,8 @@ def random_comparison_display(table: pd.DataFrame) -> pd.DataFrame:
     def p(v: Any) -> str:
         return "" if v != v else f"{float(v):.3f}"
 
-    def d(m: Any, e: Any, n: int) -> str:
-        if n < 2:  # one seed: no standard error (and no test: empty p)
+    def d(m: Any, e: Any, n: Any) -> str:
+        if int(n) < 2:  # one seed: no standard error (and no test: empty p)
             return f"{float(m):+.3f}"
         return f"{float(m):+.3f} ± {float(e):.3f}"
 
@@ -626,11 +626,11 @@ def random_comparison_display(table: pd.DataFrame) -> pd.DataFrame:
             "seeds": str(r.n_seeds),
             "random": f"{r.random:.3f}",
             "best": f"{r.best} ({r.best_value:.3f})",
-            "best − random": d(r.best_diff, r.best_sem, int(r.n_seeds)),
+            "best − random": d(r.best_diff, r.best_sem, r.n_seeds),
             "p (t), best": p(r.best_p_t),
             "p (Wilcoxon), best": p(r.best_p),
             "average": f"{r.average:.3f} (of {r.n_strategies})",
-            "average − random": d(r.average_diff, r.average_sem, int(r.n_seeds)),
+            "average − random": d(r.average_diff, r.average_sem, r.n_seeds),
             "p (t), average": p(r.average_p_t),
             "p (Wilcoxon), average": p(r.average_p),
         }

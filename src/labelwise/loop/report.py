@@ -110,7 +110,8 @@ def format_auc_table(table: pd.DataFrame, metric: str = "accuracy") -> str:
     ]
     for row in table.itertuples():
         # one seed has no standard error (the seeds column says 1)
-        sem = f" ± {row.auc_sem:.4f}" if row.n_seeds > 1 else ""
+        seeds: Any = row.n_seeds
+        sem = f" ± {row.auc_sem:.4f}" if int(seeds) > 1 else ""
         lines.append(
             f"| {row.dataset} | {row.model} | {row.strategy} | "
             f"{row.auc_mean:.4f}{sem} | {row.final_mean:.4f} | {row.n_seeds} |"
