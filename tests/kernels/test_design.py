@@ -387,6 +387,21 @@ def test_large_embeddings_without_labels_pick_as_scoring_everyone():
     assert np.array_equal(got[1], want[1])
 
 
+@pytest.mark.parametrize(("seed", "n", "d", "n_select"), [(14, 9, 3, 3), (23, 8, 2, 2)])
+def test_pruning_at_large_embeddings_keeps_the_brute_force_batch(seed, n, d, n_select):
+    # at ‖h‖² / λ ~ 10⁹ the low-rank updates of G = M⁻¹ F M⁻¹ leave it an
+    # error far above what is left of G where the picks are: pruning on the
+    # updated G kept batches 10⁴-10⁷x worse than brute force's; it forms G anew
+    left, h, f = _first_round_problem(
+        seed, n=n, k=3, d=d, temperature=5.0, h_scale=100.0
+    )
+    m0 = 1e-4 * np.eye(f.shape[0])
+    got, _ = greedy_a_optimal(left, h, n_select, fisher=f, precision=m0)
+    ref = slow_forward_backward(left, h, n_select, f, m0, 2 * n_select)
+    v = [np.kron(left[i], h[i][None, :]) for i in range(n)]
+    assert _objective(v, m0, f, got.tolist()) <= 1.01 * _objective(v, m0, f, ref)
+
+
 def test_overflowing_embeddings_are_refused_with_a_clear_error():
     left, h, f = _problem(1, n=40, k=3, d=4)
     m0 = np.eye(f.shape[0]) * 0.3 + f

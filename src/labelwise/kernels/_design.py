@@ -12,11 +12,11 @@ every step (BAIT's reference code: four ``(N r x D) (D x D)`` products per step)
 each candidate carries two ``r x r`` matrices, ``P_x = V_x M⁻¹ V_xᵀ`` and
 ``C_x = V_x M⁻¹ F M⁻¹ V_xᵀ``, updated after each pick from one ``(N x d)`` by
 ``(d x 2 k r)`` product. Candidate state is kept in float64, and is recomputed
-exactly from ``M⁻¹`` before backward pruning (in float32 the incremental state
-drifts and pruning amplifies the drift). Only ``M⁻¹`` is kept as a ``D x D``
-matrix: ``M⁻¹ F M⁻¹ Vᵀ`` is computed as ``M⁻¹ (F (M⁻¹ Vᵀ))`` from the caller's
-``F``, and ``M⁻¹ F M⁻¹`` is formed (by row blocks) only to initialise the
-candidate blocks. Everything runs on the device of the candidate tensors;
+exactly from ``M⁻¹`` and ``F`` before backward pruning (the incremental state
+drifts and pruning amplifies the drift). ``M⁻¹`` and ``G = M⁻¹ F M⁻¹`` are
+kept as ``D x D`` matrices and updated by low-rank terms (`_State`); ``G`` is
+formed from ``F`` (by row blocks) at the start and again before pruning.
+Everything runs on the device of the candidate tensors;
 ``fisher`` and ``precision`` are moved there. Each pick updates every
 candidate (in cache-sized chunks on the CPU, in a few large ones on a GPU) and
 factorises only those whose score bounds (`_bounds`) leave them in the
@@ -318,8 +318,11 @@ class _State:
     Keeping ``G`` (one more ``D x D`` matrix, built anyway to initialise the
     candidates) makes every step two passes over each matrix: ``M⁻¹ Vᵀ`` and
     ``G Vᵀ`` through the Kronecker structure of ``V`` (``O(D²)``), then a
-    rank-``r`` update of ``M⁻¹`` and a rank-``2r`` update of ``G``; ``F`` is
-    not needed after the start.
+    rank-``r`` update of ``M⁻¹`` and a rank-``2r`` update of ``G``. ``F`` (the
+    caller's) is kept to form ``G`` anew before pruning (`matrices`): the
+    updates leave ``G`` an absolute error near ``ε ‖G₀‖``, above all that is
+    left of ``G`` in the directions the picks cover once ``‖h‖² / λ`` passes
+    about ``10⁸``.
     """
 
     def __init__(
@@ -339,12 +342,17 @@ class _State:
         self.k = k
         self.minv = torch.cholesky_inverse(chol).contiguous()
         del chol
+        self.fisher = fisher
         self.g = torch.empty_like(self.minv)
         self._pending: list[_Step] = []
+        self._form_g(parts)
+
+    def _form_g(self, parts: _Parts | None) -> None:
+        """``G = M⁻¹ F M⁻¹`` from the stored ``M⁻¹`` and ``F``, by blocks of rows."""
         dim = self.minv.shape[0]
 
         def rows(b: slice) -> None:  # by blocks of rows: no D x D temporary
-            self.g[b] = (self.minv[b] @ fisher) @ self.minv
+            self.g[b] = (self.minv[b] @ self.fisher) @ self.minv
 
         if parts is None:
             for s in range(0, dim, _rows_per_chunk(dim, self.minv.device)):
@@ -462,10 +470,15 @@ class _State:
         self._pending.clear()
 
     def matrices(
-        self, parts: _Parts | None = None
+        self, parts: _Parts | None = None, exact: bool = False
     ) -> tuple[torch.Tensor, torch.Tensor]:
-        """``M⁻¹`` and ``G`` with every step applied."""
+        """``M⁻¹`` and ``G`` with every step applied.
+
+        ``exact``: ``G`` formed anew from ``M⁻¹`` and ``F`` (``O(D³)``).
+        """
         self._flush(parts)
+        if exact:
+            self._form_g(parts)
         return self.minv, self.g
 
     def update(
@@ -920,11 +933,12 @@ def _prune(
     """Backward steps: drop the picks whose removal raises ``tr(M⁻¹F)`` least.
 
     The selected points' ``P`` and ``C`` are recomputed exactly from ``M⁻¹``
-    first. Returns the positions (in forward order) of the ``n_select`` kept.
+    and ``G``, formed anew from ``F``, first. Returns the positions (in forward
+    order) of the ``n_select`` kept.
     ``parts``: the CPU worker threads, which share the passes over ``M⁻¹``.
     """
     k, dev = left.shape[2], left.device
-    minv, g = state.matrices(parts)
+    minv, g = state.matrices(parts, exact=True)
     ps = _sandwich(left, kron_quadratic_blocks(minv, right, k))
     cs = _sandwich(left, kron_quadratic_blocks(g, right, k))
     eye = torch.eye(left.shape[1], dtype=_DT, device=dev)
