@@ -355,6 +355,23 @@ def test_the_device_loop_picks_as_the_cpu_loop():
     assert np.array_equal(dev[1], everyone[1])
 
 
+@pytest.mark.parametrize("seed", [5, 20])
+def test_float32_state_without_a_finite_score_goes_on_in_float64(seed):
+    # three rank-3 picks cover all 9 dimensions at ‖h‖² / λ ~ 10⁸: rounding of
+    # the float32 projections left the last candidate's I + P indefinite, and
+    # the kernel refused the float32 embeddings ("no candidate has a finite
+    # score") where it selects from the same values in float64
+    rng = np.random.default_rng(seed)
+    left = rng.normal(size=(4, 3, 3)) / np.sqrt(3)
+    h = torch.tensor(rng.normal(size=(4, 3)) * 400, dtype=torch.float32)
+    f = kron_gram(torch.tensor(left), h) / 4
+    design = {"fisher": f, "precision": 1e-3 * np.eye(9)}
+    low, low_gains = greedy_a_optimal(left, h, 4, **design)
+    high, high_gains = greedy_a_optimal(left, h.double(), 4, **design)
+    assert low[:3].tolist() == high[:3].tolist()  # the fourth is the one left
+    assert np.allclose(low_gains[:3], high_gains[:3], rtol=1e-9, atol=0)
+
+
 def _first_round_problem(seed, n, k, d, temperature, h_scale):
     # BAIT's first round: confident softmax factors, large embeddings, no labels
     from labelwise.strategies.design import reduced_fisher_factors

@@ -785,9 +785,10 @@ def _forward(
     stored score is checked against its exact gain ``tr T̂`` (`_State.prepare`,
     from the float64 ``M⁻¹`` and ``G``): where they differ by more than
     `_DRIFT` (relative; it happens at large ``‖h‖² / λ``, where the
-    candidates' state cancels), every candidate's state is recomputed in
-    float64, the pick made again, and the rest of the selection runs in
-    float64. The gains returned are the exact ``tr T̂``.
+    candidates' state cancels), or where no candidate has a finite score,
+    every candidate's state is recomputed in float64, the pick made again,
+    and the rest of the selection runs in float64. The gains returned are the
+    exact ``tr T̂``.
     """
     k, n = left.shape[2], left.shape[0]
     blocked = torch.zeros(n, dtype=_DT, device=left.device)
@@ -804,20 +805,26 @@ def _forward(
         found = [part(groups[0])] if parts is None else parts.map(part, groups)
         # the largest score; ties: the first group's (smallest index)
         p = max(range(len(groups)), key=lambda q: (found[q][0], -q))
-        if found[p][1] < 0:
+        j = groups[p].start + found[p][1]
+        step = None
+        if found[p][1] >= 0:
+            step = state.prepare(left[j].to(_DT), right[j].to(_DT), 1.0, parts)
+        # float32 drift: the best score off its exact gain, or no finite score
+        # left (the float32 state made every I + P indefinite)
+        if low and (
+            step is None or not abs(found[p][0] - step.gain) <= _DRIFT * abs(step.gain)
+        ):
+            low, mm = False, None
+            proj = right.to(_DT)
+            _candidate_state(state, left, right, parts, _DT, (pi, c))
+            continue
+        if step is None:
             raise InvalidParameterError(
                 f"greedy_a_optimal: no candidate has a finite score at forward step "
                 f"{len(picks)} (the information matrices overflow float64 or are "
                 "not positive definite). Scale the embeddings (right) to a moderate "
                 "size, e.g. standardise them, or increase the prior precision."
             )
-        j = groups[p].start + found[p][1]
-        step = state.prepare(left[j].to(_DT), right[j].to(_DT), 1.0, parts)
-        if low and not abs(found[p][0] - step.gain) <= _DRIFT * abs(step.gain):
-            low, mm = False, None
-            proj = right.to(_DT)
-            _candidate_state(state, left, right, parts, _DT, (pi, c))
-            continue
         picks.append(j)
         gains.append(step.gain)
         blocked[j] = -math.inf
