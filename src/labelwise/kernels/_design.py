@@ -795,11 +795,10 @@ def _forward(
     picks: list[int] = []
     gains: list[float] = []
     mm: torch.Tensor | None = None
-    proj = right.to(torch.float32 if low else _DT)
     groups = [slice(0, n)] if parts is None else parts.groups(n, _CPU_ROWS)
 
     def part(sl: slice) -> tuple[float, int]:
-        return _part_best(pi[sl], c[sl], left[sl], proj[sl], blocked[sl], mm)
+        return _part_best(pi[sl], c[sl], left[sl], right[sl], blocked[sl], mm)
 
     while len(picks) < n_forward:
         found = [part(groups[0])] if parts is None else parts.map(part, groups)
@@ -815,7 +814,6 @@ def _forward(
             step is None or not abs(found[p][0] - step.gain) <= _DRIFT * abs(step.gain)
         ):
             low, mm = False, None
-            proj = right.to(_DT)
             _candidate_state(state, left, right, parts, _DT, (pi, c))
             continue
         if step is None:
@@ -829,7 +827,9 @@ def _forward(
         gains.append(step.gain)
         blocked[j] = -math.inf
         state.commit(step, parts)
-        mm = _step_matrix(step, k, proj.dtype)
+        # the chunks of ``right`` are cast to its dtype (`_update_block`): no
+        # whole copy of the embeddings, in float32 or float64
+        mm = _step_matrix(step, k, torch.float32 if low else _DT)
     return picks, gains
 
 
