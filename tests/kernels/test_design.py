@@ -355,6 +355,23 @@ def test_the_device_loop_picks_as_the_cpu_loop():
     assert np.array_equal(dev[1], everyone[1])
 
 
+@pytest.mark.parametrize("seed", [5, 20])
+def test_float32_state_without_a_finite_score_goes_on_in_float64(seed):
+    # three rank-3 picks cover all 9 dimensions at ‖h‖² / λ ~ 10⁸: rounding of
+    # the float32 projections left the last candidate's I + P indefinite, and
+    # the kernel refused the float32 embeddings ("no candidate has a finite
+    # score") where it selects from the same values in float64
+    rng = np.random.default_rng(seed)
+    left = rng.normal(size=(4, 3, 3)) / np.sqrt(3)
+    h = torch.tensor(rng.normal(size=(4, 3)) * 400, dtype=torch.float32)
+    f = kron_gram(torch.tensor(left), h) / 4
+    design = {"fisher": f, "precision": 1e-3 * np.eye(9)}
+    low, low_gains = greedy_a_optimal(left, h, 4, **design)
+    high, high_gains = greedy_a_optimal(left, h.double(), 4, **design)
+    assert low[:3].tolist() == high[:3].tolist()  # the fourth is the one left
+    assert np.allclose(low_gains[:3], high_gains[:3], rtol=1e-9, atol=0)
+
+
 def _first_round_problem(seed, n, k, d, temperature, h_scale):
     # BAIT's first round: confident softmax factors, large embeddings, no labels
     from labelwise.strategies.design import reduced_fisher_factors
@@ -385,6 +402,21 @@ def test_large_embeddings_without_labels_pick_as_scoring_everyone():
         want = greedy_a_optimal(left, h, 9, fisher=f, precision=m0)
     assert got[0].tolist() == want[0].tolist()
     assert np.array_equal(got[1], want[1])
+
+
+@pytest.mark.parametrize(("seed", "n", "d", "n_select"), [(14, 9, 3, 3), (23, 8, 2, 2)])
+def test_pruning_at_large_embeddings_keeps_the_brute_force_batch(seed, n, d, n_select):
+    # at ‖h‖² / λ ~ 10⁹ the low-rank updates of G = M⁻¹ F M⁻¹ leave it an
+    # error far above what is left of G where the picks are: pruning on the
+    # updated G kept batches 10⁴-10⁷x worse than brute force's; it forms G anew
+    left, h, f = _first_round_problem(
+        seed, n=n, k=3, d=d, temperature=5.0, h_scale=100.0
+    )
+    m0 = 1e-4 * np.eye(f.shape[0])
+    got, _ = greedy_a_optimal(left, h, n_select, fisher=f, precision=m0)
+    ref = slow_forward_backward(left, h, n_select, f, m0, 2 * n_select)
+    v = [np.kron(left[i], h[i][None, :]) for i in range(n)]
+    assert _objective(v, m0, f, got.tolist()) <= 1.01 * _objective(v, m0, f, ref)
 
 
 def test_overflowing_embeddings_are_refused_with_a_clear_error():

@@ -12,20 +12,23 @@ every step (BAIT's reference code: four ``(N r x D) (D x D)`` products per step)
 each candidate carries two ``r x r`` matrices, ``P_x = V_x M⁻¹ V_xᵀ`` and
 ``C_x = V_x M⁻¹ F M⁻¹ V_xᵀ``, updated after each pick from one ``(N x d)`` by
 ``(d x 2 k r)`` product. ``M⁻¹`` and ``G = M⁻¹ F M⁻¹`` are kept as ``D x D``
-float64 matrices (`_State`), updated by low-rank terms eight steps at a time.
-Candidate state is kept in float64 and recomputed exactly from ``M⁻¹`` and
-``G`` before backward pruning. The projection is taken in the precision of the
-embeddings: float32 ones are projected in float32 (half the loop's largest
-product), and every pick's stored score is checked against its exact gain from
-the float64 matrices; past a relative difference of ``1e-5`` (rounding that
-piles up where ``‖h‖² / λ`` is large) the candidates' state is recomputed in
-float64 and the selection goes on in float64 (`_forward`). So picks are those of
-the float64 computation except where two scores lie within about ``1e-5`` of
-each other, and the gains are exact. Everything runs on the device of the
-candidate tensors; ``fisher`` and ``precision`` are moved there. Each pick
-updates every candidate (in cache-sized chunks on the CPU, in a few large ones
-on a GPU) and factorises only those whose score bounds (`_bounds`) leave them
-in the running: a few dozen of 10 000 on the CPU benchmark, instead of a batched
+float64 matrices (`_State`), updated by low-rank terms eight steps at a time;
+``G`` is formed from ``F`` (by row blocks) at the start and again before
+backward pruning, which recomputes the picks' state exactly from ``M⁻¹`` and
+``G`` (the incremental state drifts and pruning amplifies the drift). The
+projection is taken in the precision of the embeddings: float32 ones are
+projected in float32 (half the loop's largest product), and every pick's stored
+score is checked against its exact gain from the float64 matrices; past a
+relative difference of ``1e-5`` (rounding that piles up where the state
+cancels, as gains fall or ``‖h‖² / λ`` is large), or if no candidate is left
+with a finite score, the candidates' state is recomputed in float64 and the
+selection goes on in float64 (`_forward`). So picks are those of the float64
+computation except where two scores lie within about ``1e-5`` of each other,
+and the gains are exact. Everything runs on the device of the candidate
+tensors; ``fisher`` and ``precision`` are moved there. Each pick updates every
+candidate (in cache-sized chunks on the CPU, in a few large ones on a GPU) and
+factorises only those whose score bounds (`_bounds`) leave them in the
+running: a few dozen of 10 000 on the CPU benchmark, instead of a batched
 Cholesky factorisation of every candidate (which dominated the GPU's time at
 N = 10⁶); the loop reads a few numbers back to the host a pick to know which.
 On the CPU it shares its work among worker threads of its own that run
@@ -323,8 +326,11 @@ class _State:
     Keeping ``G`` (one more ``D x D`` matrix, built anyway to initialise the
     candidates) makes every step two passes over each matrix: ``M⁻¹ Vᵀ`` and
     ``G Vᵀ`` through the Kronecker structure of ``V`` (``O(D²)``), then a
-    rank-``r`` update of ``M⁻¹`` and a rank-``2r`` update of ``G``; ``F`` is
-    not needed after the start.
+    rank-``r`` update of ``M⁻¹`` and a rank-``2r`` update of ``G``. ``F`` (the
+    caller's) is kept to form ``G`` anew before pruning (`matrices`): the
+    updates leave ``G`` an absolute error near ``ε ‖G₀‖``, above all that is
+    left of ``G`` in the directions the picks cover once ``‖h‖² / λ`` passes
+    about ``10⁸``.
     """
 
     def __init__(
@@ -344,12 +350,17 @@ class _State:
         self.k = k
         self.minv = torch.cholesky_inverse(chol).contiguous()
         del chol
+        self.fisher = fisher
         self.g = torch.empty_like(self.minv)
         self._pending: list[_Step] = []
+        self._form_g(parts)
+
+    def _form_g(self, parts: _Parts | None) -> None:
+        """``G = M⁻¹ F M⁻¹`` from the stored ``M⁻¹`` and ``F``, by blocks of rows."""
         dim = self.minv.shape[0]
 
         def rows(b: slice) -> None:  # by blocks of rows: no D x D temporary
-            self.g[b] = (self.minv[b] @ fisher) @ self.minv
+            self.g[b] = (self.minv[b] @ self.fisher) @ self.minv
 
         if parts is None:
             for s in range(0, dim, _rows_per_chunk(dim, self.minv.device)):
@@ -467,10 +478,15 @@ class _State:
         self._pending.clear()
 
     def matrices(
-        self, parts: _Parts | None = None
+        self, parts: _Parts | None = None, exact: bool = False
     ) -> tuple[torch.Tensor, torch.Tensor]:
-        """``M⁻¹`` and ``G`` with every step applied."""
+        """``M⁻¹`` and ``G`` with every step applied.
+
+        ``exact``: ``G`` formed anew from ``M⁻¹`` and ``F`` (``O(D³)``).
+        """
         self._flush(parts)
+        if exact:
+            self._form_g(parts)
         return self.minv, self.g
 
     def update(
@@ -777,44 +793,51 @@ def _forward(
     stored score is checked against its exact gain ``tr T̂`` (`_State.prepare`,
     from the float64 ``M⁻¹`` and ``G``): where they differ by more than
     `_DRIFT` (relative; it happens at large ``‖h‖² / λ``, where the
-    candidates' state cancels), every candidate's state is recomputed in
-    float64, the pick made again, and the rest of the selection runs in
-    float64. The gains returned are the exact ``tr T̂``.
+    candidates' state cancels), or where no candidate has a finite score,
+    every candidate's state is recomputed in float64, the pick made again,
+    and the rest of the selection runs in float64. The gains returned are the
+    exact ``tr T̂``.
     """
     k, n = left.shape[2], left.shape[0]
     blocked = torch.zeros(n, dtype=_DT, device=left.device)
     picks: list[int] = []
     gains: list[float] = []
     mm: torch.Tensor | None = None
-    proj = right.to(torch.float32 if low else _DT)
     groups = [slice(0, n)] if parts is None else parts.groups(n, _CPU_ROWS)
 
     def part(sl: slice) -> tuple[float, int]:
-        return _part_best(pi[sl], c[sl], left[sl], proj[sl], blocked[sl], mm)
+        return _part_best(pi[sl], c[sl], left[sl], right[sl], blocked[sl], mm)
 
     while len(picks) < n_forward:
         found = [part(groups[0])] if parts is None else parts.map(part, groups)
         # the largest score; ties: the first group's (smallest index)
         p = max(range(len(groups)), key=lambda q: (found[q][0], -q))
-        if found[p][1] < 0:
+        j = groups[p].start + found[p][1]
+        step = None
+        if found[p][1] >= 0:
+            step = state.prepare(left[j].to(_DT), right[j].to(_DT), 1.0, parts)
+        # float32 drift: the best score off its exact gain, or no finite score
+        # left (the float32 state made every I + P indefinite)
+        if low and (
+            step is None or not abs(found[p][0] - step.gain) <= _DRIFT * abs(step.gain)
+        ):
+            low, mm = False, None
+            _candidate_state(state, left, right, parts, _DT, (pi, c))
+            continue
+        if step is None:
             raise InvalidParameterError(
                 f"greedy_a_optimal: no candidate has a finite score at forward step "
                 f"{len(picks)} (the information matrices overflow float64 or are "
                 "not positive definite). Scale the embeddings (right) to a moderate "
                 "size, e.g. standardise them, or increase the prior precision."
             )
-        j = groups[p].start + found[p][1]
-        step = state.prepare(left[j].to(_DT), right[j].to(_DT), 1.0, parts)
-        if low and not abs(found[p][0] - step.gain) <= _DRIFT * abs(step.gain):
-            low, mm = False, None
-            proj = right.to(_DT)
-            _candidate_state(state, left, right, parts, _DT, (pi, c))
-            continue
         picks.append(j)
         gains.append(step.gain)
         blocked[j] = -math.inf
         state.commit(step, parts)
-        mm = _step_matrix(step, k, proj.dtype)
+        # the chunks of ``right`` are cast to its dtype (`_update_block`): no
+        # whole copy of the embeddings, in float32 or float64
+        mm = _step_matrix(step, k, torch.float32 if low else _DT)
     return picks, gains
 
 
@@ -929,11 +952,12 @@ def _prune(
     """Backward steps: drop the picks whose removal raises ``tr(M⁻¹F)`` least.
 
     The selected points' ``P`` and ``C`` are recomputed exactly from ``M⁻¹``
-    first. Returns the positions (in forward order) of the ``n_select`` kept.
+    and ``G``, formed anew from ``F``, first. Returns the positions (in forward
+    order) of the ``n_select`` kept.
     ``parts``: the CPU worker threads, which share the passes over ``M⁻¹``.
     """
     k, dev = left.shape[2], left.device
-    minv, g = state.matrices(parts)
+    minv, g = state.matrices(parts, exact=True)
     ps = _sandwich(left, kron_quadratic_blocks(minv, right, k))
     cs = _sandwich(left, kron_quadratic_blocks(g, right, k))
     eye = torch.eye(left.shape[1], dtype=_DT, device=dev)
