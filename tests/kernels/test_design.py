@@ -200,21 +200,39 @@ def test_float32_embeddings_pick_as_float64_ones():
     assert np.allclose(low[1], high[1], rtol=1e-12, atol=0)
 
 
-def test_float32_drift_is_caught_and_the_selection_goes_on_in_float64():
+def test_float32_drift_is_caught_and_the_state_recomputed():
     # at large ‖h‖² / λ the float32 projection's rounding piles up in the
     # cancelling state; the pick-by-pick check against the exact gain catches
-    # it, recomputes the state in float64 once, and the forward picks and gains
-    # are those of the float64 selection
+    # it and recomputes the state (in float32 while that lasts long enough),
+    # and the forward picks and gains are those of the float64 selection
+    from unittest import mock
+
+    from labelwise.kernels import _design
+
     left, h, f, m0 = _scaled_problem(
         0, n=1200, k=8, d=16, temperature=5.0, h_scale=10.0, lam=0.01
     )
+    high = greedy_a_optimal(left, h.double(), 60, fisher=f, precision=m0, n_forward=60)
     calls, patch = _count_refreshes()
     with patch:
         low = greedy_a_optimal(left, h, 60, fisher=f, precision=m0, n_forward=60)
-    assert calls == [torch.float32, torch.float64]
-    high = greedy_a_optimal(left, h.double(), 60, fisher=f, precision=m0, n_forward=60)
+    assert calls[:2] == [torch.float32, torch.float32]  # drifted, recomputed
+    assert calls.count(torch.float32) <= 1 + _design._F32_REFRESHES
     assert low[0].tolist() == high[0].tolist()
     assert np.allclose(low[1], high[1], rtol=1e-9, atol=0)
+    # no float32 recomputation allowed: float64 after the first drift
+    calls, patch = _count_refreshes()
+    with patch, mock.patch.object(_design, "_F32_REFRESHES", 0):
+        low = greedy_a_optimal(left, h, 60, fisher=f, precision=m0, n_forward=60)
+    assert calls == [torch.float32, torch.float64]
+    assert low[0].tolist() == high[0].tolist()
+    # a drift within `_MIN_STRETCH` picks of the last computation (here the
+    # first pick, every difference counting as drift): float64 at once
+    calls, patch = _count_refreshes()
+    with patch, mock.patch.object(_design, "_DRIFT", 0.0):
+        low = greedy_a_optimal(left, h, 60, fisher=f, precision=m0, n_forward=60)
+    assert calls == [torch.float32, torch.float64]
+    assert low[0].tolist() == high[0].tolist()
 
 
 def test_pending_steps_give_the_matrices_of_a_direct_inverse():

@@ -456,11 +456,12 @@ class _State:
         """Pending ``Ûᵀ``, ``Ẑᵀ`` (rows stacked) and their σ-scaled copies."""
         up = torch.cat([s.ut for s in self._pending])  # (p r, D)
         zp = torch.cat([s.zt for s in self._pending])
-        r = self._pending[0].ut.shape[0]
-        sign = torch.tensor(
-            [s.sign for s in self._pending], dtype=_DT, device=up.device
-        ).repeat_interleave(r)[:, None]
-        return up, zp, up * sign, zp * sign
+        if all(s.sign == 1.0 for s in self._pending):  # forward steps: no copy
+            return up, zp, up, zp
+        # scaled by Python floats: no host-to-device copy of the signs
+        sp = torch.cat([s.ut * s.sign for s in self._pending])
+        szp = torch.cat([s.zt * s.sign for s in self._pending])
+        return up, zp, sp, szp
 
     def _flush(self, parts: _Parts | None = None) -> None:
         """Apply the pending steps to ``M⁻¹`` and ``G`` (by blocks of rows)."""
@@ -769,8 +770,10 @@ def _candidate_state(
 
 
 # relative difference between a pick's stored score and its exact gain above
-# which the float32 projection of `_forward` gives way to float64
+# which `_forward` recomputes the candidates' state (float32 projection)
 _DRIFT = 1e-5
+_F32_REFRESHES = 3  # recomputations in float32 before the rest runs in float64
+_MIN_STRETCH = 8  # float32 picks between two recomputations, or float64
 
 
 def _forward(
@@ -792,11 +795,15 @@ def _forward(
     the loop's largest product; their state stays float64. Then every pick's
     stored score is checked against its exact gain ``tr T̂`` (`_State.prepare`,
     from the float64 ``M⁻¹`` and ``G``): where they differ by more than
-    `_DRIFT` (relative; it happens at large ``‖h‖² / λ``, where the
-    candidates' state cancels), or where no candidate has a finite score,
-    every candidate's state is recomputed in float64, the pick made again,
-    and the rest of the selection runs in float64. The gains returned are the
-    exact ``tr T̂``.
+    `_DRIFT` (relative; float32 rounding piles up where the candidates' state
+    cancels, as the gains fall or at large ``‖h‖² / λ``), or where no
+    candidate has a finite score, every candidate's state is recomputed and the
+    pick made again. The recomputation is in float32 (the drift starts from
+    zero again) up to `_F32_REFRESHES` times while float32 lasted at least
+    `_MIN_STRETCH` picks; after that in float64, and the rest of the selection
+    runs in float64. (On the main job's BAIT query float32 drifted past `_DRIFT`
+    after 25 picks and next after 176.) The gains returned are the exact ``tr
+    T̂``.
     """
     k, n = left.shape[2], left.shape[0]
     blocked = torch.zeros(n, dtype=_DT, device=left.device)
@@ -808,6 +815,7 @@ def _forward(
     def part(sl: slice) -> tuple[float, int]:
         return _part_best(pi[sl], c[sl], left[sl], right[sl], blocked[sl], mm)
 
+    refreshes = since = 0  # float32 recomputations; picks before the last one
     while len(picks) < n_forward:
         found = [part(groups[0])] if parts is None else parts.map(part, groups)
         # the largest score; ties: the first group's (smallest index)
@@ -821,8 +829,14 @@ def _forward(
         if low and (
             step is None or not abs(found[p][0] - step.gain) <= _DRIFT * abs(step.gain)
         ):
-            low, mm = False, None
-            _candidate_state(state, left, right, parts, _DT, (pi, c))
+            # recomputed exactly, the state drifts from zero again: float32 goes on
+            # unless it has been recomputed `_F32_REFRESHES` times or drifted within
+            # `_MIN_STRETCH` picks of the last time
+            refreshes += 1
+            low = refreshes <= _F32_REFRESHES and len(picks) - since >= _MIN_STRETCH
+            since, mm = len(picks), None
+            dtype = torch.float32 if low else _DT
+            _candidate_state(state, left, right, parts, dtype, (pi, c))
             continue
         if step is None:
             raise InvalidParameterError(
