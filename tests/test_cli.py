@@ -153,7 +153,7 @@ def test_run_noisy_with_finetune_then_table(tmp_path):
     assert res.exit_code == 0, res.output
     lines = res.output.splitlines()
     assert lines[0] == "| strategy | digits:noisy-blank:0.5 |"
-    assert lines[2].startswith("| random+finetune | ") and "±" in lines[2]
+    assert lines[2].startswith("| random+finetune | ") and "(1 seed)" in lines[2]
     assert lines[3].startswith("| lhd+finetune | ")
     res = runner.invoke(app, ["table", str(out), "--timings"])
     assert res.exit_code == 0 and "finetune_seconds" in res.output.splitlines()[0]
