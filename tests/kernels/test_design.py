@@ -480,3 +480,27 @@ def test_pruning_removes_distinct_points_when_no_removal_is_defined():
     with mock.patch.object(_design, "_trace_solve_block", undefined):
         kept = _design._prune(state, torch.tensor(left), torch.tensor(h), 3)
     assert kept.tolist() == [5, 6, 7]  # the first alive ones go, in order
+
+
+def test_float32_products_in_lower_precision_project_in_float64():
+    # with TF32 or bfloat16 allowed for float32 products the float32 path would
+    # drift at once: the kernel projects float32 embeddings in float64 then
+    from labelwise.kernels import _design
+
+    cpu, cuda = torch.device("cpu"), torch.device("cuda")
+    before = torch.get_float32_matmul_precision()
+    try:
+        assert _design._float32_is_ieee(cpu) and _design._float32_is_ieee(cuda)
+        torch.set_float32_matmul_precision("medium")  # bfloat16 on the CPU
+        assert not _design._float32_is_ieee(cpu)
+        assert not _design._float32_is_ieee(cuda)  # TF32
+        left, h, f, m0 = _scaled_problem(
+            3, n=300, k=4, d=6, temperature=1.0, h_scale=1.0, lam=1.0
+        )
+        calls, patch = _count_refreshes()
+        with patch:
+            greedy_a_optimal(left, h, 5, fisher=f, precision=m0)
+        assert calls == [torch.float64]
+    finally:
+        torch.set_float32_matmul_precision(before)
+    assert _design._float32_is_ieee(cpu)

@@ -21,10 +21,11 @@ projected in float32 (half the loop's largest product), and every pick's stored
 score is checked against its exact gain from the float64 matrices; past a
 relative difference of ``1e-5`` (rounding that piles up where the state
 cancels, as gains fall or ``‖h‖² / λ`` is large), or if no candidate is left
-with a finite score, the candidates' state is recomputed in float64 and the
-selection goes on in float64 (`_forward`). So picks are those of the float64
-computation except where two scores lie within about ``1e-5`` of each other,
-and the gains are exact. Everything runs on the device of the candidate
+with a finite score, the candidates' state is recomputed (in float32 up to
+three times, then in float64 for the rest: `_forward`; in float64 from the
+start where float32 products may run in TF32 or bfloat16). So picks are those
+of the float64 computation except where two scores lie within about ``1e-5``
+of each other, and the gains are exact. Everything runs on the device of the candidate
 tensors; ``fisher`` and ``precision`` are moved there. Each pick updates every
 candidate (in cache-sized chunks on the CPU, in a few large ones on a GPU) and
 factorises only those whose score bounds (`_bounds`) leave them in the
@@ -943,8 +944,9 @@ def _greedy_a_optimal(
     with _cpu_parts(dev) as parts:
         state = _State(precision, fisher, k, parts)
         # embeddings stored in float32 or less: the candidates' quadratic forms
-        # and projections in float32, checked pick by pick (`_forward`)
-        low = right.dtype != _DT
+        # and projections in float32, checked pick by pick (`_forward`), unless
+        # float32 products run in a lower precision (TF32, bfloat16) there
+        low = right.dtype != _DT and _float32_is_ieee(dev)
         pi, c = _candidate_state(
             state, left, right, parts, torch.float32 if low else _DT
         )
@@ -954,6 +956,24 @@ def _greedy_a_optimal(
         if n_forward > n_select:
             chosen = chosen[_prune(state, left[chosen], right[chosen], n_select, parts)]
     return chosen.cpu().numpy(), np.asarray(gains, dtype=np.float64)
+
+
+def _float32_is_ieee(device: torch.device) -> bool:
+    """Whether PyTorch multiplies float32 matrices on ``device`` in IEEE float32.
+
+    A user who allowed TF32 (CUDA) or bfloat16 (oneDNN on the CPU) products,
+    e.g. with ``torch.set_float32_matmul_precision("high")``, gets 10-bit
+    mantissas in float32 products: far past `_DRIFT` at the first pick, so
+    the kernel projects in float64 from the start instead.
+    """
+    backends: Any = torch.backends
+    matmul = backends.cuda.matmul if device.type == "cuda" else backends.mkldnn.matmul
+    own = getattr(matmul, "fp32_precision", None)
+    if own is None:  # PyTorch before the per-backend precision settings
+        return not (device.type == "cuda" and backends.cuda.matmul.allow_tf32)
+    if own == "none":  # the backend follows the global setting
+        own = getattr(backends, "fp32_precision", "none")
+    return own in ("ieee", "none")
 
 
 def _prune(
