@@ -217,6 +217,10 @@ def test_lloss_rejects_models_without_a_loss_module():
     ("name", "params"),
     [
         ("lloss", {"subset": 0}),
+        ("lloss", {"class_weights": [1.0, -1.0]}),
+        ("lloss", {"class_weights": [[1.0, 2.0]]}),
+        ("lloss", {"class_weights": "heavy"}),
+        ("lloss", {"class_weights": [1.0, float("nan")]}),
         ("vaal", {"kl_reduction": "max"}),
         ("vaal", {"beta": -1}),
         ("dal", {"stop_accuracy": 1.5}),
@@ -311,6 +315,30 @@ def test_lloss_refit_is_trained_with_the_simulations_class_weights():
     assert np.array_equal(np.sort(sel.indices), np.sort(expected))
     unweighted = _lloss_reference(kw, X, state, 8)
     assert not np.array_equal(np.sort(expected), np.sort(unweighted))
+
+
+def test_lloss_refit_takes_its_own_class_weights_outside_a_simulation():
+    # an ActiveLearner trains its model with class weights; LLOSS's loss module
+    # refit takes the same ones from the strategy (no simulation context), and
+    # a simulation's class weights replace them
+    from labelwise.strategies import SimulationContext
+
+    X, state = make_pool(n_samples=60, n_labeled=20, seed=4)
+    kw = {"max_epochs": 3, "lr": 1e-2}
+    model = TorchClassifier(mlp, device="cpu", **kw)
+    cw = np.array([5.0, 0.2, 1.0])
+    y = state.labels()
+    model.fit(X[state.labeled_indices()], y, n_classes=3, rng=0, sample_weight=cw[y])
+    strat = get_strategy("lloss", subset=None, class_weights=cw.tolist())
+    sel = strat.select(model, X, state, 8, rng=0)
+    expected = _lloss_reference(kw, X, state, 8, sample_weight=cw[y])
+    assert np.array_equal(np.sort(sel.indices), np.sort(expected))
+    strat.prepare_simulation(SimulationContext(class_weights=np.ones(3)))
+    ones = strat.select(model, X, state, 8, rng=0)
+    weighted_ones = _lloss_reference(kw, X, state, 8, sample_weight=np.ones(len(y)))
+    assert np.array_equal(np.sort(ones.indices), np.sort(weighted_ones))
+    strat.prepare_simulation(SimulationContext())  # none given: its own again
+    assert np.array_equal(strat.select(model, X, state, 8, rng=0).indices, sel.indices)
 
 
 def test_lloss_refit_keeps_the_models_sgd_optimizer():

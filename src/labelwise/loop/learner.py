@@ -52,7 +52,8 @@ class ActiveLearner:
             ``sample_weight`` to the model's ``fit`` (the model must take it,
             e.g. `SklearnClassifier` or
             `TorchClassifier`) and as ``class_weights``
-            to its ``finetune``.
+            to its ``finetune``. Strategies that train models of their own
+            take them as a parameter, e.g. ``LLOSS(class_weights=...)``.
 
     Regression: give ``classes=None`` through a ``LabelState(n)`` (float labels);
     the model then needs ``fit(X, y, *, rng)`` and ``predict(X)``.

@@ -51,14 +51,19 @@ class LLOSS(Strategy):
     evaluated model itself was trained jointly). The refit takes
     the model's learning rate, epochs, minibatch, weight decay, early stop and
     device, its optimiser (``"sgd"`` becomes the paper's SGD recipe of
-    `LossPredictionClassifier`, anything else Adam), and the simulation's
-    ``class_weights`` (`prepare_simulation`; the imbalanced-weighted setting) as
-    per-sample weights; not its augmentation, momentum, learning-rate schedule,
-    ensemble or EMA. The extra fit counts in ``select_seconds``.
+    `LossPredictionClassifier`, anything else Adam), and ``class_weights`` as
+    per-sample weights (the simulation's, `prepare_simulation`, in a benchmark's
+    imbalanced-weighted setting; else the ones given here, e.g. those an
+    `ActiveLearner` trains its model with); not its augmentation, momentum,
+    learning-rate schedule, ensemble or EMA. The extra fit counts in
+    ``select_seconds``.
 
     Args:
         subset: Candidate-subset size (a smaller one grows to the batch size);
             ``None`` scores the whole pool. Defaults to 10 000.
+        class_weights: Per-class training weights ``(n_classes,)`` of the loss
+            module's refit (positive); ``None`` (default): unweighted, unless
+            a simulation gives some.
 
     Shapes: ``predict_loss(X[candidates])`` is ``(n_candidates,)``; the selection's
     scores are the predicted losses of the picks ``(batch_size,)``.
@@ -66,21 +71,24 @@ class LLOSS(Strategy):
 
     requires = (ProbabilisticClassifier,)
 
-    def __init__(self, *, subset: int | None = 10_000):
+    def __init__(self, *, subset: int | None = 10_000, class_weights: Any = None):
         check_subset(subset)
         self.subset = subset
-        self._class_weights: np.ndarray | None = None
+        self.class_weights = _check_class_weights(class_weights)
+        self._class_weights = self.class_weights
 
     def prepare_simulation(self, context: SimulationContext) -> None:
         """Take the simulation's ``class_weights`` for the loss module's refit.
 
-        Reads ``class_weights`` (per-class training weights ``(n_classes,)``,
-        ``None``: unweighted); used only when the model is a plain
+        Reads ``class_weights`` (per-class training weights ``(n_classes,)``;
+        ``None``: the strategy's own); used only when the model is a plain
         ``TorchClassifier`` that LLOSS refits with a loss module.
         """
         c = check_context(context)
         cw = c.class_weights
-        self._class_weights = None if cw is None else np.asarray(cw, dtype=np.float64)
+        self._class_weights = (
+            self.class_weights if cw is None else _check_class_weights(cw)
+        )
 
     def check_model(self, model: Any) -> None:
         """Also require a loss predictor or a ``TorchClassifier`` to build one."""
@@ -143,10 +151,26 @@ def _joint_refit(
         if class_weights.shape != (state.n_classes,):
             raise InvalidParameterError(
                 f"LLOSS got class_weights of shape {class_weights.shape} for "
-                f"{state.n_classes} classes; pass one weight per class in "
-                "SimulationContext(class_weights=...)."
+                f"{state.n_classes} classes; pass one weight per class "
+                "(LLOSS(class_weights=...) or SimulationContext(class_weights=...))."
             )
         weights = class_weights[np.asarray(y, dtype=np.int64)]
     return lp.fit(
         X[labeled], y, n_classes=state.n_classes, rng=rng, sample_weight=weights
     )
+
+
+def _check_class_weights(weights: Any) -> np.ndarray | None:
+    """``weights`` as a float64 vector of positive finite numbers (or ``None``)."""
+    if weights is None:
+        return None
+    try:
+        w = np.asarray(weights, dtype=np.float64)
+    except (TypeError, ValueError):
+        w = np.full(0, np.nan)  # not numbers: refused below
+    if w.ndim != 1 or w.size == 0 or not (np.isfinite(w).all() and (w > 0).all()):
+        raise InvalidParameterError(
+            "class_weights must be positive finite numbers, one per class; got "
+            f"{np.asarray(weights).tolist()!r}."
+        )
+    return w
