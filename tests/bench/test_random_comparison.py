@@ -1,6 +1,8 @@
 """Random vs the best strategy vs the average of the others (Fig. 1 of the
 learning-AL paper): the stats function, the table command and the report."""
 
+import re
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -179,3 +181,22 @@ def test_one_seed_shows_no_standard_error():
     assert "±" not in md.splitlines()[2] and md.splitlines()[2].endswith("| 1 |")
     two = random_comparison_display(random_comparison(_frame(seeds=2)))
     assert "±" in two.loc["d1", "best − random"]
+
+
+def test_report_leaves_the_standard_error_of_one_seed_empty(tmp_path):
+    # the report's value tables showed "0.0000" as the standard error of a
+    # strategy run on one seed (which has none)
+    from labelwise.bench.report import _table
+
+    frame = pd.DataFrame(
+        {"strategy": ["a", "b"], "auc_sem": [0.0, 0.02], "n_seeds": [1, 3]}
+    )
+    cells = re.findall(r"<td>([^<]*)</td>", _table(frame))
+    assert cells == ["a", "", "1", "b", "0.0200", "3"]
+    folder = tmp_path / "grid"
+    _store(folder, seeds=1, datasets=("d1",))
+    res = CliRunner().invoke(app, ["report", str(folder)])
+    assert res.exit_code == 0, res.output
+    html = re.sub(r"base64,[^\"]*", "", (folder / "report.html").read_text())
+    assert "<td>1</td>" in html  # the one-seed rows are there
+    assert "<td>0.0000</td>" not in html and "NaN" not in html

@@ -1,3 +1,5 @@
+from typing import Any
+
 import numpy as np
 import pytest
 import torch
@@ -482,25 +484,98 @@ def test_pruning_removes_distinct_points_when_no_removal_is_defined():
     assert kept.tolist() == [5, 6, 7]  # the first alive ones go, in order
 
 
+def _precision_nodes():
+    """The settings objects that have a per-backend ``fp32_precision``."""
+    backends = torch.backends
+    nodes = [backends, backends.cuda, backends.mkldnn, backends.cudnn]
+    for name in ("cuda", "mkldnn", "cudnn"):
+        nodes += [
+            getattr(getattr(backends, name), s, None) for s in ("matmul", "conv", "rnn")
+        ]
+    return [n for n in nodes if hasattr(n, "fp32_precision")]
+
+
+@pytest.fixture
+def float32_precision_restored():
+    """Every float32 precision setting as it was, legacy and per backend.
+
+    Both APIs used together make ``torch.get_float32_matmul_precision()``
+    raise, so nothing here reads it; the legacy setting goes back to its
+    default ("highest") first, then the per-backend ones (the parents first).
+    """
+    nodes = _precision_nodes()
+    before = [n.fp32_precision for n in nodes]
+    yield
+    torch.set_float32_matmul_precision("highest")
+    for node, value in zip(nodes, before, strict=True):
+        node.fp32_precision = value
+
+
+@pytest.mark.usefixtures("float32_precision_restored")
 def test_float32_products_in_lower_precision_project_in_float64():
     # with TF32 or bfloat16 allowed for float32 products the float32 path would
     # drift at once: the kernel projects float32 embeddings in float64 then
     from labelwise.kernels import _design
 
     cpu, cuda = torch.device("cpu"), torch.device("cuda")
-    before = torch.get_float32_matmul_precision()
-    try:
-        assert _design._float32_is_ieee(cpu) and _design._float32_is_ieee(cuda)
-        torch.set_float32_matmul_precision("medium")  # bfloat16 on the CPU
-        assert not _design._float32_is_ieee(cpu)
-        assert not _design._float32_is_ieee(cuda)  # TF32
-        left, h, f, m0 = _scaled_problem(
-            3, n=300, k=4, d=6, temperature=1.0, h_scale=1.0, lam=1.0
+    assert _design._float32_is_ieee(cpu) and _design._float32_is_ieee(cuda)
+    torch.set_float32_matmul_precision("medium")  # bfloat16 on the CPU
+    assert not _design._float32_is_ieee(cpu)
+    assert not _design._float32_is_ieee(cuda)  # TF32
+    left, h, f, m0 = _scaled_problem(
+        3, n=300, k=4, d=6, temperature=1.0, h_scale=1.0, lam=1.0
+    )
+    calls, patch = _count_refreshes()
+    with patch:
+        greedy_a_optimal(left, h, 5, fisher=f, precision=m0)
+    assert calls == [torch.float64]
+    torch.set_float32_matmul_precision("highest")
+    assert _design._float32_is_ieee(cpu) and _design._float32_is_ieee(cuda)
+    if not _precision_nodes():  # PyTorch before the per-backend settings
+        return
+    backends: Any = torch.backends
+    backends.cuda.matmul.fp32_precision = "tf32"  # the new API, CUDA only
+    assert _design._float32_is_ieee(cpu) and not _design._float32_is_ieee(cuda)
+    backends.mkldnn.matmul.fp32_precision = "bf16"
+    assert not _design._float32_is_ieee(cpu)
+    torch.set_float32_matmul_precision("high")  # and the legacy one: mixed
+    backends.mkldnn.matmul.fp32_precision = "bf16"
+    with pytest.raises(RuntimeError):  # PyTorch refuses to say
+        torch.get_float32_matmul_precision()
+    calls, patch = _count_refreshes()
+    with patch:  # the kernel reads only the per-backend settings
+        greedy_a_optimal(left, h, 5, fisher=f, precision=m0)
+    assert calls == [torch.float64]
+    for value in ("none", "ieee"):  # "none" follows the global setting
+        backends.cuda.matmul.fp32_precision = backends.mkldnn.matmul.fp32_precision = (
+            value
         )
-        calls, patch = _count_refreshes()
-        with patch:
-            greedy_a_optimal(left, h, 5, fisher=f, precision=m0)
-        assert calls == [torch.float64]
-    finally:
-        torch.set_float32_matmul_precision(before)
-    assert _design._float32_is_ieee(cpu)
+        backends.fp32_precision = "tf32"
+        assert _design._float32_is_ieee(cuda) == (value == "ieee")
+        backends.fp32_precision = "ieee"
+        assert _design._float32_is_ieee(cpu) and _design._float32_is_ieee(cuda)
+
+
+def test_float32_products_in_bfloat16_before_the_per_backend_settings():
+    # PyTorch before the per-backend settings: "medium" let oneDNN multiply
+    # float32 in bfloat16 on CPUs that have it, and the kernel projected in
+    # float32 there
+    from types import SimpleNamespace
+    from unittest import mock
+
+    from labelwise.kernels import _design
+
+    cpu, cuda = torch.device("cpu"), torch.device("cuda")
+    for precision, ieee in (("highest", True), ("high", True), ("medium", False)):
+        tf32 = precision != "highest"
+        with (
+            mock.patch.object(torch.backends.mkldnn, "matmul", SimpleNamespace()),
+            mock.patch.object(
+                torch.backends.cuda, "matmul", SimpleNamespace(allow_tf32=tf32)
+            ),
+            mock.patch.object(
+                torch, "get_float32_matmul_precision", return_value=precision
+            ),
+        ):
+            assert _design._float32_is_ieee(cpu) == ieee
+            assert _design._float32_is_ieee(cuda) == (not tf32)

@@ -237,7 +237,12 @@ def _img(path: Path) -> str:
 
 
 def _table(df: pd.DataFrame, floats: str = "{:.4f}") -> str:
-    return df.to_html(index=False, float_format=floats.format, border=0)
+    """``df`` as HTML; a standard error over one seed is left empty (none exists)."""
+    if "n_seeds" in df:
+        one = df["n_seeds"] < 2
+        sems = [c for c in df.columns if c == "sem" or str(c).endswith("_sem")]
+        df = df.assign(**{c: df[c].mask(one) for c in sems})
+    return df.to_html(index=False, float_format=floats.format, border=0, na_rep="")
 
 
 def _device_note(folder: Path) -> str:

@@ -970,7 +970,10 @@ def _float32_is_ieee(device: torch.device) -> bool:
     matmul = backends.cuda.matmul if device.type == "cuda" else backends.mkldnn.matmul
     own = getattr(matmul, "fp32_precision", None)
     if own is None:  # PyTorch before the per-backend precision settings
-        return not (device.type == "cuda" and backends.cuda.matmul.allow_tf32)
+        if device.type == "cuda":
+            return not backends.cuda.matmul.allow_tf32
+        # oneDNN multiplies float32 in bfloat16 at "medium" on CPUs with it
+        return bool(torch.get_float32_matmul_precision() != "medium")
     if own == "none":  # the backend follows the global setting
         own = getattr(backends, "fp32_precision", "none")
     return own in ("ieee", "none")
