@@ -377,5 +377,8 @@ def test_a_bad_parameter_message_reads_as_one_sentence():
     with pytest.raises(InvalidParameterError) as err:
         get_strategy("lloss", subset=0)
     assert "got 0. From the CLI" in str(err.value)
-    assert "scores the whole pool. Valid parameters: ['subset']." in str(err.value)
+    assert (
+        "scores the whole pool. Valid parameters: ['class_weights', 'subset']."
+        in str(err.value)
+    )
     assert ".." not in str(err.value)

@@ -961,10 +961,10 @@ def _greedy_a_optimal(
 def _float32_is_ieee(device: torch.device) -> bool:
     """Whether PyTorch multiplies float32 matrices on ``device`` in IEEE float32.
 
-    A user who allowed TF32 (CUDA) or bfloat16 (oneDNN on the CPU) products,
-    e.g. with ``torch.set_float32_matmul_precision("high")``, gets 10-bit
-    mantissas in float32 products: far past `_DRIFT` at the first pick, so
-    the kernel projects in float64 from the start instead.
+    A user who allowed TF32 (CUDA: 10-bit mantissas) or bfloat16 (oneDNN on
+    the CPU) products, e.g. with ``torch.set_float32_matmul_precision("high")``,
+    may get float32 products far less exact than float32: past `_DRIFT` at the
+    first pick, so the kernel projects in float64 from the start instead.
     """
     backends: Any = torch.backends
     matmul = backends.cuda.matmul if device.type == "cuda" else backends.mkldnn.matmul
