@@ -299,15 +299,22 @@ def _lloss_reference(model_kw, X, state, batch, *, sample_weight=None, **lp_kw):
     return unl[top_k(lp.predict_loss(X[unl]), batch, gen.random(unl.size))]
 
 
-def test_lloss_refit_is_trained_with_the_simulations_class_weights():
-    from labelwise.strategies import SimulationContext
-
+def _weighted_model():
+    """A pool, the model's settings, a TorchClassifier trained with class weights."""
     X, state = make_pool(n_samples=60, n_labeled=20, seed=4)
     kw = {"max_epochs": 3, "lr": 1e-2}
     model = TorchClassifier(mlp, device="cpu", **kw)
     cw = np.array([5.0, 0.2, 1.0])
     y = state.labels()
     model.fit(X[state.labeled_indices()], y, n_classes=3, rng=0, sample_weight=cw[y])
+    return X, state, kw, model, cw
+
+
+def test_lloss_refit_is_trained_with_the_simulations_class_weights():
+    from labelwise.strategies import SimulationContext
+
+    X, state, kw, model, cw = _weighted_model()
+    y = state.labels()
     strat = get_strategy("lloss", subset=None)
     strat.prepare_simulation(SimulationContext(class_weights=cw))
     sel = strat.select(model, X, state, 8, rng=0)
@@ -323,12 +330,8 @@ def test_lloss_refit_takes_its_own_class_weights_outside_a_simulation():
     # a simulation's class weights replace them
     from labelwise.strategies import SimulationContext
 
-    X, state = make_pool(n_samples=60, n_labeled=20, seed=4)
-    kw = {"max_epochs": 3, "lr": 1e-2}
-    model = TorchClassifier(mlp, device="cpu", **kw)
-    cw = np.array([5.0, 0.2, 1.0])
+    X, state, kw, model, cw = _weighted_model()
     y = state.labels()
-    model.fit(X[state.labeled_indices()], y, n_classes=3, rng=0, sample_weight=cw[y])
     strat = get_strategy("lloss", subset=None, class_weights=cw.tolist())
     sel = strat.select(model, X, state, 8, rng=0)
     expected = _lloss_reference(kw, X, state, 8, sample_weight=cw[y])
