@@ -399,8 +399,8 @@ def _random_section(
         "strategies but random, over the seeds on which every strategy finished. "
         "Differences are paired by seed; p (t) is the two-sided paired t-test, "
         "p (Wilcoxon) the signed-rank test (with 3 seeds it cannot fall below "
-        "0.25). The best is chosen on the seeds it is tested on, which flatters "
-        "its p.</p>",
+        "0.25; with one seed there is no test and the p cells are empty). The "
+        "best is chosen on the seeds it is tested on, which flatters its p.</p>",
         _table(random_comparison_display(table).rename_axis("dataset").reset_index()),
         _img(png),
     ]
