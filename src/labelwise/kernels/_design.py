@@ -870,7 +870,11 @@ def greedy_a_optimal(
     Minimises ``tr((precision + sum_{x in S} V_xᵀ V_x)⁻¹ fisher)`` over batches
     ``S`` of ``n_select`` candidates, with ``V_x = left_x ⊗ right_xᵀ``: forward
     greedy to ``n_forward`` picks (default ``2 * n_select``, BAIT's oversampling),
-    then backward pruning to ``n_select``. Ties go to the smallest index.
+    then backward pruning to ``n_select``. Equal scores go to the smallest index
+    (in pruning: the earliest forward pick is removed first); the scores of
+    exactly duplicated candidates can differ in their last bits, since the BLAS
+    rounds a row's products differently by its position, so either may be
+    picked.
     Float32 embeddings are projected in float32 with a float64 check on every
     pick (the module's docstring): the picks equal those of the same embeddings
     in float64 except where two scores are within about ``1e-5`` (relative).
