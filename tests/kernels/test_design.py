@@ -157,17 +157,12 @@ def test_kron_gram_sub_blocks_for_any_number_of_features(d):
 
 
 def _scaled_problem(seed, n, k, d, temperature, h_scale, lam):
-    """A first-round problem (no labels) with float32 embeddings."""
-    from labelwise.strategies.design import reduced_fisher_factors
-
-    rng = np.random.default_rng(seed)
-    z = rng.normal(size=(n, k)) * temperature
-    p = np.exp(z - z.max(1, keepdims=True))
-    p /= p.sum(1, keepdims=True)
-    h = torch.tensor(rng.normal(size=(n, d)) * h_scale, dtype=torch.float32)
-    left = reduced_fisher_factors(torch.tensor(p))
-    f = kron_gram(left, h) / n
-    return left, h, f, lam * torch.eye(f.shape[0], dtype=torch.float64)
+    """`_first_round_problem` with float32 embeddings, as tensors, and M = λI."""
+    left, h, f = _first_round_problem(
+        seed, n, k, d, temperature, h_scale, dtype=np.float32
+    )
+    eye = torch.eye(f.shape[0], dtype=torch.float64)
+    return torch.tensor(left), torch.tensor(h), torch.tensor(f), lam * eye
 
 
 def _count_refreshes():
@@ -392,15 +387,16 @@ def test_float32_state_without_a_finite_score_goes_on_in_float64(seed):
     assert np.allclose(low_gains[:3], high_gains[:3], rtol=1e-9, atol=0)
 
 
-def _first_round_problem(seed, n, k, d, temperature, h_scale):
-    # BAIT's first round: confident softmax factors, large embeddings, no labels
+def _first_round_problem(seed, n, k, d, temperature, h_scale, dtype=np.float64):
+    # BAIT's first round: confident softmax factors, large embeddings, no labels;
+    # F from the embeddings as stored (``dtype``)
     from labelwise.strategies.design import reduced_fisher_factors
 
     rng = np.random.default_rng(seed)
     z = rng.normal(size=(n, k)) * temperature
     p = np.exp(z - z.max(1, keepdims=True))
     p /= p.sum(1, keepdims=True)
-    h = rng.normal(size=(n, d)) * h_scale
+    h = (rng.normal(size=(n, d)) * h_scale).astype(dtype)
     left = reduced_fisher_factors(torch.tensor(p)).numpy()
     f = kron_gram(torch.tensor(left), torch.tensor(h)).numpy() / n
     return left, h, f
