@@ -364,8 +364,9 @@ class _State:
             self.g[b] = (self.minv[b] @ self.fisher) @ self.minv
 
         if parts is None:
-            for s in range(0, dim, _rows_per_chunk(dim, self.minv.device)):
-                rows(slice(s, s + _rows_per_chunk(dim, self.minv.device)))
+            step = _rows_per_chunk(dim, self.minv.device)
+            for s in range(0, dim, step):
+                rows(slice(s, s + step))
         else:
             parts.run(rows, dim, _STATE_ROWS)
 
@@ -403,8 +404,8 @@ class _State:
         Vᵀ) R``, ``G ← G - σ (Û Ẑᵀ + Ẑ Ûᵀ)`` for ``Ẑ = Ŵ - σ Û T̂ / 2``. Nothing
         is changed here (`commit` does): the forward loop first checks the
         candidate's stored score against the exact ``tr T̂``. With ``parts``
-        (CPU) the worker threads share the passes by blocks of `_STATE_ROWS`
-        rows (the same numbers for any number of threads).
+        (CPU) the worker threads share the passes by blocks of `_STATE_COLS`
+        columns (the same numbers for any number of threads).
         """
         dim = self.minv.shape[0]
 
@@ -413,7 +414,7 @@ class _State:
                 self.g[:, b], left, h
             )
 
-        blocks = _by_rows(cols, dim, parts, _STATE_COLS)
+        blocks = _in_blocks(cols, dim, parts, _STATE_COLS)
         u = torch.cat([b[0] for b in blocks], 1)  # Uᵀ = V M⁻¹ (M⁻¹ symmetric)
         gv = torch.cat([b[1] for b in blocks], 1)  # V G
         if self._pending:  # the steps not yet applied to the stored matrices
@@ -476,7 +477,7 @@ class _State:
             self.minv[b].addmm_(sp[:, b].t(), up, alpha=-1.0)
             self.g[b].addmm_(uz[:, b].t(), zu, alpha=-1.0)
 
-        _by_rows(rows, self.minv.shape[0], parts, _STATE_ROWS)
+        _in_blocks(rows, self.minv.shape[0], parts, _STATE_ROWS)
         self._pending.clear()
 
     def matrices(
@@ -504,8 +505,12 @@ class _State:
         return step
 
 
-def _by_rows(fn: Any, n: int, parts: _Parts | None, size: int) -> list[Any]:
-    """``fn`` by blocks of rows: whole on a GPU, in the workers' blocks on the CPU."""
+def _in_blocks(fn: Any, n: int, parts: _Parts | None, size: int) -> list[Any]:
+    """``fn(block)`` over ``range(n)``, rows or columns.
+
+    Whole on a GPU (``parts`` is ``None``); in the workers' blocks of ``size``
+    on the CPU. Returns the results in block order.
+    """
     if parts is None:
         return [fn(slice(0, n))]
     out: list[Any] = parts.run(fn, n, size)
@@ -785,17 +790,19 @@ def _forward(
     right: torch.Tensor,
     n_forward: int,
     parts: _Parts | None,
-    low: bool,
+    dtype: torch.dtype,
 ) -> tuple[list[int], list[float]]:
     """The forward greedy: bounded scoring (`_part_best`), picks and exact gains.
 
     On the CPU the candidates are split among the worker threads (``parts``);
     on a GPU (``parts`` is ``None``) they are one part, updated in a few large
-    chunks. With ``low`` (`_greedy_a_optimal`: embeddings stored in float32 or
-    less) the candidates are projected onto each step in float32, which halves
-    the loop's largest product; their state stays float64. Then every pick's
-    stored score is checked against its exact gain ``tr T̂`` (`_State.prepare`,
-    from the float64 ``M⁻¹`` and ``G``): where they differ by more than
+    chunks. ``dtype`` is the projection's: with float32 (`_greedy_a_optimal`:
+    embeddings stored in float32 or less, ``pi`` and ``c`` computed from
+    float32 quadratic forms) the candidates are projected onto each step in
+    float32, which halves the loop's largest product; their state stays
+    float64. Then every pick's stored score is checked against its exact gain
+    ``tr T̂`` (`_State.prepare`, from the float64 ``M⁻¹`` and ``G``): where
+    they differ by more than
     `_DRIFT` (relative; float32 rounding piles up where the candidates' state
     cancels, as the gains fall or at large ``‖h‖² / λ``), or where no
     candidate has a finite score, every candidate's state is recomputed and the
@@ -816,6 +823,7 @@ def _forward(
     def part(sl: slice) -> tuple[float, int]:
         return _part_best(pi[sl], c[sl], left[sl], right[sl], blocked[sl], mm)
 
+    low = dtype != _DT
     refreshes = since = 0  # float32 recomputations; picks before the last one
     while len(picks) < n_forward:
         found = [part(groups[0])] if parts is None else parts.map(part, groups)
@@ -852,7 +860,7 @@ def _forward(
         state.commit(step, parts)
         # the chunks of ``right`` are cast to its dtype (`_update_block`): no
         # whole copy of the embeddings, in float32 or float64
-        mm = _step_matrix(step, k, torch.float32 if low else _DT)
+        mm = _step_matrix(step, k, dtype)
     return picks, gains
 
 
@@ -951,10 +959,9 @@ def _greedy_a_optimal(
         # and projections in float32, checked pick by pick (`_forward`), unless
         # float32 products run in a lower precision (TF32, bfloat16) there
         low = right.dtype != _DT and _float32_is_ieee(dev)
-        pi, c = _candidate_state(
-            state, left, right, parts, torch.float32 if low else _DT
-        )
-        picks, gains = _forward(state, pi, c, left, right, n_forward, parts, low)
+        dtype = torch.float32 if low else _DT
+        pi, c = _candidate_state(state, left, right, parts, dtype)
+        picks, gains = _forward(state, pi, c, left, right, n_forward, parts, dtype)
         del pi, c
         chosen = torch.tensor(picks, dtype=torch.long, device=dev)
         if n_forward > n_select:
