@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from labelwise import ActiveLearner, InvalidParameterError
-from labelwise._validation import check_features
+from labelwise._validation import check_class_weights, check_features
 from labelwise.datasets import load
 from labelwise.models import SklearnClassifier, SklearnRegressor, TorchClassifier
 from labelwise.strategies import get_strategy
@@ -57,3 +57,34 @@ def test_load_refuses_a_pool_size_that_is_not_a_positive_int(size):
 
 def test_load_keeps_a_valid_pool_size():
     assert len(load("digits", pool_size=7).y_train) == 7
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [[], [[1.0, 2.0]], [1.0, 0.0], [1.0, -1.0], [np.nan, 1.0], [1.0, np.inf], ["a", 1]],
+)
+def test_check_class_weights_refuses_what_is_not_positive_finite(bad):
+    with pytest.raises(InvalidParameterError, match="positive finite") as err:
+        check_class_weights(bad)
+    assert "got" in str(err.value) and "To fix" in str(err.value)
+
+
+def test_check_class_weights_checks_the_class_count_and_keeps_good_weights():
+    assert check_class_weights(None) is None
+    w = check_class_weights([1, 2.5, 3], 3)
+    assert w is not None and w.dtype == np.float64
+    np.testing.assert_array_equal(w, [1.0, 2.5, 3.0])
+    with pytest.raises(InvalidParameterError, match=r"\(2, one per class\)"):
+        check_class_weights([1.0, 2.0, 3.0], 2)
+
+
+def test_every_class_weights_entry_point_shares_one_check():
+    from labelwise.strategies import SimulationContext
+    from labelwise.strategies.error_reduction import unweighted_posterior
+
+    with pytest.raises(InvalidParameterError, match="positive finite"):
+        SimulationContext(class_weights=np.array([1.0, -1.0]))
+    with pytest.raises(InvalidParameterError, match="positive finite"):
+        get_strategy("lloss", class_weights=[np.inf, 1.0])
+    with pytest.raises(InvalidParameterError, match="positive finite"):
+        unweighted_posterior(np.full((2, 2), 0.5), np.array([0.0, 1.0]))

@@ -327,6 +327,54 @@ def check_class_labels(
     return out
 
 
+def check_class_weights(
+    weights: Any, n_classes: int | None = None, *, name: str = "class_weights"
+) -> np.ndarray | None:
+    """Per-class training weights as float64 ``(n_classes,)``, or a clear error.
+
+    One positive finite number per class (``None`` passes through: unweighted).
+    Zero, negative, NaN or infinite weights are refused: a class weighted 0 is
+    a class the model never learns, and the imbalanced-weighted setting's
+    posterior correction divides by the weights.
+
+    Args:
+        weights: ``None`` or a sequence of numbers.
+        n_classes: The number of classes the weights must match; ``None``
+            checks only that there is at least one.
+        name: The parameter's name in the error message.
+
+    Returns:
+        ``None`` or the weights as a float64 array.
+
+    Raises:
+        InvalidParameterError: Not a vector of positive finite numbers, or not
+            one per class.
+    """
+    if weights is None:
+        return None
+    try:
+        w = np.asarray(weights, dtype=np.float64)
+    except (TypeError, ValueError):
+        w = np.full(0, np.nan)  # not numbers: refused below
+    count = "one per class" if n_classes is None else f"{n_classes}, one per class"
+    if (
+        w.ndim != 1
+        or w.size == 0
+        or (n_classes is not None and w.size != n_classes)
+        or not (np.isfinite(w).all() and (w > 0).all())
+    ):
+        try:
+            shown: Any = np.asarray(weights).tolist()
+        except (TypeError, ValueError):
+            shown = weights
+        raise InvalidParameterError(
+            f"{name} must be positive finite numbers ({count}); got {shown!r}. "
+            "To fix: pass e.g. the inverse class frequencies, or None for no "
+            "weighting."
+        )
+    return w
+
+
 def closest_name(name: str, choices: Iterable[str]) -> str:
     """Format a 'did you mean' hint for an unknown name."""
     options = sorted(choices)

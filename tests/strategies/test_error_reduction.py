@@ -162,8 +162,12 @@ def test_unweighted_posterior_divides_out_the_class_weights(raw, w):
 
 def test_unweighted_posterior_refuses_bad_weights():
     p = np.full((2, 2), 0.5)
-    for bad in (np.array([1.0, 0.0]), np.array([1.0, 2.0, 3.0])):
-        with pytest.raises(InvalidParameterError, match="positive numbers"):
+    for bad in (
+        np.array([1.0, 0.0]),
+        np.array([1.0, 2.0, 3.0]),
+        np.array([np.nan, 1.0]),
+    ):
+        with pytest.raises(InvalidParameterError, match="positive finite numbers"):
             unweighted_posterior(p, bad)
 
 

@@ -177,11 +177,14 @@ def test_class_weights_reach_the_models_fit():
             NoWeights(), get_strategy("entropy"), X, state=state,
             class_weights=[10.0, 1.0],
         )  # fmt: skip
-    with pytest.raises(InvalidParameterError, match="shape"):
-        ActiveLearner(
-            SklearnClassifier(), get_strategy("entropy"), X, state=state,
-            class_weights=[1.0],
-        )  # fmt: skip
+    for bad in ([1.0], [1.0, -2.0], [1.0, np.nan], [np.inf, 1.0], [0.0, 1.0]):
+        # one per class, positive and finite: a NaN or negative weight reached
+        # the model's fit unchecked before
+        with pytest.raises(InvalidParameterError, match="one per class"):
+            ActiveLearner(
+                SklearnClassifier(), get_strategy("entropy"), X, state=state,
+                class_weights=bad,
+            )  # fmt: skip
 
 
 def test_batched_oracle_fits_need_a_binary_logistic_regression():

@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from labelwise._validation import check_features
+from labelwise._validation import check_class_weights, check_features
 from labelwise.exceptions import (
     InvalidParameterError,
     NotFittedError,
@@ -48,7 +48,7 @@ class ActiveLearner:
             strategy. ``None`` (default) does not fine-tune.
         valid: ``(X_valid, y_valid)`` passed to a regressor's ``fit`` (epoch
             selection of `TorchRegressor`).
-        class_weights: Per-class training weights ``(n_classes,)``, passed as
+        class_weights: Per-class training weights ``(n_classes,)``, positive and finite, passed as
             ``sample_weight`` to the model's ``fit`` (the model must take it,
             e.g. `SklearnClassifier` or
             `TorchClassifier`) and as ``class_weights``
@@ -109,12 +109,7 @@ class ActiveLearner:
 
             if not state.is_classification:
                 raise InvalidParameterError("class_weights are for classification.")
-            class_weights = np.asarray(class_weights, dtype=np.float64)
-            if class_weights.shape != (state.n_classes,):
-                raise InvalidParameterError(
-                    f"class_weights must have shape ({state.n_classes},); got "
-                    f"{class_weights.shape}."
-                )
+            class_weights = check_class_weights(class_weights, state.n_classes)
             if "sample_weight" not in inspect.signature(model.fit).parameters:
                 raise UnsupportedModelError(
                     f"{type(model).__name__}.fit takes no sample_weight, so class "

@@ -24,7 +24,12 @@ import numpy as np
 import torch
 
 from labelwise._typing import FloatArray, IndexArray, RNGLike
-from labelwise._validation import check_batch_size, check_features, check_rng
+from labelwise._validation import (
+    check_batch_size,
+    check_class_weights,
+    check_features,
+    check_rng,
+)
 from labelwise.exceptions import InvalidParameterError, LabelwiseWarning
 from labelwise.models.base import (
     ProbabilisticClassifier,
@@ -89,6 +94,10 @@ class SimulationContext:
     eval_weights: np.ndarray | None = None
     class_weights: np.ndarray | None = None
     dataset: str = ""
+
+    def __post_init__(self) -> None:
+        """Refuse class weights that are not positive finite numbers."""
+        check_class_weights(self.class_weights)
 
 
 class Strategy(ABC):

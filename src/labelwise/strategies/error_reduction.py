@@ -40,7 +40,7 @@ from typing import Any
 
 import numpy as np
 
-from labelwise._validation import check_positive, child_seed
+from labelwise._validation import check_class_weights, check_positive, child_seed
 from labelwise.exceptions import InvalidParameterError
 from labelwise.kernels import fit_logistic_plus_one
 from labelwise.pool import LabelState
@@ -125,12 +125,8 @@ def unweighted_posterior(proba: np.ndarray, class_weights: np.ndarray) -> np.nda
             the number of classes.
     """
     p = np.asarray(proba, dtype=np.float64)
-    w = np.asarray(class_weights, dtype=np.float64)
-    if w.shape != (p.shape[1],) or not np.all(w > 0):
-        raise InvalidParameterError(
-            f"class_weights must be {p.shape[1]} positive numbers, one per class; "
-            f"got {w.tolist()}."
-        )
+    w = check_class_weights(class_weights, p.shape[1])
+    assert w is not None  # for mypy: not None in, not None out
     q = p / w
     out: np.ndarray = q / q.sum(axis=1, keepdims=True)
     return out

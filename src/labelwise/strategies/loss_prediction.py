@@ -10,7 +10,8 @@ from typing import Any
 
 import numpy as np
 
-from labelwise.exceptions import InvalidParameterError, UnsupportedModelError
+from labelwise._validation import check_class_weights
+from labelwise.exceptions import UnsupportedModelError
 from labelwise.models.base import LossPredictor, ProbabilisticClassifier
 from labelwise.models.loss_prediction import LossPredictionClassifier
 from labelwise.models.pytorch import TorchClassifier
@@ -74,7 +75,7 @@ class LLOSS(Strategy):
     def __init__(self, *, subset: int | None = 10_000, class_weights: Any = None):
         check_subset(subset)
         self.subset = subset
-        self.class_weights = _check_class_weights(class_weights)
+        self.class_weights = check_class_weights(class_weights)
         self._class_weights = self.class_weights
 
     def prepare_simulation(self, context: SimulationContext) -> None:
@@ -87,7 +88,7 @@ class LLOSS(Strategy):
         c = check_context(context)
         cw = c.class_weights
         self._class_weights = (
-            self.class_weights if cw is None else _check_class_weights(cw)
+            self.class_weights if cw is None else check_class_weights(cw)
         )
 
     def check_model(self, model: Any) -> None:
@@ -148,29 +149,11 @@ def _joint_refit(
     y = state.labels()
     weights = None
     if class_weights is not None:
-        if class_weights.shape != (state.n_classes,):
-            raise InvalidParameterError(
-                f"LLOSS got class_weights of shape {class_weights.shape} for "
-                f"{state.n_classes} classes; pass one weight per class "
-                "(LLOSS(class_weights=...) or SimulationContext(class_weights=...))."
-            )
+        class_weights = check_class_weights(
+            class_weights, state.n_classes, name="LLOSS's class_weights"
+        )
+        assert class_weights is not None  # for mypy
         weights = class_weights[np.asarray(y, dtype=np.int64)]
     return lp.fit(
         X[labeled], y, n_classes=state.n_classes, rng=rng, sample_weight=weights
     )
-
-
-def _check_class_weights(weights: Any) -> np.ndarray | None:
-    """``weights`` as a float64 vector of positive finite numbers (or ``None``)."""
-    if weights is None:
-        return None
-    try:
-        w = np.asarray(weights, dtype=np.float64)
-    except (TypeError, ValueError):
-        w = np.full(0, np.nan)  # not numbers: refused below
-    if w.ndim != 1 or w.size == 0 or not (np.isfinite(w).all() and (w > 0).all()):
-        raise InvalidParameterError(
-            "class_weights must be positive finite numbers, one per class; got "
-            f"{np.asarray(weights).tolist()!r}."
-        )
-    return w
