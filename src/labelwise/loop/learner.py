@@ -48,9 +48,9 @@ class ActiveLearner:
             strategy. ``None`` (default) does not fine-tune.
         valid: ``(X_valid, y_valid)`` passed to a regressor's ``fit`` (epoch
             selection of `TorchRegressor`).
-        class_weights: Per-class training weights ``(n_classes,)``, positive and finite, passed as
-            ``sample_weight`` to the model's ``fit`` (the model must take it,
-            e.g. `SklearnClassifier` or
+        class_weights: Per-class training weights ``(n_classes,)``, positive
+            and finite, passed as ``sample_weight`` to the model's ``fit`` (the
+            model must take it, e.g. `SklearnClassifier` or
             `TorchClassifier`) and as ``class_weights``
             to its ``finetune``. Strategies that train models of their own
             take them as a parameter, e.g. ``LLOSS(class_weights=...)``.
