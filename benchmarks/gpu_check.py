@@ -330,12 +330,22 @@ def markdown(report: dict[str, Any]) -> str:
             "|---|---|---|---|---|---|---|---|",
         ]
         for r in s["rows"]:
-            lines.append(
-                f"| {r.get('case')} | {r.get('n')} | {r.get('batch_size')} | "
-                f"{r.get('seconds')} | {r.get('forward_seconds')} | "
-                f"{r.get('selection_seconds')} | {r.get('peak_extra_mb')} | "
-                f"{r.get('embedding_mb')} |"
-            )
+            cells = [
+                r.get("case"),
+                _number(r.get("n")),
+                _number(r.get("batch_size")),
+                *(
+                    _number(r.get(key))
+                    for key in (
+                        "seconds",
+                        "forward_seconds",
+                        "selection_seconds",
+                        "peak_extra_mb",
+                        "embedding_mb",
+                    )
+                ),
+            ]
+            lines.append("| " + " | ".join(str(c) for c in cells) + " |")
     if report["resnet18"]:
         lines += [
             "",
@@ -353,6 +363,15 @@ def markdown(report: dict[str, Any]) -> str:
             f"| {r['target']} | {r['bound']} | {r['measured'] or '-'} | {r['verdict']} |"
         )
     return "\n".join(lines)
+
+
+def _number(x: Any) -> str:
+    """``x`` for a table: ints with thousands separators, floats to 3 figures."""
+    if isinstance(x, bool) or not isinstance(x, int | float):
+        return "-" if x is None else str(x)
+    if isinstance(x, int) or abs(x) >= 100:
+        return f"{x:,.0f}"
+    return f"{x:.3g}"
 
 
 def _machine(device: str) -> str:
@@ -414,7 +433,9 @@ def main() -> int:
             continue
         extra = run_scale(device, n_extra, left(60), cases=case, batch_size=b)
         scale["rows"] += extra["rows"]
-        scale["summary"] += f"; {case} at N = {n_extra}, B = {b}: {extra['summary']}"
+        # the N it ran at (scale.py runs bait at 10 000 on a CPU)
+        ran = extra["rows"][0].get("n", n_extra) if extra["rows"] else n_extra
+        scale["summary"] += f"; {case} at N = {ran}, B = {b}: {extra['summary']}"
     report = {
         "device": device,
         "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),

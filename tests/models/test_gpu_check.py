@@ -73,6 +73,9 @@ def test_target_verdicts(gpu_check):
     )
     assert "| coreset, B = 100 | <= 0.08 s | 0.05 s | pass |" in md
     assert "| bf16, batch 512 | 25,000 | 100,000 |" in md
+    # the scale rows rounded for reading (they printed 0.3901999119989341)
+    assert "| coreset | 1,000,000 | 100 | 0.05 | - | - | 10 | 512 |" in md
+    assert "| bait | 100,000 | 100 | 2 | - | - | 10 | 512 |" in md
 
 
 def test_scale_subprocess_and_its_absence(gpu_check, tmp_path, monkeypatch):
