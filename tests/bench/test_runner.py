@@ -436,12 +436,16 @@ def test_a_worker_killed_by_a_signal_is_one_clear_error_and_the_grid_resumes(
     from labelwise.exceptions import WorkerLostError
 
     grid = parse_grid(SMALL)
+    # children an earlier test left behind are not this grid's workers
+    before = {p.pid for p in multiprocessing.active_children()}
 
     def kill_first_worker():
         deadline = time.monotonic() + 120
         while time.monotonic() < deadline:
             workers = [
-                p for p in multiprocessing.active_children() if "Process" in p.name
+                p
+                for p in multiprocessing.active_children()
+                if "Process" in p.name and p.pid not in before
             ]
             if workers:
                 os.kill(workers[0].pid, signal.SIGKILL)
