@@ -15,6 +15,19 @@ def test_strategies_one_per_line():
     assert res.output.split() == available_strategies()
 
 
+def test_version_names_labelwise_torch_and_cuda():
+    import torch
+
+    import labelwise
+
+    res = runner.invoke(app, ["--version"])
+    assert res.exit_code == 0, res.output
+    assert res.output.startswith(f"labelwise {labelwise.__version__} (")
+    assert f"torch {torch.__version__}" in res.output
+    cuda = "available" if torch.cuda.is_available() else "not available"
+    assert f"CUDA {cuda})" in res.output
+
+
 def test_datasets_list_and_fetch():
     res = runner.invoke(app, ["datasets"])
     assert (

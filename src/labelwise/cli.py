@@ -22,6 +22,38 @@ app = typer.Typer(
 )
 
 
+def _print_version(value: bool) -> None:
+    if value:
+        import platform
+
+        import torch
+
+        from labelwise import __version__
+
+        typer.echo(
+            f"labelwise {__version__} (Python {platform.python_version()}, "
+            f"torch {torch.__version__}, CUDA "
+            f"{'available' if torch.cuda.is_available() else 'not available'})"
+        )
+        raise typer.Exit()
+
+
+@app.callback()
+def _main(
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version",
+            callback=_print_version,
+            is_eager=True,
+            help="Print labelwise's version (and torch's, and whether CUDA is "
+            "available) and exit.",
+        ),
+    ] = False,
+) -> None:
+    """labelwise: deep batch active learning for classification and regression."""
+
+
 INTERRUPTED = 130  # exit status after Ctrl-C (128 + SIGINT), as shells use
 
 
