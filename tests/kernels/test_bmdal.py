@@ -350,3 +350,15 @@ def test_feature_dtype_is_what_select_bmdal_computes_in():
     assert feature_dtype("bait", 1e-3, (100, 8), f32) == f64
     for method in ("maxdist", "kmeanspp", "lcmd", "fw", "maxdiag"):
         assert feature_dtype(method, 1e-3, (100, 8), f64) == f32
+
+
+def test_bait_refuses_features_too_wide_for_its_matrices(monkeypatch):
+    from labelwise.kernels import _inputs
+
+    monkeypatch.setattr(_inputs, "MAX_SQUARE_WIDTH", 6)
+    rng = np.random.default_rng(0)
+    pool, train = rng.normal(size=(20, 7)), rng.normal(size=(5, 7))
+    for sigma in (0.0, 1e-3):  # the rank-one loop and the feature-space state
+        with pytest.raises(InvalidParameterError, match=r"bait.*7 x 7"):
+            select_bmdal(pool, train, 3, method="bait", sigma=sigma)
+    assert len(select_bmdal(pool[:, :6], train[:, :6], 3, method="bait").indices) == 3

@@ -181,3 +181,21 @@ def test_prescale_folds_the_scale_into_the_transform_and_chunks_change_nothing()
     whole = _rowwise(pool, 5, lambda f: f * 2.0 + 1.0, 0.5, chunk=10_000)
     chunked = _rowwise(pool, 5, lambda f: f * 2.0 + 1.0, 0.5, chunk=7)
     assert torch.equal(whole, chunked) and np.allclose(whole.numpy(), pool + 1.0)
+
+
+def test_square_transforms_refuse_features_too_wide_before_allocating(monkeypatch):
+    # full-network gradient features (~10^5 wide) made acs-grad/acs-rf ask for
+    # hundreds of GB and fail with a bare out-of-memory error
+    from labelwise.kernels import _inputs
+
+    monkeypatch.setattr(_inputs, "MAX_SQUARE_WIDTH", 6)
+    wide_pool, wide_train = _data(p=7)
+    calls = {
+        "acs-grad": lambda p, t: acs_grad(p, t, 1.0),
+        "acs-rf": lambda p, t: acs_rf(p, t, 4, 1.0, rng=0),
+        "acs-rf-hyper": lambda p, t: acs_rf_hyper(p, t, np.zeros(len(t)), 4, rng=0),
+    }
+    for name, call in calls.items():
+        with pytest.raises(InvalidParameterError, match=rf"{name}.*7 x 7.*'rp', 512"):
+            call(wide_pool, wide_train)
+        call(*_data(p=6))  # at the limit: runs

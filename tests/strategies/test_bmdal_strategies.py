@@ -296,3 +296,23 @@ def test_nngp_refuses_what_needs_features():
         get_strategy("bmdal", base_kernel="nngp", transforms=[["rp", 64]])
     with pytest.raises(InvalidParameterError, match="acs-rf"):
         get_strategy("bmdal", base_kernel="nngp", transforms=[["acs-rf", 64, 0.1]])
+
+
+@pytest.mark.parametrize(
+    ("transforms", "selection"),
+    [([["acs-grad", 1.0]], "lcmd"), ([["acs-rf-hyper", 16]], "lcmd"), ([], "bait")],
+)
+def test_full_gradient_features_without_a_sketch_are_refused_clearly(
+    transforms, selection
+):
+    # a network's whole gradient (here 16 641 wide) without ['rp', 512] first
+    # asked for a 2+ GiB matrix per step (564 GB on a bmdal-mlp) and died of it
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(40, 128)).astype(np.float32)
+    state = LabelState(40)
+    state.teach(np.arange(10), X[:10, 0], round=0)
+    reg = TorchRegressor(functools.partial(bmdal_mlp, widths=(128,)), max_epochs=1)
+    reg.fit(X[:10], X[:10, 0], rng=0)
+    s = get_strategy("bmdal", transforms=transforms, selection=selection)
+    with pytest.raises(InvalidParameterError, match=r"16641 x 16641.*'rp', 512"):
+        s.select(reg, X, state, 3, rng=0)

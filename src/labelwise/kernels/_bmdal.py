@@ -70,7 +70,7 @@ from labelwise._typing import IndexArray, RNGLike
 from labelwise._validation import check_rng
 from labelwise.exceptions import InvalidParameterError
 from labelwise.kernels._greedy import _check_n_select
-from labelwise.kernels._inputs import as_float_tensor
+from labelwise.kernels._inputs import as_float_tensor, check_square_width
 from labelwise.kernels._kspace import FeatureGram, Gram, GramPoints, HeadGram
 from labelwise.kernels._points import _CHUNK, DensePoints
 
@@ -669,6 +669,8 @@ def select_bmdal(
         raise InvalidParameterError(
             f"pool and train features differ in width: {xp.shape[1]} vs {xt.shape[1]}."
         )
+    if method == "bait":
+        check_square_width(xp.shape[1], "bmdal's bait selection")
     n_pool = xp.shape[0]
     n_select = _check_n_select(n_select, n_pool)
     n_rows = n_pool + (xt.shape[0] if mode == "tp" else 0)

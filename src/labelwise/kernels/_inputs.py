@@ -16,6 +16,9 @@ from labelwise._validation import check_features
 from labelwise.exceptions import InvalidParameterError
 
 _CHECK_ROWS = 1 << 16
+MAX_SQUARE_WIDTH = 1 << 14
+"""Widest features a transform or selection forms a ``p x p`` float64 matrix of
+(2 GiB; a Cholesky factorisation and a product beside it make three)."""
 
 
 def check_finite_tensor(t: torch.Tensor, name: str) -> None:
@@ -69,3 +72,25 @@ def as_float_tensor(
     if dtype is not None:
         return t.to(dtype)
     return t if t.is_floating_point() else t.to(torch.float32)
+
+
+def check_square_width(width: int, what: str) -> None:
+    """Refuse features too wide for the ``width x width`` matrices of ``what``.
+
+    Full-network gradient features are hundreds of thousands wide; a
+    posterior or precision matrix over them would need hundreds of GB, and
+    the allocation failed with a bare out-of-memory error (or, below the
+    machine's memory but above what is free, woke the out-of-memory killer).
+
+    Raises:
+        InvalidParameterError: ``width > MAX_SQUARE_WIDTH``, naming the matrix
+            size and the fix (a random projection first).
+    """
+    if width > MAX_SQUARE_WIDTH:
+        gib = width * width * 8 / 2**30
+        raise InvalidParameterError(
+            f"{what} forms {width} x {width} float64 matrices ({gib:,.0f} GiB each) "
+            f"on features {width} wide, more than the {MAX_SQUARE_WIDTH} it allows. "
+            "To fix: project the features first, e.g. transforms=[['rp', 512], ...] "
+            "(BMDAL's sketch), or use last-layer features."
+        )

@@ -39,6 +39,7 @@ import torch
 from labelwise._typing import RNGLike
 from labelwise._validation import check_rng, child_seed
 from labelwise.exceptions import InvalidParameterError, NumericsWarning
+from labelwise.kernels._inputs import check_square_width
 
 Pair = tuple[torch.Tensor, torch.Tensor]
 
@@ -238,6 +239,7 @@ def product(a: Pair, b: Pair, *, max_dim: int = 4096, rng: RNGLike = None) -> Pa
 def acs_grad(pool: Any, train: Any, sigma: float, **kw: Any) -> Pair:
     """ACS-FW's gradient kernel ``k · k_post / σ⁴`` (``/ σ⁴`` only if ``σ ≠ 1``)."""
     prior = (_t(pool), _t(train))
+    check_square_width(prior[1].shape[1], "acs-grad (the train posterior)")
     post = posterior(pool, train, sigma)
     fp, ft = product(prior, post, **kw)
     c = 1.0 / sigma**2 if sigma != 1 else 1.0  # features: sqrt of 1 / sigma^4
@@ -274,6 +276,7 @@ def acs_rf(
     """
     if not sigma > 0:
         raise InvalidParameterError(f"acs-rf needs sigma > 0; got {sigma!r}.")
+    check_square_width(_raw(train).shape[1], "acs-rf")
     ft = _t(train) * prescale
     p = ft.shape[1]
     theta, chol = _acs_thetas(
@@ -306,6 +309,7 @@ def acs_rf_hyper(
     ½ (yᵀy - θ̄ᵀ A θ̄)``, ``v(x) = (b̃/ã)(1 + φᵀ A⁻¹ φ)``, ``θ_j ~ N(0, A⁻¹)``:
     ``ψ_j(x) = dim^{-1/2} [-½ log(2π) - ½ ((φᵀ θ_j)² + v(x))]``.
     """
+    check_square_width(_raw(train).shape[1], "acs-rf-hyper")
     ft = _t(train) * prescale
     y = _t(y_train).reshape(-1).to(ft.device)
     if y.shape[0] != ft.shape[0]:
