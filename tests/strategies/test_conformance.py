@@ -209,3 +209,20 @@ class _ClampsLow(_Good):
 def test_check_strategy_params_tries_values_on_both_sides_of_the_default():
     with pytest.raises(AssertionError, match=r"alpha=0\.5"):
         check_strategy_params(_ClampsLow())
+
+
+def test_repr_shows_data_held_by_a_strategy_as_shapes():
+    # AGBAL's auxiliary=(X, y) printed every row of both arrays
+    x_aux = np.arange(300.0).reshape(100, 3)
+    s = get_strategy("agbal-lcmd", auxiliary=(x_aux, np.zeros(100)))
+    r = repr(s)
+    assert "auxiliary=(<array shape=(100, 3) dtype=float64>, " in r
+    assert "<array shape=(100,) dtype=float64>)" in r and "299." not in r
+    assert len(r) < 600
+    # short arrays, lists of tuples and scalars read as before
+    assert "class_weights=array([1., 2.])" in repr(
+        get_strategy("lloss", class_weights=[1.0, 2.0])
+    )
+    assert "transforms=[('rp', 512)]" in repr(
+        get_strategy("bmdal", transforms=[["rp", 512]])
+    )

@@ -13,6 +13,7 @@ an int (the same seed gives the same batch); a passed ``Generator`` is advanced.
 from __future__ import annotations
 
 import inspect
+import math
 import time
 import warnings
 from abc import ABC, abstractmethod
@@ -250,8 +251,24 @@ class Strategy(ABC):
         }
 
     def __repr__(self) -> str:
-        params = ", ".join(f"{k}={v!r}" for k, v in self.get_params().items())
+        params = ", ".join(f"{k}={_brief(v)}" for k, v in self.get_params().items())
         return f"{type(self).__name__}({params})"
+
+
+def _brief(value: Any) -> str:
+    """``repr(value)``, with arrays of more than 8 entries as their shape and dtype.
+
+    A strategy holding data (AGBAL's ``auxiliary=(X, y)``) printed every row.
+    """
+    if isinstance(value, np.ndarray | torch.Tensor) and math.prod(value.shape) > 8:
+        kind = "array" if isinstance(value, np.ndarray) else "tensor"
+        return f"<{kind} shape={tuple(value.shape)} dtype={value.dtype}>"
+    if isinstance(value, tuple | list):
+        inner = ", ".join(_brief(v) for v in value)
+        if isinstance(value, tuple):
+            return f"({inner}{',' if len(value) == 1 else ''})"
+        return f"[{inner}]"
+    return repr(value)
 
 
 def check_context(context: Any) -> SimulationContext:
