@@ -85,6 +85,8 @@ def test_pad_sequences_pads_after_the_real_steps():
         ([np.zeros((2, 2, 2))], r"shape \(T, C\) or \(T,\); got shape \(2, 2, 2\)"),
         ([np.array(["a", "b"])], "must hold real numbers"),
         ([np.array([1j, 2.0])], "must hold real numbers; got dtype complex"),
+        ([np.zeros((3, 0))], r"Sequence 0 has no channels \(shape \(3, 0\)\)"),
+        ([np.zeros((2, 3)), [[1.0, 2.0], [3.0]]], "Sequence 1 is ragged"),
     ],
 )
 def test_pad_sequences_errors(seqs, match):
@@ -253,6 +255,49 @@ def test_classifier_predicts_padded_rows_as_unpadded(name):
     np.testing.assert_allclose(clf.predict_proba(longer), p, atol=1e-5)
     t = clf.tensor_outputs(x, "embed")
     np.testing.assert_allclose(t.numpy(), h, atol=1e-6)
+
+
+@pytest.mark.parametrize("name", NETS)
+@pytest.mark.parametrize(
+    ("shape", "match"),
+    [
+        ((4, 7, C + 1), f"this network takes C = {C}, got shape \\(4, 7, {C + 1}\\)"),
+        ((4, 7), f"this network takes C = {C}, got shape \\(4, 7\\)"),
+        ((4, 7, C, 1), r"got shape \(4, 7, 3, 1\)"),
+        ((4, 0, C), r"T >= 1.*got shape \(4, 0, 3\)"),
+    ],
+)
+def test_inputs_of_another_shape_are_refused_by_name(name, shape, match):
+    # a packed LSTM read other channel counts without an error (silently wrong
+    # outputs), the others failed deep in torch; T = 0 fed an empty sequence
+    clf = _fitted(name)
+    x = np.zeros(shape, np.float32)
+    for call in (clf.predict_proba, clf.embed):
+        with pytest.raises(InvalidParameterError, match=match):
+            call(x)
+    with pytest.raises(InvalidParameterError, match=match):
+        clf.tensor_outputs(x, "proba")
+
+
+def test_other_networks_name_both_shapes_on_a_mismatch():
+    x = np.random.default_rng(0).normal(size=(20, 5)).astype(np.float32)
+    clf = TorchClassifier(mlp, max_epochs=1, device="cpu")
+    clf.fit(x, np.arange(20) % 2, n_classes=2, rng=0)
+    with pytest.raises(
+        InvalidParameterError, match=r"fitted on items of shape \(5,\).*shape \(3,\)"
+    ):
+        clf.predict_proba(x[:, :3])
+
+
+def test_ema_tensor_outputs_take_padded_sequences():
+    # the tensor path of LHD refused the padding its CPU path accepted
+    x, y = DATA
+    clf = TorchClassifier(
+        functools.partial(tcn, hidden=6, layers=2), max_epochs=2, ema_alpha=0.9,
+        device="cpu",
+    ).fit(x[:8], y[:8], n_classes=3, rng=0)  # fmt: skip
+    for t, a in zip(clf.ema_tensor_outputs(x), clf.ema_outputs(x), strict=True):
+        np.testing.assert_allclose(t.numpy(), a, atol=1e-6)
 
 
 @pytest.mark.parametrize("name", NETS)
