@@ -398,7 +398,7 @@ class ExpectedErrorReduction(RewardSetStrategy):
         if c.X_reward is None and c.y_reward is None:
             return
         X_r = np.asarray(c.X_reward)
-        y_r = np.asarray(c.y_reward, dtype=np.int64)
+        y_r = np.asarray(c.y_reward)  # checked against the classes in select
         if (
             X_r.ndim == 0
             or y_r.ndim == 0
@@ -424,7 +424,8 @@ class ExpectedErrorReduction(RewardSetStrategy):
         batch_size: int,
         rng: np.random.Generator,
     ) -> Selection:
-        r = self._reward or {}
+        k = state.n_classes
+        r = {} if self._reward is None else self.checked_reward(self._reward, X, k)
         on_reward = self.evaluate_on == "reward" or (
             self.evaluate_on == "auto" and self._reward is not None
         )
@@ -447,7 +448,6 @@ class ExpectedErrorReduction(RewardSetStrategy):
                 rows = np.sort(rng.choice(pool, size=self.max_eval, replace=False))
             X_eval, y_eval = X[rows], None
         labeled = state.labeled_indices()
-        k = state.n_classes
         risks = lookahead_risks(
             model, X[labeled], np.asarray(state.labels(labeled), dtype=np.int64),
             X[cand], X_eval, y_eval, n_classes=k, loss=self.loss,

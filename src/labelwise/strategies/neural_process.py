@@ -600,7 +600,7 @@ class NeuralProcess(RewardSetStrategy):
             return
         self._reward = {
             "X": np.asarray(c.X_reward),
-            "y": np.asarray(c.y_reward, dtype=np.int64),
+            "y": np.asarray(c.y_reward),  # checked against the classes in select
             **context_weights(c),
         }
 
@@ -625,13 +625,13 @@ class NeuralProcess(RewardSetStrategy):
         xs = x / scale
         timings: dict[str, float] = {}
         if self.pretrained is None:
-            r = self._reward
-            if r is None:
+            if self._reward is None:
                 raise InvalidParameterError(
                     "The np strategy needs a labeled reward set: call set_reward("
                     "X_reward, y_reward), or use a dataset with one "
                     "(NAME:balanced|imbalanced|imbalanced-weighted)."
                 )
+            r = self.checked_reward(self._reward, X, state.n_classes)
             y_lab = np.asarray(state.labels(labeled), dtype=np.int64)
             rows = np.arange(len(r["y"]))
             if self.reward_size is not None and rows.size > self.reward_size:
