@@ -623,7 +623,7 @@ def init_project(
         if pool.embeddings is not None:
             model = "embedding-regressor" if regression else "embedding-head"
     name, strategy_params = parse_strategy_spec(strategy)
-    get_strategy(name, **strategy_params)  # validates name and parameters
+    _refuse_simulation_only(get_strategy(name, **strategy_params), strategy)
     params = check_model_params(model, dict(model_params or {}))
     cfg = ProjectConfig(
         kind=pool.kind,
@@ -642,6 +642,24 @@ def init_project(
     _write_project(out, cfg, pool)
     _write_text_extras(out, cfg, pool)
     return cfg
+
+
+def _refuse_simulation_only(strategy: Any, spec: str) -> None:
+    """Refuse a strategy that needs what only a simulation has.
+
+    True labels or a reward set: a labeling project gives its strategy none,
+    so such a strategy would fail at the first batch.
+    """
+    from labelwise.strategies import SimulationContext
+
+    try:
+        strategy.prepare_simulation(SimulationContext())
+    except InvalidParameterError as exc:
+        raise InvalidParameterError(
+            f"Strategy '{spec}' needs data only a simulation has, which a labeling "
+            f"project cannot give it ({exc}). Choose another strategy: entropy, "
+            "margin or badge (lcmd for a numeric target), or eer on the pool."
+        ) from None
 
 
 def _jsonable(v: Any) -> Any:

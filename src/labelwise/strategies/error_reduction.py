@@ -392,10 +392,18 @@ class ExpectedErrorReduction(RewardSetStrategy):
 
         Raises:
             InvalidParameterError: The reward set is empty or has a different
-                number of labels and inputs.
+                number of labels and inputs, or there is none and
+                ``evaluate_on="reward"``.
         """
         c = check_context(context)
         if c.X_reward is None and c.y_reward is None:
+            if self.evaluate_on == "reward":
+                data = f"dataset {c.dataset}" if c.dataset else "the simulation"
+                raise InvalidParameterError(
+                    f"eer with evaluate_on='reward' needs a labeled reward set; {data} "
+                    "has none (use NAME:balanced|imbalanced|imbalanced-weighted, or "
+                    "evaluate_on='pool')."
+                )
             return
         X_r = np.asarray(c.X_reward)
         y_r = np.asarray(c.y_reward)  # checked against the classes in select
