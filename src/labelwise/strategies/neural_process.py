@@ -312,6 +312,14 @@ def _draw_problems(
 ) -> list[tuple[np.ndarray, np.ndarray]]:
     """``n_sim`` (sorted context rows, target rows), each holding two classes."""
     n = len(y_annotated)
+    classes = np.unique(y_annotated)
+    if n < 3 or classes.size < 2:
+        raise InvalidParameterError(
+            "The annotated set needs at least two classes and three items to "
+            f"simulate problems (two as context, one as target); got {n} item(s) "
+            f"of classes {classes.tolist()}. Label a few more first (e.g. with "
+            "random)."
+        )
     problems = []
     for _ in range(n_sim):
         q = float(rng.choice(Q_FRACTIONS))
@@ -669,6 +677,12 @@ class NeuralProcess(RewardSetStrategy):
             )
             timings["train_seconds"] = time.perf_counter() - start
         assert self.net_ is not None
+        if np_input_dim(self.net_) != xs.shape[1]:
+            raise InvalidParameterError(
+                f"The pretrained NP takes {np_input_dim(self.net_)} features per item; "
+                f"the pool has {xs.shape[1]}. Use an NP trained on this pool's "
+                "features, or train one (no pretrained=)."
+            )
         start = time.perf_counter()
         mu = predict_np(self.net_, xs[labeled], xs[pool])
         timings["score_seconds"] = time.perf_counter() - start
@@ -688,11 +702,16 @@ def predict_np(net: AttnCNP, x_context: np.ndarray, x_target: np.ndarray) -> np.
     return out
 
 
-def save_np(net: AttnCNP, path: str | Path) -> None:
-    """Write the NP's input dimension and weights to ``path`` (torch format)."""
+def np_input_dim(net: AttnCNP) -> int:
+    """The number of features per item the NP takes."""
     first = net.x_enc[0]
     assert isinstance(first, nn.Linear)
-    x_dim = int(first.in_features)
+    return int(first.in_features)
+
+
+def save_np(net: AttnCNP, path: str | Path) -> None:
+    """Write the NP's input dimension and weights to ``path`` (torch format)."""
+    x_dim = np_input_dim(net)
     state = {k: v.cpu() for k, v in net.state_dict().items()}
     torch.save({"x_dim": x_dim, "state_dict": state}, Path(path))
 
