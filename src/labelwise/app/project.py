@@ -309,13 +309,20 @@ def _pool_from_table(
     holdout: str | Path | None,
     classes: list[str] | None,
     missing: str,
+    *,
+    embedded: bool = False,
 ) -> _Pool:
-    """A table's rows (numeric columns standardised) and its labeled holdout."""
+    """A table's rows (numeric columns standardised) and its labeled holdout.
+
+    With ``embedded`` (precomputed embeddings replace the features) the table
+    may have no numeric column: its rows are only shown.
+    """
     path = Path(table).resolve()
     df = _read_table(path)
-    if df.select_dtypes("number").shape[1] == 0:
+    if df.select_dtypes("number").shape[1] == 0 and not embedded:
         raise InvalidParameterError(
-            f"--table: {path.name} has no numeric columns to learn from."
+            f"--table: {path.name} has no numeric columns to learn from. Give "
+            "the model features: numeric columns, or --embeddings FILE."
         )
     df, fill = _handle_missing(df, missing, f"--table {path.name}")
     numeric = df.select_dtypes("number")
@@ -601,7 +608,8 @@ def init_project(
     elif images is not None:
         pool = _pool_from_images(images, classes)
     elif table is not None:
-        pool = _pool_from_table(table, holdout, classes, missing)
+        embedded = embeddings is not None
+        pool = _pool_from_table(table, holdout, classes, missing, embedded=embedded)
     else:
         assert dataset is not None
         pool = _pool_from_dataset(dataset, pool_size, classes)
