@@ -473,6 +473,59 @@ def test_labeling_app_accepts_sequence_models(tmp_path, blobs_writer):
         )
 
 
+@pytest.mark.parametrize(
+    ("model", "strategy", "named"),
+    [
+        ("mlp", "random", "model 'mlp' does not mask padding"),
+        ("logreg", "margin", "model 'logreg' does not mask padding"),
+        ("lstm", "kcenter", "strategy 'kcenter' computes on the raw inputs"),
+    ],
+)
+def test_run_refuses_what_cannot_use_a_padded_set_up_front(
+    tmp_path, model, strategy, named
+):
+    # the runs started, failed at their first fit or query and printed tracebacks
+    res = CliRunner().invoke(
+        app,
+        ["run", "--dataset", "japanese-vowels", "--model", model, "--strategy",
+         strategy, "--out", str(tmp_path / "r")],
+    )  # fmt: skip
+    assert res.exit_code == 2, res.output
+    text = " ".join(res.output.split())
+    assert "japanese-vowels holds variable-length sequences, NaN-padded" in text
+    assert named in text and "Traceback" not in text
+    assert not (tmp_path / "r").exists()
+
+
+def test_label_init_on_a_padded_set_defaults_to_tcn_and_refuses_the_rest(
+    tmp_path, monkeypatch
+):
+    # the default model was mlp and every label then answered 400
+    from labelwise import datasets as ds
+    from labelwise.app import LabelSession, init_project
+
+    x, y = make_sequences(40, length=(2, 9), n_channels=C, seed=2)
+    fake = ds.Dataset("japanese-vowels", x[:30], y[:30], x[30:], y[30:], list("abc"))
+    monkeypatch.setattr(ds, "load", lambda *a, **k: fake)
+    cfg = init_project(tmp_path / "p", dataset="japanese-vowels", batch_size=4,
+                       model_params={"epochs": 2, "hidden": 4})  # fmt: skip
+    assert cfg.model == "tcn"
+    session = LabelSession(tmp_path / "p", background=False, device="cpu").start()
+    for q in session.db.queue():
+        session.label(q["item"], "abc"[y[q["item"]]])
+    assert session.db.model_version() == 1 and session.last_error is None
+    assert len(session.db.queue()) == 4
+    session.close()
+    for model, strategy, named in (
+        ("mlp", None, "model 'mlp' does not mask padding"),
+        ("lstm", "kcenter", "strategy 'kcenter' computes on the raw inputs"),
+    ):
+        with pytest.raises(InvalidParameterError, match=named):
+            init_project(tmp_path / "q", dataset="japanese-vowels", model=model,
+                         strategy=strategy)  # fmt: skip
+        assert not (tmp_path / "q").exists()
+
+
 # ------------------------------------------------------------ devices
 @pytest.mark.parametrize("name", ["lstm-bi", "gru", "tcn", "transformer"])
 def test_sequence_models_on_a_device(device, name):

@@ -577,7 +577,7 @@ def init_project(
     Raises:
         InvalidParameterError: naming what is wrong and how to fix it.
     """
-    from labelwise.models.registry import check_model_params
+    from labelwise.models.registry import check_model_params, check_padding_support
     from labelwise.strategies import get_strategy, parse_strategy_spec
 
     out = Path(folder)
@@ -625,13 +625,19 @@ def init_project(
     regression = classes is None
     if strategy is None:
         strategy = "lcmd" if regression else "entropy"
+    # NaN-padded sequences (a variable-length dataset) need a masking model
+    padded = pool.embeddings is None and x.dtype.kind == "f" and bool(np.isnan(x).any())
     if model is None:
         model = ("bmdal-mlp" if regression else "mlp") if len(x) > 0 else "mlp"
         model = "logreg" if pool.items and "text" in pool.items[0] else model
+        model = "tcn" if padded else model
         if pool.embeddings is not None:
             model = "embedding-regressor" if regression else "embedding-head"
     name, strategy_params = parse_strategy_spec(strategy)
-    _refuse_simulation_only(get_strategy(name, **strategy_params), strategy)
+    chosen = get_strategy(name, **strategy_params)
+    _refuse_simulation_only(chosen, strategy)
+    if padded:
+        check_padding_support(pool.source, model, strategy, chosen.accepts_padding)
     params = check_model_params(model, dict(model_params or {}))
     cfg = ProjectConfig(
         kind=pool.kind,
