@@ -201,3 +201,14 @@ def test_the_oracle_refuses_pool_labels_that_are_not_classes():
     s.set_simulation(np.where(np.arange(30) == 20, 7, y), X[:10], y[:10])
     with pytest.raises(InvalidParameterError, match=r"y_pool holds \[7\]"):
         s.select(model, X, state, 3, rng=0)
+
+
+@pytest.mark.parametrize("name", ["eer", "oracle"])
+def test_refits_need_a_labeled_item(name):
+    # with nothing labeled they failed with "indices is empty"
+    X, y, _, model = _binary_problem()
+    s = get_strategy(name)
+    if name == "oracle":
+        s.set_simulation(y, X[:10], y[:10])  # type: ignore[attr-defined]
+    with pytest.raises(InvalidParameterError, match="nothing is labeled yet"):
+        s.select(model, X, LabelState(30, classes=["a", "b"]), 3, rng=0)

@@ -57,6 +57,7 @@ from labelwise.strategies.lookahead import (
     check_batched,
     check_n_jobs,
     context_weights,
+    require_labeled,
 )
 
 LOSSES = ("zero-one", "log")
@@ -432,6 +433,7 @@ class ExpectedErrorReduction(RewardSetStrategy):
         batch_size: int,
         rng: np.random.Generator,
     ) -> Selection:
+        require_labeled(state, "eer")
         k = state.n_classes
         r = {} if self._reward is None else self.checked_reward(self._reward, X, k)
         on_reward = self.evaluate_on == "reward" or (

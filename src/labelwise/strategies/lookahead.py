@@ -88,6 +88,15 @@ def checked_eval_set(
     return x, y
 
 
+def require_labeled(state: LabelState, name: str) -> None:
+    """Refuse a pool without labels: the refits start from the labeled set."""
+    if state.n_labeled == 0:
+        raise InvalidParameterError(
+            f"{name} refits the model on the labeled set plus each candidate, and "
+            "nothing is labeled yet. Label a first batch (e.g. with random) first."
+        )
+
+
 def checked_class_weights(weights: Any, n_classes: int, name: str) -> np.ndarray | None:
     """Per-class weights ``(n_classes,)``, finite and non-negative, or ``None``."""
     if weights is None:
@@ -476,6 +485,7 @@ class Oracle(Strategy):
                 f"The oracle got {t['y_pool'].shape[0]} pool labels; the pool has "
                 f"{state.n_samples} items."
             )
+        require_labeled(state, "The oracle")
         k = state.n_classes
         y_pool = check_class_labels(t["y_pool"], state.n_samples, k, name="y_pool")
         X_eval, y_eval = checked_eval_set(t["X_eval"], t["y_eval"], X, k, name="eval")
