@@ -112,6 +112,18 @@ def test_padding_checks_name_the_problem_and_rows(edit, match):
         check_features(x)  # without allow_padding any NaN is refused
 
 
+def test_front_padding_is_named_as_such():
+    # a row padded at the front was reported as "no real step (all padding)"
+    x = pad_sequences(_seqs([4, 2]))
+    x[1] = np.roll(x[1], 2, axis=0)  # the two real steps last
+    with pytest.raises(
+        InvalidParameterError,
+        match=r"padding before a real step \(padded at the front\?\) in 1 row\(s\), "
+        r"first at rows \[1\]",
+    ):
+        check_padding(x)
+
+
 def test_non_finite_values_without_padding_get_the_plain_message():
     x = pad_sequences(_seqs([4, 4]))
     x[0, 0, 1] = np.inf
