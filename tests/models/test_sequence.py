@@ -62,6 +62,8 @@ def _seqs(lengths, seed=0):
 def test_pad_sequences_pads_after_the_real_steps():
     seqs = _seqs([3, 1, 2])
     x = pad_sequences(seqs)
+    # a generator too (it failed on len())
+    np.testing.assert_array_equal(pad_sequences(s for s in seqs), x)
     assert x.shape == (3, 3, C) and x.dtype == np.float32
     for i, s in enumerate(seqs):
         np.testing.assert_array_equal(x[i, : len(s)], s)

@@ -26,7 +26,7 @@ sequence gets the same prediction and embedding as the same sequence unpadded
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any, ClassVar
 
 import numpy as np
@@ -76,12 +76,13 @@ class SequenceNetwork(SplitNetwork):
         )
 
 
-def pad_sequences(seqs: Sequence[Any]) -> np.ndarray:
+def pad_sequences(seqs: Iterable[Any]) -> np.ndarray:
     """Stack sequences of different lengths into one NaN-padded array.
 
     Args:
-        seqs: Sequences, each of shape ``(T_i, C)`` (or ``(T_i,)`` for one
-            channel), all with the same ``C``, finite, with ``T_i >= 1``.
+        seqs: Sequences (a list, or any iterable such as a generator), each of
+            shape ``(T_i, C)`` (or ``(T_i,)`` for one channel), all with the
+            same ``C``, finite, with ``T_i >= 1``.
 
     Returns:
         Float32 array ``(n, max_i T_i, C)``; the steps after ``T_i`` of row ``i``
@@ -98,9 +99,9 @@ def pad_sequences(seqs: Sequence[Any]) -> np.ndarray:
         array([[ 1.,  2.],
                [ 3., nan]], dtype=float32)
     """
-    if len(seqs) == 0:
-        raise InvalidParameterError("pad_sequences needs at least one sequence.")
     arrays = [_one_sequence(s, i) for i, s in enumerate(seqs)]
+    if not arrays:
+        raise InvalidParameterError("pad_sequences needs at least one sequence.")
     channels = {a.shape[1] for a in arrays}
     if len(channels) > 1:
         first = {
