@@ -212,3 +212,43 @@ def test_refits_need_a_labeled_item(name):
         s.set_simulation(y, X[:10], y[:10])  # type: ignore[attr-defined]
     with pytest.raises(InvalidParameterError, match="nothing is labeled yet"):
         s.select(model, X, LabelState(30, classes=["a", "b"]), 3, rng=0)
+
+
+@pytest.mark.parametrize(
+    ("name", "params"),
+    [
+        ("eer", {}),
+        ("eer", {"loss": "log"}),
+        ("oracle", {}),
+        ("np", {"n_sim": 2, "epochs": 1, "target": "log-loss"}),
+    ],
+)
+def test_unconverged_batched_fits_fall_back_to_refits(name, params):
+    # a feature on a scale like 1e12 (sums of money, byte counts) made the batched
+    # logistic fits fail ("Singular matrix", "did not fit a problem") though
+    # scikit-learn fits the model; now the refits serve, with a warning
+    from sklearn.linear_model import LogisticRegression
+
+    from labelwise.exceptions import ConvergenceError, FallbackWarning
+    from labelwise.models import SklearnClassifier
+
+    X = np.random.default_rng(0).normal(size=(20, 3)) * np.array([1.0, 1e12, 1.0])
+    y = (X[:, 0] + X[:, 1] / 1e12 > 0).astype(np.int64)
+    state = LabelState(20, classes=["a", "b"])
+    state.teach(np.arange(8), y[:8], round=0)
+    model = SklearnClassifier(LogisticRegression()).fit(X[:8], y[:8], n_classes=2)
+
+    def pick(**kw):
+        s = get_strategy(name, **params, **kw)
+        if name == "oracle":
+            s.set_simulation(y, X[10:], y[10:])  # type: ignore[attr-defined]
+        else:
+            s.set_reward(X[10:], y[10:])  # type: ignore[attr-defined]
+        return s.select(model, X, state, 3, rng=0)
+
+    with pytest.warns(FallbackWarning, match="batched logistic fits did not converge"):
+        sel = pick()
+    assert "standardise them" in sel.info["warnings"][0]
+    assert sel.indices.tolist() == pick(batched=False).indices.tolist()
+    with pytest.raises(ConvergenceError, match="standardise them"):
+        pick(batched=True)

@@ -54,6 +54,7 @@ from labelwise.strategies.base import (
 from labelwise.strategies.lookahead import (
     RewardSetStrategy,
     batched_C,
+    batched_or_refit,
     check_batched,
     check_n_jobs,
     context_weights,
@@ -274,13 +275,19 @@ def lookahead_risks(
     flat = [
         np.asarray(a).reshape(a.shape[0], -1) for a in (X_labeled, X_candidates, X_eval)
     ]
-    if C is not None:
+
+    def fast() -> np.ndarray:
+        assert C is not None
         xl, xc, xe = (a.astype(np.float64) for a in flat)
         return _batched_risks(C, xl, y_lab, xc, xe, ye, loss, w, sw)
-    return _refit_risks(
-        model, X_labeled, y_lab, X_candidates, X_eval, ye, n_classes=n_classes,
-        loss=loss, weights=w, sample_weight=sw, seed=seed, n_jobs=n_jobs,
-    )  # fmt: skip
+
+    def slow() -> np.ndarray:
+        return _refit_risks(
+            model, X_labeled, y_lab, X_candidates, X_eval, ye, n_classes=n_classes,
+            loss=loss, weights=w, sample_weight=sw, seed=seed, n_jobs=n_jobs,
+        )  # fmt: skip
+
+    return slow() if C is None else batched_or_refit(batched, fast, slow)
 
 
 @register("eer")

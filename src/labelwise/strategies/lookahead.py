@@ -13,6 +13,8 @@ References:
 from __future__ import annotations
 
 import copy
+import warnings
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -23,7 +25,11 @@ from labelwise._validation import (
     check_positive,
     child_seed,
 )
-from labelwise.exceptions import InvalidParameterError
+from labelwise.exceptions import (
+    ConvergenceError,
+    FallbackWarning,
+    InvalidParameterError,
+)
 from labelwise.kernels import fit_logistic_plus_one
 from labelwise.metrics import weighted_accuracy
 from labelwise.pool import LabelState
@@ -335,19 +341,74 @@ def myopic_improvements(
     Returns:
         ``(len(candidates),)`` improvements.
     """
-    from joblib import Parallel, delayed
-
     y_labeled = np.asarray(y_labeled, dtype=np.int64)
     y_candidates = np.asarray(y_candidates, dtype=np.int64)
     y_eval = np.asarray(y_eval, dtype=np.int64)
     C = batched_C(model, n_classes, y_labeled, batched)
-    if C is not None:
+
+    def fast() -> np.ndarray:
+        assert C is not None
         base_score, cand = _batched_scores(
             C, X[labeled], y_labeled, X[candidates], y_candidates, X_eval, y_eval,
             None if weights is None else np.asarray(weights, dtype=np.float64),
             None if sample_weight is None else np.asarray(sample_weight, float),
         )  # fmt: skip
-        return cand - base_score
+        out: np.ndarray = cand - base_score
+        return out
+
+    def slow() -> np.ndarray:
+        return _refit_improvements(
+            model, X, labeled, y_labeled, candidates, y_candidates, X_eval, y_eval,
+            n_classes=n_classes, weights=weights, seed=seed, n_jobs=n_jobs,
+            sample_weight=sample_weight,
+        )  # fmt: skip
+
+    return slow() if C is None else batched_or_refit(batched, fast, slow)
+
+
+def batched_or_refit(
+    batched: bool | None,
+    fast: Callable[[], np.ndarray],
+    slow: Callable[[], np.ndarray],
+) -> np.ndarray:
+    """The batched logistic fits, or the refits when they do not converge.
+
+    With ``batched=None`` a `ConvergenceError` of the batched fits (features on
+    very different scales, say) falls back to refitting copies of the model,
+    with a `FallbackWarning`; with ``batched=True`` it is raised.
+    """
+    try:
+        return fast()
+    except ConvergenceError as exc:
+        if batched:
+            raise
+        warnings.warn(
+            f"The batched logistic fits did not converge ({exc}); refitting "
+            "copies of the model one by one instead (slower).",
+            FallbackWarning,
+            stacklevel=3,
+        )
+        return slow()
+
+
+def _refit_improvements(
+    model: Any,
+    X: np.ndarray,
+    labeled: np.ndarray,
+    y_labeled: np.ndarray,
+    candidates: np.ndarray,
+    y_candidates: np.ndarray,
+    X_eval: np.ndarray,
+    y_eval: np.ndarray,
+    *,
+    n_classes: int,
+    weights: np.ndarray | None,
+    seed: int,
+    n_jobs: int,
+    sample_weight: np.ndarray | None,
+) -> np.ndarray:
+    """`myopic_improvements` by one fresh copy of ``model`` per fit (joblib)."""
+    from joblib import Parallel, delayed
 
     def fit_score(rows: np.ndarray, ys: np.ndarray) -> float:
         return fit_and_score(

@@ -62,6 +62,7 @@ from labelwise.strategies.base import (
 from labelwise.strategies.lookahead import (
     RewardSetStrategy,
     batched_C,
+    batched_or_refit,
     check_batched,
     check_n_jobs,
     context_weights,
@@ -128,7 +129,9 @@ def myopic_log_loss_gains(
     y_e = np.asarray(y_eval, dtype=np.int64)
     sw = None if sample_weight is None else np.asarray(sample_weight, float)
     C = batched_C(model, n_classes, y_lab, batched)
-    if C is not None:
+
+    def fast() -> np.ndarray:
+        assert C is not None
         theta0, thetas = fit_logistic_plus_one(
             flat[labeled], y_lab, flat[candidates], y_c,
             None if sw is None else sw[y_lab], None if sw is None else sw[y_c], C=C,
@@ -147,11 +150,14 @@ def myopic_log_loss_gains(
             sample_weight=sw, seed=seed,
         )  # fmt: skip
 
-    base = loss(labeled, y_lab)
-    return np.array([
-        base - loss(np.append(labeled, c), np.append(y_lab, y))
-        for c, y in zip(candidates, y_c, strict=True)
-    ])  # fmt: skip
+    def slow() -> np.ndarray:
+        base = loss(labeled, y_lab)
+        return np.array([
+            base - loss(np.append(labeled, c), np.append(y_lab, y))
+            for c, y in zip(candidates, y_c, strict=True)
+        ])  # fmt: skip
+
+    return slow() if C is None else batched_or_refit(batched, fast, slow)
 
 
 def fit_log_loss(
@@ -303,7 +309,7 @@ def simulate(
         sample_weight, target,
     )  # fmt: skip
     if batched_C(model, n_classes, y_annotated, batched) is not None:
-        return _batched_targets(setup, problems, progress)
+        return _batched_targets(setup, problems, progress, batched)
     return _refit_targets(setup, problems, n_jobs, progress)
 
 
@@ -365,9 +371,16 @@ class _Fits:
 
 
 def _batched_targets(
-    f: _Fits, problems: list[tuple[np.ndarray, np.ndarray]], progress: bool
+    f: _Fits,
+    problems: list[tuple[np.ndarray, np.ndarray]],
+    progress: bool,
+    batched: bool | None,
 ) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
-    """Targets with each problem's fits solved together (binary logreg)."""
+    """Targets with each problem's fits solved together (binary logreg).
+
+    With ``batched=None`` a problem whose fits do not converge is refit one by
+    one instead (`batched_or_refit`).
+    """
     bar_it: Any = problems
     if progress:
         from tqdm.auto import tqdm
@@ -378,7 +391,8 @@ def _batched_targets(
         (ctx, tgt, gains(
             f.model, f.X, f.annotated[ctx], f.y_annotated[ctx], f.annotated[tgt],
             f.y_annotated[tgt], f.X_reward, f.y_reward, n_classes=f.n_classes,
-            weights=f.weights, sample_weight=f.sample_weight, batched=True,
+            weights=f.weights, sample_weight=f.sample_weight,
+            batched=True if batched else None,
         ).astype(np.float32))
         for ctx, tgt in bar_it
     ]  # fmt: skip
