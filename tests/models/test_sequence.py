@@ -291,6 +291,8 @@ def test_inputs_of_another_shape_are_refused_by_name(name, shape, match):
             call(x)
     with pytest.raises(InvalidParameterError, match=match):
         clf.tensor_outputs(x, "proba")
+    with pytest.raises(InvalidParameterError, match=match):
+        clf.finetune(x, np.zeros(shape[0], np.int64), DATA[0][:4])
 
 
 def test_other_networks_name_both_shapes_on_a_mismatch():

@@ -522,6 +522,7 @@ class TorchClassifier:
         cfg = config or FineTune()
         padded = _masks_padding(self.members_[0])
         xl = as_float_tensor(X_labeled, name="X_labeled", allow_padding=padded)
+        _check_input(self.members_[0], xl)
         xl = xl.cpu()
         n_l, k = xl.shape[0], self.n_classes_
         yl = torch.from_numpy(check_class_labels(y_labeled, n_l, k, name="y_labeled"))
