@@ -733,7 +733,10 @@ class TorchClassifier:
                 try:
                     h = features(self._layout(chunk))
                 except RuntimeError as exc:
-                    raise self._shape_error(x, exc) or exc from None
+                    err = self._shape_error(x, exc)
+                    if err is None:
+                        raise
+                    raise err from exc
                 out = h if what == "embed" else torch.softmax(head(h).float(), dim=1)
             yield out.float()
 
@@ -744,13 +747,11 @@ class TorchClassifier:
         fitted = self.input_shape_
         if fitted is None or tuple(x.shape[1:]) == fitted:
             return None
-        err = InvalidParameterError(
+        return InvalidParameterError(
             f"The network was fitted on items of shape {fitted} and cannot take "
             f"items of shape {tuple(x.shape[1:])} ({exc}). Pass inputs shaped as "
             "in fit."
         )
-        err.__cause__ = exc
-        return err
 
     def _layout(self, x: torch.Tensor) -> torch.Tensor:
         if self._device.type == "cuda" and x.ndim == 4:
