@@ -625,14 +625,8 @@ def init_project(
     regression = classes is None
     if strategy is None:
         strategy = "lcmd" if regression else "entropy"
-    # NaN-padded sequences (a variable-length dataset) need a masking model
-    padded = pool.embeddings is None and x.dtype.kind == "f" and bool(np.isnan(x).any())
-    if model is None:
-        model = ("bmdal-mlp" if regression else "mlp") if len(x) > 0 else "mlp"
-        model = "logreg" if pool.items and "text" in pool.items[0] else model
-        model = "tcn" if padded else model
-        if pool.embeddings is not None:
-            model = "embedding-regressor" if regression else "embedding-head"
+    padded = _is_padded(pool)
+    model = _default_model(pool, regression, padded) if model is None else model
     name, strategy_params = parse_strategy_spec(strategy)
     chosen = get_strategy(name, **strategy_params)
     _refuse_simulation_only(chosen, strategy)
@@ -656,6 +650,23 @@ def init_project(
     _write_project(out, cfg, pool)
     _write_text_extras(out, cfg, pool)
     return cfg
+
+
+def _is_padded(pool: _Pool) -> bool:
+    """Whether the model learns from NaN-padded sequences (a variable-length set)."""
+    x = pool.x
+    return pool.embeddings is None and x.dtype.kind == "f" and bool(np.isnan(x).any())
+
+
+def _default_model(pool: _Pool, regression: bool, padded: bool) -> str:
+    """The model when none is given: by target, source and features."""
+    if pool.embeddings is not None:
+        return "embedding-regressor" if regression else "embedding-head"
+    if padded:
+        return "tcn"  # the other defaults cannot mask padding
+    if pool.items and "text" in pool.items[0]:
+        return "logreg"
+    return ("bmdal-mlp" if regression else "mlp") if len(pool.x) > 0 else "mlp"
 
 
 def _refuse_simulation_only(strategy: Any, spec: str) -> None:
