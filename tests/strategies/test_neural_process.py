@@ -152,3 +152,28 @@ def test_simulations_need_three_annotated_items_of_two_classes(batched, labels, 
             SklearnClassifier(), X, lab, np.array(labels), X[:8], np.arange(8) % 2,
             n_classes=2, n_sim=3, rng=np.random.default_rng(0), batched=batched,
         )  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("content", "what"),
+    [
+        (b"garbage", r"\(UnpicklingError\)"),
+        (b"", r"\(EOFError\)"),
+        ({"x_dim": 3}, r"\(KeyError: 'state_dict'\)"),
+        ([1, 2], r"\(TypeError: "),
+    ],
+)
+def test_a_damaged_saved_np_is_named(tmp_path, content, what):
+    # torch's errors came through (UnpicklingError advising an unsafe load,
+    # EOFError, KeyError, ...)
+    path = tmp_path / "np.pt"
+    if isinstance(content, bytes):
+        path.write_bytes(content)
+    else:
+        torch.save(content, path)
+    with pytest.raises(
+        InvalidParameterError, match="is not an NP written by save_model " + what
+    ):
+        load_np(path)
+    with pytest.raises(InvalidParameterError, match="not an NP written by save_model"):
+        get_strategy("np", pretrained=str(path))

@@ -38,6 +38,7 @@ from __future__ import annotations
 
 import copy
 import math
+import pickle
 import time
 from collections import defaultdict
 from dataclasses import dataclass
@@ -735,8 +736,18 @@ def load_np(path: str | Path) -> AttnCNP:
     p = Path(path)
     if not p.exists():
         raise InvalidParameterError(f"No saved NP at {p}.")
-    blob = torch.load(p, weights_only=True)
-    net = AttnCNP(int(blob["x_dim"]))
-    net.load_state_dict(blob["state_dict"])
+    try:  # only tensors and plain containers are read: never arbitrary code
+        blob = torch.load(p, weights_only=True)
+        net = AttnCNP(int(blob["x_dim"]))
+        net.load_state_dict(blob["state_dict"])
+    except Exception as exc:
+        # torch's unpickling message advises an unsafe load: name the type only
+        text = "" if isinstance(exc, pickle.UnpicklingError) else str(exc).strip()
+        first = text.splitlines()[0][:200] if text else ""
+        raise InvalidParameterError(
+            f"{p} is not an NP written by save_model ({type(exc).__name__}"
+            f"{': ' + first if first else ''}). Save one with "
+            "get_strategy('np').save_model(path) after a select."
+        ) from None
     net.eval()
     return net
