@@ -184,8 +184,11 @@ def _padding_problem(
     checks = (
         ("infinite values", np.isinf(chunk).any(axis=(1, 2))),
         ("NaN inside a real (not all-NaN) step", (nan.any(axis=2) & ~pad).any(1)),
-        ("no real step (all padding)", pad[:, 0]),
-        ("padding before a real step", (pad[:, :-1] & ~pad[:, 1:]).any(1)),
+        ("no real step (all padding)", pad.all(axis=1)),
+        (
+            "padding before a real step (padded at the front?)",
+            (pad[:, :-1] & ~pad[:, 1:]).any(1),
+        ),
     )
     for what, bad in checks:
         if bad.any():

@@ -233,9 +233,9 @@ def _checked_run_grid(
     fetched.
     """
     from labelwise.bench import parse_grid
-    from labelwise.datasets import prefetch
+    from labelwise.datasets import is_padded, prefetch
     from labelwise.models.base import FineTunable, require
-    from labelwise.models.registry import make_model
+    from labelwise.models.registry import check_padding_support, make_model
     from labelwise.strategies import get_strategy
 
     try:
@@ -251,7 +251,10 @@ def _checked_run_grid(
             "command line",
         )
         for s in grid.strategies:  # fail at once on a missing capability
-            get_strategy(s.name, **s.params).check_model(make_model(model, **model_kw))
+            chosen = get_strategy(s.name, **s.params)
+            chosen.check_model(make_model(model, **model_kw))
+            if is_padded(dataset):
+                check_padding_support(dataset, model, s.label, chosen.accepts_padding)
         if finetune:
             require(make_model(model, **model_kw), FineTunable, "--finetune")
         prefetch(dataset)

@@ -22,6 +22,16 @@ class NotFittedError(LabelwiseError, RuntimeError):
     """The model was used before ``fit`` was called."""
 
 
+class ConvergenceError(InvalidParameterError):
+    """A numerical solver did not converge on the given data.
+
+    Raised by the batched logistic fits (`labelwise.kernels.fit_logistic_plus_one`),
+    for example on features of very different scales; the strategies that use
+    them refit copies of the model instead, with a `FallbackWarning`, unless
+    told ``batched=True``.
+    """
+
+
 class LabelError(InvalidParameterError):
     """Labels passed to ``teach`` are invalid; no label was stored."""
 

@@ -159,6 +159,35 @@ def test_table_with_a_numeric_target_and_parquet_embeddings(tmp_path):
     session.close()
 
 
+def test_a_table_without_numeric_columns_is_enough_with_embeddings(tmp_path):
+    # item ids and captions beside embeddings: init refused the table for
+    # having "no numeric columns to learn from" though the model learns from
+    # the embeddings
+    truth = np.asarray(["even", "odd"] * (N // 2))
+    pd.DataFrame(
+        {"id": [f"item-{i}" for i in range(N)], "caption": ["a photo"] * N}
+    ).to_csv(tmp_path / "t.csv", index=False)
+    pd.DataFrame({"caption": ["a photo"] * 6, "label": truth[:6]}).to_csv(
+        tmp_path / "h.csv", index=False
+    )
+    emb = separable_embeddings(truth)
+    np.save(tmp_path / "e.npy", emb)
+    np.save(tmp_path / "he.npy", emb[:6])
+    init_project(tmp_path / "p", table=tmp_path / "t.csv", classes=["even", "odd"],
+                 batch_size=4, embeddings=tmp_path / "e.npy",
+                 holdout=tmp_path / "h.csv", holdout_embeddings=tmp_path / "he.npy")  # fmt: skip
+    session = LabelSession(tmp_path / "p", background=False, device="cpu").start()
+    assert session.display(3)["row"] == {"id": "item-3", "caption": "a photo"}
+    for q in session.db.queue():
+        session.label(q["item"], str(truth[q["item"]]))
+    assert session.db.model_version() == 1 and session.last_error is None
+    guesses = [q["guess"] for q in session.db.queue()]
+    assert guesses == [truth[q["item"]] for q in session.db.queue()]
+    session.close()
+    with pytest.raises(InvalidParameterError, match="numeric columns, or --embeddings"):
+        init_project(tmp_path / "q", table=tmp_path / "t.csv", classes=["even", "odd"])
+
+
 @pytest.mark.parametrize(
     ("extra", "match"),
     [

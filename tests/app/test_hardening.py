@@ -429,3 +429,35 @@ def test_older_flat_dataset_projects_show_feature_rows(tmp_path):
     assert s.display(0)["kind"] == "row" and len(row) == 12
     assert row["x3"] == round(float(s.X[0, 3]), 3)
     s.db.close()
+
+
+@pytest.mark.parametrize(
+    ("strategy", "needs"),
+    [
+        ("oracle", "y_pool, X_eval, y_eval missing"),
+        ("np", "needs a labeled reward set"),
+        ("eer:evaluate_on=reward", "needs a labeled reward set"),
+        ("agbal-lcmd", "needs auxiliary data"),
+    ],
+)
+def test_init_refuses_strategies_that_need_simulation_data(
+    tmp_path, blobs_writer, strategy, needs
+):
+    # they were accepted, and every label then answered 400 with the strategy's
+    # error (np: serve could not even start)
+    blobs_writer(tmp_path / "pool.csv")
+    res = CliRunner().invoke(
+        cli,
+        ["label", "init", str(tmp_path / "p"), "--table", str(tmp_path / "pool.csv"),
+         "--classes", "neg,pos", "--strategy", strategy],
+    )  # fmt: skip
+    assert res.exit_code == 2, res.output
+    assert f"Strategy '{strategy}' needs data only a simulation has" in res.output
+    assert needs in " ".join(res.output.split())
+    assert not (tmp_path / "p").exists()
+    ok = CliRunner().invoke(
+        cli,
+        ["label", "init", str(tmp_path / "q"), "--table", str(tmp_path / "pool.csv"),
+         "--classes", "neg,pos", "--strategy", "eer"],
+    )  # fmt: skip
+    assert ok.exit_code == 0, ok.output  # eer then evaluates on the pool

@@ -108,6 +108,14 @@ def test_univariate_and_read_from_file(tmp_path):
         ("@dimensions 3\n@classLabel true a\n@data\n1,2:3,4:a\n", "@dimensions 3"),
         ("@univariate true\n@classLabel true a\n@data\n1:2:a\n", "@dimensions 1"),
         ("@classLabel true a\n@data\n1,x,3:a\n", "not a number"),
+        # these three were parsed into (1, 0, 1) and (0, 0, 1) arrays, and a
+        # ValueError of int()
+        ("@classLabel true a\n@data\n1:a\n:a\n", "line 4: the case has no values"),
+        ("@classLabel true a\n@data\n", "no cases after @data"),
+        (
+            "@dimensions two\n@classLabel true a\n@data\n1:a\n",
+            "whole number; got 'two'",
+        ),
     ],
 )
 def test_malformed_files_say_what_is_wrong(text, match):

@@ -135,3 +135,22 @@ def test_regression_learner_needs_a_regressor_and_predicts_values():
     pred = learner.fit().predict(X)
     assert pred.dtype == np.float64 and np.corrcoef(pred, y)[0, 1] > 0.95
     assert learner.query(5).indices.size == 5
+
+
+def test_a_numpy_integer_seed_is_the_same_int_and_bools_are_refused():
+    # seeds from np.arange(...) were refused as "not an int"; True passed as 1
+    x, y = _truth()
+
+    def picks(seed):
+        learner = ActiveLearner(
+            SklearnClassifier(), get_strategy("random"), x, classes=["a", "b", "c"],
+            seed=seed,
+        )  # fmt: skip
+        learner.teach(np.arange(6), y[:6])
+        return learner.fit().query(5).indices.tolist()
+
+    assert picks(np.int64(3)) == picks(3) != picks(4)
+    for bad in (True, -1, 3.0, np.random.default_rng(3)):
+        with pytest.raises(InvalidParameterError, match="seed must be an int >= 0"):
+            ActiveLearner(SklearnClassifier(), get_strategy("random"), x,
+                          classes=["a", "b", "c"], seed=bad)  # fmt: skip

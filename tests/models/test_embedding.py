@@ -141,6 +141,20 @@ def test_bad_input_and_parameters():
         check_model_params("embedding-head", {"standardize": "l2"})
 
 
+def test_vectors_of_another_width_are_refused_by_name():
+    # both failed deep in torch ("The size of tensor a (4) must match ...")
+    x, y = _emb()
+    clf = EmbeddingClassifier(max_epochs=1, device="cpu").fit(x, y, n_classes=3, rng=0)
+    reg = EmbeddingRegressor(max_epochs=1, device="cpu").fit(x, x[:, 0], rng=0)
+    for call in (clf.predict_proba, clf.embed, reg.predict, reg.grad_features):
+        with pytest.raises(
+            InvalidParameterError, match=r"fitted on items of shape \(6,\).*\(4,\)"
+        ):
+            call(x[:, :4])
+    with pytest.raises(InvalidParameterError, match="real-valued targets; got <U1"):
+        EmbeddingRegressor(max_epochs=1, device="cpu").fit(x, np.array(["a"] * 120))
+
+
 @pytest.mark.parametrize("name", ["margin", "coreset", "badge", "bait"])
 def test_strategies_select_through_it(name):
     x, y = _emb(n=90)

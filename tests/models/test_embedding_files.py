@@ -118,3 +118,9 @@ def test_parquet_cell_errors(tmp_path):
     pd.DataFrame({"id": [1, 2], "d0": [0.5, 0.1]}).to_parquet(f)
     with pytest.raises(InvalidParameterError, match=r"these are not: \['id'\]"):
         load_embeddings(f)
+
+
+def test_ragged_rows_are_named():
+    # numpy's "inhomogeneous shape" ValueError came through
+    with pytest.raises(InvalidParameterError, match="rows of different lengths"):
+        check_embeddings([[1.0, 2.0], [3.0]])

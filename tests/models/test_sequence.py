@@ -62,6 +62,8 @@ def _seqs(lengths, seed=0):
 def test_pad_sequences_pads_after_the_real_steps():
     seqs = _seqs([3, 1, 2])
     x = pad_sequences(seqs)
+    # a generator too (it failed on len())
+    np.testing.assert_array_equal(pad_sequences(s for s in seqs), x)
     assert x.shape == (3, 3, C) and x.dtype == np.float32
     for i, s in enumerate(seqs):
         np.testing.assert_array_equal(x[i, : len(s)], s)
@@ -85,6 +87,8 @@ def test_pad_sequences_pads_after_the_real_steps():
         ([np.zeros((2, 2, 2))], r"shape \(T, C\) or \(T,\); got shape \(2, 2, 2\)"),
         ([np.array(["a", "b"])], "must hold real numbers"),
         ([np.array([1j, 2.0])], "must hold real numbers; got dtype complex"),
+        ([np.zeros((3, 0))], r"Sequence 0 has no channels \(shape \(3, 0\)\)"),
+        ([np.zeros((2, 3)), [[1.0, 2.0], [3.0]]], "Sequence 1 is ragged"),
     ],
 )
 def test_pad_sequences_errors(seqs, match):
@@ -108,6 +112,18 @@ def test_padding_checks_name_the_problem_and_rows(edit, match):
         check_features(x, allow_padding=True)
     with pytest.raises(InvalidParameterError, match="NaN or infinite"):
         check_features(x)  # without allow_padding any NaN is refused
+
+
+def test_front_padding_is_named_as_such():
+    # a row padded at the front was reported as "no real step (all padding)"
+    x = pad_sequences(_seqs([4, 2]))
+    x[1] = np.roll(x[1], 2, axis=0)  # the two real steps last
+    with pytest.raises(
+        InvalidParameterError,
+        match=r"padding before a real step \(padded at the front\?\) in 1 row\(s\), "
+        r"first at rows \[1\]",
+    ):
+        check_padding(x)
 
 
 def test_non_finite_values_without_padding_get_the_plain_message():
@@ -253,6 +269,51 @@ def test_classifier_predicts_padded_rows_as_unpadded(name):
     np.testing.assert_allclose(clf.predict_proba(longer), p, atol=1e-5)
     t = clf.tensor_outputs(x, "embed")
     np.testing.assert_allclose(t.numpy(), h, atol=1e-6)
+
+
+@pytest.mark.parametrize("name", NETS)
+@pytest.mark.parametrize(
+    ("shape", "match"),
+    [
+        ((4, 7, C + 1), f"this network takes C = {C}, got shape \\(4, 7, {C + 1}\\)"),
+        ((4, 7), f"this network takes C = {C}, got shape \\(4, 7\\)"),
+        ((4, 7, C, 1), r"got shape \(4, 7, 3, 1\)"),
+        ((4, 0, C), r"T >= 1.*got shape \(4, 0, 3\)"),
+    ],
+)
+def test_inputs_of_another_shape_are_refused_by_name(name, shape, match):
+    # a packed LSTM read other channel counts without an error (silently wrong
+    # outputs), the others failed deep in torch; T = 0 fed an empty sequence
+    clf = _fitted(name)
+    x = np.zeros(shape, np.float32)
+    for call in (clf.predict_proba, clf.embed):
+        with pytest.raises(InvalidParameterError, match=match):
+            call(x)
+    with pytest.raises(InvalidParameterError, match=match):
+        clf.tensor_outputs(x, "proba")
+    with pytest.raises(InvalidParameterError, match=match):
+        clf.finetune(x, np.zeros(shape[0], np.int64), DATA[0][:4])
+
+
+def test_other_networks_name_both_shapes_on_a_mismatch():
+    x = np.random.default_rng(0).normal(size=(20, 5)).astype(np.float32)
+    clf = TorchClassifier(mlp, max_epochs=1, device="cpu")
+    clf.fit(x, np.arange(20) % 2, n_classes=2, rng=0)
+    with pytest.raises(
+        InvalidParameterError, match=r"fitted on items of shape \(5,\).*shape \(3,\)"
+    ):
+        clf.predict_proba(x[:, :3])
+
+
+def test_ema_tensor_outputs_take_padded_sequences():
+    # the tensor path of LHD refused the padding its CPU path accepted
+    x, y = DATA
+    clf = TorchClassifier(
+        functools.partial(tcn, hidden=6, layers=2), max_epochs=2, ema_alpha=0.9,
+        device="cpu",
+    ).fit(x[:8], y[:8], n_classes=3, rng=0)  # fmt: skip
+    for t, a in zip(clf.ema_tensor_outputs(x), clf.ema_outputs(x), strict=True):
+        np.testing.assert_allclose(t.numpy(), a, atol=1e-6)
 
 
 @pytest.mark.parametrize("name", NETS)
@@ -426,6 +487,59 @@ def test_labeling_app_accepts_sequence_models(tmp_path, blobs_writer):
             model="lstm",
             model_params={"kernel": 2},
         )
+
+
+@pytest.mark.parametrize(
+    ("model", "strategy", "named"),
+    [
+        ("mlp", "random", "model 'mlp' does not mask padding"),
+        ("logreg", "margin", "model 'logreg' does not mask padding"),
+        ("lstm", "kcenter", "strategy 'kcenter' computes on the raw inputs"),
+    ],
+)
+def test_run_refuses_what_cannot_use_a_padded_set_up_front(
+    tmp_path, model, strategy, named
+):
+    # the runs started, failed at their first fit or query and printed tracebacks
+    res = CliRunner().invoke(
+        app,
+        ["run", "--dataset", "japanese-vowels", "--model", model, "--strategy",
+         strategy, "--out", str(tmp_path / "r")],
+    )  # fmt: skip
+    assert res.exit_code == 2, res.output
+    text = " ".join(res.output.split())
+    assert "japanese-vowels holds variable-length sequences, NaN-padded" in text
+    assert named in text and "Traceback" not in text
+    assert not (tmp_path / "r").exists()
+
+
+def test_label_init_on_a_padded_set_defaults_to_tcn_and_refuses_the_rest(
+    tmp_path, monkeypatch
+):
+    # the default model was mlp and every label then answered 400
+    from labelwise import datasets as ds
+    from labelwise.app import LabelSession, init_project
+
+    x, y = make_sequences(40, length=(2, 9), n_channels=C, seed=2)
+    fake = ds.Dataset("japanese-vowels", x[:30], y[:30], x[30:], y[30:], list("abc"))
+    monkeypatch.setattr(ds, "load", lambda *a, **k: fake)
+    cfg = init_project(tmp_path / "p", dataset="japanese-vowels", batch_size=4,
+                       model_params={"epochs": 2, "hidden": 4})  # fmt: skip
+    assert cfg.model == "tcn"
+    session = LabelSession(tmp_path / "p", background=False, device="cpu").start()
+    for q in session.db.queue():
+        session.label(q["item"], "abc"[y[q["item"]]])
+    assert session.db.model_version() == 1 and session.last_error is None
+    assert len(session.db.queue()) == 4
+    session.close()
+    for model, strategy, named in (
+        ("mlp", None, "model 'mlp' does not mask padding"),
+        ("lstm", "kcenter", "strategy 'kcenter' computes on the raw inputs"),
+    ):
+        with pytest.raises(InvalidParameterError, match=named):
+            init_project(tmp_path / "q", dataset="japanese-vowels", model=model,
+                         strategy=strategy)  # fmt: skip
+        assert not (tmp_path / "q").exists()
 
 
 # ------------------------------------------------------------ devices

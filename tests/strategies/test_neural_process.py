@@ -122,3 +122,58 @@ def test_strategy_needs_a_reward_set_and_reuses_a_saved_np(tmp_path):
     assert same.select(model, X, state, 2, rng=0).indices.tolist() == (
         sel.indices.tolist()
     )
+
+
+def test_a_pretrained_np_refuses_a_pool_of_another_width(tmp_path):
+    # it failed deep in torch (mat1 and mat2 shapes cannot be multiplied)
+    save_np(_net(d=3), tmp_path / "np.pt")
+    X, state = make_pool(n_samples=30, n_features=4, n_classes=2, seed=1)
+    lab = state.labeled_indices()
+    model = SklearnClassifier().fit(X[lab], state.labels(lab), n_classes=2)
+    s = get_strategy("np", pretrained=str(tmp_path / "np.pt"), progress=False)
+    with pytest.raises(
+        InvalidParameterError, match=r"pretrained NP takes 3 features.*the pool has 4"
+    ):
+        s.select(model, X, state, 2, rng=0)
+
+
+@pytest.mark.parametrize("batched", [None, False])
+@pytest.mark.parametrize(("labels", "got"), [([1], r"1 item\(s\) of classes \[1\]"),
+                                             ([0, 1], r"2 item\(s\) of classes \[0, 1\]")])  # fmt: skip
+def test_simulations_need_three_annotated_items_of_two_classes(batched, labels, got):
+    # one item failed in NumPy's choice; two gave problems without targets
+    # (batched: a reshape error; one by one: an NP trained on nothing)
+    X, _ = make_pool(n_samples=30, n_features=3, n_classes=2, seed=1)
+    lab = np.arange(len(labels))
+    with pytest.raises(
+        InvalidParameterError, match="at least two classes and three.*" + got
+    ):
+        simulate(
+            SklearnClassifier(), X, lab, np.array(labels), X[:8], np.arange(8) % 2,
+            n_classes=2, n_sim=3, rng=np.random.default_rng(0), batched=batched,
+        )  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("content", "what"),
+    [
+        (b"garbage", r"\(UnpicklingError\)"),
+        (b"", r"\(EOFError\)"),
+        ({"x_dim": 3}, r"\(KeyError: 'state_dict'\)"),
+        ([1, 2], r"\(TypeError: "),
+    ],
+)
+def test_a_damaged_saved_np_is_named(tmp_path, content, what):
+    # torch's errors came through (UnpicklingError advising an unsafe load,
+    # EOFError, KeyError, ...)
+    path = tmp_path / "np.pt"
+    if isinstance(content, bytes):
+        path.write_bytes(content)
+    else:
+        torch.save(content, path)
+    with pytest.raises(
+        InvalidParameterError, match="is not an NP written by save_model " + what
+    ):
+        load_np(path)
+    with pytest.raises(InvalidParameterError, match="not an NP written by save_model"):
+        get_strategy("np", pretrained=str(path))

@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from labelwise.exceptions import InvalidParameterError
+from labelwise.pool import LabelState
 from labelwise.strategies import (
     Bait,
     ExpectedErrorReduction,
@@ -147,3 +148,107 @@ def test_the_bench_runner_calls_the_hook_with_the_dataset(tmp_path, monkeypatch)
     (c,) = seen
     assert c.dataset == "digits" and c.y_pool is not None and c.X_eval is not None
     assert c.X_reward is None and c.auxiliary is None
+
+
+def _binary_problem():
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(30, 3))
+    y = (X[:, 0] > 0).astype(np.int64)
+    state = LabelState(30, classes=["a", "b"])
+    state.teach(np.arange(8), y[:8], round=0)
+    from sklearn.linear_model import LogisticRegression
+
+    from labelwise.models import SklearnClassifier
+
+    model = SklearnClassifier(LogisticRegression()).fit(X[:8], y[:8], n_classes=2)
+    return X, y, state, model
+
+
+# each was taken as given: a label -1 indexed the last class, 0.5 became 0, a
+# weight per class too many was ignored; the others failed deep in NumPy
+BAD_SETS = [
+    ({"y": lambda y: y - 1}, r"y_(reward|eval) holds \[-1\], outside the classes"),
+    ({"y": lambda y: y + 3}, r"y_(reward|eval) holds \[3, 4\], outside"),
+    ({"y": lambda y: y + 0.5}, "must hold class indices.*non-integer"),
+    ({"y": lambda y: np.array(["a", "b"])[y]}, "must hold class indices"),
+    ({"X": lambda X: X[:, :2]}, r"items of shape \(2,\), but the pool's are \(3,\)"),
+    ({"X": lambda X: np.where(X > 1, np.nan, X)}, "X_(reward|eval) contains NaN"),
+    ({"w": [1.0, 2.0, 3.0]}, r"eval_weights must be 2 finite non-negative.*3\.0\]"),
+    ({"cw": [-1.0, 2.0]}, r"class_weights must be 2 finite non-negative"),
+]
+
+
+@pytest.mark.parametrize(("edit", "match"), BAD_SETS)
+@pytest.mark.parametrize("name", ["eer", "oracle", "np"])
+def test_reward_and_eval_sets_are_checked_against_pool_and_classes(name, edit, match):
+    X, y, state, model = _binary_problem()
+    X_r = edit.get("X", lambda a: a)(X[8:20])
+    y_r = edit.get("y", lambda a: a)(y[8:20])
+    weights = {"eval_weights": edit.get("w"), "class_weights": edit.get("cw")}
+    if name == "oracle":
+        s: Strategy = Oracle()
+        s.set_simulation(y, X_r, y_r, **weights)
+    else:
+        s = get_strategy(name, **({"n_sim": 2, "epochs": 1} if name == "np" else {}))
+        s.set_reward(X_r, y_r, **weights)  # type: ignore[attr-defined]
+    with pytest.raises(InvalidParameterError, match=match):
+        s.select(model, X, state, 3, rng=0)
+
+
+def test_the_oracle_refuses_pool_labels_that_are_not_classes():
+    X, y, state, model = _binary_problem()
+    s = Oracle()
+    s.set_simulation(np.where(np.arange(30) == 20, 7, y), X[:10], y[:10])
+    with pytest.raises(InvalidParameterError, match=r"y_pool holds \[7\]"):
+        s.select(model, X, state, 3, rng=0)
+
+
+@pytest.mark.parametrize("name", ["eer", "oracle"])
+def test_refits_need_a_labeled_item(name):
+    # with nothing labeled they failed with "indices is empty"
+    X, y, _, model = _binary_problem()
+    s = get_strategy(name)
+    if name == "oracle":
+        s.set_simulation(y, X[:10], y[:10])  # type: ignore[attr-defined]
+    with pytest.raises(InvalidParameterError, match="nothing is labeled yet"):
+        s.select(model, X, LabelState(30, classes=["a", "b"]), 3, rng=0)
+
+
+@pytest.mark.parametrize(
+    ("name", "params"),
+    [
+        ("eer", {}),
+        ("eer", {"loss": "log"}),
+        ("oracle", {}),
+        ("np", {"n_sim": 2, "epochs": 1, "target": "log-loss"}),
+    ],
+)
+def test_unconverged_batched_fits_fall_back_to_refits(name, params):
+    # a feature on a scale like 1e12 (sums of money, byte counts) made the batched
+    # logistic fits fail ("Singular matrix", "did not fit a problem") though
+    # scikit-learn fits the model; now the refits serve, with a warning
+    from sklearn.linear_model import LogisticRegression
+
+    from labelwise.exceptions import ConvergenceError, FallbackWarning
+    from labelwise.models import SklearnClassifier
+
+    X = np.random.default_rng(0).normal(size=(20, 3)) * np.array([1.0, 1e12, 1.0])
+    y = (X[:, 0] + X[:, 1] / 1e12 > 0).astype(np.int64)
+    state = LabelState(20, classes=["a", "b"])
+    state.teach(np.arange(8), y[:8], round=0)
+    model = SklearnClassifier(LogisticRegression()).fit(X[:8], y[:8], n_classes=2)
+
+    def pick(**kw):
+        s = get_strategy(name, **params, **kw)
+        if name == "oracle":
+            s.set_simulation(y, X[10:], y[10:])  # type: ignore[attr-defined]
+        else:
+            s.set_reward(X[10:], y[10:])  # type: ignore[attr-defined]
+        return s.select(model, X, state, 3, rng=0)
+
+    with pytest.warns(FallbackWarning, match="batched logistic fits did not converge"):
+        sel = pick()
+    assert "standardise them" in sel.info["warnings"][0]
+    assert sel.indices.tolist() == pick(batched=False).indices.tolist()
+    with pytest.raises(ConvergenceError, match="standardise them"):
+        pick(batched=True)

@@ -309,13 +309,20 @@ def _pool_from_table(
     holdout: str | Path | None,
     classes: list[str] | None,
     missing: str,
+    *,
+    embedded: bool = False,
 ) -> _Pool:
-    """A table's rows (numeric columns standardised) and its labeled holdout."""
+    """A table's rows (numeric columns standardised) and its labeled holdout.
+
+    With ``embedded`` (precomputed embeddings replace the features) the table
+    may have no numeric column: its rows are only shown.
+    """
     path = Path(table).resolve()
     df = _read_table(path)
-    if df.select_dtypes("number").shape[1] == 0:
+    if df.select_dtypes("number").shape[1] == 0 and not embedded:
         raise InvalidParameterError(
-            f"--table: {path.name} has no numeric columns to learn from."
+            f"--table: {path.name} has no numeric columns to learn from. Give "
+            "the model features: numeric columns, or --embeddings FILE."
         )
     df, fill = _handle_missing(df, missing, f"--table {path.name}")
     numeric = df.select_dtypes("number")
@@ -570,7 +577,7 @@ def init_project(
     Raises:
         InvalidParameterError: naming what is wrong and how to fix it.
     """
-    from labelwise.models.registry import check_model_params
+    from labelwise.models.registry import check_model_params, check_padding_support
     from labelwise.strategies import get_strategy, parse_strategy_spec
 
     out = Path(folder)
@@ -601,7 +608,8 @@ def init_project(
     elif images is not None:
         pool = _pool_from_images(images, classes)
     elif table is not None:
-        pool = _pool_from_table(table, holdout, classes, missing)
+        embedded = embeddings is not None
+        pool = _pool_from_table(table, holdout, classes, missing, embedded=embedded)
     else:
         assert dataset is not None
         pool = _pool_from_dataset(dataset, pool_size, classes)
@@ -617,13 +625,13 @@ def init_project(
     regression = classes is None
     if strategy is None:
         strategy = "lcmd" if regression else "entropy"
-    if model is None:
-        model = ("bmdal-mlp" if regression else "mlp") if len(x) > 0 else "mlp"
-        model = "logreg" if pool.items and "text" in pool.items[0] else model
-        if pool.embeddings is not None:
-            model = "embedding-regressor" if regression else "embedding-head"
+    padded = _is_padded(pool)
+    model = _default_model(pool, regression, padded) if model is None else model
     name, strategy_params = parse_strategy_spec(strategy)
-    get_strategy(name, **strategy_params)  # validates name and parameters
+    chosen = get_strategy(name, **strategy_params)
+    _refuse_simulation_only(chosen, strategy)
+    if padded:
+        check_padding_support(pool.source, model, strategy, chosen.accepts_padding)
     params = check_model_params(model, dict(model_params or {}))
     cfg = ProjectConfig(
         kind=pool.kind,
@@ -642,6 +650,41 @@ def init_project(
     _write_project(out, cfg, pool)
     _write_text_extras(out, cfg, pool)
     return cfg
+
+
+def _is_padded(pool: _Pool) -> bool:
+    """Whether the model learns from NaN-padded sequences (a variable-length set)."""
+    x = pool.x
+    return pool.embeddings is None and x.dtype.kind == "f" and bool(np.isnan(x).any())
+
+
+def _default_model(pool: _Pool, regression: bool, padded: bool) -> str:
+    """The model when none is given: by target, source and features."""
+    if pool.embeddings is not None:
+        return "embedding-regressor" if regression else "embedding-head"
+    if padded:
+        return "tcn"  # the other defaults cannot mask padding
+    if pool.items and "text" in pool.items[0]:
+        return "logreg"
+    return ("bmdal-mlp" if regression else "mlp") if len(pool.x) > 0 else "mlp"
+
+
+def _refuse_simulation_only(strategy: Any, spec: str) -> None:
+    """Refuse a strategy that needs what only a simulation has.
+
+    True labels or a reward set: a labeling project gives its strategy none,
+    so such a strategy would fail at the first batch.
+    """
+    from labelwise.strategies import SimulationContext
+
+    try:
+        strategy.prepare_simulation(SimulationContext())
+    except InvalidParameterError as exc:
+        raise InvalidParameterError(
+            f"Strategy '{spec}' needs data only a simulation has, which a labeling "
+            f"project cannot give it ({exc}). Choose another strategy: entropy, "
+            "margin or badge (lcmd for a numeric target), or eer on the pool."
+        ) from None
 
 
 def _jsonable(v: Any) -> Any:

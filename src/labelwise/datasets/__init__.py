@@ -50,6 +50,7 @@ from labelwise.datasets.registry import (
     available_datasets,
     check_name,
     describe,
+    is_padded,
     is_regression,
     is_text,
 )
@@ -65,6 +66,7 @@ __all__ = [
     "content_hash",
     "describe",
     "fetch_raw",
+    "is_padded",
     "is_regression",
     "is_text",
     "load",

@@ -395,6 +395,17 @@ def is_text(name: str) -> bool:
     return name in _SPECS and _SPECS[name].text
 
 
+def is_padded(name: str) -> bool:
+    """Whether the dataset ``name`` (a registry name) holds NaN-padded sequences.
+
+    True for the sequence sets whose lengths vary (``japanese-vowels``): only
+    the sequence networks and the strategies that see the pool through the
+    model (`Strategy.accepts_padding`) can use them.
+    """
+    seq = _SPECS[name].sequence if name in _SPECS else None
+    return seq is not None and seq.variable
+
+
 def is_regression(name: str) -> bool:
     """Whether the (validated) dataset ``name`` has real-valued targets."""
     if parse_shifted(name) is not None:

@@ -82,8 +82,10 @@ def parse_ts(text: str, *, source: str = "<text>") -> TsData:
 
     Raises:
         InvalidParameterError: Missing ``@data`` or class list, time stamps,
-            a label not declared in the header, or cases whose number of
-            channels differs (from each other or from ``@dimensions``).
+            no cases or a case without values, a label not declared in the
+            header, a ``@dimensions`` that is not a number, or cases whose
+            number of channels differs (from each other or from
+            ``@dimensions``).
 
     Examples:
         >>> ts = parse_ts("@classLabel true a b\n@data\n1,2,3:4,5,6:b\n7,?:8,9:a\n")
@@ -104,8 +106,16 @@ def parse_ts(text: str, *, source: str = "<text>") -> TsData:
                 f"{source}, line {lineno}: class label {label.strip()!r} is not "
                 f"among the declared classes {classes}; add it to @classLabel."
             )
-        cases.append([_values(ch, source, lineno) for ch in channels])
+        case = [_values(ch, source, lineno) for ch in channels]
+        if not any(ch.size for ch in case):
+            raise InvalidParameterError(
+                f"{source}, line {lineno}: the case has no values; every case "
+                "needs at least one time step. Drop the line."
+            )
+        cases.append(case)
         labels.append(lookup[label.strip()])
+    if not cases:
+        raise InvalidParameterError(f"{source}: no cases after @data.")
     x = _stack(cases, header, source)
     return TsData(
         x, np.asarray(labels, np.int64), classes, header.get("problemname", "")
@@ -181,6 +191,10 @@ def _stack(
     declared = header.get("dimensions")
     if header.get("univariate", "").lower() == "true":
         declared = "1"
+    if declared is not None and not declared.isdigit():
+        raise InvalidParameterError(
+            f"{source}: @dimensions must be a whole number; got {declared!r}."
+        )
     if len(n_channels) > 1 or (
         declared and n_channels and {int(declared)} != n_channels
     ):

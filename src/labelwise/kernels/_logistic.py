@@ -36,7 +36,7 @@ from typing import NamedTuple
 import numpy as np
 from scipy.special import expit
 
-from labelwise.exceptions import InvalidParameterError
+from labelwise.exceptions import ConvergenceError, InvalidParameterError
 
 
 def _augment(X: np.ndarray) -> np.ndarray:
@@ -195,6 +195,10 @@ def fit_logistic_plus_one(
 
     Returns:
         ``(θ_base (d + 1,), Θ (m, d + 1))``: weights then intercept.
+
+    Raises:
+        ConvergenceError: A problem is not solved to ``tol`` (or its Newton
+            system is singular), e.g. on features of very different scales.
     """
     X = np.asarray(X, dtype=np.float64)
     yy = np.asarray(y, dtype=np.float64)
@@ -206,12 +210,34 @@ def fit_logistic_plus_one(
         raise InvalidParameterError(
             f"X_new has {Xn.shape[1]} features; X has {X.shape[1]}."
         )
-    C = float(C)
+    try:
+        return _plus_one(X, yy, s, Xn, yn, sn, float(C), tol, max_iter, n_chord, chunk)
+    except np.linalg.LinAlgError as exc:  # a singular Newton system
+        raise ConvergenceError(
+            f"Newton's method failed ({exc}).{_SCALE_HINT}"
+        ) from None
+
+
+def _plus_one(
+    X: np.ndarray,
+    yy: np.ndarray,
+    s: np.ndarray,
+    Xn: np.ndarray,
+    yn: np.ndarray,
+    sn: np.ndarray,
+    C: float,
+    tol: float,
+    max_iter: int,
+    n_chord: int,
+    chunk: int,
+) -> tuple[np.ndarray, np.ndarray]:
+    """`fit_logistic_plus_one` on checked float64 inputs."""
     Xa = _augment(X)
     theta0, H0, ok = _newton(Xa, yy, s, C, np.zeros(Xa.shape[1]), tol, 100)
     if not ok:
-        raise InvalidParameterError(
+        raise ConvergenceError(
             f"Newton's method did not fit the base set to a gradient of {tol}."
+            f"{_SCALE_HINT}"
         )
     H0inv = np.linalg.inv(H0)
     H0inv = 0.5 * (H0inv + H0inv.T)
@@ -320,10 +346,17 @@ def _solve_chunk(
             b.C, b.theta0, tol, 100,
         )  # fmt: skip
         if not ok:
-            raise InvalidParameterError(
+            raise ConvergenceError(
                 f"Newton's method did not fit a problem to a gradient of {tol}."
+                f"{_SCALE_HINT}"
             )
     return T
+
+
+_SCALE_HINT = (
+    " Features on very different scales (or huge values) cause this; "
+    "standardise them (e.g. scikit-learn's StandardScaler)."
+)
 
 
 __all__ = ["fit_logistic", "fit_logistic_plus_one"]

@@ -94,8 +94,12 @@ class ActiveLearner:
                 f"The label state covers {state.n_samples} items but X has "
                 f"{self.X.shape[0]} rows."
             )
-        if not isinstance(seed, int) or seed < 0:
-            raise InvalidParameterError(f"seed must be an int >= 0; got {seed!r}.")
+        if isinstance(seed, bool) or not isinstance(seed, int | np.integer) or seed < 0:
+            raise InvalidParameterError(
+                f"seed must be an int >= 0 (a NumPy integer is fine); got {seed!r}. "
+                "A generator cannot serve: every round's randomness is derived "
+                "from (seed, round), so that a rebuilt learner repeats it."
+            )
         strategy.check_model(model)
         if not state.is_classification:
             require(model, Regressor, "regression")
@@ -125,7 +129,7 @@ class ActiveLearner:
         self.model = model
         self.strategy = strategy
         self.state = state
-        self.seed = seed
+        self.seed = int(seed)
         self.model_round: int | None = None
         self.last_train_seconds = 0.0
 

@@ -484,9 +484,15 @@ def check_embeddings(
     Raises:
         InvalidParameterError: Object or non-numeric dtype, not 2-D, no rows or
             columns, non-finite values (also after the cast to float32), or a row
-            count other than ``n_items``.
+            count other than ``n_items``, or rows of different lengths.
     """
-    arr = np.asarray(x)
+    try:
+        arr = np.asarray(x)
+    except ValueError:  # ragged rows
+        raise InvalidParameterError(
+            f"Embeddings {name} have rows of different lengths; every item needs "
+            "a vector of the same size."
+        ) from None
     if (
         arr.dtype == object
         or not (np.issubdtype(arr.dtype, np.number) or arr.dtype == np.bool_)

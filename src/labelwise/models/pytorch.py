@@ -72,6 +72,15 @@ class SplitNetwork(nn.Module):
         out: torch.Tensor = self.head(self.features(x))
         return out
 
+    def check_input(self, shape: tuple[int, ...]) -> None:
+        """Raise `InvalidParameterError` if inputs of ``shape`` do not fit.
+
+        ``shape`` is a whole batch's, ``(n, ...)``. The default checks nothing
+        (a mismatch fails in the forward pass, where `TorchClassifier` names
+        both shapes); the sequence networks check their channel count, which
+        a packed LSTM does not.
+        """
+
 
 def mlp(
     input_shape: Sequence[int],
@@ -237,6 +246,10 @@ class TorchClassifier:
         (40, 2)
     """
 
+    input_shape_: tuple[int, ...] | None = None
+    """The shape of one training item, set by `fit` (the class default serves
+    models pickled before it was recorded: no check)."""
+
     def __init__(
         self,
         network: NetworkFactory = mlp,
@@ -303,6 +316,7 @@ class TorchClassifier:
         self.capture_epoch_: int | None = None
         self.ema_: nn.Module | None = None
         self.loss_pair_: tuple[nn.Module, nn.Module] | None = None
+        self.input_shape_ = None
 
     # ----------------------------------------------------------- placement
     @property
@@ -421,6 +435,7 @@ class TorchClassifier:
             net = self._build(tuple(x.shape[1:]), seed)
             if member == 0:
                 _refuse_padding(net, X, x)
+                self.input_shape_ = tuple(x.shape[1:])
             ema = (
                 copy.deepcopy(net)
                 if member == 0 and self.ema_alpha is not None
@@ -507,6 +522,7 @@ class TorchClassifier:
         cfg = config or FineTune()
         padded = _masks_padding(self.members_[0])
         xl = as_float_tensor(X_labeled, name="X_labeled", allow_padding=padded)
+        _check_input(self.members_[0], xl)
         xl = xl.cpu()
         n_l, k = xl.shape[0], self.n_classes_
         yl = torch.from_numpy(check_class_labels(y_labeled, n_l, k, name="y_labeled"))
@@ -714,9 +730,28 @@ class TorchClassifier:
         head: nn.Module = net.head  # type: ignore[assignment]
         for chunk in input_chunks(x, self.predict_batch_size, self._device):
             with self._autocast():
-                h = features(self._layout(chunk))
+                try:
+                    h = features(self._layout(chunk))
+                except RuntimeError as exc:
+                    err = self._shape_error(x, exc)
+                    if err is None:
+                        raise
+                    raise err from exc
                 out = h if what == "embed" else torch.softmax(head(h).float(), dim=1)
             yield out.float()
+
+    def _shape_error(
+        self, x: torch.Tensor, exc: RuntimeError
+    ) -> InvalidParameterError | None:
+        """An error naming both shapes when ``x``'s items differ from the fit's."""
+        fitted = self.input_shape_
+        if fitted is None or tuple(x.shape[1:]) == fitted:
+            return None
+        return InvalidParameterError(
+            f"The network was fitted on items of shape {fitted} and cannot take "
+            f"items of shape {tuple(x.shape[1:])} ({exc}). Pass inputs shaped as "
+            "in fit."
+        )
 
     def _layout(self, x: torch.Tensor) -> torch.Tensor:
         if self._device.type == "cuda" and x.ndim == 4:
@@ -725,7 +760,9 @@ class TorchClassifier:
 
     def _input(self, X: Any) -> torch.Tensor:
         """``X`` as a float32 tensor; NaN padding only for a masking network."""
-        return as_float_tensor(X, allow_padding=_masks_padding(self.members_[0]))
+        x = as_float_tensor(X, allow_padding=_masks_padding(self.members_[0]))
+        _check_input(self.members_[0], x)
+        return x
 
     def _forward(self, net: nn.Module, X: Any, what: str) -> np.ndarray:
         x = self._input(X)
@@ -780,7 +817,7 @@ class TorchClassifier:
             raise NotFittedError(
                 "No EMA snapshot: build TorchClassifier(ema_alpha=0.999) and fit."
             )
-        x = as_float_tensor(X)
+        x = self._input(X)
         main, ema = self.captured_
         loss_main, loss_ema = self.loss_pair_ or self.captured_
         return (
@@ -886,6 +923,11 @@ class TorchClassifier:
 
 def _masks_padding(net: nn.Module) -> bool:
     return isinstance(net, SplitNetwork) and net.masks_padding
+
+
+def _check_input(net: nn.Module, x: torch.Tensor) -> None:
+    if isinstance(net, SplitNetwork):
+        net.check_input(tuple(x.shape))
 
 
 def _refuse_padding(net: nn.Module, X: Any, x: torch.Tensor) -> None:

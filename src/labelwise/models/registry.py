@@ -195,6 +195,36 @@ SEQUENCE_DEFAULTS: dict[str, dict[str, Any]] = {
 ``tcn`` 4 blocks of width-3 convolutions, ``transformer`` 2 layers of 4 heads."""
 
 
+def check_padding_support(data: str, model: str, strategy: str, accepts: bool) -> None:
+    """Refuse a model or strategy that cannot use NaN-padded sequences.
+
+    Args:
+        data: What holds the padded sequences, for the message (a dataset).
+        model: The registry name of the model.
+        strategy: The strategy's label, for the message.
+        accepts: The strategy's `Strategy.accepts_padding`.
+
+    Raises:
+        InvalidParameterError: ``model`` is not a sequence network (they mask
+            padding) or the strategy computes on the raw inputs.
+    """
+    if model not in SEQUENCE_NETWORKS:
+        what = (
+            f"model {model!r} does not mask padding (use lstm, gru, tcn or transformer)"
+        )
+    elif not accepts:
+        what = (
+            f"strategy {strategy!r} computes on the raw inputs (use one that sees "
+            "the pool only through the model: random, entropy, margin, coreset, "
+            "badge, bait, lhd, ...)"
+        )
+    else:
+        return
+    raise InvalidParameterError(
+        f"{data} holds variable-length sequences, NaN-padded; {what}."
+    )
+
+
 def available_models() -> list[str]:
     """Model names."""
     return sorted(MODEL_PARAMS)

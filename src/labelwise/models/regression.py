@@ -169,6 +169,10 @@ class TorchRegressor:
         ((64,), (64, 16))
     """
 
+    input_shape_: tuple[int, ...] | None = None
+    """The shape of one training item, set by `fit` (the class default serves
+    models pickled before it was recorded: no check)."""
+
     def __init__(
         self,
         network: RegressionNetwork = bmdal_mlp,
@@ -259,7 +263,13 @@ class TorchRegressor:
         validation RMSE are kept (BMDAL's epoch selection); otherwise the last.
         """
         x = as_float_tensor(X)
-        yt = torch.as_tensor(np.asarray(y, dtype=np.float32))
+        try:
+            yt = torch.as_tensor(np.asarray(y, dtype=np.float32))
+        except (TypeError, ValueError):
+            raise InvalidParameterError(
+                f"y must hold real-valued targets; got {np.asarray(y).dtype} values "
+                f"such as {np.asarray(y).ravel()[:3].tolist()}."
+            ) from None
         if yt.shape != (x.shape[0],):
             raise InvalidParameterError(
                 f"y must have shape ({x.shape[0]},) to match X; got {tuple(yt.shape)}."
@@ -276,6 +286,7 @@ class TorchRegressor:
                 )
             valid = (xv, to_device(yv, self._device))  # n floats: always moved
         gen = check_rng(rng)
+        self.input_shape_ = tuple(x.shape[1:])
         self.members_, self.best_epochs_ = [], []
         for _ in range(self.n_members):
             seed = child_seed(gen)
@@ -350,6 +361,17 @@ class TorchRegressor:
         if not self.members_:
             raise NotFittedError("TorchRegressor is not fitted; call fit(X, y) first.")
 
+    def _input(self, X: Any) -> torch.Tensor:
+        """``X`` as a float32 tensor whose items hold as many values as in fit."""
+        x = as_float_tensor(X)
+        fitted = self.input_shape_
+        if fitted is not None and math.prod(x.shape[1:]) != math.prod(fitted):
+            raise InvalidParameterError(
+                f"The network was fitted on items of shape {fitted} and cannot take "
+                f"items of shape {tuple(x.shape[1:])}. Pass inputs shaped as in fit."
+            )
+        return x
+
     @torch.no_grad()
     def _predict(self, net: nn.Module, x: torch.Tensor) -> torch.Tensor:
         """Predictions ``(n,)`` on the device, in chunks moved there one by one."""
@@ -365,7 +387,7 @@ class TorchRegressor:
     def predict(self, X: Any) -> FloatArray:
         """Predictions ``(n,)``, averaged over members."""
         self._check_fitted()
-        x = as_float_tensor(X)
+        x = self._input(X)
         preds = torch.stack([self._predict(m, x) for m in self.members_])
         return preds.mean(0).cpu().numpy().astype(np.float64)
 
@@ -423,7 +445,7 @@ class TorchRegressor:
         out_device: torch.device,
     ) -> torch.Tensor:
         self._check_fitted()
-        x = as_float_tensor(X)
+        x = self._input(X)
         gen = check_rng(rng)
         out = [
             self._grad_member(

@@ -26,7 +26,7 @@ sequence gets the same prediction and embedding as the same sequence unpadded
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any, ClassVar
 
 import numpy as np
@@ -43,35 +43,65 @@ class SequenceNetwork(SplitNetwork):
     Args:
         features: Module mapping ``(n, T, C)`` (or ``(n, T)``) to ``(n, d)``.
         head: Linear layer mapping embeddings to logits ``(n, n_classes)``.
+        channels: The ``C`` the features take; ``None`` (default) checks only
+            the rank and the length of inputs.
     """
 
     masks_padding: ClassVar[bool] = True
+    channels: int | None = None  # the class default serves older pickles
+
+    def __init__(
+        self, features: nn.Module, head: nn.Linear, channels: int | None = None
+    ):
+        super().__init__(features, head)
+        self.channels = channels
+
+    def check_input(self, shape: tuple[int, ...]) -> None:
+        """Refuse a batch that is not ``(n, T, C)`` (or ``(n, T)``) with ``T >= 1``.
+
+        When known, ``C`` must be this network's: a packed LSTM would read
+        another channel count without an error.
+        """
+        got = shape[2] if len(shape) == 3 else 1
+        if len(shape) not in (2, 3) or shape[1] < 1:
+            problem = f"got shape {shape}"
+        elif self.channels is not None and got != self.channels:
+            problem = f"this network takes C = {self.channels}, got shape {shape}"
+        else:
+            return
+        raise InvalidParameterError(
+            "Sequence networks take sequences of shape (n, T, C) with T >= 1 (or "
+            f"(n, T) for C = 1); {problem}. Pass the channels the model was "
+            "fitted on, in the last axis (pad_sequences builds such arrays)."
+        )
 
 
-def pad_sequences(seqs: Sequence[Any]) -> np.ndarray:
+def pad_sequences(seqs: Iterable[Any]) -> np.ndarray:
     """Stack sequences of different lengths into one NaN-padded array.
 
     Args:
-        seqs: Sequences, each of shape ``(T_i, C)`` (or ``(T_i,)`` for one
-            channel), all with the same ``C``, finite, with ``T_i >= 1``.
+        seqs: Sequences (a list, or any iterable such as a generator), each of
+            shape ``(T_i, C)`` (or ``(T_i,)`` for one channel), all with the
+            same ``C``, finite, with ``T_i >= 1``.
 
     Returns:
         Float32 array ``(n, max_i T_i, C)``; the steps after ``T_i`` of row ``i``
         are NaN in every channel (padding, masked by the sequence networks).
 
     Raises:
-        InvalidParameterError: No sequences, an empty sequence, channel counts
-            that differ, a value that is not finite (NaN marks padding only;
-            impute missing values first), or a sequence that is not 1-D or 2-D.
+        InvalidParameterError: No sequences, an empty sequence, one without
+            channels or with ragged steps, channel counts that differ, a value
+            that is not finite (NaN marks padding only; impute missing values
+            first), or a sequence that is not 1-D or 2-D.
 
     Examples:
         >>> pad_sequences([[[1.0], [2.0]], [[3.0]]])[:, :, 0]
         array([[ 1.,  2.],
                [ 3., nan]], dtype=float32)
     """
-    if len(seqs) == 0:
-        raise InvalidParameterError("pad_sequences needs at least one sequence.")
     arrays = [_one_sequence(s, i) for i, s in enumerate(seqs)]
+    if not arrays:
+        raise InvalidParameterError("pad_sequences needs at least one sequence.")
     channels = {a.shape[1] for a in arrays}
     if len(channels) > 1:
         first = {
@@ -92,7 +122,13 @@ def pad_sequences(seqs: Sequence[Any]) -> np.ndarray:
 
 def _one_sequence(seq: Any, i: int) -> np.ndarray:
     """Sequence ``i`` as a finite float32 array ``(T, C)``."""
-    arr = np.asarray(seq)
+    try:
+        arr = np.asarray(seq)
+    except ValueError:  # ragged: steps with different channel counts
+        raise InvalidParameterError(
+            f"Sequence {i} is ragged: its steps have different numbers of "
+            "channels. Give each sequence as a (T, C) array."
+        ) from None
     if (
         arr.dtype == object
         or not np.issubdtype(arr.dtype, np.number)
@@ -111,6 +147,11 @@ def _one_sequence(seq: Any, i: int) -> np.ndarray:
         raise InvalidParameterError(
             f"Sequence {i} is empty (shape {arr.shape}); every sequence needs at "
             "least one step. Drop it first."
+        )
+    if arr.shape[1] == 0:
+        raise InvalidParameterError(
+            f"Sequence {i} has no channels (shape {arr.shape}); every step needs "
+            "at least one value."
         )
     out = arr.astype(np.float32)
     if not np.isfinite(out).all():
@@ -173,12 +214,12 @@ def _check_dropout(name: str, dropout: float) -> None:
 
 
 def _network(
-    features: nn.Module, dim: int, n_classes: int, dropout: float
+    features: nn.Module, dim: int, n_classes: int, dropout: float, channels: int
 ) -> SequenceNetwork:
     """``features`` (then dropout, for MC dropout) and a linear head."""
     if dropout > 0:
         features = nn.Sequential(features, nn.Dropout(dropout))
-    return SequenceNetwork(features, nn.Linear(dim, n_classes))
+    return SequenceNetwork(features, nn.Linear(dim, n_classes), channels)
 
 
 # ---------------------------------------------------------------- recurrent
@@ -246,7 +287,7 @@ def _recurrent(
         )
     channels = _channels(input_shape, cell)
     feats = RecurrentFeatures(cell, channels, hidden, layers, dropout, bidirectional)
-    return _network(feats, hidden * feats.directions, n_classes, dropout)
+    return _network(feats, hidden * feats.directions, n_classes, dropout, channels)
 
 
 def lstm(
@@ -412,7 +453,7 @@ def tcn(
     _check_dropout("tcn", dropout)
     channels = _channels(input_shape, "tcn")
     feats = TCNFeatures(channels, hidden, layers, kernel_size, dropout)
-    return _network(feats, hidden, n_classes, dropout)
+    return _network(feats, hidden, n_classes, dropout, channels)
 
 
 # -------------------------------------------------------------- Transformer
@@ -501,7 +542,7 @@ def transformer(
         )
     channels = _channels(input_shape, "transformer")
     feats = TransformerFeatures(channels, hidden, layers, heads, dropout)
-    return _network(feats, hidden, n_classes, dropout)
+    return _network(feats, hidden, n_classes, dropout, channels)
 
 
 SEQUENCE_NETWORKS: dict[str, Callable[..., SequenceNetwork]] = {

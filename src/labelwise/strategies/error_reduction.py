@@ -54,9 +54,11 @@ from labelwise.strategies.base import (
 from labelwise.strategies.lookahead import (
     RewardSetStrategy,
     batched_C,
+    batched_or_refit,
     check_batched,
     check_n_jobs,
     context_weights,
+    require_labeled,
 )
 
 LOSSES = ("zero-one", "log")
@@ -269,13 +271,19 @@ def lookahead_risks(
     flat = [
         np.asarray(a).reshape(a.shape[0], -1) for a in (X_labeled, X_candidates, X_eval)
     ]
-    if C is not None:
+
+    def fast() -> np.ndarray:
+        assert C is not None
         xl, xc, xe = (a.astype(np.float64) for a in flat)
         return _batched_risks(C, xl, y_lab, xc, xe, ye, loss, w, sw)
-    return _refit_risks(
-        model, X_labeled, y_lab, X_candidates, X_eval, ye, n_classes=n_classes,
-        loss=loss, weights=w, sample_weight=sw, seed=seed, n_jobs=n_jobs,
-    )  # fmt: skip
+
+    def slow() -> np.ndarray:
+        return _refit_risks(
+            model, X_labeled, y_lab, X_candidates, X_eval, ye, n_classes=n_classes,
+            loss=loss, weights=w, sample_weight=sw, seed=seed, n_jobs=n_jobs,
+        )  # fmt: skip
+
+    return slow() if C is None else batched_or_refit(batched, fast, slow)
 
 
 @register("eer")
@@ -388,13 +396,21 @@ class ExpectedErrorReduction(RewardSetStrategy):
 
         Raises:
             InvalidParameterError: The reward set is empty or has a different
-                number of labels and inputs.
+                number of labels and inputs, or there is none and
+                ``evaluate_on="reward"``.
         """
         c = check_context(context)
         if c.X_reward is None and c.y_reward is None:
+            if self.evaluate_on == "reward":
+                data = f"dataset {c.dataset}" if c.dataset else "the simulation"
+                raise InvalidParameterError(
+                    f"eer with evaluate_on='reward' needs a labeled reward set; {data} "
+                    "has none (use NAME:balanced|imbalanced|imbalanced-weighted, or "
+                    "evaluate_on='pool')."
+                )
             return
         X_r = np.asarray(c.X_reward)
-        y_r = np.asarray(c.y_reward, dtype=np.int64)
+        y_r = np.asarray(c.y_reward)  # checked against the classes in select
         if (
             X_r.ndim == 0
             or y_r.ndim == 0
@@ -420,7 +436,9 @@ class ExpectedErrorReduction(RewardSetStrategy):
         batch_size: int,
         rng: np.random.Generator,
     ) -> Selection:
-        r = self._reward or {}
+        require_labeled(state, "eer")
+        k = state.n_classes
+        r = {} if self._reward is None else self.checked_reward(self._reward, X, k)
         on_reward = self.evaluate_on == "reward" or (
             self.evaluate_on == "auto" and self._reward is not None
         )
@@ -443,7 +461,6 @@ class ExpectedErrorReduction(RewardSetStrategy):
                 rows = np.sort(rng.choice(pool, size=self.max_eval, replace=False))
             X_eval, y_eval = X[rows], None
         labeled = state.labeled_indices()
-        k = state.n_classes
         risks = lookahead_risks(
             model, X[labeled], np.asarray(state.labels(labeled), dtype=np.int64),
             X[cand], X_eval, y_eval, n_classes=k, loss=self.loss,

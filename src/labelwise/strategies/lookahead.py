@@ -13,12 +13,23 @@ References:
 from __future__ import annotations
 
 import copy
+import warnings
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 
-from labelwise._validation import check_positive, child_seed
-from labelwise.exceptions import InvalidParameterError
+from labelwise._validation import (
+    check_class_labels,
+    check_features,
+    check_positive,
+    child_seed,
+)
+from labelwise.exceptions import (
+    ConvergenceError,
+    FallbackWarning,
+    InvalidParameterError,
+)
 from labelwise.kernels import fit_logistic_plus_one
 from labelwise.metrics import weighted_accuracy
 from labelwise.pool import LabelState
@@ -53,6 +64,58 @@ def context_weights(c: SimulationContext) -> dict[str, np.ndarray | None]:
     }
 
 
+def checked_eval_set(
+    X_eval: Any, y_eval: Any, X_pool: np.ndarray, n_classes: int, *, name: str
+) -> tuple[np.ndarray, np.ndarray]:
+    """A labeled evaluation set checked against the pool and the classes.
+
+    Args:
+        X_eval: Inputs ``(n_eval, ...)``, items shaped as the pool's.
+        y_eval: Class indices ``(n_eval,)`` in ``[0, n_classes)``.
+        X_pool: The pool ``(n, ...)``.
+        n_classes: Number of classes.
+        name: ``"reward"`` or ``"eval"``: the fields are ``X_<name>`` and
+            ``y_<name>`` in errors.
+
+    Returns:
+        ``(X_eval, y_eval)``, the labels as int64.
+
+    Raises:
+        InvalidParameterError: Non-numeric or non-finite inputs, items of another
+            shape than the pool's, or labels that are not class indices.
+    """
+    x = check_features(X_eval, name=f"X_{name}", ndim_min=2)
+    if x.shape[1:] != X_pool.shape[1:]:
+        raise InvalidParameterError(
+            f"X_{name} has items of shape {x.shape[1:]}, but the pool's are "
+            f"{X_pool.shape[1:]}; give the {name} set the pool's features."
+        )
+    y = check_class_labels(y_eval, x.shape[0], n_classes, name=f"y_{name}")
+    return x, y
+
+
+def require_labeled(state: LabelState, name: str) -> None:
+    """Refuse a pool without labels: the refits start from the labeled set."""
+    if state.n_labeled == 0:
+        raise InvalidParameterError(
+            f"{name} refits the model on the labeled set plus each candidate, and "
+            "nothing is labeled yet. Label a first batch (e.g. with random) first."
+        )
+
+
+def checked_class_weights(weights: Any, n_classes: int, name: str) -> np.ndarray | None:
+    """Per-class weights ``(n_classes,)``, finite and non-negative, or ``None``."""
+    if weights is None:
+        return None
+    w = np.asarray(weights, dtype=np.float64)
+    if w.shape != (n_classes,) or not (np.isfinite(w).all() and (w >= 0).all()):
+        raise InvalidParameterError(
+            f"{name} must be {n_classes} finite non-negative numbers, one per "
+            f"class; got {w.tolist()}."
+        )
+    return w
+
+
 class RewardSetStrategy(Strategy):
     """A strategy scored on a labeled reward set given by `prepare_simulation`."""
 
@@ -76,6 +139,33 @@ class RewardSetStrategy(Strategy):
                 class_weights=class_weights,
             )
         )
+
+    @staticmethod
+    def checked_reward(
+        reward: dict[str, Any], X: np.ndarray, n_classes: int
+    ) -> dict[str, Any]:
+        """The stored reward set and weights, checked against the pool and classes.
+
+        Args:
+            reward: ``{"X", "y", "weights", "class_weights"}`` as stored by
+                `prepare_simulation`.
+            X: The pool ``(n, ...)``.
+            n_classes: Number of classes.
+
+        Returns:
+            The same keys: inputs, int64 labels, float64 weights (or ``None``).
+        """
+        x, y = checked_eval_set(reward["X"], reward["y"], X, n_classes, name="reward")
+        return {
+            "X": x,
+            "y": y,
+            "weights": checked_class_weights(
+                reward["weights"], n_classes, "eval_weights"
+            ),
+            "class_weights": checked_class_weights(
+                reward["class_weights"], n_classes, "class_weights"
+            ),
+        }
 
 
 def check_batched(batched: bool | None) -> bool | None:
@@ -251,19 +341,74 @@ def myopic_improvements(
     Returns:
         ``(len(candidates),)`` improvements.
     """
-    from joblib import Parallel, delayed
-
     y_labeled = np.asarray(y_labeled, dtype=np.int64)
     y_candidates = np.asarray(y_candidates, dtype=np.int64)
     y_eval = np.asarray(y_eval, dtype=np.int64)
     C = batched_C(model, n_classes, y_labeled, batched)
-    if C is not None:
+
+    def fast() -> np.ndarray:
+        assert C is not None
         base_score, cand = _batched_scores(
             C, X[labeled], y_labeled, X[candidates], y_candidates, X_eval, y_eval,
             None if weights is None else np.asarray(weights, dtype=np.float64),
             None if sample_weight is None else np.asarray(sample_weight, float),
         )  # fmt: skip
-        return cand - base_score
+        out: np.ndarray = cand - base_score
+        return out
+
+    def slow() -> np.ndarray:
+        return _refit_improvements(
+            model, X, labeled, y_labeled, candidates, y_candidates, X_eval, y_eval,
+            n_classes=n_classes, weights=weights, seed=seed, n_jobs=n_jobs,
+            sample_weight=sample_weight,
+        )  # fmt: skip
+
+    return slow() if C is None else batched_or_refit(batched, fast, slow)
+
+
+def batched_or_refit(
+    batched: bool | None,
+    fast: Callable[[], np.ndarray],
+    slow: Callable[[], np.ndarray],
+) -> np.ndarray:
+    """The batched logistic fits, or the refits when they do not converge.
+
+    With ``batched=None`` a `ConvergenceError` of the batched fits (features on
+    very different scales, say) falls back to refitting copies of the model,
+    with a `FallbackWarning`; with ``batched=True`` it is raised.
+    """
+    try:
+        return fast()
+    except ConvergenceError as exc:
+        if batched:
+            raise
+        warnings.warn(
+            f"The batched logistic fits did not converge ({exc}); refitting "
+            "copies of the model one by one instead (slower).",
+            FallbackWarning,
+            stacklevel=3,
+        )
+        return slow()
+
+
+def _refit_improvements(
+    model: Any,
+    X: np.ndarray,
+    labeled: np.ndarray,
+    y_labeled: np.ndarray,
+    candidates: np.ndarray,
+    y_candidates: np.ndarray,
+    X_eval: np.ndarray,
+    y_eval: np.ndarray,
+    *,
+    n_classes: int,
+    weights: np.ndarray | None,
+    seed: int,
+    n_jobs: int,
+    sample_weight: np.ndarray | None,
+) -> np.ndarray:
+    """`myopic_improvements` by one fresh copy of ``model`` per fit (joblib)."""
+    from joblib import Parallel, delayed
 
     def fit_score(rows: np.ndarray, ys: np.ndarray) -> float:
         return fit_and_score(
@@ -350,10 +495,10 @@ class Oracle(Strategy):
                 f"y_pool, X_eval and y_eval; {', '.join(missing)} missing."
             )
         assert c.y_pool is not None and c.X_eval is not None  # for mypy
-        self._truth = {
-            "y_pool": np.asarray(c.y_pool, dtype=np.int64),
+        self._truth = {  # checked against the pool and classes in select
+            "y_pool": np.asarray(c.y_pool),
             "X_eval": np.asarray(c.X_eval),
-            "y_eval": np.asarray(c.y_eval, dtype=np.int64),
+            "y_eval": np.asarray(c.y_eval),
             **context_weights(c),
         }
 
@@ -401,6 +546,10 @@ class Oracle(Strategy):
                 f"The oracle got {t['y_pool'].shape[0]} pool labels; the pool has "
                 f"{state.n_samples} items."
             )
+        require_labeled(state, "The oracle")
+        k = state.n_classes
+        y_pool = check_class_labels(t["y_pool"], state.n_samples, k, name="y_pool")
+        X_eval, y_eval = checked_eval_set(t["X_eval"], t["y_eval"], X, k, name="eval")
         pool = state.unlabeled_indices()
         if self.max_candidates is not None and pool.size > self.max_candidates:
             pool = np.sort(rng.choice(pool, size=self.max_candidates, replace=False))
@@ -411,14 +560,14 @@ class Oracle(Strategy):
             labeled,
             np.asarray(state.labels(labeled), dtype=np.int64),
             pool,
-            t["y_pool"][pool],
-            t["X_eval"],
-            t["y_eval"],
-            n_classes=state.n_classes,
-            weights=t["weights"],
+            y_pool[pool],
+            X_eval,
+            y_eval,
+            n_classes=k,
+            weights=checked_class_weights(t["weights"], k, "eval_weights"),
             seed=child_seed(rng),
             n_jobs=self.n_jobs,
-            sample_weight=t["class_weights"],
+            sample_weight=checked_class_weights(t["class_weights"], k, "class_weights"),
             batched=self.batched,
         )
         order = np.argsort(values, kind="stable")[::-1][: min(batch_size, pool.size)]

@@ -38,6 +38,7 @@ from __future__ import annotations
 
 import copy
 import math
+import pickle
 import time
 from collections import defaultdict
 from dataclasses import dataclass
@@ -62,6 +63,7 @@ from labelwise.strategies.base import (
 from labelwise.strategies.lookahead import (
     RewardSetStrategy,
     batched_C,
+    batched_or_refit,
     check_batched,
     check_n_jobs,
     context_weights,
@@ -128,7 +130,9 @@ def myopic_log_loss_gains(
     y_e = np.asarray(y_eval, dtype=np.int64)
     sw = None if sample_weight is None else np.asarray(sample_weight, float)
     C = batched_C(model, n_classes, y_lab, batched)
-    if C is not None:
+
+    def fast() -> np.ndarray:
+        assert C is not None
         theta0, thetas = fit_logistic_plus_one(
             flat[labeled], y_lab, flat[candidates], y_c,
             None if sw is None else sw[y_lab], None if sw is None else sw[y_c], C=C,
@@ -147,11 +151,14 @@ def myopic_log_loss_gains(
             sample_weight=sw, seed=seed,
         )  # fmt: skip
 
-    base = loss(labeled, y_lab)
-    return np.array([
-        base - loss(np.append(labeled, c), np.append(y_lab, y))
-        for c, y in zip(candidates, y_c, strict=True)
-    ])  # fmt: skip
+    def slow() -> np.ndarray:
+        base = loss(labeled, y_lab)
+        return np.array([
+            base - loss(np.append(labeled, c), np.append(y_lab, y))
+            for c, y in zip(candidates, y_c, strict=True)
+        ])  # fmt: skip
+
+    return slow() if C is None else batched_or_refit(batched, fast, slow)
 
 
 def fit_log_loss(
@@ -303,7 +310,7 @@ def simulate(
         sample_weight, target,
     )  # fmt: skip
     if batched_C(model, n_classes, y_annotated, batched) is not None:
-        return _batched_targets(setup, problems, progress)
+        return _batched_targets(setup, problems, progress, batched)
     return _refit_targets(setup, problems, n_jobs, progress)
 
 
@@ -312,6 +319,14 @@ def _draw_problems(
 ) -> list[tuple[np.ndarray, np.ndarray]]:
     """``n_sim`` (sorted context rows, target rows), each holding two classes."""
     n = len(y_annotated)
+    classes = np.unique(y_annotated)
+    if n < 3 or classes.size < 2:
+        raise InvalidParameterError(
+            "The annotated set needs at least two classes and three items to "
+            f"simulate problems (two as context, one as target); got {n} item(s) "
+            f"of classes {classes.tolist()}. Label a few more first (e.g. with "
+            "random)."
+        )
     problems = []
     for _ in range(n_sim):
         q = float(rng.choice(Q_FRACTIONS))
@@ -357,9 +372,16 @@ class _Fits:
 
 
 def _batched_targets(
-    f: _Fits, problems: list[tuple[np.ndarray, np.ndarray]], progress: bool
+    f: _Fits,
+    problems: list[tuple[np.ndarray, np.ndarray]],
+    progress: bool,
+    batched: bool | None,
 ) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
-    """Targets with each problem's fits solved together (binary logreg)."""
+    """Targets with each problem's fits solved together (binary logreg).
+
+    With ``batched=None`` a problem whose fits do not converge is refit one by
+    one instead (`batched_or_refit`).
+    """
     bar_it: Any = problems
     if progress:
         from tqdm.auto import tqdm
@@ -370,7 +392,8 @@ def _batched_targets(
         (ctx, tgt, gains(
             f.model, f.X, f.annotated[ctx], f.y_annotated[ctx], f.annotated[tgt],
             f.y_annotated[tgt], f.X_reward, f.y_reward, n_classes=f.n_classes,
-            weights=f.weights, sample_weight=f.sample_weight, batched=True,
+            weights=f.weights, sample_weight=f.sample_weight,
+            batched=True if batched else None,
         ).astype(np.float32))
         for ctx, tgt in bar_it
     ]  # fmt: skip
@@ -600,7 +623,7 @@ class NeuralProcess(RewardSetStrategy):
             return
         self._reward = {
             "X": np.asarray(c.X_reward),
-            "y": np.asarray(c.y_reward, dtype=np.int64),
+            "y": np.asarray(c.y_reward),  # checked against the classes in select
             **context_weights(c),
         }
 
@@ -625,13 +648,13 @@ class NeuralProcess(RewardSetStrategy):
         xs = x / scale
         timings: dict[str, float] = {}
         if self.pretrained is None:
-            r = self._reward
-            if r is None:
+            if self._reward is None:
                 raise InvalidParameterError(
                     "The np strategy needs a labeled reward set: call set_reward("
                     "X_reward, y_reward), or use a dataset with one "
                     "(NAME:balanced|imbalanced|imbalanced-weighted)."
                 )
+            r = self.checked_reward(self._reward, X, state.n_classes)
             y_lab = np.asarray(state.labels(labeled), dtype=np.int64)
             rows = np.arange(len(r["y"]))
             if self.reward_size is not None and rows.size > self.reward_size:
@@ -669,6 +692,12 @@ class NeuralProcess(RewardSetStrategy):
             )
             timings["train_seconds"] = time.perf_counter() - start
         assert self.net_ is not None
+        if np_input_dim(self.net_) != xs.shape[1]:
+            raise InvalidParameterError(
+                f"The pretrained NP takes {np_input_dim(self.net_)} features per item; "
+                f"the pool has {xs.shape[1]}. Use an NP trained on this pool's "
+                "features, or train one (no pretrained=)."
+            )
         start = time.perf_counter()
         mu = predict_np(self.net_, xs[labeled], xs[pool])
         timings["score_seconds"] = time.perf_counter() - start
@@ -688,11 +717,16 @@ def predict_np(net: AttnCNP, x_context: np.ndarray, x_target: np.ndarray) -> np.
     return out
 
 
-def save_np(net: AttnCNP, path: str | Path) -> None:
-    """Write the NP's input dimension and weights to ``path`` (torch format)."""
+def np_input_dim(net: AttnCNP) -> int:
+    """The number of features per item the NP takes."""
     first = net.x_enc[0]
     assert isinstance(first, nn.Linear)
-    x_dim = int(first.in_features)
+    return int(first.in_features)
+
+
+def save_np(net: AttnCNP, path: str | Path) -> None:
+    """Write the NP's input dimension and weights to ``path`` (torch format)."""
+    x_dim = np_input_dim(net)
     state = {k: v.cpu() for k, v in net.state_dict().items()}
     torch.save({"x_dim": x_dim, "state_dict": state}, Path(path))
 
@@ -702,8 +736,18 @@ def load_np(path: str | Path) -> AttnCNP:
     p = Path(path)
     if not p.exists():
         raise InvalidParameterError(f"No saved NP at {p}.")
-    blob = torch.load(p, weights_only=True)
-    net = AttnCNP(int(blob["x_dim"]))
-    net.load_state_dict(blob["state_dict"])
+    try:  # only tensors and plain containers are read: never arbitrary code
+        blob = torch.load(p, weights_only=True)
+        net = AttnCNP(int(blob["x_dim"]))
+        net.load_state_dict(blob["state_dict"])
+    except Exception as exc:
+        # torch's unpickling message advises an unsafe load: name the type only
+        text = "" if isinstance(exc, pickle.UnpicklingError) else str(exc).strip()
+        first = text.splitlines()[0][:200] if text else ""
+        raise InvalidParameterError(
+            f"{p} is not an NP written by save_model ({type(exc).__name__}"
+            f"{': ' + first if first else ''}). Save one with "
+            "get_strategy('np').save_model(path) after a select."
+        ) from None
     net.eval()
     return net
