@@ -174,7 +174,11 @@ BAD_SETS = [
     ({"X": lambda X: X[:, :2]}, r"items of shape \(2,\), but the pool's are \(3,\)"),
     ({"X": lambda X: np.where(X > 1, np.nan, X)}, "X_(reward|eval) contains NaN"),
     ({"w": [1.0, 2.0, 3.0]}, r"eval_weights must be 2 finite non-negative.*3\.0\]"),
-    ({"cw": [-1.0, 2.0]}, r"class_weights must be 2 finite non-negative"),
+    ({"cw": [-1.0, 2.0]}, r"class_weights must be positive finite numbers"),
+    (
+        {"cw": [1.0, 2.0, 3.0]},
+        r"class_weights must be positive finite numbers \(2, one",
+    ),
 ]
 
 
@@ -185,13 +189,16 @@ def test_reward_and_eval_sets_are_checked_against_pool_and_classes(name, edit, m
     X_r = edit.get("X", lambda a: a)(X[8:20])
     y_r = edit.get("y", lambda a: a)(y[8:20])
     weights = {"eval_weights": edit.get("w"), "class_weights": edit.get("cw")}
-    if name == "oracle":
-        s: Strategy = Oracle()
-        s.set_simulation(y, X_r, y_r, **weights)
-    else:
-        s = get_strategy(name, **({"n_sim": 2, "epochs": 1} if name == "np" else {}))
-        s.set_reward(X_r, y_r, **weights)  # type: ignore[attr-defined]
+    # refused when given (weights that are wrong whatever the classes) or at select
     with pytest.raises(InvalidParameterError, match=match):
+        if name == "oracle":
+            s: Strategy = Oracle()
+            s.set_simulation(y, X_r, y_r, **weights)
+        else:
+            s = get_strategy(
+                name, **({"n_sim": 2, "epochs": 1} if name == "np" else {})
+            )
+            s.set_reward(X_r, y_r, **weights)  # type: ignore[attr-defined]
         s.select(model, X, state, 3, rng=0)
 
 

@@ -21,6 +21,7 @@ import numpy as np
 
 from labelwise._validation import (
     check_class_labels,
+    check_class_weights,
     check_features,
     check_positive,
     child_seed,
@@ -103,8 +104,12 @@ def require_labeled(state: LabelState, name: str) -> None:
         )
 
 
-def checked_class_weights(weights: Any, n_classes: int, name: str) -> np.ndarray | None:
-    """Per-class weights ``(n_classes,)``, finite and non-negative, or ``None``."""
+def checked_eval_weights(weights: Any, n_classes: int, name: str) -> np.ndarray | None:
+    """Per-class weights of a score ``(n_classes,)``, finite and non-negative.
+
+    A class weighted 0 is left out of the score. Training weights are
+    positive (`labelwise._validation.check_class_weights`).
+    """
     if weights is None:
         return None
     w = np.asarray(weights, dtype=np.float64)
@@ -159,12 +164,10 @@ class RewardSetStrategy(Strategy):
         return {
             "X": x,
             "y": y,
-            "weights": checked_class_weights(
+            "weights": checked_eval_weights(
                 reward["weights"], n_classes, "eval_weights"
             ),
-            "class_weights": checked_class_weights(
-                reward["class_weights"], n_classes, "class_weights"
-            ),
+            "class_weights": check_class_weights(reward["class_weights"], n_classes),
         }
 
 
@@ -564,10 +567,10 @@ class Oracle(Strategy):
             X_eval,
             y_eval,
             n_classes=k,
-            weights=checked_class_weights(t["weights"], k, "eval_weights"),
+            weights=checked_eval_weights(t["weights"], k, "eval_weights"),
             seed=child_seed(rng),
             n_jobs=self.n_jobs,
-            sample_weight=checked_class_weights(t["class_weights"], k, "class_weights"),
+            sample_weight=check_class_weights(t["class_weights"], k),
             batched=self.batched,
         )
         order = np.argsort(values, kind="stable")[::-1][: min(batch_size, pool.size)]
