@@ -127,3 +127,22 @@ def test_mlp_layers_and_registry_params():
     clf = make_model("mlp", layers=2, batch=16, ema=0.99, epochs=1)
     assert clf.batch_size == 16 and clf.ema_alpha == 0.99
     assert make_model("mlp").ema_alpha is None
+
+
+def test_read_only_inputs_are_used_without_a_warning_and_left_as_they_are(tmp_path):
+    # a memory-mapped .npy (the labeling app's embeddings) made torch warn that
+    # writing to it is undefined; the models share such arrays and must not write
+    import warnings
+
+    rng = np.random.default_rng(0)
+    np.save(tmp_path / "x.npy", rng.normal(size=(40, 5)).astype(np.float32))
+    X = np.load(tmp_path / "x.npy", mmap_mode="r")
+    before = np.array(X)
+    y = np.arange(40) % 3
+    model = TorchClassifier(mlp, max_epochs=2, device="cpu")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        model.fit(X, y, n_classes=3, rng=0)
+        model.predict_proba(X)
+        model.embed(X)
+    np.testing.assert_array_equal(np.asarray(X), before)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import warnings
 from collections.abc import Iterator
 from typing import Any
 
@@ -74,7 +75,8 @@ def as_float_tensor(
 
     Arrays are validated by ``check_features`` (finite, at least 2-D, non-empty;
     with ``allow_padding``, NaN-padded sequences pass) and wrapped without a
-    copy when already float32.
+    copy when already float32, read-only ones too: the models never write to
+    their inputs.
     """
     if isinstance(X, torch.Tensor):
         if X.ndim < 2 or X.shape[0] == 0:
@@ -87,10 +89,14 @@ def as_float_tensor(
                 f"{name} must be a numeric tensor; got dtype {X.dtype}."
             )
         return X.detach().to(torch.float32)
-    return torch.as_tensor(
-        check_features(X, name=name, ndim_min=2, allow_padding=allow_padding),
-        dtype=torch.float32,
-    )
+    arr = check_features(X, name=name, ndim_min=2, allow_padding=allow_padding)
+    with warnings.catch_warnings():
+        # a read-only array (a memory-mapped .npy) is shared, not copied; torch
+        # warns that writing to it is undefined, and nothing here writes to it
+        warnings.filterwarnings(
+            "ignore", "The given NumPy array is not writable", UserWarning
+        )
+        return torch.as_tensor(arr, dtype=torch.float32)
 
 
 def to_device(x: torch.Tensor, device: torch.device) -> torch.Tensor:
