@@ -177,3 +177,30 @@ def test_a_damaged_saved_np_is_named(tmp_path, content, what):
         load_np(path)
     with pytest.raises(InvalidParameterError, match="not an NP written by save_model"):
         get_strategy("np", pretrained=str(path))
+
+
+def test_unconverged_simulations_fall_back_with_one_warning():
+    # each of the n_sim problems warned on its own (300 copies of one message
+    # in the selection's info and on stderr at the default n_sim)
+    import warnings
+
+    from sklearn.linear_model import LogisticRegression
+
+    from labelwise.pool import LabelState
+
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(40, 3)) * np.array([1.0, 1e12, 1.0])
+    y = (X[:, 0] + X[:, 1] / 1e12 > 0).astype(np.int64)
+    state = LabelState(40, classes=["a", "b"])
+    state.teach(np.arange(12), y[:12], round=0)
+    model = SklearnClassifier(LogisticRegression()).fit(X[:12], y[:12], n_classes=2)
+    s = get_strategy("np", n_sim=6, epochs=1, progress=False)
+    s.set_reward(X[30:], y[30:])  # type: ignore[attr-defined]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        sel = s.select(model, X, state, 3, rng=0)
+    (message,) = sel.info["warnings"]
+    assert (
+        "converge on 6 of 6 simulated problems" in message
+        and "standardise them" in message
+    )

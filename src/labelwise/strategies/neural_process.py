@@ -40,6 +40,7 @@ import copy
 import math
 import pickle
 import time
+import warnings
 from collections import defaultdict
 from dataclasses import dataclass
 from pathlib import Path
@@ -50,7 +51,11 @@ import torch
 from torch import nn
 
 from labelwise._validation import check_positive, child_seed
-from labelwise.exceptions import InvalidParameterError
+from labelwise.exceptions import (
+    ConvergenceError,
+    FallbackWarning,
+    InvalidParameterError,
+)
 from labelwise.kernels import fit_logistic_plus_one
 from labelwise.pool import LabelState
 from labelwise.strategies._registry import register
@@ -380,7 +385,7 @@ def _batched_targets(
     """Targets with each problem's fits solved together (binary logreg).
 
     With ``batched=None`` a problem whose fits do not converge is refit one by
-    one instead (`batched_or_refit`).
+    one instead, and one `FallbackWarning` counts such problems.
     """
     bar_it: Any = problems
     if progress:
@@ -388,15 +393,34 @@ def _batched_targets(
 
         bar_it = tqdm(problems, desc="np: oracle fits", unit="problem", leave=False)
     gains = myopic_improvements if f.target == "gain" else myopic_log_loss_gains
-    return [
-        (ctx, tgt, gains(
+    out, failed = [], []
+    for ctx, tgt in bar_it:
+        args = (
             f.model, f.X, f.annotated[ctx], f.y_annotated[ctx], f.annotated[tgt],
-            f.y_annotated[tgt], f.X_reward, f.y_reward, n_classes=f.n_classes,
-            weights=f.weights, sample_weight=f.sample_weight,
-            batched=True if batched else None,
-        ).astype(np.float32))
-        for ctx, tgt in bar_it
-    ]  # fmt: skip
+            f.y_annotated[tgt], f.X_reward, f.y_reward,
+        )  # fmt: skip
+        kw: dict[str, Any] = {
+            "n_classes": f.n_classes,
+            "weights": f.weights,
+            "sample_weight": f.sample_weight,
+        }
+        try:
+            values = gains(*args, **kw, batched=True)
+        except ConvergenceError as exc:
+            if batched:
+                raise
+            failed.append(str(exc))
+            values = gains(*args, **kw, batched=False)
+        out.append((ctx, tgt, values.astype(np.float32)))
+    if failed:
+        warnings.warn(
+            f"The batched logistic fits did not converge on {len(failed)} of "
+            f"{len(problems)} simulated problems (first: {failed[0]}); those "
+            "were refit one by one instead (slower).",
+            FallbackWarning,
+            stacklevel=4,
+        )
+    return out
 
 
 def _refit_targets(
