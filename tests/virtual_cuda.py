@@ -227,6 +227,8 @@ def virtual_cuda() -> Iterator[None]:
         "synchronize": lambda device=None: None,
         "is_bf16_supported": lambda *a, **k: True,
         "empty_cache": lambda: None,
+        # (free, total) bytes, as an 80 GiB device with 64 GiB free
+        "mem_get_info": lambda device=None: (64 * 2**30, 80 * 2**30),
     }
     saved = {name: getattr(cuda, name) for name in fakes}
     patched = [

@@ -355,7 +355,7 @@ def test_feature_dtype_is_what_select_bmdal_computes_in():
 def test_bait_refuses_features_too_wide_for_its_matrices(monkeypatch):
     from labelwise.kernels import _inputs
 
-    monkeypatch.setattr(_inputs, "MAX_SQUARE_WIDTH", 6)
+    monkeypatch.setattr(_inputs, "available_bytes", lambda device: 3 * 6 * 6 * 8)
     rng = np.random.default_rng(0)
     pool, train = rng.normal(size=(20, 7)), rng.normal(size=(5, 7))
     for sigma in (0.0, 1e-3):  # the rank-one loop and the feature-space state

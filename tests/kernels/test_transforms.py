@@ -188,14 +188,28 @@ def test_square_transforms_refuse_features_too_wide_before_allocating(monkeypatc
     # hundreds of GB and fail with a bare out-of-memory error
     from labelwise.kernels import _inputs
 
-    monkeypatch.setattr(_inputs, "MAX_SQUARE_WIDTH", 6)
+    # room for three 6 x 6 float64 matrices, not for three 7 x 7
+    monkeypatch.setattr(_inputs, "available_bytes", lambda device: 3 * 6 * 6 * 8)
     wide_pool, wide_train = _data(p=7)
     calls = {
         "acs-grad": lambda p, t: acs_grad(p, t, 1.0),
         "acs-rf": lambda p, t: acs_rf(p, t, 4, 1.0, rng=0),
         "acs-rf-hyper": lambda p, t: acs_rf_hyper(p, t, np.zeros(len(t)), 4, rng=0),
+        "train": lambda p, t: posterior(p, t, 1.0),
     }
     for name, call in calls.items():
         with pytest.raises(InvalidParameterError, match=rf"{name}.*7 x 7.*'rp', 512"):
             call(wide_pool, wide_train)
         call(*_data(p=6))  # at the limit: runs
+
+
+def test_available_bytes_reads_this_machine_and_skips_unknown_devices():
+    import math
+    import sys
+
+    from labelwise.kernels._inputs import available_bytes
+
+    free = available_bytes(torch.device("cpu"))
+    if sys.platform.startswith("linux"):
+        assert 0 < free < math.inf
+    assert available_bytes(torch.device("meta")) == math.inf

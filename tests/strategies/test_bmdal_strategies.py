@@ -303,10 +303,14 @@ def test_nngp_refuses_what_needs_features():
     [([["acs-grad", 1.0]], "lcmd"), ([["acs-rf-hyper", 16]], "lcmd"), ([], "bait")],
 )
 def test_full_gradient_features_without_a_sketch_are_refused_clearly(
-    transforms, selection
+    transforms, selection, monkeypatch
 ):
-    # a network's whole gradient (here 16 641 wide) without ['rp', 512] first
-    # asked for a 2+ GiB matrix per step (564 GB on a bmdal-mlp) and died of it
+    # a network's whole gradient without ['rp', 512] first asked for p x p
+    # matrices (564 GB on a bmdal-mlp) and died of it; here 16 641 wide (2 GiB
+    # a matrix) on a machine said to have 1 GiB free
+    from labelwise.kernels import _inputs
+
+    monkeypatch.setattr(_inputs, "available_bytes", lambda device: 2.0**30)
     rng = np.random.default_rng(0)
     X = rng.normal(size=(40, 128)).astype(np.float32)
     state = LabelState(40)

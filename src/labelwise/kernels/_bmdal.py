@@ -670,7 +670,7 @@ def select_bmdal(
             f"pool and train features differ in width: {xp.shape[1]} vs {xt.shape[1]}."
         )
     if method == "bait":
-        check_square_width(xp.shape[1], "bmdal's bait selection")
+        check_square_width(xp.shape[1], "bmdal's bait selection", xp.device)
     n_pool = xp.shape[0]
     n_select = _check_n_select(n_select, n_pool)
     n_rows = n_pool + (xt.shape[0] if mode == "tp" else 0)

@@ -8,6 +8,7 @@ copied to host memory to be checked.
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import torch
@@ -16,9 +17,6 @@ from labelwise._validation import check_features
 from labelwise.exceptions import InvalidParameterError
 
 _CHECK_ROWS = 1 << 16
-MAX_SQUARE_WIDTH = 1 << 14
-"""Widest features a transform or selection forms a ``p x p`` float64 matrix of
-(2 GiB; a Cholesky factorisation and a product beside it make three)."""
 
 
 def check_finite_tensor(t: torch.Tensor, name: str) -> None:
@@ -74,23 +72,53 @@ def as_float_tensor(
     return t if t.is_floating_point() else t.to(torch.float32)
 
 
-def check_square_width(width: int, what: str) -> None:
+SQUARE_COPIES = 3
+"""p x p float64 matrices alive at once in a transform (the Gram matrix, its
+Cholesky factor and a product or solve beside them)."""
+
+
+def available_bytes(device: torch.device) -> float:
+    """Memory free for new tensors on ``device``; ``inf`` when unknown.
+
+    CUDA: ``torch.cuda.mem_get_info``'s free bytes. CPU: Linux's
+    ``MemAvailable`` (``/proc/meminfo``); other systems are not checked.
+    """
+    if device.type == "cuda":
+        free, _ = torch.cuda.mem_get_info(device)
+        return float(free)
+    if device.type != "cpu":
+        return math.inf
+    try:
+        with open("/proc/meminfo") as f:
+            for line in f:
+                if line.startswith("MemAvailable:"):
+                    return float(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return math.inf
+
+
+def check_square_width(width: int, what: str, device: torch.device) -> None:
     """Refuse features too wide for the ``width x width`` matrices of ``what``.
 
     Full-network gradient features are hundreds of thousands wide; a
     posterior or precision matrix over them would need hundreds of GB, and
     the allocation failed with a bare out-of-memory error (or, below the
     machine's memory but above what is free, woke the out-of-memory killer).
+    Refused when `SQUARE_COPIES` such float64 matrices exceed the memory
+    available on ``device`` (`available_bytes`).
 
     Raises:
-        InvalidParameterError: ``width > MAX_SQUARE_WIDTH``, naming the matrix
-            size and the fix (a random projection first).
+        InvalidParameterError: Naming the matrix size, the memory available and
+            the fix (a random projection first).
     """
-    if width > MAX_SQUARE_WIDTH:
-        gib = width * width * 8 / 2**30
+    need = SQUARE_COPIES * width * width * 8
+    free = available_bytes(device)
+    if need > free:
         raise InvalidParameterError(
-            f"{what} forms {width} x {width} float64 matrices ({gib:,.0f} GiB each) "
-            f"on features {width} wide, more than the {MAX_SQUARE_WIDTH} it allows. "
+            f"{what} forms {width} x {width} float64 matrices "
+            f"({width * width * 8 / 2**30:,.1f} GiB each, {SQUARE_COPIES} at once) on "
+            f"features {width} wide; {device} has {free / 2**30:,.1f} GiB available. "
             "To fix: project the features first, e.g. transforms=[['rp', 512], ...] "
             "(BMDAL's sketch), or use last-layer features."
         )

@@ -184,6 +184,8 @@ def posterior(
         )
     if not sigma > 0:
         raise InvalidParameterError(f"train/posterior needs sigma > 0; got {sigma!r}.")
+    raw = _raw(train)
+    check_square_width(raw.shape[1], "train (the posterior)", raw.device)
     ft = _t(train) * prescale
     p = ft.shape[1]
     chol = robust_cholesky(
@@ -239,7 +241,9 @@ def product(a: Pair, b: Pair, *, max_dim: int = 4096, rng: RNGLike = None) -> Pa
 def acs_grad(pool: Any, train: Any, sigma: float, **kw: Any) -> Pair:
     """ACS-FW's gradient kernel ``k · k_post / σ⁴`` (``/ σ⁴`` only if ``σ ≠ 1``)."""
     prior = (_t(pool), _t(train))
-    check_square_width(prior[1].shape[1], "acs-grad (the train posterior)")
+    check_square_width(
+        prior[1].shape[1], "acs-grad (the train posterior)", prior[1].device
+    )
     post = posterior(pool, train, sigma)
     fp, ft = product(prior, post, **kw)
     c = 1.0 / sigma**2 if sigma != 1 else 1.0  # features: sqrt of 1 / sigma^4
@@ -276,7 +280,8 @@ def acs_rf(
     """
     if not sigma > 0:
         raise InvalidParameterError(f"acs-rf needs sigma > 0; got {sigma!r}.")
-    check_square_width(_raw(train).shape[1], "acs-rf")
+    raw = _raw(train)
+    check_square_width(raw.shape[1], "acs-rf", raw.device)
     ft = _t(train) * prescale
     p = ft.shape[1]
     theta, chol = _acs_thetas(
@@ -309,7 +314,8 @@ def acs_rf_hyper(
     ½ (yᵀy - θ̄ᵀ A θ̄)``, ``v(x) = (b̃/ã)(1 + φᵀ A⁻¹ φ)``, ``θ_j ~ N(0, A⁻¹)``:
     ``ψ_j(x) = dim^{-1/2} [-½ log(2π) - ½ ((φᵀ θ_j)² + v(x))]``.
     """
-    check_square_width(_raw(train).shape[1], "acs-rf-hyper")
+    raw = _raw(train)
+    check_square_width(raw.shape[1], "acs-rf-hyper", raw.device)
     ft = _t(train) * prescale
     y = _t(y_train).reshape(-1).to(ft.device)
     if y.shape[0] != ft.shape[0]:

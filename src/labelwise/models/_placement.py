@@ -90,6 +90,8 @@ def as_float_tensor(
             )
         return X.detach().to(torch.float32)
     arr = check_features(X, name=name, ndim_min=2, allow_padding=allow_padding)
+    if arr.flags.writeable:
+        return torch.as_tensor(arr, dtype=torch.float32)
     with warnings.catch_warnings():
         # a read-only array (a memory-mapped .npy) is shared, not copied; torch
         # warns that writing to it is undefined, and nothing here writes to it
