@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import difflib
+import math
 import warnings
 from collections.abc import Iterable
 from typing import Any
@@ -276,12 +277,37 @@ def check_batch_size(batch_size: Any, n_available: int, *, stacklevel: int = 3) 
     return int(batch_size)
 
 
-def check_positive(value: Any, name: str, *, integer: bool = False) -> None:
-    """Raise unless ``value`` is a positive number (an int when ``integer``)."""
+def check_positive(
+    value: Any, name: str, *, integer: bool = False, finite: bool = False
+) -> None:
+    """Raise unless ``value`` is a positive number (an int when ``integer``).
+
+    With ``finite``, infinity is refused too (a learning rate of ``inf`` turns
+    every weight into NaN without an error).
+    """
     kinds: tuple[type, ...] = (int, np.integer) if integer else (int, float, np.number)
-    if isinstance(value, bool) or not isinstance(value, kinds) or not value > 0:  # type: ignore[operator]
+    number: Any = value  # not narrowed by the isinstance below
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, kinds)
+        or not number > 0
+        or (finite and not math.isfinite(number))
+    ):
         kind = "int" if integer else "number"
+        kind = f"finite {kind}" if finite else kind
         raise InvalidParameterError(f"{name} must be a positive {kind}; got {value!r}.")
+
+
+def check_weight_decay(value: Any, name: str = "weight_decay") -> None:
+    """Raise unless ``value`` is a finite number ``>= 0`` (0 = no weight decay)."""
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, int | float | np.number)
+        or not 0 <= value < np.inf
+    ):
+        raise InvalidParameterError(
+            f"{name} must be a finite number >= 0 (0 = no weight decay); got {value!r}."
+        )
 
 
 def check_class_labels(

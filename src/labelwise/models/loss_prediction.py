@@ -47,6 +47,7 @@ from labelwise._validation import (
     check_features,
     check_positive,
     check_rng,
+    check_weight_decay,
     child_seed,
 )
 from labelwise.exceptions import InvalidParameterError, NotFittedError
@@ -201,7 +202,8 @@ class LossPredictionClassifier:
         predict_batch_size: int = 4096,
         device: DeviceLike = "cpu",
     ):
-        check_positive(lr, "lr")
+        check_positive(lr, "lr", finite=True)
+        check_weight_decay(weight_decay)
         check_positive(max_epochs, "max_epochs", integer=True)
         check_positive(batch_size, "batch_size", integer=True)
         check_positive(interm_dim, "interm_dim", integer=True)

@@ -26,6 +26,7 @@ from labelwise._validation import (
     check_features,
     check_positive,
     check_rng,
+    check_weight_decay,
     child_seed,
 )
 from labelwise.exceptions import InvalidParameterError, NotFittedError
@@ -260,15 +261,22 @@ class TorchClassifier:
         precision: str = "fp32",
         device_budget_mb: float = 1024.0,
     ):
-        check_positive(lr, "lr")
+        check_positive(lr, "lr", finite=True)
         check_positive(max_epochs, "max_epochs", integer=True)
         check_positive(batch_size, "batch_size", integer=True)
         check_positive(n_members, "n_members", integer=True)
         check_positive(predict_batch_size, "predict_batch_size", integer=True)
         check_positive(ema_patience, "ema_patience", integer=True)
+        if grad_clip is not None:
+            check_positive(grad_clip, "grad_clip (None = no clipping)", finite=True)
         if ema_alpha is not None and not 0 < ema_alpha < 1:
             raise InvalidParameterError(
                 f"ema_alpha must be in (0, 1) or None; got {ema_alpha!r}."
+            )
+        if isinstance(ema_stop_accuracy, bool) or not 0 <= ema_stop_accuracy <= 1:
+            raise InvalidParameterError(
+                f"ema_stop_accuracy must be a training accuracy in [0, 1]; got "
+                f"{ema_stop_accuracy!r}."
             )
         if stop_at_train_accuracy is not None and not 0 < stop_at_train_accuracy <= 1:
             raise InvalidParameterError(
@@ -938,5 +946,4 @@ def _check_recipe(
             "augment must be True, False or a callable (x, generator) -> x; got "
             f"{type(augment).__name__}."
         )
-    if not weight_decay >= 0:
-        raise InvalidParameterError(f"weight_decay must be >= 0; got {weight_decay!r}.")
+    check_weight_decay(weight_decay)

@@ -32,7 +32,13 @@ from torch import nn
 
 from labelwise._device import DeviceLike
 from labelwise._typing import FloatArray, RNGLike
-from labelwise._validation import check_features, check_positive, check_rng, child_seed
+from labelwise._validation import (
+    check_features,
+    check_positive,
+    check_rng,
+    check_weight_decay,
+    child_seed,
+)
 from labelwise.exceptions import InvalidParameterError, NotFittedError
 from labelwise.models._placement import (
     as_float_tensor,
@@ -184,7 +190,8 @@ class TorchRegressor:
         precision: str = "fp32",
         device_budget_mb: float = 1024.0,
     ):
-        check_positive(lr, "lr")
+        check_positive(lr, "lr", finite=True)
+        check_weight_decay(weight_decay)
         check_positive(max_epochs, "max_epochs", integer=True)
         check_positive(batch_size, "batch_size", integer=True)
         check_positive(n_members, "n_members", integer=True)
