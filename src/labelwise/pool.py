@@ -135,9 +135,10 @@ class LabelState:
                 f"{arr.shape}. Nothing was stored."
             )
         if self.classes is None:
-            if not np.issubdtype(arr.dtype, np.number):
+            if not np.issubdtype(arr.dtype, np.number) or arr.dtype.kind == "c":
+                # complex -> float64 would drop the imaginary parts
                 raise LabelError(
-                    f"Regression labels must be numbers; got dtype {arr.dtype}. "
+                    f"Regression labels must be real numbers; got dtype {arr.dtype}. "
                     "Nothing was stored."
                 )
             out = arr.astype(np.float64)
