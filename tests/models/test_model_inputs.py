@@ -70,3 +70,70 @@ def test_valid_recipe_values_still_train():
     assert np.isfinite(clf.fit(x, y, n_classes=2, rng=0).predict_proba(x)).all()
     reg = TorchRegressor(max_epochs=2, weight_decay=1e-3, device="cpu")
     assert np.isfinite(reg.fit(x, x[:, 0], rng=0).predict(x)).all()
+
+
+def _wrong_width(x):
+    return np.concatenate([x, x[:, :1]], axis=1)  # one feature more than in fit
+
+
+def test_torch_classifier_refuses_rows_of_another_shape_than_in_fit():
+    # died in torch: "mat1 and mat2 shapes cannot be multiplied (24x4 and 3x128)"
+    x, y = _data()
+    clf = TorchClassifier(mlp, max_epochs=1, device="cpu").fit(x, y, n_classes=2, rng=0)
+    wrong = _wrong_width(x)
+    msg = (
+        r"X has rows of shape \(4,\), but the model was fitted on rows of shape \(3,\)"
+    )
+    for call in (
+        clf.predict_proba,
+        clf.embed,
+        clf.predict_proba_members,
+        lambda v: clf.tensor_outputs(v, "proba"),
+    ):
+        with pytest.raises(InvalidParameterError, match=msg):
+            call(wrong)
+    with pytest.raises(InvalidParameterError, match="X_unlabeled has rows of shape"):
+        clf.finetune(x, y, wrong)
+    with pytest.raises(InvalidParameterError, match="X_labeled has rows of shape"):
+        clf.finetune(wrong, y, x)
+    assert clf.predict_proba(x).shape == (24, 2)
+
+
+def test_regressors_and_lloss_refuse_rows_of_another_shape_than_in_fit():
+    x, y = _data()
+    wrong = _wrong_width(x)
+    msg = r"rows of shape \(4,\), but the model was fitted on rows of shape \(3,\)"
+    for reg in (TorchRegressor(max_epochs=1), EmbeddingRegressor(max_epochs=1)):
+        reg.to("cpu").fit(x, x[:, 0], rng=0)
+        with pytest.raises(InvalidParameterError, match=msg):
+            reg.predict(wrong)
+        with pytest.raises(InvalidParameterError, match=msg):
+            reg.grad_features(wrong, last_layers=1)
+        with pytest.raises(InvalidParameterError, match="X_valid has rows"):
+            reg.fit(x, x[:, 0], X_valid=wrong, y_valid=x[:, 0], rng=0)
+    lloss = LossPredictionClassifier(mlp, max_epochs=1).fit(x, y, n_classes=2, rng=0)
+    with pytest.raises(InvalidParameterError, match=msg):
+        lloss.predict_loss(wrong)
+
+
+def test_sequence_models_take_any_length_but_not_other_channels():
+    from labelwise.models.sequence import gru
+
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(8, 5, 2)).astype(np.float32)
+    clf = TorchClassifier(gru, max_epochs=1, device="cpu")
+    clf.fit(x, np.arange(8) % 2, n_classes=2, rng=0)
+    longer = rng.normal(size=(3, 9, 2)).astype(np.float32)
+    assert clf.predict_proba(longer).shape == (3, 2)
+    with pytest.raises(InvalidParameterError, match=r"time steps of shape \(3,\)"):
+        clf.predict_proba(rng.normal(size=(3, 5, 3)).astype(np.float32))
+
+
+def test_a_model_pickled_without_its_input_shape_still_predicts():
+    import pickle
+
+    x, y = _data()
+    clf = TorchClassifier(mlp, max_epochs=1, device="cpu").fit(x, y, n_classes=2, rng=0)
+    old = pickle.loads(pickle.dumps(clf))
+    del old.__dict__["input_shape_"]  # as pickled by a version before the check
+    assert np.allclose(old.predict_proba(x), clf.predict_proba(x))

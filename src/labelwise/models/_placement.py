@@ -15,6 +15,7 @@ import copy
 from collections.abc import Iterator
 from typing import Any
 
+import numpy as np
 import torch
 from torch import nn
 
@@ -90,6 +91,45 @@ def as_float_tensor(
     return torch.as_tensor(
         check_features(X, name=name, ndim_min=2, allow_padding=allow_padding),
         dtype=torch.float32,
+    )
+
+
+def check_input_shape(
+    x: torch.Tensor | np.ndarray,
+    fitted: tuple[int, ...] | None,
+    *,
+    name: str = "X",
+    sequences: bool = False,
+) -> None:
+    """Refuse inputs whose rows differ in shape from those the model was fitted on.
+
+    A network fitted on 4 features would otherwise fail deep inside torch
+    (``mat1 and mat2 shapes cannot be multiplied``).
+
+    Args:
+        x: Inputs ``(n, ...)``.
+        fitted: The row shape seen by ``fit`` (``X.shape[1:]``); ``None`` (a
+            model unpickled from an older version) skips the check.
+        name: Name used in the message.
+        sequences: Rows are sequences ``(T, ...)`` of any length ``T``; only
+            the shape of one step must match.
+
+    Raises:
+        InvalidParameterError: The row shapes differ.
+    """
+    if fitted is None:
+        return
+    got = tuple(int(s) for s in x.shape[1:])
+    steps = sequences and len(got) == len(fitted)  # compare one time step
+    if (got[1:] == fitted[1:]) if steps else (got == fitted):
+        return
+    what = "time steps" if steps else "rows"
+    shown = (got[1:], fitted[1:]) if steps else (got, fitted)
+    raise InvalidParameterError(
+        f"{name} has {what} of shape {shown[0]}, but the model was fitted on "
+        f"{what} of shape {shown[1]}. Pass inputs with the same features (same "
+        "columns in the same order, same image size) as in fit, or fit the "
+        "model on these."
     )
 
 

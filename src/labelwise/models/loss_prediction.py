@@ -51,8 +51,14 @@ from labelwise._validation import (
     child_seed,
 )
 from labelwise.exceptions import InvalidParameterError, NotFittedError
+from labelwise.models._placement import check_input_shape
 from labelwise.models.base import TensorOutput
-from labelwise.models.pytorch import NetworkFactory, _check_weights, mlp
+from labelwise.models.pytorch import (
+    NetworkFactory,
+    _check_weights,
+    _masks_padding,
+    mlp,
+)
 
 STAGE_NAMES = ("layer1", "layer2", "layer3", "layer4")
 
@@ -185,6 +191,10 @@ class LossPredictionClassifier:
         (40,)
     """
 
+    input_shape_: tuple[int, ...] | None = None
+    """Shape of one input row seen by the last `fit` (``X.shape[1:]``); inputs
+    of another shape are refused. ``None`` before the first fit."""
+
     def __init__(
         self,
         network: NetworkFactory = mlp,
@@ -298,6 +308,7 @@ class LossPredictionClassifier:
             w = w.to(dev)
         seed = child_seed(check_rng(rng))
         self.n_classes_ = int(n_classes)
+        self.input_shape_ = tuple(int(s) for s in x.shape[1:])
         devices = [dev.index or 0] if dev.type == "cuda" else []
         with torch.random.fork_rng(devices=devices):
             torch.manual_seed(seed)
@@ -400,6 +411,7 @@ class LossPredictionClassifier:
     def _outputs(self, X: Any, what: str) -> torch.Tensor:
         net, lossnet, tapped = self._fitted()
         x = torch.as_tensor(check_features(X, ndim_min=2), dtype=torch.float32)
+        check_input_shape(x, self.input_shape_, sequences=_masks_padding(net))
         outs = []
         for chunk in torch.split(x, self.predict_batch_size):
             h, logits, taps = tapped.run(net, chunk.to(self._device))

@@ -34,6 +34,7 @@ from labelwise.models._placement import (
     as_float_tensor,
     autocast,
     batch,
+    check_input_shape,
     check_placement,
     cpu_copy,
     epoch_order,
@@ -238,6 +239,11 @@ class TorchClassifier:
         (40, 2)
     """
 
+    input_shape_: tuple[int, ...] | None = None
+    """Shape of one input row seen by the last `fit` (``X.shape[1:]``); inputs
+    of another shape are refused. ``None`` before the first fit (and in models
+    pickled before it was recorded)."""
+
     def __init__(
         self,
         network: NetworkFactory = mlp,
@@ -416,6 +422,7 @@ class TorchClassifier:
         w = _check_weights(sample_weight, x.shape[0], "sample_weight")
         gen = check_rng(rng)
         self.n_classes_ = int(n_classes)
+        self.input_shape_ = tuple(int(s) for s in x.shape[1:])
         self.members_ = []
         self.epochs_ = []
         self.captured_ = None
@@ -516,10 +523,12 @@ class TorchClassifier:
         padded = _masks_padding(self.members_[0])
         xl = as_float_tensor(X_labeled, name="X_labeled", allow_padding=padded)
         xl = xl.cpu()
+        check_input_shape(xl, self.input_shape_, name="X_labeled", sequences=padded)
         n_l, k = xl.shape[0], self.n_classes_
         yl = torch.from_numpy(check_class_labels(y_labeled, n_l, k, name="y_labeled"))
         cw = _check_weights(class_weights, self.n_classes_, "class_weights")
         xu = check_features(X_unlabeled, ndim_min=2, allow_padding=padded)
+        check_input_shape(xu, self.input_shape_, name="X_unlabeled", sequences=padded)
         rows, pseudo = (
             confident_items(self.predict_proba(xu), cfg.threshold)
             if xu.shape[0]
@@ -733,7 +742,10 @@ class TorchClassifier:
 
     def _input(self, X: Any) -> torch.Tensor:
         """``X`` as a float32 tensor; NaN padding only for a masking network."""
-        return as_float_tensor(X, allow_padding=_masks_padding(self.members_[0]))
+        padded = _masks_padding(self.members_[0])
+        x = as_float_tensor(X, allow_padding=padded)
+        check_input_shape(x, self.input_shape_, sequences=padded)
+        return x
 
     def _forward(self, net: nn.Module, X: Any, what: str) -> np.ndarray:
         x = self._input(X)
@@ -788,7 +800,7 @@ class TorchClassifier:
             raise NotFittedError(
                 "No EMA snapshot: build TorchClassifier(ema_alpha=0.999) and fit."
             )
-        x = as_float_tensor(X)
+        x = self._input(X)
         main, ema = self.captured_
         loss_main, loss_ema = self.loss_pair_ or self.captured_
         return (

@@ -44,6 +44,7 @@ from labelwise.models._placement import (
     as_float_tensor,
     autocast,
     batch,
+    check_input_shape,
     check_placement,
     cpu_copy,
     epoch_order,
@@ -175,6 +176,10 @@ class TorchRegressor:
         ((64,), (64, 16))
     """
 
+    input_shape_: tuple[int, ...] | None = None
+    """Shape of one input row seen by the last `fit` (``X.shape[1:]``); inputs
+    of another shape are refused. ``None`` before the first fit."""
+
     def __init__(
         self,
         network: RegressionNetwork = bmdal_mlp,
@@ -276,6 +281,7 @@ class TorchRegressor:
         valid = None
         if X_valid is not None:
             xv = as_float_tensor(X_valid, name="X_valid")
+            check_input_shape(xv, tuple(x.shape[1:]), name="X_valid")
             yv = torch.as_tensor(np.asarray(y_valid, dtype=np.float32))
             if yv.shape != (xv.shape[0],):
                 raise InvalidParameterError(
@@ -283,6 +289,7 @@ class TorchRegressor:
                 )
             valid = (xv, to_device(yv, self._device))  # n floats: always moved
         gen = check_rng(rng)
+        self.input_shape_ = tuple(int(s) for s in x.shape[1:])
         self.members_, self.best_epochs_ = [], []
         for _ in range(self.n_members):
             seed = child_seed(gen)
@@ -373,6 +380,7 @@ class TorchRegressor:
         """Predictions ``(n,)``, averaged over members."""
         self._check_fitted()
         x = as_float_tensor(X)
+        check_input_shape(x, self.input_shape_)
         preds = torch.stack([self._predict(m, x) for m in self.members_])
         return preds.mean(0).cpu().numpy().astype(np.float64)
 
@@ -431,6 +439,7 @@ class TorchRegressor:
     ) -> torch.Tensor:
         self._check_fitted()
         x = as_float_tensor(X)
+        check_input_shape(x, self.input_shape_)
         gen = check_rng(rng)
         out = [
             self._grad_member(
