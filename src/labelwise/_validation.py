@@ -353,6 +353,83 @@ def check_class_labels(
     return out
 
 
+def check_regression_targets(y: Any, n: int, *, name: str = "y") -> np.ndarray:
+    """Regression targets ``(n,)`` as float64, or a clear error.
+
+    Real numbers only: strings, booleans, complex numbers (whose imaginary part
+    a cast would drop) and NaN or infinite targets are refused, as `LabelState`
+    refuses them as labels.
+
+    Args:
+        y: Targets, one per row of ``X``.
+        n: The number of rows of ``X``.
+        name: The parameter's name in the message.
+
+    Returns:
+        The targets as a float64 array of shape ``(n,)``.
+
+    Raises:
+        InvalidParameterError: Another shape, non-real values, NaN or infinity.
+    """
+    arr = np.asarray(y)
+    if arr.shape != (n,):
+        raise InvalidParameterError(
+            f"{name} must have shape ({n},) to match X (one target per row); got "
+            f"{arr.shape}."
+        )
+    if not np.issubdtype(arr.dtype, np.number) or arr.dtype.kind == "c":
+        raise InvalidParameterError(
+            f"{name} must hold real numbers (regression targets); got dtype "
+            f"{arr.dtype}. Convert it with np.asarray({name}, dtype=float)."
+        )
+    out = arr.astype(np.float64)
+    bad = np.flatnonzero(~np.isfinite(out))
+    if bad.size:
+        raise InvalidParameterError(
+            f"{name} contains NaN or infinite targets at {bad.size} row(s), first at "
+            f"rows {bad[:5].tolist()}. Drop or impute them."
+        )
+    return out
+
+
+def check_sample_weight(
+    w: Any, n: int, *, name: str = "sample_weight"
+) -> np.ndarray | None:
+    """``None`` or float64 weights ``(n,)``: finite, ``>= 0`` and not all zero.
+
+    Args:
+        w: ``None`` (unweighted) or one weight per item.
+        n: The number of items.
+        name: The parameter's name in the message.
+
+    Returns:
+        ``None`` or the weights as a float64 array.
+
+    Raises:
+        InvalidParameterError: Not numbers, another shape, a negative, NaN or
+            infinite weight, or all weights zero.
+    """
+    if w is None:
+        return None
+    arr = np.asarray(w)
+    if arr.dtype == object or not np.issubdtype(arr.dtype, np.number):
+        raise InvalidParameterError(
+            f"{name} must hold numbers; got dtype {arr.dtype}. Pass one float "
+            "weight per item, or None for no weighting."
+        )
+    if arr.dtype.kind == "c":
+        raise InvalidParameterError(f"{name} must hold real numbers; got complex.")
+    arr = arr.astype(np.float64)
+    if arr.shape != (n,):
+        raise InvalidParameterError(f"{name} must have shape ({n},); got {arr.shape}.")
+    if not np.isfinite(arr).all() or (arr < 0).any() or not arr.sum() > 0:
+        raise InvalidParameterError(
+            f"{name} must be finite, >= 0 and not all zero; got min {arr.min()!r}, "
+            f"sum {arr.sum()!r}."
+        )
+    return arr
+
+
 def check_class_weights(
     weights: Any, n_classes: int | None = None, *, name: str = "class_weights"
 ) -> np.ndarray | None:

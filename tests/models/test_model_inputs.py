@@ -10,7 +10,14 @@ import numpy as np
 import pytest
 
 from labelwise import InvalidParameterError
-from labelwise.models import EmbeddingRegressor, TorchClassifier, TorchRegressor, mlp
+from labelwise.models import (
+    EmbeddingRegressor,
+    SklearnClassifier,
+    SklearnRegressor,
+    TorchClassifier,
+    TorchRegressor,
+    mlp,
+)
 from labelwise.models.loss_prediction import LossPredictionClassifier
 
 INF, NAN = float("inf"), float("nan")
@@ -137,3 +144,78 @@ def test_a_model_pickled_without_its_input_shape_still_predicts():
     old = pickle.loads(pickle.dumps(clf))
     del old.__dict__["input_shape_"]  # as pickled by a version before the check
     assert np.allclose(old.predict_proba(x), clf.predict_proba(x))
+
+
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda: TorchRegressor(max_epochs=1, device="cpu"),
+        lambda: EmbeddingRegressor(max_epochs=1, device="cpu"),
+        lambda: SklearnRegressor(),
+    ],
+    ids=["torch", "embedding", "sklearn"],
+)
+@pytest.mark.parametrize(
+    ("y", "match"),
+    [
+        (np.array(["1.5"] * 24), "real numbers .* got dtype <U3"),
+        (np.ones((24, 1)), r"shape \(24,\) to match X .* got \(24, 1\)"),
+        (np.ones(5), r"shape \(24,\) to match X"),
+        (np.where(np.arange(24) == 7, np.nan, 1.0), r"NaN or infinite .* rows \[7\]"),
+        (np.ones(24, dtype=complex), "real numbers .* complex"),
+        (np.ones(24, dtype=bool), "real numbers .* bool"),
+    ],
+    ids=["strings", "column", "short", "nan", "complex", "bool"],
+)
+def test_regressors_refuse_bad_targets(make, y, match):
+    # strings died in NumPy, a column trained ridge into (n, 1) predictions,
+    # NaN and the wrong length died in scikit-learn
+    x, _ = _data()
+    with pytest.raises(InvalidParameterError, match=match):
+        make().fit(x, y, rng=0)
+
+
+def test_torch_regressor_checks_the_validation_set():
+    x, _ = _data()
+    reg = TorchRegressor(max_epochs=2, device="cpu")
+    # NaN validation targets made every RMSE NaN: epoch selection was silently off
+    with pytest.raises(InvalidParameterError, match="y_valid contains NaN"):
+        reg.fit(x, x[:, 0], X_valid=x, y_valid=np.full(24, np.nan), rng=0)
+    with pytest.raises(InvalidParameterError, match="both X_valid and y_valid"):
+        reg.fit(x, x[:, 0], X_valid=x, rng=0)
+    with pytest.raises(InvalidParameterError, match="both X_valid and y_valid"):
+        reg.fit(x, x[:, 0], y_valid=x[:, 0], rng=0)
+    with pytest.raises(InvalidParameterError, match="float32's range"):
+        reg.fit(x, np.full(24, 1e39), rng=0)
+    reg.fit(x, x[:, 0].astype(np.int64), X_valid=x, y_valid=x[:, 1], rng=0)
+    assert reg.best_epochs_[0] in (1, 2)
+
+
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda: SklearnClassifier(),
+        lambda: TorchClassifier(mlp, max_epochs=1, device="cpu"),
+        lambda: LossPredictionClassifier(mlp, max_epochs=1),
+    ],
+    ids=["sklearn", "torch", "lloss"],
+)
+@pytest.mark.parametrize(
+    ("w", "match"),
+    [
+        (-np.ones(24), "finite, >= 0"),
+        (np.zeros(24), "not all zero"),
+        (np.full(24, np.nan), "finite"),
+        (np.array(["a"] * 24), "must hold numbers; got dtype <U1"),
+        (np.ones(5), r"shape \(24,\)"),
+    ],
+    ids=["negative", "zeros", "nan", "strings", "short"],
+)
+@pytest.mark.parametrize("n_labeled_classes", [1, 2])
+def test_classifiers_refuse_bad_sample_weights(make, w, match, n_labeled_classes):
+    # scikit-learn trained on negative weights; with one labeled class the
+    # weights were not looked at; strings died in NumPy
+    x, y = _data()
+    y = y if n_labeled_classes == 2 else np.zeros_like(y)
+    with pytest.raises(InvalidParameterError, match=match):
+        make().fit(x, y, n_classes=2, rng=0, sample_weight=w)

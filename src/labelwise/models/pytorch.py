@@ -26,6 +26,7 @@ from labelwise._validation import (
     check_features,
     check_positive,
     check_rng,
+    check_sample_weight,
     check_weight_decay,
     child_seed,
 )
@@ -927,17 +928,8 @@ class _Data:
 
 def _check_weights(w: Any, n: int, name: str) -> torch.Tensor | None:
     """``None`` or a float32 tensor ``(n,)`` of finite non-negative weights."""
-    if w is None:
-        return None
-    arr = np.asarray(w, dtype=np.float64)
-    if arr.shape != (n,):
-        raise InvalidParameterError(f"{name} must have shape ({n},); got {arr.shape}.")
-    if not np.isfinite(arr).all() or (arr < 0).any() or not arr.sum() > 0:
-        raise InvalidParameterError(
-            f"{name} must be finite, >= 0 and not all zero; got min {arr.min()!r}, "
-            f"sum {arr.sum()!r}."
-        )
-    return torch.as_tensor(arr, dtype=torch.float32)
+    arr = check_sample_weight(w, n, name=name)
+    return None if arr is None else torch.as_tensor(arr, dtype=torch.float32)
 
 
 def _check_recipe(

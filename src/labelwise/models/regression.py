@@ -35,6 +35,7 @@ from labelwise._typing import FloatArray, RNGLike
 from labelwise._validation import (
     check_features,
     check_positive,
+    check_regression_targets,
     check_rng,
     check_weight_decay,
     child_seed,
@@ -271,23 +272,18 @@ class TorchRegressor:
         validation RMSE are kept (BMDAL's epoch selection); otherwise the last.
         """
         x = as_float_tensor(X)
-        yt = torch.as_tensor(np.asarray(y, dtype=np.float32))
-        if yt.shape != (x.shape[0],):
-            raise InvalidParameterError(
-                f"y must have shape ({x.shape[0]},) to match X; got {tuple(yt.shape)}."
-            )
-        if not bool(torch.isfinite(yt).all()):
-            raise InvalidParameterError("y contains NaN or infinite targets.")
+        yt = _float32_targets(check_regression_targets(y, x.shape[0]), "y")
         valid = None
+        if (X_valid is None) != (y_valid is None):
+            raise InvalidParameterError(
+                "Pass both X_valid and y_valid (epoch selection on a validation "
+                "set), or neither."
+            )
         if X_valid is not None:
             xv = as_float_tensor(X_valid, name="X_valid")
             check_input_shape(xv, tuple(x.shape[1:]), name="X_valid")
-            yv = torch.as_tensor(np.asarray(y_valid, dtype=np.float32))
-            if yv.shape != (xv.shape[0],):
-                raise InvalidParameterError(
-                    f"y_valid must have shape ({xv.shape[0]},); got {tuple(yv.shape)}."
-                )
-            valid = (xv, to_device(yv, self._device))  # n floats: always moved
+            yv = check_regression_targets(y_valid, xv.shape[0], name="y_valid")
+            valid = (xv, to_device(_float32_targets(yv, "y_valid"), self._device))
         gen = check_rng(rng)
         self.input_shape_ = tuple(int(s) for s in x.shape[1:])
         self.members_, self.best_epochs_ = [], []
@@ -552,6 +548,16 @@ class TorchRegressor:
         return result
 
 
+def _float32_targets(y: np.ndarray, name: str) -> torch.Tensor:
+    """Checked float64 targets as float32, refusing those beyond its range."""
+    out = torch.as_tensor(y, dtype=torch.float32)
+    if not bool(torch.isfinite(out).all()):
+        raise InvalidParameterError(
+            f"{name} holds targets beyond float32's range (about 3.4e38); rescale them."
+        )
+    return out
+
+
 class SklearnRegressor:
     """Adapter for a scikit-learn regressor (``fit``/``predict``).
 
@@ -587,9 +593,8 @@ class SklearnRegressor:
         if "random_state" in est.get_params():
             est.set_params(random_state=child_seed(check_rng(rng)) % 2**31)
         x = check_features(X, ndim_min=2)
-        self.fitted_ = est.fit(
-            x.reshape(x.shape[0], -1), np.asarray(y, dtype=np.float64)
-        )
+        yy = check_regression_targets(y, x.shape[0])
+        self.fitted_ = est.fit(x.reshape(x.shape[0], -1), yy)
         return self
 
     def predict(self, X: Any) -> FloatArray:

@@ -19,6 +19,7 @@ from labelwise._validation import (
     check_class_labels,
     check_features,
     check_rng,
+    check_sample_weight,
     child_seed,
 )
 from labelwise.exceptions import FallbackWarning, InvalidParameterError, NotFittedError
@@ -75,11 +76,12 @@ class SklearnClassifier:
     ) -> SklearnClassifier:
         """Fit a fresh clone on ``X`` ``(n, ...)`` and class indices ``y``.
 
-        ``sample_weight`` ``(n,)`` is passed to the estimator's ``fit`` (the
-        imbalanced-weighted setting).
+        ``sample_weight`` ``(n,)`` (finite, ``>= 0``, not all zero) is passed
+        to the estimator's ``fit`` (the imbalanced-weighted setting).
         """
         x = self._flat(X)
         yy = check_class_labels(y, x.shape[0], n_classes)
+        w = check_sample_weight(sample_weight, x.shape[0])
         self.n_classes_ = int(n_classes)
         present = np.unique(yy)
         if present.size < 2:
@@ -96,14 +98,9 @@ class SklearnClassifier:
         est = _calibration_folds(clone(self.estimator), yy)
         if "random_state" in est.get_params():
             est.set_params(random_state=child_seed(check_rng(rng)) % (2**32))
-        if sample_weight is None:
+        if w is None:
             self.estimator_ = est.fit(x, yy)
         else:
-            w = np.asarray(sample_weight, dtype=np.float64)
-            if w.shape != yy.shape:
-                raise InvalidParameterError(
-                    f"sample_weight must have shape {yy.shape}; got {w.shape}."
-                )
             self.estimator_ = est.fit(x, yy, sample_weight=w)
         return self
 
