@@ -20,3 +20,56 @@ def test_complex_regression_labels_are_refused_and_nothing_is_stored(labels):
         state.relabel([0], labels)
     assert state.labeled_indices().tolist() == [0]
     assert state.labels().tolist() == [1.5]
+
+
+def _learner(**kw):
+    from labelwise import ActiveLearner
+    from labelwise.models import SklearnClassifier
+    from labelwise.strategies import get_strategy
+
+    x = np.random.default_rng(0).normal(size=(40, 3))
+    kw.setdefault("classes", ["a", "b"])
+    return ActiveLearner(SklearnClassifier(), get_strategy("random"), x, **kw)
+
+
+def test_labels_taught_after_resuming_keep_the_state_round(tmp_path):
+    # they were recorded as round 0, as if they were initial labels
+    learner = _learner(seed=1)
+    learner.teach(np.arange(6), np.arange(6) % 2)
+    for _ in range(2):
+        sel = learner.fit().query(3)
+        learner.teach(sel.indices, np.zeros(3, dtype=int))
+    learner.save_state(tmp_path / "s.npz")
+    assert learner.round == 2
+    resumed = _learner(state=LabelState.load(tmp_path / "s.npz"), seed=1)
+    assert resumed.round == 2
+    extra = resumed.state.unlabeled_indices()[:2]
+    resumed.teach(extra, [1, 0])
+    learner.teach(extra, [1, 0])  # the learner that saved the state
+    assert resumed.state.rounds(extra).tolist() == [2, 2]
+    assert np.array_equal(resumed.state.rounds(), learner.state.rounds())
+    assert _learner().round == 0  # a fresh state starts at round 0
+
+
+def test_learner_seed_takes_numpy_ints_but_not_bools():
+    from labelwise import InvalidParameterError
+
+    assert _learner(seed=np.int64(3)).seed == 3
+    with pytest.raises(InvalidParameterError, match="seed must be an int"):
+        _learner(seed=True)
+
+
+def test_predict_proba_of_a_regression_learner_says_to_use_predict():
+    from labelwise import ActiveLearner, InvalidParameterError
+    from labelwise.models import SklearnRegressor
+    from labelwise.strategies import get_strategy
+
+    x = np.random.default_rng(0).normal(size=(20, 2))
+    learner = ActiveLearner(
+        SklearnRegressor(), get_strategy("random"), x, state=LabelState(20)
+    )
+    learner.teach([0, 1, 2], [0.5, 1.0, 2.0])
+    learner.fit()
+    with pytest.raises(InvalidParameterError, match=r"regression.*Use predict"):
+        learner.predict_proba(x)  # was an AttributeError on SklearnRegressor
+    assert learner.predict(x).shape == (20,)

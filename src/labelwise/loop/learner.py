@@ -3,8 +3,9 @@
 The learner never blocks inside library code: a notebook, a command line or a web
 page sits between `ActiveLearner.query` and `ActiveLearner.teach`.
 
-Rounds: labels taught before the first ``fit`` belong to round 0; labels taught
-while the model of round ``r`` is current belong to round ``r + 1``. Randomness is
+Rounds: labels taught before the first ``fit`` belong to round 0 (with a
+resumed `LabelState`, to its last round); labels taught while the model of
+round ``r`` is current belong to round ``r + 1``. Randomness is
 derived from ``(seed, round, purpose)``, so a learner rebuilt from a saved
 `LabelState` continues exactly as the original would.
 """
@@ -94,7 +95,7 @@ class ActiveLearner:
                 f"The label state covers {state.n_samples} items but X has "
                 f"{self.X.shape[0]} rows."
             )
-        if not isinstance(seed, int) or seed < 0:
+        if isinstance(seed, bool) or not isinstance(seed, int | np.integer) or seed < 0:
             raise InvalidParameterError(f"seed must be an int >= 0; got {seed!r}.")
         strategy.check_model(model)
         if not state.is_classification:
@@ -125,7 +126,7 @@ class ActiveLearner:
         self.model = model
         self.strategy = strategy
         self.state = state
-        self.seed = seed
+        self.seed = int(seed)
         self.model_round: int | None = None
         self.last_train_seconds = 0.0
 
@@ -135,8 +136,16 @@ class ActiveLearner:
 
     @property
     def round(self) -> int:
-        """The round that labels taught now belong to."""
-        return 0 if self.model_round is None else self.model_round + 1
+        """The round that labels taught now belong to.
+
+        Before the first `fit` that is round 0, or the last round of a resumed
+        state: labels taught then join the newest labels' round (where the
+        learner that saved the state right after a `teach` put them too), not
+        the initial labels'.
+        """
+        if self.model_round is None:
+            return max(self.state.last_round, 0)
+        return self.model_round + 1
 
     def fit(self) -> ActiveLearner:
         """Retrain the model from scratch on all labels collected so far.
@@ -212,6 +221,11 @@ class ActiveLearner:
 
     def predict_proba(self, X: Any) -> np.ndarray:
         """Probabilities of the current model (classification)."""
+        if not self.state.is_classification:
+            raise InvalidParameterError(
+                "predict_proba() is for classification; this learner does "
+                "regression (its label state has no classes). Use predict()."
+            )
         if self.model_round is None:
             raise NotFittedError("Call fit() before predict_proba().")
         return np.asarray(self.model.predict_proba(X))
