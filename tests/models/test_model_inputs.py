@@ -219,3 +219,40 @@ def test_classifiers_refuse_bad_sample_weights(make, w, match, n_labeled_classes
     y = y if n_labeled_classes == 2 else np.zeros_like(y)
     with pytest.raises(InvalidParameterError, match=match):
         make().fit(x, y, n_classes=2, rng=0, sample_weight=w)
+
+
+@pytest.mark.parametrize(
+    ("params", "match"),
+    [
+        ({"hidden": 0}, "mlp: hidden"),  # trained into constant 0.5 predictions
+        ({"hidden": -3}, "mlp: hidden"),  # died in torch: negative dimension
+        ({"layers": 0}, "mlp: layers"),  # silently built one layer
+        ({"layers": -2}, "mlp: layers"),
+        ({"dropout": -0.5}, "mlp: dropout"),  # silently no dropout
+        ({"dropout": 2.0}, "mlp: dropout"),  # died in torch
+    ],
+    ids=str,
+)
+def test_mlp_refuses_impossible_sizes(params, match):
+    from labelwise.models.registry import make_model
+
+    with pytest.raises(InvalidParameterError, match=match):
+        mlp((4,), 2, **params)
+    with pytest.raises(InvalidParameterError, match="mlp: dropout must be a number"):
+        mlp((4,), 2, dropout="0.1")
+    x, y = _data()
+    model = make_model("mlp", device="cpu", epochs=1, **params)
+    with pytest.raises(InvalidParameterError, match=match):
+        model.fit(x, y, n_classes=2, rng=0)
+
+
+@pytest.mark.parametrize("widths", [(0,), (512, -1), (2.5,)])
+def test_bmdal_mlp_refuses_impossible_widths(widths):
+    from labelwise.models.regression import bmdal_mlp
+
+    # a width of 0 died with ZeroDivisionError
+    with pytest.raises(InvalidParameterError, match="hidden width"):
+        bmdal_mlp((3,), widths=widths)
+    import torch
+
+    assert bmdal_mlp((3,), widths=())(torch.zeros(2, 3)).shape == (2, 1)  # linear

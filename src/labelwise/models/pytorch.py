@@ -95,7 +95,14 @@ def mlp(
 
     Returns:
         A `SplitNetwork` whose embedding has ``hidden`` dimensions.
+
+    Raises:
+        InvalidParameterError: ``hidden`` or ``layers`` not a positive int, or
+            ``dropout`` outside ``[0, 1)``.
     """
+    check_positive(hidden, "mlp: hidden", integer=True)
+    check_positive(layers, "mlp: layers", integer=True)
+    _check_dropout(dropout, "mlp: dropout")
     n_in = int(math.prod(input_shape))
     mods: list[nn.Module] = [nn.Flatten(), nn.Linear(n_in, hidden), nn.ReLU()]
     for _ in range(layers - 1):
@@ -137,6 +144,7 @@ def cnn(
     """
     check_positive(channels, "channels", integer=True)
     check_positive(hidden, "hidden", integer=True)
+    _check_dropout(dropout, "cnn: dropout")
     shape = tuple(int(s) for s in input_shape)
     if len(shape) != 3 or shape[1:] != (28, 28):
         raise InvalidParameterError(
@@ -930,6 +938,18 @@ def _check_weights(w: Any, n: int, name: str) -> torch.Tensor | None:
     """``None`` or a float32 tensor ``(n,)`` of finite non-negative weights."""
     arr = check_sample_weight(w, n, name=name)
     return None if arr is None else torch.as_tensor(arr, dtype=torch.float32)
+
+
+def _check_dropout(dropout: Any, name: str = "dropout") -> None:
+    """Raise unless ``dropout`` is a number in ``[0, 1)`` (0 = no dropout layer)."""
+    if isinstance(dropout, bool) or not isinstance(dropout, int | float | np.number):
+        raise InvalidParameterError(
+            f"{name} must be a number in [0, 1); got {dropout!r}."
+        )
+    if not 0 <= dropout < 1:
+        raise InvalidParameterError(
+            f"{name} must be in [0, 1) (0 = no dropout); got {dropout!r}."
+        )
 
 
 def _check_recipe(

@@ -112,11 +112,17 @@ def bmdal_mlp(
     Returns:
         ``nn.Sequential`` of `NTKLinear` layers and activations, output
         ``(n, 1)``.
+
+    Raises:
+        InvalidParameterError: A width that is not a positive int (no widths
+            at all is a linear model).
     """
     if activation not in ("relu", "silu"):
         raise InvalidParameterError(
             f"activation must be 'relu' or 'silu'; got {activation!r}."
         )
+    for w in widths:
+        check_positive(w, "bmdal_mlp: every hidden width (widths)", integer=True)
     d = int(math.prod(input_shape))
     mods: list[nn.Module] = [nn.Flatten()]
     for w in widths:
