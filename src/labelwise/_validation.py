@@ -219,20 +219,19 @@ def check_indices(
         raise InvalidParameterError(
             f"{name} must be one-dimensional; got shape {arr.shape}. Flatten it."
         )
-    if not np.issubdtype(arr.dtype, np.integer):
-        if np.issubdtype(arr.dtype, np.floating) and np.all(arr == np.round(arr)):
-            arr = arr.astype(np.int64)
-        else:
-            raise InvalidParameterError(
-                f"{name} must be integers; got dtype {arr.dtype}."
-            )
-    arr = arr.astype(np.int64, copy=False)
+    if not np.issubdtype(arr.dtype, np.integer) and not (
+        np.issubdtype(arr.dtype, np.floating) and np.all(arr == np.round(arr))
+    ):
+        raise InvalidParameterError(f"{name} must be integers; got dtype {arr.dtype}.")
+    # the range is checked before the cast, which wraps 2**64 - 1 to -1
     out = (arr < 0) | (arr >= n_samples)
     if out.any():
+        shown = [int(v) if math.isfinite(v) else v for v in arr[out][:5].tolist()]
         raise InvalidParameterError(
             f"{name} must lie in [0, {n_samples - 1}] (absolute pool indices); got "
-            f"{arr[out][:5].tolist()} out of range."
+            f"{shown} out of range."
         )
+    arr = arr.astype(np.int64, copy=False)
     uniq, counts = np.unique(arr, return_counts=True)
     if (counts > 1).any():
         raise InvalidParameterError(

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from labelwise import LabelState
-from labelwise.exceptions import LabelError
+from labelwise.exceptions import InvalidParameterError, LabelError
 
 
 @pytest.mark.parametrize("labels", [[1 + 2j], np.array([0.5 + 0j])], ids=str)
@@ -73,3 +73,21 @@ def test_predict_proba_of_a_regression_learner_says_to_use_predict():
     with pytest.raises(InvalidParameterError, match=r"regression.*Use predict"):
         learner.predict_proba(x)  # was an AttributeError on SklearnRegressor
     assert learner.predict(x).shape == (20,)
+
+
+@pytest.mark.parametrize(
+    ("index", "shown"),
+    [
+        (np.array([2**64 - 1], dtype=np.uint64), "18446744073709551615"),
+        (np.array([1e30]), "1000000000000000019884624838656"),
+        (np.array([np.inf]), "inf"),
+        (np.array([-3]), "-3"),
+    ],
+    ids=["uint64-max", "huge-float", "inf", "negative"],
+)
+def test_out_of_range_indices_are_named_as_given(index, shown):
+    # 2**64 - 1 was reported as -1, after the cast to int64 wrapped it
+    state = LabelState(5, classes=["a", "b"])
+    with pytest.raises(InvalidParameterError, match=rf"got \[{shown}\] out of range"):
+        state.teach(index, [1], round=0)
+    assert state.n_labeled == 0
