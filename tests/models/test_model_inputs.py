@@ -256,3 +256,24 @@ def test_bmdal_mlp_refuses_impossible_widths(widths):
     import torch
 
     assert bmdal_mlp((3,), widths=())(torch.zeros(2, 3)).shape == (2, 1)  # linear
+
+
+def test_nan_in_tabular_inputs_is_named_as_nan_not_as_bad_padding():
+    # an MLP user with a missing value was told about padded sequences
+    x, y = _data()
+    x[5, 0] = np.nan
+    clf = TorchClassifier(mlp, max_epochs=1, device="cpu")
+    with pytest.raises(InvalidParameterError, match="NaN or infinite values") as err:
+        clf.fit(x, y, n_classes=2, rng=0)
+    assert "not a valid batch of padded sequences" not in str(err.value)
+    assert "rows [5]" in str(err.value)
+
+
+def test_bad_padding_for_a_sequence_network_still_explains_padding():
+    from labelwise.models.sequence import gru
+
+    x = np.random.default_rng(0).normal(size=(6, 4, 2)).astype(np.float32)
+    x[1, 1] = np.nan  # a padded step before a real one
+    clf = TorchClassifier(gru, max_epochs=1, device="cpu")
+    with pytest.raises(InvalidParameterError, match="padding before a real step"):
+        clf.fit(x, np.arange(6) % 2, n_classes=2, rng=0)

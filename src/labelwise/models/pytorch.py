@@ -426,7 +426,7 @@ class TorchClassifier:
         Returns:
             ``self``.
         """
-        x = as_float_tensor(X, allow_padding=True)
+        x = self._training_input(X, n_classes)
         yt = torch.from_numpy(check_class_labels(y, x.shape[0], n_classes))
         w = _check_weights(sample_weight, x.shape[0], "sample_weight")
         gen = check_rng(rng)
@@ -456,6 +456,30 @@ class TorchClassifier:
             if ema is not None:
                 self.ema_ = ema.eval()
         return self
+
+    def _training_input(self, X: Any, n_classes: int) -> torch.Tensor:
+        """``X`` as float32; NaN padding passes here, `_refuse_padding` decides.
+
+        Invalid NaN in the inputs of a network that does not mask padding gets
+        the plain "NaN or infinite values" error, not one about padded
+        sequences (which the network would not take anyway).
+        """
+        try:
+            return as_float_tensor(X, allow_padding=True)
+        except InvalidParameterError:
+            if not self._network_masks_padding(X, n_classes):
+                as_float_tensor(X)  # raises the plain error
+            raise
+
+    def _network_masks_padding(self, X: Any, n_classes: int) -> bool:
+        """Whether the network built for ``X`` masks padding (True if unknown)."""
+        try:
+            shape = tuple(int(s) for s in np.shape(X)[1:])
+            with torch.random.fork_rng(devices=[]):
+                net = self.network(shape, int(n_classes))
+        except Exception:  # an odd input or factory: keep the padding message
+            return True
+        return _masks_padding(net)
 
     def _build(self, shape: tuple[int, ...], seed: int) -> nn.Module:
         """A fresh network initialised on the CPU from ``seed``, on the device."""
