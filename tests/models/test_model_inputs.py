@@ -277,3 +277,52 @@ def test_bad_padding_for_a_sequence_network_still_explains_padding():
     clf = TorchClassifier(gru, max_epochs=1, device="cpu")
     with pytest.raises(InvalidParameterError, match="padding before a real step"):
         clf.fit(x, np.arange(6) % 2, n_classes=2, rng=0)
+
+
+def _forest_pipeline(regression=False):
+    from sklearn.ensemble import RandomForestClassifier, RandomForestRegressor
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    forest = RandomForestRegressor if regression else RandomForestClassifier
+    return make_pipeline(StandardScaler(), forest(n_estimators=4))
+
+
+def test_a_fixed_seed_fixes_nested_scikit_learn_estimators():
+    # a random forest inside a pipeline or a calibrated classifier drew from
+    # fresh entropy: the same rng gave different predictions every fit
+    from sklearn.calibration import CalibratedClassifierCV
+    from sklearn.ensemble import RandomForestClassifier
+
+    x, y = _data(n=60)
+    for make in (
+        lambda: _forest_pipeline(),
+        lambda: CalibratedClassifierCV(RandomForestClassifier(n_estimators=4), cv=2),
+    ):
+        a, b, c = (
+            SklearnClassifier(make()).fit(x, y, n_classes=2, rng=seed).predict_proba(x)
+            for seed in (4, 4, 5)
+        )
+        assert np.array_equal(a, b) and not np.array_equal(a, c)
+    a, b = (
+        SklearnRegressor(_forest_pipeline(True)).fit(x, x[:, 0], rng=4).predict(x)
+        for _ in range(2)
+    )
+    assert np.array_equal(a, b)
+
+
+def test_scikit_learn_adapters_refuse_estimator_classes_and_unweighted_fits():
+    from sklearn.linear_model import LogisticRegression, Ridge
+    from sklearn.neighbors import KNeighborsClassifier
+
+    with pytest.raises(InvalidParameterError, match=r"Call it: LogisticRegression\(\)"):
+        SklearnClassifier(LogisticRegression)
+    with pytest.raises(InvalidParameterError, match=r"Call it: Ridge\(\)"):
+        SklearnRegressor(Ridge)
+    x, y = _data()
+    # died in scikit-learn with a TypeError / ValueError
+    for est in (KNeighborsClassifier(3), _forest_pipeline()):
+        with pytest.raises(InvalidParameterError, match="takes no sample_weight"):
+            SklearnClassifier(est).fit(
+                x, y, n_classes=2, rng=0, sample_weight=np.ones(24)
+            )

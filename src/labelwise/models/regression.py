@@ -53,6 +53,7 @@ from labelwise.models._placement import (
     stage,
     to_device,
 )
+from labelwise.models.sklearn import _check_estimator_instance, _seed_estimator
 
 RegressionNetwork = Callable[[Sequence[int]], nn.Module]
 """``factory(input_shape) -> module`` mapping ``(n, ...)`` inputs to ``(n, 1)``."""
@@ -570,8 +571,9 @@ class SklearnRegressor:
     Its features (for the ``linear`` base kernel) are the inputs themselves.
 
     Args:
-        estimator: Unfitted estimator; cloned on every ``fit``. Defaults to
-            ``Ridge(alpha=1.0)``.
+        estimator: Unfitted estimator; cloned on every ``fit``, with its
+            ``random_state`` parameters (nested ones included) set from
+            ``rng``. Defaults to ``Ridge(alpha=1.0)``.
     """
 
     def __init__(self, estimator: Any = None):
@@ -579,6 +581,7 @@ class SklearnRegressor:
             from sklearn.linear_model import Ridge
 
             estimator = Ridge(alpha=1.0)
+        _check_estimator_instance(estimator)
         if not hasattr(estimator, "fit") or not hasattr(estimator, "predict"):
             raise InvalidParameterError(
                 "The estimator must have fit and predict; got "
@@ -596,8 +599,7 @@ class SklearnRegressor:
         from sklearn.base import clone
 
         est = clone(self.estimator)
-        if "random_state" in est.get_params():
-            est.set_params(random_state=child_seed(check_rng(rng)) % 2**31)
+        _seed_estimator(est, check_rng(rng), 2**31)
         x = check_features(X, ndim_min=2)
         yy = check_regression_targets(y, x.shape[0])
         self.fitted_ = est.fit(x.reshape(x.shape[0], -1), yy)
