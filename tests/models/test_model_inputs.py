@@ -326,3 +326,22 @@ def test_scikit_learn_adapters_refuse_estimator_classes_and_unweighted_fits():
             SklearnClassifier(est).fit(
                 x, y, n_classes=2, rng=0, sample_weight=np.ones(24)
             )
+
+
+def test_nan_in_a_tensor_input_is_refused_not_trained_into_nan():
+    # arrays were checked, tensors not: one NaN made every prediction NaN
+    import torch
+
+    x, y = _data()
+    xt = torch.from_numpy(x.copy())
+    xt[3, 1] = float("nan")
+    msg = r"NaN or infinite values in 1 row\(s\), first at rows \[3\]"
+    clf = TorchClassifier(mlp, max_epochs=1, device="cpu")
+    with pytest.raises(InvalidParameterError, match=msg):
+        clf.fit(xt, y, n_classes=2, rng=0)
+    with pytest.raises(InvalidParameterError, match=msg):
+        TorchRegressor(max_epochs=1, device="cpu").fit(xt, x[:, 0], rng=0)
+    clf.fit(torch.from_numpy(x), y, n_classes=2, rng=0)
+    with pytest.raises(InvalidParameterError, match=msg):
+        clf.tensor_outputs(xt, "proba")
+    assert torch.isfinite(clf.tensor_outputs(torch.from_numpy(x), "proba")).all()

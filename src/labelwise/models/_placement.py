@@ -75,7 +75,8 @@ def as_float_tensor(
 
     Arrays are validated by ``check_features`` (finite, at least 2-D, non-empty;
     with ``allow_padding``, NaN-padded sequences pass) and wrapped without a
-    copy when already float32.
+    copy when already float32. Tensors must be finite too, unless
+    ``allow_padding`` (their padding is not checked).
     """
     if isinstance(X, torch.Tensor):
         if X.ndim < 2 or X.shape[0] == 0:
@@ -87,10 +88,28 @@ def as_float_tensor(
             raise InvalidParameterError(
                 f"{name} must be a numeric tensor; got dtype {X.dtype}."
             )
-        return X.detach().to(torch.float32)
+        x = X.detach().to(torch.float32)
+        if not allow_padding:
+            check_finite_tensor(x, name=name)
+        return x
     return torch.as_tensor(
         check_features(X, name=name, ndim_min=2, allow_padding=allow_padding),
         dtype=torch.float32,
+    )
+
+
+def check_finite_tensor(x: torch.Tensor, *, name: str = "X") -> None:
+    """Refuse NaN or infinite values in a tensor (on any device), naming rows.
+
+    A single NaN in a training set turns every weight into NaN, and every
+    prediction after it, without an error.
+    """
+    if bool(torch.isfinite(x).all()):
+        return
+    bad = (~torch.isfinite(x.reshape(x.shape[0], -1))).any(dim=1).nonzero()[:, 0]
+    raise InvalidParameterError(
+        f"{name} contains NaN or infinite values in {bad.numel()} row(s), first at "
+        f"rows {bad[:5].tolist()}. Impute or drop them before active learning."
     )
 
 

@@ -35,6 +35,7 @@ from labelwise.models._placement import (
     as_float_tensor,
     autocast,
     batch,
+    check_finite_tensor,
     check_input_shape,
     check_placement,
     cpu_copy,
@@ -943,7 +944,12 @@ def _masks_padding(net: nn.Module) -> bool:
 
 def _refuse_padding(net: nn.Module, X: Any, x: torch.Tensor) -> None:
     """Refuse NaN (padding) in the inputs of a network that does not mask it."""
-    if _masks_padding(net) or isinstance(X, torch.Tensor) or x.ndim > 3:
+    if _masks_padding(net):
+        return
+    if isinstance(X, torch.Tensor):  # not checked by as_float_tensor(padding)
+        check_finite_tensor(x)
+        return
+    if x.ndim > 3:
         return
     if bool(torch.isnan(x).any()):
         check_features(x.numpy(), ndim_min=2)  # raises, with a padding hint
