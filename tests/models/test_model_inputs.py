@@ -345,3 +345,30 @@ def test_nan_in_a_tensor_input_is_refused_not_trained_into_nan():
     with pytest.raises(InvalidParameterError, match=msg):
         clf.tensor_outputs(xt, "proba")
     assert torch.isfinite(clf.tensor_outputs(torch.from_numpy(x), "proba")).all()
+
+
+def test_a_network_instance_or_a_name_is_refused_where_a_factory_belongs():
+    # died in the module's forward: "forward() takes 2 positional arguments but 3
+    # were given", or "'str' object is not callable"
+    from labelwise.models import bmdal_mlp
+
+    for make, net in (
+        (TorchClassifier, mlp((3,), 2)),
+        (LossPredictionClassifier, mlp((3,), 2)),
+        (TorchRegressor, bmdal_mlp((3,))),
+    ):
+        with pytest.raises(InvalidParameterError, match=r"factory .* instance"):
+            make(net)
+        with pytest.raises(InvalidParameterError, match="make_model"):
+            make("mlp")
+
+
+def test_a_regression_network_with_several_outputs_is_refused():
+    # it was trained and read on its first output column without a word
+    x, _ = _data()
+    reg = TorchRegressor(lambda shape: mlp(shape, 3), max_epochs=1, device="cpu")
+    with pytest.raises(InvalidParameterError, match=r"output shape \(n, 1\)"):
+        reg.fit(x, x[:, 0], rng=0)
+    reg = TorchRegressor(lambda shape: 3, max_epochs=1, device="cpu")
+    with pytest.raises(InvalidParameterError, match="returned int, not a torch"):
+        reg.fit(x, x[:, 0], rng=0)

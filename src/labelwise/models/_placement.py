@@ -54,6 +54,34 @@ def check_placement(
     return dev
 
 
+def check_network_factory(network: Any, signature: str) -> None:
+    """Refuse a network where a network factory belongs, or something not callable.
+
+    Every ``fit`` builds fresh networks from the factory; a module instance
+    passed instead died in its own ``forward`` (``forward() takes 2 positional
+    arguments but 3 were given``).
+
+    Args:
+        network: What was passed as ``network``.
+        signature: The factory's call, e.g. ``"(input_shape, n_classes)"``.
+
+    Raises:
+        InvalidParameterError: ``network`` is an ``nn.Module`` or not callable.
+    """
+    if isinstance(network, nn.Module):
+        raise InvalidParameterError(
+            f"network must be a factory {signature} -> module that builds a fresh "
+            f"network for every fit; got a {type(network).__name__} instance. Pass "
+            "the function or class that builds it (e.g. mlp, or functools.partial("
+            "mlp, hidden=256), or a lambda that returns a new module)."
+        )
+    if not callable(network):
+        raise InvalidParameterError(
+            f"network must be a factory {signature} -> module (e.g. mlp); got "
+            f"{network!r}. By name, use labelwise.models.make_model."
+        )
+
+
 def autocast(
     device: torch.device, precision: str
 ) -> contextlib.AbstractContextManager[Any]:

@@ -51,7 +51,7 @@ from labelwise._validation import (
     child_seed,
 )
 from labelwise.exceptions import InvalidParameterError, NotFittedError
-from labelwise.models._placement import check_input_shape
+from labelwise.models._placement import check_input_shape, check_network_factory
 from labelwise.models.base import TensorOutput
 from labelwise.models.pytorch import (
     NetworkFactory,
@@ -212,6 +212,7 @@ class LossPredictionClassifier:
         predict_batch_size: int = 4096,
         device: DeviceLike = "cpu",
     ):
+        check_network_factory(network, "(input_shape, n_classes)")
         check_positive(lr, "lr", finite=True)
         check_weight_decay(weight_decay)
         check_positive(max_epochs, "max_epochs", integer=True)

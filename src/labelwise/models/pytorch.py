@@ -37,6 +37,7 @@ from labelwise.models._placement import (
     batch,
     check_finite_tensor,
     check_input_shape,
+    check_network_factory,
     check_placement,
     cpu_copy,
     epoch_order,
@@ -300,6 +301,7 @@ class TorchClassifier:
                 f"{stop_at_train_accuracy!r}."
             )
         _check_recipe(optimizer, momentum, lr_schedule, augment, weight_decay)
+        check_network_factory(network, "(input_shape, n_classes)")
         self._device = check_placement(device, precision, device_budget_mb)
         self.network = network
         self.lr = lr

@@ -46,6 +46,7 @@ from labelwise.models._placement import (
     autocast,
     batch,
     check_input_shape,
+    check_network_factory,
     check_placement,
     cpu_copy,
     epoch_order,
@@ -203,6 +204,7 @@ class TorchRegressor:
         precision: str = "fp32",
         device_budget_mb: float = 1024.0,
     ):
+        check_network_factory(network, "(input_shape)")
         check_positive(lr, "lr", finite=True)
         check_weight_decay(weight_decay)
         check_positive(max_epochs, "max_epochs", integer=True)
@@ -307,6 +309,11 @@ class TorchRegressor:
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(seed)
             net = self.network(shape)
+        if not isinstance(net, nn.Module):
+            raise InvalidParameterError(
+                f"The network factory returned {type(net).__name__}, not a torch "
+                "module; it must return an nn.Module with outputs (n, 1)."
+            )
         if self._device.type != "cpu":
             net = net.to(self._device)
         return net
@@ -345,10 +352,11 @@ class TorchRegressor:
                         group["lr"] = self.lr * (1 - step / total)
                 idx = perm[s * bs : (s + 1) * bs]
                 with self._autocast():
-                    pred = net(batch(x, idx, dev))[:, 0].float()
+                    out = net(batch(x, idx, dev))
+                pred = _single_output(out)
                 loss = ((pred - batch(y, idx, dev)) ** 2).mean()
                 opt.zero_grad(set_to_none=True)
-                loss.backward()
+                loss.backward()  # type: ignore[no-untyped-call]
                 opt.step()
                 step += 1
             if valid is not None:
@@ -553,6 +561,21 @@ class TorchRegressor:
             start += xc.shape[0]
             del inputs[:], outputs[:], deltas
         return result
+
+
+def _single_output(out: torch.Tensor) -> torch.Tensor:
+    """The ``(n,)`` float32 predictions of a network output ``(n, 1)``.
+
+    Raises:
+        InvalidParameterError: Another output shape (a network with 3 outputs
+            was trained on its first column without a word).
+    """
+    if out.ndim != 2 or out.shape[1] != 1:
+        raise InvalidParameterError(
+            f"A regression network must output shape (n, 1); this one outputs "
+            f"{tuple(out.shape)}. End it with a layer of one output."
+        )
+    return out[:, 0].float()
 
 
 def _float32_targets(y: np.ndarray, name: str) -> torch.Tensor:
