@@ -91,3 +91,31 @@ def test_out_of_range_indices_are_named_as_given(index, shown):
     with pytest.raises(InvalidParameterError, match=rf"got \[{shown}\] out of range"):
         state.teach(index, [1], round=0)
     assert state.n_labeled == 0
+
+
+def test_a_state_with_fractional_rounds_is_refused_not_truncated():
+    # round 0.7 was cast to 0 without a word
+    state = {
+        "n_samples": 3,
+        "classes": ["a", "b"],
+        "labels": np.array([1, 0, 0]),
+        "round": np.array([0.7, -1, -1]),
+    }
+    with pytest.raises(InvalidParameterError, match="rounds must be integers"):
+        LabelState.from_state_dict(state)
+    state["round"] = np.array([None, -1, -1], dtype=object)
+    with pytest.raises(InvalidParameterError, match="rounds must be integers"):
+        LabelState.from_state_dict(state)  # was a TypeError from NumPy
+    state.update(round=np.array([2.0, -1, -1]), labels=np.array([1.0, np.nan, 7]))
+    loaded = LabelState.from_state_dict(state)
+    assert loaded.rounds().tolist() == [2, -1, -1]
+    assert loaded.state_dict()["labels"].tolist() == [1, 0, 0]
+
+
+def test_teach_given_a_selection_says_to_pass_its_indices():
+    learner = _learner()
+    learner.teach([0, 1], [0, 1])
+    selection = learner.fit().query(2)
+    with pytest.raises(InvalidParameterError, match=r"pass selection\.indices"):
+        learner.teach(selection, [0, 1])  # was "indices must be integers"
+    assert learner.state.n_labeled == 2

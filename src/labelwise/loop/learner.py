@@ -217,6 +217,11 @@ class ActiveLearner:
 
     def teach(self, indices: Any, labels: Any) -> None:
         """Store labels (atomic; bad input raises and stores nothing)."""
+        if isinstance(indices, Selection):
+            raise InvalidParameterError(
+                "teach() takes the indices of a selection, not the Selection: "
+                "pass selection.indices (and one label per index)."
+            )
         self.state.teach(indices, labels, round=self.round)
 
     def predict_proba(self, X: Any) -> np.ndarray:
