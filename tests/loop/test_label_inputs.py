@@ -119,3 +119,24 @@ def test_teach_given_a_selection_says_to_pass_its_indices():
     with pytest.raises(InvalidParameterError, match=r"pass selection\.indices"):
         learner.teach(selection, [0, 1])  # was "indices must be integers"
     assert learner.state.n_labeled == 2
+
+
+def test_fine_tuning_learner_fits_once_the_whole_pool_is_labeled():
+    # the empty unlabeled pool was refused as "X is empty" by finetune
+    from labelwise import ActiveLearner
+    from labelwise.models import TorchClassifier, mlp
+    from labelwise.models.finetune import FineTune
+    from labelwise.strategies import get_strategy
+
+    x = np.random.default_rng(0).normal(size=(12, 3)).astype(np.float32)
+    learner = ActiveLearner(
+        TorchClassifier(mlp, max_epochs=1, device="cpu"),
+        get_strategy("entropy"),
+        x,
+        classes=["a", "b"],
+        finetune=FineTune(max_epochs=1, min_size=1),
+    )
+    learner.teach(np.arange(12), np.arange(12) % 2)
+    learner.fit()
+    assert learner.last_finetune is not None
+    assert (learner.last_finetune.size, learner.last_finetune.n_pseudo) == (12, 0)

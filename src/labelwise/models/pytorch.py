@@ -563,7 +563,11 @@ class TorchClassifier:
         n_l, k = xl.shape[0], self.n_classes_
         yl = torch.from_numpy(check_class_labels(y_labeled, n_l, k, name="y_labeled"))
         cw = _check_weights(class_weights, self.n_classes_, "class_weights")
-        xu = check_features(X_unlabeled, ndim_min=2, allow_padding=padded)
+        xu = np.asarray(X_unlabeled)
+        if xu.shape[:1] != (0,):  # an empty pool (all labeled) is allowed
+            xu = check_features(
+                xu, name="X_unlabeled", ndim_min=2, allow_padding=padded
+            )
         check_input_shape(xu, self.input_shape_, name="X_unlabeled", sequences=padded)
         rows, pseudo = (
             confident_items(self.predict_proba(xu), cfg.threshold)
