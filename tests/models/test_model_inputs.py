@@ -372,3 +372,19 @@ def test_a_regression_network_with_several_outputs_is_refused():
     reg = TorchRegressor(lambda shape: 3, max_epochs=1, device="cpu")
     with pytest.raises(InvalidParameterError, match="returned int, not a torch"):
         reg.fit(x, x[:, 0], rng=0)
+
+
+def test_load_embeddings_names_empty_and_truncated_files(tmp_path):
+    # an empty file was a bare EOFError; a truncated one was reported as
+    # "hold Python objects (dtype object)"
+    from labelwise.models import load_embeddings
+
+    np.save(tmp_path / "ok.npy", np.ones((5, 3), np.float32))
+    raw = (tmp_path / "ok.npy").read_bytes()
+    (tmp_path / "cut.npy").write_bytes(raw[:-7])
+    (tmp_path / "empty.npy").write_bytes(b"")
+    for name in ("cut.npy", "empty.npy"):
+        with pytest.raises(InvalidParameterError, match="truncated") as err:
+            load_embeddings(tmp_path / name)
+        assert "Python objects" not in str(err.value)
+    assert load_embeddings(tmp_path / "ok.npy").shape == (5, 3)
