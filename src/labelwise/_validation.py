@@ -411,8 +411,8 @@ def check_sample_weight(
     if w is None:
         return None
     arr = np.asarray(w)
-    if arr.dtype == object or not np.issubdtype(arr.dtype, np.number):
-        raise InvalidParameterError(
+    if arr.dtype != np.bool_ and not np.issubdtype(arr.dtype, np.number):
+        raise InvalidParameterError(  # booleans pass: weights 0 and 1
             f"{name} must hold numbers; got dtype {arr.dtype}. Pass one float "
             "weight per item, or None for no weighting."
         )

@@ -221,6 +221,17 @@ def test_classifiers_refuse_bad_sample_weights(make, w, match, n_labeled_classes
         make().fit(x, y, n_classes=2, rng=0, sample_weight=w)
 
 
+def test_boolean_sample_weights_are_weights_zero_and_one():
+    x, y = _data()
+    mask = np.arange(24) % 3 > 0
+    a = TorchClassifier(mlp, max_epochs=2, device="cpu")
+    b = TorchClassifier(mlp, max_epochs=2, device="cpu")
+    a.fit(x, y, n_classes=2, rng=0, sample_weight=mask)
+    b.fit(x, y, n_classes=2, rng=0, sample_weight=mask.astype(float))
+    assert np.array_equal(a.predict_proba(x), b.predict_proba(x))
+    SklearnClassifier().fit(x, y, n_classes=2, rng=0, sample_weight=mask)
+
+
 @pytest.mark.parametrize(
     ("params", "match"),
     [
