@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import difflib
+import math
 import warnings
 from collections.abc import Iterable
 from typing import Any
@@ -221,20 +222,19 @@ def check_indices(
         raise InvalidParameterError(
             f"{name} must be one-dimensional; got shape {arr.shape}. Flatten it."
         )
-    if not np.issubdtype(arr.dtype, np.integer):
-        if np.issubdtype(arr.dtype, np.floating) and np.all(arr == np.round(arr)):
-            arr = arr.astype(np.int64)
-        else:
-            raise InvalidParameterError(
-                f"{name} must be integers; got dtype {arr.dtype}."
-            )
-    arr = arr.astype(np.int64, copy=False)
+    if not np.issubdtype(arr.dtype, np.integer) and not (
+        np.issubdtype(arr.dtype, np.floating) and np.all(arr == np.round(arr))
+    ):
+        raise InvalidParameterError(f"{name} must be integers; got dtype {arr.dtype}.")
+    # the range is checked before the cast, which wraps 2**64 - 1 to -1
     out = (arr < 0) | (arr >= n_samples)
     if out.any():
+        shown = [int(v) if math.isfinite(v) else v for v in arr[out][:5].tolist()]
         raise InvalidParameterError(
             f"{name} must lie in [0, {n_samples - 1}] (absolute pool indices); got "
-            f"{arr[out][:5].tolist()} out of range."
+            f"{shown} out of range."
         )
+    arr = arr.astype(np.int64, copy=False)
     uniq, counts = np.unique(arr, return_counts=True)
     if (counts > 1).any():
         raise InvalidParameterError(
@@ -279,12 +279,37 @@ def check_batch_size(batch_size: Any, n_available: int, *, stacklevel: int = 3) 
     return int(batch_size)
 
 
-def check_positive(value: Any, name: str, *, integer: bool = False) -> None:
-    """Raise unless ``value`` is a positive number (an int when ``integer``)."""
+def check_positive(
+    value: Any, name: str, *, integer: bool = False, finite: bool = False
+) -> None:
+    """Raise unless ``value`` is a positive number (an int when ``integer``).
+
+    With ``finite``, infinity is refused too (a learning rate of ``inf`` turns
+    every weight into NaN without an error).
+    """
     kinds: tuple[type, ...] = (int, np.integer) if integer else (int, float, np.number)
-    if isinstance(value, bool) or not isinstance(value, kinds) or not value > 0:  # type: ignore[operator]
+    number: Any = value  # not narrowed by the isinstance below
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, kinds)
+        or not number > 0
+        or (finite and not math.isfinite(number))
+    ):
         kind = "int" if integer else "number"
+        kind = f"finite {kind}" if finite else kind
         raise InvalidParameterError(f"{name} must be a positive {kind}; got {value!r}.")
+
+
+def check_weight_decay(value: Any, name: str = "weight_decay") -> None:
+    """Raise unless ``value`` is a finite number ``>= 0`` (0 = no weight decay)."""
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, int | float | np.number)
+        or not 0 <= value < np.inf
+    ):
+        raise InvalidParameterError(
+            f"{name} must be a finite number >= 0 (0 = no weight decay); got {value!r}."
+        )
 
 
 def check_class_labels(
@@ -328,6 +353,83 @@ def check_class_labels(
             "n_classes or map the labels to 0..n_classes-1."
         )
     return out
+
+
+def check_regression_targets(y: Any, n: int, *, name: str = "y") -> np.ndarray:
+    """Regression targets ``(n,)`` as float64, or a clear error.
+
+    Real numbers only: strings, booleans, complex numbers (whose imaginary part
+    a cast would drop) and NaN or infinite targets are refused, as `LabelState`
+    refuses them as labels.
+
+    Args:
+        y: Targets, one per row of ``X``.
+        n: The number of rows of ``X``.
+        name: The parameter's name in the message.
+
+    Returns:
+        The targets as a float64 array of shape ``(n,)``.
+
+    Raises:
+        InvalidParameterError: Another shape, non-real values, NaN or infinity.
+    """
+    arr = np.asarray(y)
+    if arr.shape != (n,):
+        raise InvalidParameterError(
+            f"{name} must have shape ({n},) to match X (one target per row); got "
+            f"{arr.shape}."
+        )
+    if not np.issubdtype(arr.dtype, np.number) or arr.dtype.kind == "c":
+        raise InvalidParameterError(
+            f"{name} must hold real numbers (regression targets); got dtype "
+            f"{arr.dtype}. Convert it with np.asarray({name}, dtype=float)."
+        )
+    out = arr.astype(np.float64)
+    bad = np.flatnonzero(~np.isfinite(out))
+    if bad.size:
+        raise InvalidParameterError(
+            f"{name} contains NaN or infinite targets at {bad.size} row(s), first at "
+            f"rows {bad[:5].tolist()}. Drop or impute them."
+        )
+    return out
+
+
+def check_sample_weight(
+    w: Any, n: int, *, name: str = "sample_weight"
+) -> np.ndarray | None:
+    """``None`` or float64 weights ``(n,)``: finite, ``>= 0`` and not all zero.
+
+    Args:
+        w: ``None`` (unweighted) or one weight per item.
+        n: The number of items.
+        name: The parameter's name in the message.
+
+    Returns:
+        ``None`` or the weights as a float64 array.
+
+    Raises:
+        InvalidParameterError: Not numbers, another shape, a negative, NaN or
+            infinite weight, or all weights zero.
+    """
+    if w is None:
+        return None
+    arr = np.asarray(w)
+    if arr.dtype != np.bool_ and not np.issubdtype(arr.dtype, np.number):
+        raise InvalidParameterError(  # booleans pass: weights 0 and 1
+            f"{name} must hold numbers; got dtype {arr.dtype}. Pass one float "
+            "weight per item, or None for no weighting."
+        )
+    if arr.dtype.kind == "c":
+        raise InvalidParameterError(f"{name} must hold real numbers; got complex.")
+    arr = arr.astype(np.float64)
+    if arr.shape != (n,):
+        raise InvalidParameterError(f"{name} must have shape ({n},); got {arr.shape}.")
+    if not np.isfinite(arr).all() or (arr < 0).any() or not arr.sum() > 0:
+        raise InvalidParameterError(
+            f"{name} must be finite, >= 0 and not all zero; got min {arr.min()!r}, "
+            f"sum {arr.sum()!r}."
+        )
+    return arr
 
 
 def check_class_weights(

@@ -135,9 +135,10 @@ class LabelState:
                 f"{arr.shape}. Nothing was stored."
             )
         if self.classes is None:
-            if not np.issubdtype(arr.dtype, np.number):
+            if not np.issubdtype(arr.dtype, np.number) or arr.dtype.kind == "c":
+                # complex -> float64 would drop the imaginary parts
                 raise LabelError(
-                    f"Regression labels must be numbers; got dtype {arr.dtype}. "
+                    f"Regression labels must be real numbers; got dtype {arr.dtype}. "
                     "Nothing was stored."
                 )
             out = arr.astype(np.float64)
@@ -230,7 +231,7 @@ class LabelState:
         try:
             out = cls(int(state["n_samples"]), classes=state["classes"])
             labels = np.asarray(state["labels"])
-            rounds = np.asarray(state["round"], dtype=np.int64)
+            rounds = np.asarray(state["round"])
         except KeyError as exc:
             raise InvalidParameterError(
                 f"State is missing key {exc}; expected n_samples, classes, labels, "
@@ -241,12 +242,21 @@ class LabelState:
                 f"State arrays must have shape ({out.n_samples},); got labels "
                 f"{labels.shape} and round {rounds.shape}."
             )
+        if rounds.dtype.kind not in "iu" and not (
+            rounds.dtype.kind == "f" and bool(np.all(rounds == np.round(rounds)))
+        ):
+            # a cast would truncate round 0.7 to 0 without a word
+            raise InvalidParameterError(
+                f"State rounds must be integers; got dtype {rounds.dtype}."
+            )
         if (rounds < UNLABELED).any():
             raise InvalidParameterError("State rounds must be >= -1.")
+        rounds = rounds.astype(np.int64)
         labeled = rounds != UNLABELED
         if labeled.any():
             out._check_labels(labels[labeled], int(labeled.sum()))
-        out._labels[:] = labels.astype(out._labels.dtype)
+        # unlabeled items keep label 0, as teach and unlabel leave them
+        out._labels[labeled] = labels[labeled].astype(out._labels.dtype)
         out._round[:] = rounds
         return out
 

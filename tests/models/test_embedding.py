@@ -148,10 +148,14 @@ def test_vectors_of_another_width_are_refused_by_name():
     reg = EmbeddingRegressor(max_epochs=1, device="cpu").fit(x, x[:, 0], rng=0)
     for call in (clf.predict_proba, clf.embed, reg.predict, reg.grad_features):
         with pytest.raises(
-            InvalidParameterError, match=r"fitted on items of shape \(6,\).*\(4,\)"
+            InvalidParameterError,
+            match=r"rows of shape \(4,\), but the model was fitted on rows of shape \(6,\)",
         ):
             call(x[:, :4])
-    with pytest.raises(InvalidParameterError, match="real-valued targets; got <U1"):
+    with pytest.raises(
+        InvalidParameterError,
+        match=r"y must hold real numbers \(regression targets\); got dtype <U1",
+    ):
         EmbeddingRegressor(max_epochs=1, device="cpu").fit(x, np.array(["a"] * 120))
 
 

@@ -300,7 +300,8 @@ def test_other_networks_name_both_shapes_on_a_mismatch():
     clf = TorchClassifier(mlp, max_epochs=1, device="cpu")
     clf.fit(x, np.arange(20) % 2, n_classes=2, rng=0)
     with pytest.raises(
-        InvalidParameterError, match=r"fitted on items of shape \(5,\).*shape \(3,\)"
+        InvalidParameterError,
+        match=r"rows of shape \(3,\), but the model was fitted on rows of shape \(5,\)",
     ):
         clf.predict_proba(x[:, :3])
 

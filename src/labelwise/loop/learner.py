@@ -3,8 +3,9 @@
 The learner never blocks inside library code: a notebook, a command line or a web
 page sits between `ActiveLearner.query` and `ActiveLearner.teach`.
 
-Rounds: labels taught before the first ``fit`` belong to round 0; labels taught
-while the model of round ``r`` is current belong to round ``r + 1``. Randomness is
+Rounds: labels taught before the first ``fit`` belong to round 0 (with a
+resumed `LabelState`, to its last round); labels taught while the model of
+round ``r`` is current belong to round ``r + 1``. Randomness is
 derived from ``(seed, round, purpose)``, so a learner rebuilt from a saved
 `LabelState` continues exactly as the original would.
 """
@@ -139,8 +140,16 @@ class ActiveLearner:
 
     @property
     def round(self) -> int:
-        """The round that labels taught now belong to."""
-        return 0 if self.model_round is None else self.model_round + 1
+        """The round that labels taught now belong to.
+
+        Before the first `fit` that is round 0, or the last round of a resumed
+        state: labels taught then join the newest labels' round (where the
+        learner that saved the state right after a `teach` put them too), not
+        the initial labels'.
+        """
+        if self.model_round is None:
+            return max(self.state.last_round, 0)
+        return self.model_round + 1
 
     def fit(self) -> ActiveLearner:
         """Retrain the model from scratch on all labels collected so far.
@@ -212,10 +221,20 @@ class ActiveLearner:
 
     def teach(self, indices: Any, labels: Any) -> None:
         """Store labels (atomic; bad input raises and stores nothing)."""
+        if isinstance(indices, Selection):
+            raise InvalidParameterError(
+                "teach() takes the indices of a selection, not the Selection: "
+                "pass selection.indices (and one label per index)."
+            )
         self.state.teach(indices, labels, round=self.round)
 
     def predict_proba(self, X: Any) -> np.ndarray:
         """Probabilities of the current model (classification)."""
+        if not self.state.is_classification:
+            raise InvalidParameterError(
+                "predict_proba() is for classification; this learner does "
+                "regression (its label state has no classes). Use predict()."
+            )
         if self.model_round is None:
             raise NotFittedError("Call fit() before predict_proba().")
         return np.asarray(self.model.predict_proba(X))

@@ -16,6 +16,7 @@ import warnings
 from collections.abc import Iterator
 from typing import Any
 
+import numpy as np
 import torch
 from torch import nn
 
@@ -54,6 +55,34 @@ def check_placement(
     return dev
 
 
+def check_network_factory(network: Any, signature: str) -> None:
+    """Refuse a network where a network factory belongs, or something not callable.
+
+    Every ``fit`` builds fresh networks from the factory; a module instance
+    passed instead died in its own ``forward`` (``forward() takes 2 positional
+    arguments but 3 were given``).
+
+    Args:
+        network: What was passed as ``network``.
+        signature: The factory's call, e.g. ``"(input_shape, n_classes)"``.
+
+    Raises:
+        InvalidParameterError: ``network`` is an ``nn.Module`` or not callable.
+    """
+    if isinstance(network, nn.Module):
+        raise InvalidParameterError(
+            f"network must be a factory {signature} -> module that builds a fresh "
+            f"network for every fit; got a {type(network).__name__} instance. Pass "
+            "the function or class that builds it (e.g. mlp, or functools.partial("
+            "mlp, hidden=256), or a lambda that returns a new module)."
+        )
+    if not callable(network):
+        raise InvalidParameterError(
+            f"network must be a factory {signature} -> module (e.g. mlp); got "
+            f"{network!r}. By name, use labelwise.models.make_model."
+        )
+
+
 def autocast(
     device: torch.device, precision: str
 ) -> contextlib.AbstractContextManager[Any]:
@@ -76,7 +105,8 @@ def as_float_tensor(
     Arrays are validated by ``check_features`` (finite, at least 2-D, non-empty;
     with ``allow_padding``, NaN-padded sequences pass) and wrapped without a
     copy when already float32, read-only ones too: the models never write to
-    their inputs.
+    their inputs. Tensors must be finite too, unless ``allow_padding`` (their
+    padding is not checked).
     """
     if isinstance(X, torch.Tensor):
         if X.ndim < 2 or X.shape[0] == 0:
@@ -88,7 +118,10 @@ def as_float_tensor(
             raise InvalidParameterError(
                 f"{name} must be a numeric tensor; got dtype {X.dtype}."
             )
-        return X.detach().to(torch.float32)
+        x = X.detach().to(torch.float32)
+        if not allow_padding:
+            check_finite_tensor(x, name=name)
+        return x
     arr = check_features(X, name=name, ndim_min=2, allow_padding=allow_padding)
     if arr.flags.writeable:
         return torch.as_tensor(arr, dtype=torch.float32)
@@ -99,6 +132,60 @@ def as_float_tensor(
             "ignore", "The given NumPy array is not writable", UserWarning
         )
         return torch.as_tensor(arr, dtype=torch.float32)
+
+
+def check_finite_tensor(x: torch.Tensor, *, name: str = "X") -> None:
+    """Refuse NaN or infinite values in a tensor (on any device), naming rows.
+
+    A single NaN in a training set turns every weight into NaN, and every
+    prediction after it, without an error.
+    """
+    if bool(torch.isfinite(x).all()):
+        return
+    bad = (~torch.isfinite(x.reshape(x.shape[0], -1))).any(dim=1).nonzero()[:, 0]
+    raise InvalidParameterError(
+        f"{name} contains NaN or infinite values in {bad.numel()} row(s), first at "
+        f"rows {bad[:5].tolist()}. Impute or drop them before active learning."
+    )
+
+
+def check_input_shape(
+    x: torch.Tensor | np.ndarray,
+    fitted: tuple[int, ...] | None,
+    *,
+    name: str = "X",
+    sequences: bool = False,
+) -> None:
+    """Refuse inputs whose rows differ in shape from those the model was fitted on.
+
+    A network fitted on 4 features would otherwise fail deep inside torch
+    (``mat1 and mat2 shapes cannot be multiplied``).
+
+    Args:
+        x: Inputs ``(n, ...)``.
+        fitted: The row shape seen by ``fit`` (``X.shape[1:]``); ``None`` (a
+            model unpickled from an older version) skips the check.
+        name: Name used in the message.
+        sequences: Rows are sequences ``(T, ...)`` of any length ``T``; only
+            the shape of one step must match.
+
+    Raises:
+        InvalidParameterError: The row shapes differ.
+    """
+    if fitted is None:
+        return
+    got = tuple(int(s) for s in x.shape[1:])
+    steps = sequences and len(got) == len(fitted)  # compare one time step
+    if (got[1:] == fitted[1:]) if steps else (got == fitted):
+        return
+    what = "time steps" if steps else "rows"
+    shown = (got[1:], fitted[1:]) if steps else (got, fitted)
+    raise InvalidParameterError(
+        f"{name} has {what} of shape {shown[0]}, but the model was fitted on "
+        f"{what} of shape {shown[1]}. Pass inputs with the same features (same "
+        "columns in the same order, same image size) as in fit, or fit the "
+        "model on these."
+    )
 
 
 def to_device(x: torch.Tensor, device: torch.device) -> torch.Tensor:

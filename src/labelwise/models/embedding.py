@@ -528,11 +528,21 @@ def check_embeddings(
 def _read_npy(path: Path) -> np.ndarray:
     try:
         arr: np.ndarray = np.load(path, allow_pickle=False)
-    except ValueError as exc:  # object arrays need pickle
-        raise InvalidParameterError(
+    except ValueError as exc:
+        if "allow_pickle" not in str(exc):  # a truncated file, a bad header
+            raise InvalidParameterError(
+                f"Cannot read {path.name} as .npy: the file is truncated or "
+                f"corrupt ({exc}). Write it again with np.save."
+            ) from None
+        raise InvalidParameterError(  # object arrays need pickle
             f"Embeddings {path.name} hold Python objects (dtype object), not "
             f"numbers ({exc}). Store a float array: "
             "np.save(path, np.asarray(X, dtype=np.float32))."
+        ) from None
+    except EOFError:
+        raise InvalidParameterError(
+            f"Cannot read {path.name} as .npy: the file is empty or truncated. "
+            "Write it again with np.save."
         ) from None
     except OSError as exc:
         raise InvalidParameterError(f"Cannot read {path.name} as .npy: {exc}") from None

@@ -47,11 +47,18 @@ from labelwise._validation import (
     check_features,
     check_positive,
     check_rng,
+    check_weight_decay,
     child_seed,
 )
 from labelwise.exceptions import InvalidParameterError, NotFittedError
+from labelwise.models._placement import check_input_shape, check_network_factory
 from labelwise.models.base import TensorOutput
-from labelwise.models.pytorch import NetworkFactory, _check_weights, mlp
+from labelwise.models.pytorch import (
+    NetworkFactory,
+    _check_weights,
+    _masks_padding,
+    mlp,
+)
 
 STAGE_NAMES = ("layer1", "layer2", "layer3", "layer4")
 
@@ -184,6 +191,10 @@ class LossPredictionClassifier:
         (40,)
     """
 
+    input_shape_: tuple[int, ...] | None = None
+    """Shape of one input row seen by the last `fit` (``X.shape[1:]``); inputs
+    of another shape are refused. ``None`` before the first fit."""
+
     def __init__(
         self,
         network: NetworkFactory = mlp,
@@ -201,7 +212,9 @@ class LossPredictionClassifier:
         predict_batch_size: int = 4096,
         device: DeviceLike = "cpu",
     ):
-        check_positive(lr, "lr")
+        check_network_factory(network, "(input_shape, n_classes)")
+        check_positive(lr, "lr", finite=True)
+        check_weight_decay(weight_decay)
         check_positive(max_epochs, "max_epochs", integer=True)
         check_positive(batch_size, "batch_size", integer=True)
         check_positive(interm_dim, "interm_dim", integer=True)
@@ -296,6 +309,7 @@ class LossPredictionClassifier:
             w = w.to(dev)
         seed = child_seed(check_rng(rng))
         self.n_classes_ = int(n_classes)
+        self.input_shape_ = tuple(int(s) for s in x.shape[1:])
         devices = [dev.index or 0] if dev.type == "cuda" else []
         with torch.random.fork_rng(devices=devices):
             torch.manual_seed(seed)
@@ -398,6 +412,7 @@ class LossPredictionClassifier:
     def _outputs(self, X: Any, what: str) -> torch.Tensor:
         net, lossnet, tapped = self._fitted()
         x = torch.as_tensor(check_features(X, ndim_min=2), dtype=torch.float32)
+        check_input_shape(x, self.input_shape_, sequences=_masks_padding(net))
         outs = []
         for chunk in torch.split(x, self.predict_batch_size):
             h, logits, taps = tapped.run(net, chunk.to(self._device))

@@ -26,6 +26,8 @@ from labelwise._validation import (
     check_features,
     check_positive,
     check_rng,
+    check_sample_weight,
+    check_weight_decay,
     child_seed,
 )
 from labelwise.exceptions import InvalidParameterError, NotFittedError
@@ -33,6 +35,9 @@ from labelwise.models._placement import (
     as_float_tensor,
     autocast,
     batch,
+    check_finite_tensor,
+    check_input_shape,
+    check_network_factory,
     check_placement,
     cpu_copy,
     epoch_order,
@@ -101,7 +106,14 @@ def mlp(
 
     Returns:
         A `SplitNetwork` whose embedding has ``hidden`` dimensions.
+
+    Raises:
+        InvalidParameterError: ``hidden`` or ``layers`` not a positive int, or
+            ``dropout`` outside ``[0, 1)``.
     """
+    check_positive(hidden, "mlp: hidden", integer=True)
+    check_positive(layers, "mlp: layers", integer=True)
+    _check_dropout(dropout, "mlp: dropout")
     n_in = int(math.prod(input_shape))
     mods: list[nn.Module] = [nn.Flatten(), nn.Linear(n_in, hidden), nn.ReLU()]
     for _ in range(layers - 1):
@@ -143,6 +155,7 @@ def cnn(
     """
     check_positive(channels, "channels", integer=True)
     check_positive(hidden, "hidden", integer=True)
+    _check_dropout(dropout, "cnn: dropout")
     shape = tuple(int(s) for s in input_shape)
     if len(shape) != 3 or shape[1:] != (28, 28):
         raise InvalidParameterError(
@@ -247,8 +260,9 @@ class TorchClassifier:
     """
 
     input_shape_: tuple[int, ...] | None = None
-    """The shape of one training item, set by `fit` (the class default serves
-    models pickled before it was recorded: no check)."""
+    """Shape of one input row seen by the last `fit` (``X.shape[1:]``); inputs
+    of another shape are refused. ``None`` before the first fit (and in models
+    pickled before it was recorded)."""
 
     def __init__(
         self,
@@ -273,15 +287,22 @@ class TorchClassifier:
         precision: str = "fp32",
         device_budget_mb: float = 1024.0,
     ):
-        check_positive(lr, "lr")
+        check_positive(lr, "lr", finite=True)
         check_positive(max_epochs, "max_epochs", integer=True)
         check_positive(batch_size, "batch_size", integer=True)
         check_positive(n_members, "n_members", integer=True)
         check_positive(predict_batch_size, "predict_batch_size", integer=True)
         check_positive(ema_patience, "ema_patience", integer=True)
+        if grad_clip is not None:
+            check_positive(grad_clip, "grad_clip (None = no clipping)", finite=True)
         if ema_alpha is not None and not 0 < ema_alpha < 1:
             raise InvalidParameterError(
                 f"ema_alpha must be in (0, 1) or None; got {ema_alpha!r}."
+            )
+        if isinstance(ema_stop_accuracy, bool) or not 0 <= ema_stop_accuracy <= 1:
+            raise InvalidParameterError(
+                f"ema_stop_accuracy must be a training accuracy in [0, 1]; got "
+                f"{ema_stop_accuracy!r}."
             )
         if stop_at_train_accuracy is not None and not 0 < stop_at_train_accuracy <= 1:
             raise InvalidParameterError(
@@ -289,6 +310,7 @@ class TorchClassifier:
                 f"{stop_at_train_accuracy!r}."
             )
         _check_recipe(optimizer, momentum, lr_schedule, augment, weight_decay)
+        check_network_factory(network, "(input_shape, n_classes)")
         self._device = check_placement(device, precision, device_budget_mb)
         self.network = network
         self.lr = lr
@@ -417,11 +439,12 @@ class TorchClassifier:
         Returns:
             ``self``.
         """
-        x = as_float_tensor(X, allow_padding=True)
+        x = self._training_input(X, n_classes)
         yt = torch.from_numpy(check_class_labels(y, x.shape[0], n_classes))
         w = _check_weights(sample_weight, x.shape[0], "sample_weight")
         gen = check_rng(rng)
         self.n_classes_ = int(n_classes)
+        self.input_shape_ = tuple(int(s) for s in x.shape[1:])
         self.members_ = []
         self.epochs_ = []
         self.captured_ = None
@@ -435,7 +458,6 @@ class TorchClassifier:
             net = self._build(tuple(x.shape[1:]), seed)
             if member == 0:
                 _refuse_padding(net, X, x)
-                self.input_shape_ = tuple(x.shape[1:])
             ema = (
                 copy.deepcopy(net)
                 if member == 0 and self.ema_alpha is not None
@@ -447,6 +469,30 @@ class TorchClassifier:
             if ema is not None:
                 self.ema_ = ema.eval()
         return self
+
+    def _training_input(self, X: Any, n_classes: int) -> torch.Tensor:
+        """``X`` as float32; NaN padding passes here, `_refuse_padding` decides.
+
+        Invalid NaN in the inputs of a network that does not mask padding gets
+        the plain "NaN or infinite values" error, not one about padded
+        sequences (which the network would not take anyway).
+        """
+        try:
+            return as_float_tensor(X, allow_padding=True)
+        except InvalidParameterError:
+            if not self._network_masks_padding(X, n_classes):
+                as_float_tensor(X)  # raises the plain error
+            raise
+
+    def _network_masks_padding(self, X: Any, n_classes: int) -> bool:
+        """Whether the network built for ``X`` masks padding (True if unknown)."""
+        try:
+            shape = tuple(int(s) for s in np.shape(X)[1:])
+            with torch.random.fork_rng(devices=[]):
+                net = self.network(shape, int(n_classes))
+        except Exception:  # an odd input or factory: keep the padding message
+            return True
+        return _masks_padding(net)
 
     def _build(self, shape: tuple[int, ...], seed: int) -> nn.Module:
         """A fresh network initialised on the CPU from ``seed``, on the device."""
@@ -524,10 +570,16 @@ class TorchClassifier:
         xl = as_float_tensor(X_labeled, name="X_labeled", allow_padding=padded)
         _check_input(self.members_[0], xl)
         xl = xl.cpu()
+        check_input_shape(xl, self.input_shape_, name="X_labeled", sequences=padded)
         n_l, k = xl.shape[0], self.n_classes_
         yl = torch.from_numpy(check_class_labels(y_labeled, n_l, k, name="y_labeled"))
         cw = _check_weights(class_weights, self.n_classes_, "class_weights")
-        xu = check_features(X_unlabeled, ndim_min=2, allow_padding=padded)
+        xu = np.asarray(X_unlabeled)
+        if xu.shape[:1] != (0,):  # an empty pool (all labeled) is allowed
+            xu = check_features(
+                xu, name="X_unlabeled", ndim_min=2, allow_padding=padded
+            )
+        check_input_shape(xu, self.input_shape_, name="X_unlabeled", sequences=padded)
         rows, pseudo = (
             confident_items(self.predict_proba(xu), cfg.threshold)
             if xu.shape[0]
@@ -760,8 +812,10 @@ class TorchClassifier:
 
     def _input(self, X: Any) -> torch.Tensor:
         """``X`` as a float32 tensor; NaN padding only for a masking network."""
-        x = as_float_tensor(X, allow_padding=_masks_padding(self.members_[0]))
+        padded = _masks_padding(self.members_[0])
+        x = as_float_tensor(X, allow_padding=padded)
         _check_input(self.members_[0], x)
+        check_input_shape(x, self.input_shape_, sequences=padded)
         return x
 
     def _forward(self, net: nn.Module, X: Any, what: str) -> np.ndarray:
@@ -932,7 +986,12 @@ def _check_input(net: nn.Module, x: torch.Tensor) -> None:
 
 def _refuse_padding(net: nn.Module, X: Any, x: torch.Tensor) -> None:
     """Refuse NaN (padding) in the inputs of a network that does not mask it."""
-    if _masks_padding(net) or isinstance(X, torch.Tensor) or x.ndim > 3:
+    if _masks_padding(net):
+        return
+    if isinstance(X, torch.Tensor):  # not checked by as_float_tensor(padding)
+        check_finite_tensor(x)
+        return
+    if x.ndim > 3:
         return
     if bool(torch.isnan(x).any()):
         check_features(x.numpy(), ndim_min=2)  # raises, with a padding hint
@@ -949,17 +1008,20 @@ class _Data:
 
 def _check_weights(w: Any, n: int, name: str) -> torch.Tensor | None:
     """``None`` or a float32 tensor ``(n,)`` of finite non-negative weights."""
-    if w is None:
-        return None
-    arr = np.asarray(w, dtype=np.float64)
-    if arr.shape != (n,):
-        raise InvalidParameterError(f"{name} must have shape ({n},); got {arr.shape}.")
-    if not np.isfinite(arr).all() or (arr < 0).any() or not arr.sum() > 0:
+    arr = check_sample_weight(w, n, name=name)
+    return None if arr is None else torch.as_tensor(arr, dtype=torch.float32)
+
+
+def _check_dropout(dropout: Any, name: str = "dropout") -> None:
+    """Raise unless ``dropout`` is a number in ``[0, 1)`` (0 = no dropout layer)."""
+    if isinstance(dropout, bool) or not isinstance(dropout, int | float | np.number):
         raise InvalidParameterError(
-            f"{name} must be finite, >= 0 and not all zero; got min {arr.min()!r}, "
-            f"sum {arr.sum()!r}."
+            f"{name} must be a number in [0, 1); got {dropout!r}."
         )
-    return torch.as_tensor(arr, dtype=torch.float32)
+    if not 0 <= dropout < 1:
+        raise InvalidParameterError(
+            f"{name} must be in [0, 1) (0 = no dropout); got {dropout!r}."
+        )
 
 
 def _check_recipe(
@@ -980,5 +1042,4 @@ def _check_recipe(
             "augment must be True, False or a callable (x, generator) -> x; got "
             f"{type(augment).__name__}."
         )
-    if not weight_decay >= 0:
-        raise InvalidParameterError(f"weight_decay must be >= 0; got {weight_decay!r}.")
+    check_weight_decay(weight_decay)

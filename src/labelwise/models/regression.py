@@ -32,12 +32,21 @@ from torch import nn
 
 from labelwise._device import DeviceLike
 from labelwise._typing import FloatArray, RNGLike
-from labelwise._validation import check_features, check_positive, check_rng, child_seed
+from labelwise._validation import (
+    check_features,
+    check_positive,
+    check_regression_targets,
+    check_rng,
+    check_weight_decay,
+    child_seed,
+)
 from labelwise.exceptions import InvalidParameterError, NotFittedError
 from labelwise.models._placement import (
     as_float_tensor,
     autocast,
     batch,
+    check_input_shape,
+    check_network_factory,
     check_placement,
     cpu_copy,
     epoch_order,
@@ -45,6 +54,7 @@ from labelwise.models._placement import (
     stage,
     to_device,
 )
+from labelwise.models.sklearn import _check_estimator_instance, _seed_estimator
 
 RegressionNetwork = Callable[[Sequence[int]], nn.Module]
 """``factory(input_shape) -> module`` mapping ``(n, ...)`` inputs to ``(n, 1)``."""
@@ -104,11 +114,17 @@ def bmdal_mlp(
     Returns:
         ``nn.Sequential`` of `NTKLinear` layers and activations, output
         ``(n, 1)``.
+
+    Raises:
+        InvalidParameterError: A width that is not a positive int (no widths
+            at all is a linear model).
     """
     if activation not in ("relu", "silu"):
         raise InvalidParameterError(
             f"activation must be 'relu' or 'silu'; got {activation!r}."
         )
+    for w in widths:
+        check_positive(w, "bmdal_mlp: every hidden width (widths)", integer=True)
     d = int(math.prod(input_shape))
     mods: list[nn.Module] = [nn.Flatten()]
     for w in widths:
@@ -170,8 +186,8 @@ class TorchRegressor:
     """
 
     input_shape_: tuple[int, ...] | None = None
-    """The shape of one training item, set by `fit` (the class default serves
-    models pickled before it was recorded: no check)."""
+    """Shape of one input row seen by the last `fit` (``X.shape[1:]``); inputs
+    of another shape are refused. ``None`` before the first fit."""
 
     def __init__(
         self,
@@ -188,7 +204,9 @@ class TorchRegressor:
         precision: str = "fp32",
         device_budget_mb: float = 1024.0,
     ):
-        check_positive(lr, "lr")
+        check_network_factory(network, "(input_shape)")
+        check_positive(lr, "lr", finite=True)
+        check_weight_decay(weight_decay)
         check_positive(max_epochs, "max_epochs", integer=True)
         check_positive(batch_size, "batch_size", integer=True)
         check_positive(n_members, "n_members", integer=True)
@@ -263,30 +281,20 @@ class TorchRegressor:
         validation RMSE are kept (BMDAL's epoch selection); otherwise the last.
         """
         x = as_float_tensor(X)
-        try:
-            yt = torch.as_tensor(np.asarray(y, dtype=np.float32))
-        except (TypeError, ValueError):
-            raise InvalidParameterError(
-                f"y must hold real-valued targets; got {np.asarray(y).dtype} values "
-                f"such as {np.asarray(y).ravel()[:3].tolist()}."
-            ) from None
-        if yt.shape != (x.shape[0],):
-            raise InvalidParameterError(
-                f"y must have shape ({x.shape[0]},) to match X; got {tuple(yt.shape)}."
-            )
-        if not bool(torch.isfinite(yt).all()):
-            raise InvalidParameterError("y contains NaN or infinite targets.")
+        yt = _float32_targets(check_regression_targets(y, x.shape[0]), "y")
         valid = None
+        if (X_valid is None) != (y_valid is None):
+            raise InvalidParameterError(
+                "Pass both X_valid and y_valid (epoch selection on a validation "
+                "set), or neither."
+            )
         if X_valid is not None:
             xv = as_float_tensor(X_valid, name="X_valid")
-            yv = torch.as_tensor(np.asarray(y_valid, dtype=np.float32))
-            if yv.shape != (xv.shape[0],):
-                raise InvalidParameterError(
-                    f"y_valid must have shape ({xv.shape[0]},); got {tuple(yv.shape)}."
-                )
-            valid = (xv, to_device(yv, self._device))  # n floats: always moved
+            check_input_shape(xv, tuple(x.shape[1:]), name="X_valid")
+            yv = check_regression_targets(y_valid, xv.shape[0], name="y_valid")
+            valid = (xv, to_device(_float32_targets(yv, "y_valid"), self._device))
         gen = check_rng(rng)
-        self.input_shape_ = tuple(x.shape[1:])
+        self.input_shape_ = tuple(int(s) for s in x.shape[1:])
         self.members_, self.best_epochs_ = [], []
         for _ in range(self.n_members):
             seed = child_seed(gen)
@@ -301,6 +309,11 @@ class TorchRegressor:
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(seed)
             net = self.network(shape)
+        if not isinstance(net, nn.Module):
+            raise InvalidParameterError(
+                f"The network factory returned {type(net).__name__}, not a torch "
+                "module; it must return an nn.Module with outputs (n, 1)."
+            )
         if self._device.type != "cpu":
             net = net.to(self._device)
         return net
@@ -339,10 +352,11 @@ class TorchRegressor:
                         group["lr"] = self.lr * (1 - step / total)
                 idx = perm[s * bs : (s + 1) * bs]
                 with self._autocast():
-                    pred = net(batch(x, idx, dev))[:, 0].float()
+                    out = net(batch(x, idx, dev))
+                pred = _single_output(out)
                 loss = ((pred - batch(y, idx, dev)) ** 2).mean()
                 opt.zero_grad(set_to_none=True)
-                loss.backward()
+                loss.backward()  # type: ignore[no-untyped-call]
                 opt.step()
                 step += 1
             if valid is not None:
@@ -361,17 +375,6 @@ class TorchRegressor:
         if not self.members_:
             raise NotFittedError("TorchRegressor is not fitted; call fit(X, y) first.")
 
-    def _input(self, X: Any) -> torch.Tensor:
-        """``X`` as a float32 tensor whose items hold as many values as in fit."""
-        x = as_float_tensor(X)
-        fitted = self.input_shape_
-        if fitted is not None and math.prod(x.shape[1:]) != math.prod(fitted):
-            raise InvalidParameterError(
-                f"The network was fitted on items of shape {fitted} and cannot take "
-                f"items of shape {tuple(x.shape[1:])}. Pass inputs shaped as in fit."
-            )
-        return x
-
     @torch.no_grad()
     def _predict(self, net: nn.Module, x: torch.Tensor) -> torch.Tensor:
         """Predictions ``(n,)`` on the device, in chunks moved there one by one."""
@@ -387,7 +390,8 @@ class TorchRegressor:
     def predict(self, X: Any) -> FloatArray:
         """Predictions ``(n,)``, averaged over members."""
         self._check_fitted()
-        x = self._input(X)
+        x = as_float_tensor(X)
+        check_input_shape(x, self.input_shape_)
         preds = torch.stack([self._predict(m, x) for m in self.members_])
         return preds.mean(0).cpu().numpy().astype(np.float64)
 
@@ -445,7 +449,8 @@ class TorchRegressor:
         out_device: torch.device,
     ) -> torch.Tensor:
         self._check_fitted()
-        x = self._input(X)
+        x = as_float_tensor(X)
+        check_input_shape(x, self.input_shape_)
         gen = check_rng(rng)
         out = [
             self._grad_member(
@@ -558,14 +563,40 @@ class TorchRegressor:
         return result
 
 
+def _single_output(out: torch.Tensor) -> torch.Tensor:
+    """The ``(n,)`` float32 predictions of a network output ``(n, 1)``.
+
+    Raises:
+        InvalidParameterError: Another output shape (a network with 3 outputs
+            was trained on its first column without a word).
+    """
+    if out.ndim != 2 or out.shape[1] != 1:
+        raise InvalidParameterError(
+            f"A regression network must output shape (n, 1); this one outputs "
+            f"{tuple(out.shape)}. End it with a layer of one output."
+        )
+    return out[:, 0].float()
+
+
+def _float32_targets(y: np.ndarray, name: str) -> torch.Tensor:
+    """Checked float64 targets as float32, refusing those beyond its range."""
+    out = torch.as_tensor(y, dtype=torch.float32)
+    if not bool(torch.isfinite(out).all()):
+        raise InvalidParameterError(
+            f"{name} holds targets beyond float32's range (about 3.4e38); rescale them."
+        )
+    return out
+
+
 class SklearnRegressor:
     """Adapter for a scikit-learn regressor (``fit``/``predict``).
 
     Its features (for the ``linear`` base kernel) are the inputs themselves.
 
     Args:
-        estimator: Unfitted estimator; cloned on every ``fit``. Defaults to
-            ``Ridge(alpha=1.0)``.
+        estimator: Unfitted estimator; cloned on every ``fit``, with its
+            ``random_state`` parameters (nested ones included) set from
+            ``rng``. Defaults to ``Ridge(alpha=1.0)``.
     """
 
     def __init__(self, estimator: Any = None):
@@ -573,6 +604,7 @@ class SklearnRegressor:
             from sklearn.linear_model import Ridge
 
             estimator = Ridge(alpha=1.0)
+        _check_estimator_instance(estimator)
         if not hasattr(estimator, "fit") or not hasattr(estimator, "predict"):
             raise InvalidParameterError(
                 "The estimator must have fit and predict; got "
@@ -590,12 +622,10 @@ class SklearnRegressor:
         from sklearn.base import clone
 
         est = clone(self.estimator)
-        if "random_state" in est.get_params():
-            est.set_params(random_state=child_seed(check_rng(rng)) % 2**31)
+        _seed_estimator(est, check_rng(rng), 2**31)
         x = check_features(X, ndim_min=2)
-        self.fitted_ = est.fit(
-            x.reshape(x.shape[0], -1), np.asarray(y, dtype=np.float64)
-        )
+        yy = check_regression_targets(y, x.shape[0])
+        self.fitted_ = est.fit(x.reshape(x.shape[0], -1), yy)
         return self
 
     def predict(self, X: Any) -> FloatArray:

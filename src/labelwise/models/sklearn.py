@@ -19,6 +19,7 @@ from labelwise._validation import (
     check_class_labels,
     check_features,
     check_rng,
+    check_sample_weight,
     child_seed,
 )
 from labelwise.exceptions import FallbackWarning, InvalidParameterError, NotFittedError
@@ -27,8 +28,9 @@ from labelwise.exceptions import FallbackWarning, InvalidParameterError, NotFitt
 class SklearnClassifier:
     """Adapter for a scikit-learn estimator with ``predict_proba``.
 
-    ``fit`` clones the estimator (a fresh model every round) and, if it has a
-    ``random_state`` parameter, sets it from ``rng``. Probabilities are returned
+    ``fit`` clones the estimator (a fresh model every round) and sets its
+    ``random_state`` parameters from ``rng``, those of nested estimators (in a
+    pipeline or a calibrated classifier) included. Probabilities are returned
     for all ``n_classes`` classes, with 0 for classes absent from the labels.
 
     Args:
@@ -44,6 +46,7 @@ class SklearnClassifier:
 
     def __init__(self, estimator: Any = None):
         est = LogisticRegression(max_iter=1000) if estimator is None else estimator
+        _check_estimator_instance(est)
         if not hasattr(est, "predict_proba") or not hasattr(est, "fit"):
             raise InvalidParameterError(
                 f"estimator must implement fit and predict_proba; got "
@@ -75,11 +78,12 @@ class SklearnClassifier:
     ) -> SklearnClassifier:
         """Fit a fresh clone on ``X`` ``(n, ...)`` and class indices ``y``.
 
-        ``sample_weight`` ``(n,)`` is passed to the estimator's ``fit`` (the
-        imbalanced-weighted setting).
+        ``sample_weight`` ``(n,)`` (finite, ``>= 0``, not all zero) is passed
+        to the estimator's ``fit`` (the imbalanced-weighted setting).
         """
         x = self._flat(X)
         yy = check_class_labels(y, x.shape[0], n_classes)
+        w = check_sample_weight(sample_weight, x.shape[0])
         self.n_classes_ = int(n_classes)
         present = np.unique(yy)
         if present.size < 2:
@@ -94,16 +98,11 @@ class SklearnClassifier:
             return self
         self.constant_class_ = None
         est = _calibration_folds(clone(self.estimator), yy)
-        if "random_state" in est.get_params():
-            est.set_params(random_state=child_seed(check_rng(rng)) % (2**32))
-        if sample_weight is None:
+        _seed_estimator(est, check_rng(rng), 2**32)
+        if w is None:
             self.estimator_ = est.fit(x, yy)
         else:
-            w = np.asarray(sample_weight, dtype=np.float64)
-            if w.shape != yy.shape:
-                raise InvalidParameterError(
-                    f"sample_weight must have shape {yy.shape}; got {w.shape}."
-                )
+            _check_takes_weights(est)
             self.estimator_ = est.fit(x, yy, sample_weight=w)
         return self
 
@@ -150,6 +149,47 @@ class SklearnClassifier:
     def embed(self, X: Any) -> FloatArray:
         """The input features, flattened to ``(n, n_features)``."""
         return self._flat(X).astype(np.float32)
+
+
+def _check_estimator_instance(est: Any) -> None:
+    """Refuse an estimator class where an instance belongs (``LogisticRegression``)."""
+    if isinstance(est, type):
+        raise InvalidParameterError(
+            f"estimator must be an estimator instance; got the class "
+            f"{est.__name__}. Call it: {est.__name__}()."
+        )
+
+
+def _seed_estimator(est: Any, rng: np.random.Generator, modulus: int) -> None:
+    """Set every ``random_state`` of ``est`` from ``rng``, nested ones included.
+
+    The estimator's own ``random_state`` takes the first draw; those of nested
+    estimators (``randomforestclassifier__random_state`` in a pipeline,
+    ``estimator__random_state`` in a calibrated classifier) one draw each, in
+    name order. Without them a pipeline around a random forest drew from
+    fresh entropy, so a fixed seed did not fix its predictions.
+
+    Args:
+        est: An unfitted scikit-learn estimator (changed in place).
+        rng: Generator of the seeds.
+        modulus: Seeds are drawn modulo this (scikit-learn wants < 2**32).
+    """
+    params = est.get_params()
+    keys = ["random_state"] if "random_state" in params else []
+    keys += sorted(k for k in params if k.endswith("__random_state"))
+    if keys:
+        est.set_params(**{k: child_seed(rng) % modulus for k in keys})
+
+
+def _check_takes_weights(est: Any) -> None:
+    from sklearn.utils.validation import has_fit_parameter
+
+    if not has_fit_parameter(est, "sample_weight"):
+        raise InvalidParameterError(
+            f"{type(est).__name__}.fit takes no sample_weight, so sample weights "
+            "(class weights) cannot be used with it; leave them out, or use an "
+            "estimator that takes them (e.g. LogisticRegression, SVC)."
+        )
 
 
 def _calibration_folds(est: Any, y: np.ndarray) -> Any:
