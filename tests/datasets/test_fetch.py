@@ -284,5 +284,18 @@ def test_unknown_name_hint_ignores_case_and_spaces():
 
 def test_infinite_zeta_refused():
     for name in ("shifted:inf", "diamonds:aux:inf", "shifted:nan"):
-        with pytest.raises(InvalidParameterError, match="finite ZETA"):
+        with pytest.raises(InvalidParameterError, match="finite ZETA >= 0"):
             ds.check_name(name)
+
+
+def test_huge_zeta_refused():
+    with pytest.raises(InvalidParameterError, match="finite ZETA >= 0"):
+        ds.load("shifted:1e308")
+
+
+def test_imbalance_settings_refuse_noisy_label_sets():
+    """four-moons' noisy training labels would land in the pooled test set."""
+    for setting in ("balanced", "imbalanced", "imbalanced-weighted"):
+        with pytest.raises(InvalidParameterError, match="noisy training labels"):
+            ds.check_name(f"four-moons:{setting}")
+    assert ds.check_name("waveform:imbalanced") == "waveform"

@@ -443,6 +443,13 @@ def check_name(name: str) -> str:
                 "need classes."
             )
         _refuse_wrapper(setting[0], name, "imbalance settings")
+        if _spec(setting[0]).noisy is not None:
+            raise InvalidParameterError(
+                f"Dataset name {name!r}: {setting[0]} has noisy training labels by "
+                "design, and the imbalance settings pool the training and test rows, "
+                "which would put those labels into the test set. Use "
+                f"'{setting[0]}' alone, or a setting of another dataset."
+            )
         return setting[0]
     base, noise = parse_name(name)
     spec = _spec(base)  # refuses an unknown name
