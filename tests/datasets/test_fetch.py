@@ -1,4 +1,5 @@
 import email.message
+import fcntl
 import http.client
 import io
 import tarfile
@@ -299,3 +300,27 @@ def test_imbalance_settings_refuse_noisy_label_sets():
         with pytest.raises(InvalidParameterError, match="noisy training labels"):
             ds.check_name(f"four-moons:{setting}")
     assert ds.check_name("waveform:imbalanced") == "waveform"
+
+
+def test_private_package_lists_are_locked(tmp_path, monkeypatch):
+    """Two datasets fetched at once must not run apt-get update into one folder."""
+    deb = _make_deb(tmp_path / "src.deb", {"./data/f.bin": b"\x01"})
+    calls = []
+    fake = _fake_apt(deb.read_bytes(), calls)
+    held = []
+
+    def apt(args, cwd, lists):
+        if lists is not None:
+            with open(lists / ".lock", "w") as other:
+                try:
+                    fcntl.flock(other, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                    held.append(False)
+                except BlockingIOError:
+                    held.append(True)
+        return fake(args, cwd, lists)
+
+    monkeypatch.setattr(_fetch, "_apt", apt)
+    dest = tmp_path / "cache" / "ds"
+    dest.mkdir(parents=True)
+    DebSource("pkg", "1", sha256_file(deb), ("./data/f.bin",)).fetch(dest)
+    assert held == [True, True]  # update and download ran under the lock

@@ -9,6 +9,7 @@ lists each source with why it failed.
 
 from __future__ import annotations
 
+import fcntl
 import gzip
 import hashlib
 import http.client
@@ -21,7 +22,8 @@ import tarfile
 import tempfile
 import urllib.request
 import zipfile
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TypeVar
@@ -122,8 +124,9 @@ class DebSource:
             res = _apt(["download", spec], tmpdir, None)
             if res.returncode != 0:
                 lists = dest.parent / "_apt"
-                upd = _apt(["update"], tmpdir, lists)
-                res = _apt(["download", spec], tmpdir, lists)
+                with _locked_lists(lists):  # shared by every dataset's fetch
+                    upd = _apt(["update"], tmpdir, lists)
+                    res = _apt(["download", spec], tmpdir, lists)
                 if res.returncode != 0:
                     raise DatasetUnavailableError(
                         f"apt-get download {spec} failed: "
@@ -134,6 +137,15 @@ class DebSource:
                 raise DatasetUnavailableError(f"apt-get produced no .deb for {spec}.")
             verify(debs[0], self.sha256)
             return extract_deb(debs[0], self.members, dest)
+
+
+@contextmanager
+def _locked_lists(lists: Path) -> Iterator[None]:
+    """Hold the private package lists' lock (apt's own locking is off there)."""
+    lists.mkdir(parents=True, exist_ok=True)
+    with open(lists / ".lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        yield
 
 
 def _apt(
