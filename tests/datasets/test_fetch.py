@@ -198,8 +198,15 @@ def test_unwritable_cache_folder_is_a_clear_error(tmp_path, monkeypatch):
     not_a_folder = tmp_path / "file"
     not_a_folder.write_text("")
     monkeypatch.setenv("LABELWISE_DATA", str(not_a_folder))
-    with pytest.raises(DatasetUnavailableError, match="Set LABELWISE_DATA to a wri"):
+    with pytest.raises(DatasetUnavailableError, match=r"Cannot write or lock.*file'"):
         ds.load("digits")
+
+    def no_locks(*args, **kwargs):  # a file system without locks (ENOLCK)
+        raise OSError(37, "No locks available")
+
+    monkeypatch.setattr(loading.fcntl, "flock", no_locks)
+    with pytest.raises(DatasetUnavailableError, match=r"No locks available.*root="):
+        ds.load("digits", root=tmp_path / "cache")
 
 
 def test_cache_dir_expands_home(tmp_path, monkeypatch):

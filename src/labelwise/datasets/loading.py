@@ -12,7 +12,7 @@ import fcntl
 import os
 import shutil
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -130,18 +130,19 @@ def fetch_raw(name: str, *, root: Path | None = None) -> Raw:
 @contextmanager
 def _locked(folder: Path) -> Iterator[None]:
     """Hold ``folder``'s fetch lock (creating the folder)."""
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-        lock = open(folder / ".lock", "w")  # held across the yield
-    except OSError as exc:
-        raise DatasetUnavailableError(
-            f"Cannot write the dataset cache folder {folder} "
-            f"({type(exc).__name__}: {exc}). Set LABELWISE_DATA to a writable "
-            "folder (now "
-            f"{os.environ.get('LABELWISE_DATA', 'unset')!r})."
-        ) from None
-    with lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
+    with ExitStack() as stack:
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+            lock = stack.enter_context(open(folder / ".lock", "w"))
+            fcntl.flock(lock, fcntl.LOCK_EX)
+        except OSError as exc:
+            env = os.environ.get("LABELWISE_DATA")
+            raise DatasetUnavailableError(
+                f"Cannot write or lock the dataset cache folder {folder} "
+                f"({type(exc).__name__}: {exc}). Set LABELWISE_DATA (now "
+                f"{'unset' if env is None else repr(env)}) or pass root= for a "
+                "writable local folder."
+            ) from None
         yield
 
 
