@@ -331,3 +331,10 @@ def test_private_package_lists_are_locked(tmp_path, monkeypatch):
     dest.mkdir(parents=True)
     DebSource("pkg", "1", sha256_file(deb), ("./data/f.bin",)).fetch(dest)
     assert held == [True, True]  # update and download ran under the lock
+
+
+def test_name_that_is_not_a_str_is_refused(tmp_path):
+    for name in (None, 5, b"digits", ["digits"]):
+        for call in (ds.load, ds.check_name, ds.fetch_raw, ds.prefetch):
+            with pytest.raises(InvalidParameterError, match="must be a str"):
+                call(name)

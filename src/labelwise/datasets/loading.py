@@ -24,7 +24,7 @@ from labelwise.datasets.auxiliary import AuxSpec, carve_auxiliary, parse_aux
 from labelwise.datasets.imbalance import class_weights, parse_setting, protocol_split
 from labelwise.datasets.noise import NoiseSpec, add_noise, parse_name
 from labelwise.datasets.parsers import Raw, content_hash, unpack_texts
-from labelwise.datasets.registry import _Spec, _spec, check_name
+from labelwise.datasets.registry import _require_name, _Spec, _spec, check_name
 from labelwise.datasets.shifted import NAME as SHIFTED
 from labelwise.datasets.shifted import make_shifted, parse_shifted
 from labelwise.exceptions import (
@@ -453,6 +453,7 @@ def load(
         InvalidParameterError: An unknown name, or ``pool_size``/``test_size``
             that is not a positive int.
     """
+    _require_name(name)
     for arg, size in (("pool_size", pool_size), ("test_size", test_size)):
         if size is not None and (
             isinstance(size, bool) or not isinstance(size, int | np.integer) or size < 1
