@@ -45,6 +45,17 @@ def test_datasets_list_and_fetch():
     assert res.exit_code == 2 and "Did you mean 'digits'" in res.output
 
 
+def test_datasets_fetch_checks_every_name_first(tmp_path, monkeypatch):
+    """A typo anywhere fetches nothing; wrapped names fetch their base."""
+    monkeypatch.setenv("LABELWISE_DATA", str(tmp_path))
+    res = runner.invoke(app, ["datasets", "--fetch", "digits", "--fetch", "nope"])
+    assert res.exit_code == 2 and "Unknown dataset 'nope'" in res.output
+    assert not (tmp_path / "digits" / "raw.npz").exists()
+    res = runner.invoke(app, ["datasets", "--fetch", "digits:imbalanced"])
+    assert res.exit_code == 0 and "digits:imbalanced: ok" in res.output
+    assert (tmp_path / "digits" / "raw.npz").exists()
+
+
 def test_run_and_export(tmp_path):
     out = tmp_path / "exp"
     args = [

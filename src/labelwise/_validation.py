@@ -481,8 +481,11 @@ def check_class_weights(
 
 
 def closest_name(name: str, choices: Iterable[str]) -> str:
-    """Format a 'did you mean' hint for an unknown name."""
+    """Format a 'did you mean' hint for an unknown name (case and spaces aside)."""
     options = sorted(choices)
-    match = difflib.get_close_matches(name, options, n=1, cutoff=0.5)
+    folded = {o.strip().lower(): o for o in options}
+    key = name.strip().lower()
+    match = difflib.get_close_matches(key, list(folded), n=1, cutoff=0.5)
+    match = [folded[m] for m in match]
     hint = f" Did you mean '{match[0]}'?" if match else ""
     return f"{hint} Available: {', '.join(options)}."

@@ -123,12 +123,14 @@ def datasets(
 
     names = available_datasets() if fetch_all else (fetch or [])
     try:
-        for name in names:
-            if check_name(name) == SHIFTED:
+        # every name is checked before anything is fetched; wrappers fetch their base
+        bases = [check_name(name) for name in names]
+        for name, base in zip(names, bases, strict=True):
+            if base == SHIFTED:
                 typer.echo(f"{name}: generated on load (nothing to fetch)")
                 continue
-            raw = fetch_raw(name)
-            if is_text(name):
+            raw = fetch_raw(base)
+            if is_text(base):
                 typer.echo(f"{name}: ok, train {len(raw[1])} texts, test {len(raw[3])}")
                 continue
             typer.echo(f"{name}: ok, train {raw[0].shape}, test {raw[2].shape}")

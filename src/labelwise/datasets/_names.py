@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import math
+
 from labelwise.exceptions import InvalidParameterError
+
+ZETA_MAX = 1e300
+"""Largest ζ: the auxiliary set's seed holds ``round(1000 ζ)``, which must be finite."""
 
 
 def parse_zeta_naux(
@@ -30,9 +35,9 @@ def parse_zeta_naux(
         raise InvalidParameterError(
             f"Dataset name {name!r}: ZETA must be a number and NAUX an integer."
         ) from None
-    if not zeta >= 0 or n_aux < 10:
+    if not (math.isfinite(zeta) and 0 <= zeta <= ZETA_MAX) or n_aux < 10:
         raise InvalidParameterError(
-            f"Dataset name {name!r}: need ZETA >= 0 and NAUX >= 10; got {zeta}, "
-            f"{n_aux}."
+            f"Dataset name {name!r}: need a finite ZETA >= 0 (at most "
+            f"{ZETA_MAX:g}) and NAUX >= 10; got {zeta}, {n_aux}."
         )
     return zeta, n_aux

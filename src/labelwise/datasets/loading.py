@@ -9,25 +9,29 @@ from __future__ import annotations
 
 import dataclasses
 import fcntl
-from collections.abc import Callable
+import os
+import shutil
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from labelwise.datasets._fetch import (
-    cache_dir,
-    fetch_first,
-)
+from labelwise.datasets._fetch import PARTIAL, cache_dir, fetch_verified
 from labelwise.datasets.auxiliary import AuxSpec, carve_auxiliary, parse_aux
 from labelwise.datasets.imbalance import class_weights, parse_setting, protocol_split
 from labelwise.datasets.noise import NoiseSpec, add_noise, parse_name
 from labelwise.datasets.parsers import Raw, content_hash, unpack_texts
-from labelwise.datasets.registry import _Spec, _spec, check_name
+from labelwise.datasets.registry import _require_name, _Spec, _spec, check_name
 from labelwise.datasets.shifted import NAME as SHIFTED
 from labelwise.datasets.shifted import make_shifted, parse_shifted
-from labelwise.exceptions import ChecksumError, InvalidParameterError
+from labelwise.exceptions import (
+    ChecksumError,
+    DatasetUnavailableError,
+    InvalidParameterError,
+)
 
 
 @dataclass(frozen=True)
@@ -97,52 +101,108 @@ class Dataset:
 def fetch_raw(name: str, *, root: Path | None = None) -> Raw:
     """Raw arrays ``(X_train, y_train, X_test, y_test)``, fetched and verified.
 
+    The cache is written atomically under a lock (one process fetches, the
+    others wait and then read its file); a cached file is read without the
+    lock, so a read-only cache that holds the dataset works.
+
     Args:
         name: Registry name.
         root: Cache root. Defaults to `cache_dir`.
+
+    Raises:
+        DatasetUnavailableError: No source is reachable and verified, or the
+            cache folder cannot be written.
+        ChecksumError: The cached file is unreadable or its content differs
+            from the pinned hash.
     """
     spec = _spec(name)
     folder = (root or cache_dir()) / name
-    folder.mkdir(parents=True, exist_ok=True)
     cached = folder / "raw.npz"
-    # one process fetches at a time; the others wait and then read the cache
-    with open(folder / ".lock", "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        if not cached.exists():
-            return _fetch_into(name, spec, folder, cached)
-    with np.load(cached) as data:
-        raw: Raw = (data["X_train"], data["y_train"], data["X_test"], data["y_test"])
-    _check_content(name, raw, spec)
+    if not cached.exists():
+        with _locked(folder):
+            if not cached.exists():
+                return _fetch_into(name, spec, folder, cached)
+    raw = _read_cached(cached)
+    _check_content(name, raw, spec, f"Delete {cached} and fetch again.")
     return raw
+
+
+@contextmanager
+def _locked(folder: Path) -> Iterator[None]:
+    """Hold ``folder``'s fetch lock (creating the folder)."""
+    with ExitStack() as stack:
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+            lock = stack.enter_context(open(folder / ".lock", "w"))
+            fcntl.flock(lock, fcntl.LOCK_EX)
+        except OSError as exc:
+            env = os.environ.get("LABELWISE_DATA")
+            raise DatasetUnavailableError(
+                f"Cannot write or lock the dataset cache folder {folder} "
+                f"({type(exc).__name__}: {exc}). Set LABELWISE_DATA (now "
+                f"{'unset' if env is None else repr(env)}) or pass root= for a "
+                "writable local folder."
+            ) from None
+        yield
+
+
+def _read_cached(cached: Path) -> Raw:
+    """The arrays of a cache file; `ChecksumError` if it is unreadable."""
+    try:
+        with np.load(cached) as data:
+            return (data["X_train"], data["y_train"], data["X_test"], data["y_test"])
+    except Exception as exc:  # a truncated or damaged file fails in many ways
+        raise ChecksumError(
+            f"The cached file {cached} is unreadable ({type(exc).__name__}: "
+            f"{exc}): it is truncated or damaged. Delete it and fetch again."
+        ) from None
 
 
 def _fetch_into(name: str, spec: _Spec, folder: Path, cached: Path) -> Raw:
-    """Fetch, parse, verify, then cache atomically; return the raw arrays."""
-    fetched = fetch_first(name, spec.sources, folder) if spec.sources else {}
-    files = {
-        k: v
-        for k, v in fetched.items()
-        if not spec.members or Path(k).name in spec.members
-    }
-    try:
+    """Fetch, parse, verify, then cache atomically; return the raw arrays.
+
+    Runs under the folder's lock, so the temporary files of an earlier fetch
+    that was killed are removed first.
+    """
+    for stale in [
+        *folder.glob(PARTIAL + "*"),
+        *folder.glob("tmp*"),
+        folder / "raw.tmp.npz",
+    ]:
+        if stale.is_dir():
+            shutil.rmtree(stale, ignore_errors=True)
+        else:
+            stale.unlink(missing_ok=True)
+
+    def accept(fetched: dict[str, Path]) -> Raw:
+        files = {
+            k: v
+            for k, v in fetched.items()
+            if not spec.members or Path(k).name in spec.members
+        }
         raw = spec.parse(files)
-        _check_content(name, raw, spec)
-        tmp = folder / "raw.tmp.npz"
+        _check_content(name, raw, spec, "The source served other data.")
+        return raw
+
+    if spec.sources:
+        raw = fetch_verified(name, spec.sources, folder, accept)
+    else:
+        raw = accept({})
+    tmp = folder / f"{PARTIAL}raw.npz"
+    try:
         np.savez(tmp, X_train=raw[0], y_train=raw[1], X_test=raw[2], y_test=raw[3])
         tmp.replace(cached)
     finally:
-        for path in fetched.values():
-            if path.exists():
-                path.unlink()
+        tmp.unlink(missing_ok=True)
     return raw
 
 
-def _check_content(name: str, raw: Raw, spec: _Spec) -> None:
+def _check_content(name: str, raw: Raw, spec: _Spec, fix: str) -> None:
     got = content_hash(raw)
     if got != spec.content_sha256:
         raise ChecksumError(
             f"Dataset '{name}': content SHA-256 {got} differs from the pinned "
-            f"{spec.content_sha256}. Delete {cache_dir() / name} and fetch again."
+            f"{spec.content_sha256}. {fix}"
         )
 
 
@@ -393,6 +453,7 @@ def load(
         InvalidParameterError: An unknown name, or ``pool_size``/``test_size``
             that is not a positive int.
     """
+    _require_name(name)
     for arg, size in (("pool_size", pool_size), ("test_size", test_size)):
         if size is not None and (
             isinstance(size, bool) or not isinstance(size, int | np.integer) or size < 1

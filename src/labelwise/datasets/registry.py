@@ -380,7 +380,17 @@ def available_datasets() -> list[str]:
     return sorted([*_SPECS, SHIFTED])
 
 
+def _require_name(name: object) -> None:
+    """Refuse a dataset name that is not a `str` (``None``, bytes, a list...)."""
+    if not isinstance(name, str):
+        raise InvalidParameterError(
+            f"A dataset name must be a str such as 'digits' or "
+            f"'mnist:noisy-blank'; got {type(name).__name__} {name!r}."
+        )
+
+
 def _spec(name: str) -> _Spec:
+    _require_name(name)
     try:
         return _SPECS[name]
     except KeyError:
@@ -408,6 +418,7 @@ def is_padded(name: str) -> bool:
 
 def is_regression(name: str) -> bool:
     """Whether the (validated) dataset ``name`` has real-valued targets."""
+    _require_name(name)
     if parse_shifted(name) is not None:
         return True
     aux = parse_aux(name)
@@ -425,6 +436,7 @@ def check_name(name: str) -> str:
     Raises:
         InvalidParameterError: naming what is wrong and the valid choices.
     """
+    _require_name(name)
     if parse_shifted(name) is not None:
         return SHIFTED
     aux = parse_aux(name)
@@ -443,6 +455,13 @@ def check_name(name: str) -> str:
                 "need classes."
             )
         _refuse_wrapper(setting[0], name, "imbalance settings")
+        if _spec(setting[0]).noisy is not None:
+            raise InvalidParameterError(
+                f"Dataset name {name!r}: {setting[0]} has noisy training labels by "
+                "design, and the imbalance settings pool the training and test rows, "
+                "which would put those labels into the test set. Use "
+                f"'{setting[0]}' alone, or a setting of another dataset."
+            )
         return setting[0]
     base, noise = parse_name(name)
     spec = _spec(base)  # refuses an unknown name
