@@ -60,6 +60,17 @@ def test_settings_follow_the_protocol(setting):
         check_name("friedman1:imbalanced")
 
 
+def test_test_size_subsamples_the_settings_test_rows():
+    # test_size was ignored silently under an imbalance setting
+    full = load("waveform:imbalanced")
+    d = load("waveform:imbalanced", test_size=50, pool_size=300)
+    assert d.X_test.shape[0] == 50 and d.X_train.shape[0] == 300
+    rows = {r.tobytes() for r in full.X_test}
+    assert all(r.tobytes() in rows for r in d.X_test)  # a subset of the 200
+    np.testing.assert_array_equal(d.X_reward, full.X_reward)
+    assert load("waveform:imbalanced", test_size=500).X_test.shape[0] == 200
+
+
 def test_factors_subsample_and_weights():
     assert imbalance_factors(2, "imbalanced").tolist() == [1.0, 10.0]
     assert imbalance_factors(3, "imbalanced").tolist() == [1.0, 10.0, 1.0]

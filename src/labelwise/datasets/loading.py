@@ -281,7 +281,11 @@ def _load_regression(
 
 
 def _load_setting(
-    name: str, setting: str, root: Path | None, pool_size: int | None
+    name: str,
+    setting: str,
+    root: Path | None,
+    pool_size: int | None,
+    test_size: int | None,
 ) -> Dataset:
     """A classification dataset under an imbalance setting.
 
@@ -296,13 +300,14 @@ def _load_setting(
     y = np.concatenate([ytr, yte]).astype(np.int64)
     parts = protocol_split(x, y, setting, len(spec.classes))
     keep = _subsample(len(parts["y_pool"]), pool_size)
+    keep_test = _subsample(len(parts["y_test"]), test_size)  # of the 200
     weights = class_weights(parts["factors"])
     return Dataset(
         name,
         parts["X_pool"][keep],
         parts["y_pool"][keep],
-        parts["X_test"],
-        parts["y_test"],
+        parts["X_test"][keep_test],
+        parts["y_test"][keep_test],
         list(spec.classes),
         X_reward=parts["X_reward"],
         y_reward=parts["y_reward"],
@@ -438,7 +443,8 @@ def load(
             `labelwise.datasets.auxiliary`), e.g. ``diamonds:aux``.
         pool_size: Keep a random subset of this many clean training items (seed
             0) before noise is added. Defaults to all.
-        test_size: Keep a random subset of the test set (seed 0).
+        test_size: Keep a random subset of the test set (seed 0); under an
+            imbalance setting, of its 200 test rows.
         root: Cache root. Defaults to `cache_dir`.
 
     Returns:
@@ -470,7 +476,7 @@ def load(
         return dataclasses.replace(d, X_aux=prep_x(xa), y_aux=prep_y(ya))
     setting = parse_setting(name)
     if setting is not None:
-        return _load_setting(name, setting[1], root, pool_size)
+        return _load_setting(name, setting[1], root, pool_size, test_size)
     aux = parse_aux(name)
     if aux is not None:
         base = check_name(name)
