@@ -28,6 +28,20 @@ def test_version_names_labelwise_torch_and_cuda():
     assert f"CUDA {cuda})" in res.output
 
 
+def test_datasets_listing_names_a_cut_cache_file_as_damaged(tmp_path, monkeypatch):
+    # a raw.npz cut short by a killed copy was listed as "cached"
+    monkeypatch.setenv("LABELWISE_DATA", str(tmp_path))
+    (tmp_path / "digits").mkdir()
+    (tmp_path / "digits" / "raw.npz").write_bytes(b"PK\x03\x04 cut short")
+    res = runner.invoke(app, ["datasets"])
+    assert res.exit_code == 0, res.output
+    line = next(ln for ln in res.output.splitlines() if ln.startswith("digits\t"))
+    assert "damaged: delete" in line and "raw.npz and fetch it again" in line
+    assert "\tnot fetched\t" in next(
+        ln for ln in res.output.splitlines() if ln.startswith("mnist\t")
+    )
+
+
 def test_datasets_list_and_fetch():
     res = runner.invoke(app, ["datasets"])
     assert (

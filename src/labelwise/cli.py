@@ -137,9 +137,18 @@ def datasets(
     except LabelwiseError as exc:
         _fail(exc)
     if not names:
+        import zipfile
+
         root = cache_dir()
         for name in available_datasets():
-            state = "cached" if (root / name / "raw.npz").exists() else "not fetched"
+            raw_file = root / name / "raw.npz"
+            state = "not fetched"
+            if raw_file.exists():  # a cut file has no zip directory (cheap to read)
+                state = (
+                    "cached"
+                    if zipfile.is_zipfile(raw_file)
+                    else f"damaged: delete {raw_file} and fetch it again"
+                )
             if name == SHIFTED:
                 state = "generated on load"
             typer.echo(f"{name}\t{state}\t{describe(name)}")
