@@ -52,15 +52,32 @@ def body_limit(path: str) -> int:
 
 
 async def read_body(request: Request) -> bytes:
-    """The request body, refused once it grows past `body_limit`."""
+    """The request body, refused once it grows past `body_limit`.
+
+    Raises:
+        BodyTooLargeError: the body grew past the limit (413).
+        InvalidParameterError: the client closed the connection before the
+            whole body arrived (400; nothing is changed, and the server logs
+            no traceback).
+    """
+    from starlette.requests import ClientDisconnect
+
     limit = body_limit(request.url.path)
     data = bytearray()
-    async for chunk in request.stream():
-        data += chunk
-        if len(data) > limit:
-            raise BodyTooLargeError(
-                f"Request bodies to {request.url.path} are limited to {limit} bytes."
-            )
+    try:
+        async for chunk in request.stream():
+            data += chunk
+            if len(data) > limit:
+                raise BodyTooLargeError(
+                    f"Request bodies to {request.url.path} are limited to {limit} "
+                    "bytes."
+                )
+    except ClientDisconnect:
+        raise InvalidParameterError(
+            f"The client closed the connection after {len(data)} bytes of the "
+            f"request body to {request.url.path}, before the whole body "
+            "arrived; nothing was changed. Send the request again."
+        ) from None
     return bytes(data)
 
 
