@@ -11,10 +11,16 @@ from __future__ import annotations
 
 import asyncio
 import json
+import sqlite3
 from typing import Any
 
-from labelwise.app import LabelSession
+import pytest
+from fastapi.testclient import TestClient
+
+from labelwise import InvalidParameterError
+from labelwise.app import LabelDB, LabelSession
 from labelwise.app.server import create_app
+from labelwise.app.store import DatabaseBusyError
 
 TOKEN = "s3cret"
 
@@ -82,3 +88,39 @@ def test_body_cut_off_by_a_disconnect_is_a_4xx_not_an_asgi_exception(
         assert session.db.events() == before and session.db.labels() == {}
     finally:
         session.db.close()
+
+
+def test_write_while_another_program_holds_the_lock_is_a_503_that_says_why(
+    blobs_project,
+):
+    folder, _ = blobs_project
+    session = _session(folder)
+    # a short wait keeps the test fast (the default is BUSY_TIMEOUT_S)
+    session.db.close()
+    session.db = LabelDB(folder / "labels.sqlite", busy_timeout=0.05)
+    other = sqlite3.connect(folder / "labels.sqlite", isolation_level=None)
+    try:
+        c = TestClient(create_app(session, TOKEN), raise_server_exceptions=False)
+        c.headers["X-Labelwise-Token"] = TOKEN
+        item = session.db.queue()[0]["item"]
+        other.execute("BEGIN IMMEDIATE")  # e.g. a SQLite tool's open transaction
+        # before the fix: sqlite3.OperationalError, a bare 500
+        r = c.post("/api/label", json={"item": item, "value": "neg"})
+        assert r.status_code == 503 and r.headers["Retry-After"] == "1"
+        assert "locked by another program" in r.json()["detail"]
+        assert c.get("/api/state").status_code == 200  # reads go on
+        with pytest.raises(DatabaseBusyError, match="Nothing was changed"):
+            session.db.import_rows([(item, "pos")])
+        other.execute("ROLLBACK")
+        r = c.post("/api/label", json={"item": item, "value": "neg"})
+        assert r.status_code == 200 and session.db.labels() == {item: "neg"}
+        assert [e["action"] for e in session.db.events()] == ["label"]
+    finally:
+        other.close()
+        session.db.close()
+
+
+def test_busy_timeout_is_validated(tmp_path):
+    for bad in (0, -1.0, True, "5", float("nan"), 1e9):
+        with pytest.raises(InvalidParameterError, match="busy_timeout"):
+            LabelDB(tmp_path / "x.sqlite", busy_timeout=bad)

@@ -23,7 +23,7 @@ from fastapi import Request
 
 from labelwise.app.checks import item_from_text, shown
 from labelwise.app.session import ImageMissingError, LabelSession
-from labelwise.app.store import UndoRefusedError
+from labelwise.app.store import DatabaseBusyError, UndoRefusedError
 from labelwise.exceptions import InvalidParameterError
 
 if TYPE_CHECKING:
@@ -210,6 +210,13 @@ def _add_guards(app: FastAPI, token: str) -> None:
         elif isinstance(exc, ImageMissingError):
             status = 410
         return JSONResponse({"detail": str(exc)}, status_code=status)
+
+    @app.exception_handler(DatabaseBusyError)
+    async def busy(request: Request, exc: DatabaseBusyError) -> Any:
+        # not bad input: the project's file is locked by another program
+        return JSONResponse(
+            {"detail": str(exc)}, status_code=503, headers={"Retry-After": "1"}
+        )
 
     @app.exception_handler(RequestValidationError)
     async def bad_request(request: Request, exc: RequestValidationError) -> Any:
