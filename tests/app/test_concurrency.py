@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import asyncio
 import json
+import random
 import sqlite3
+import threading
 from typing import Any
 
 import pytest
@@ -124,3 +126,72 @@ def test_busy_timeout_is_validated(tmp_path):
     for bad in (0, -1.0, True, "5", float("nan"), 1e9):
         with pytest.raises(InvalidParameterError, match="busy_timeout"):
             LabelDB(tmp_path / "x.sqlite", busy_timeout=bad)
+
+
+def _replayed(events: list[dict[str, Any]]) -> dict[int, str]:
+    """The labels the event log implies (label, correct, import, undo)."""
+    labels: dict[int, str] = {}
+    for e in events:
+        if e["action"] in ("label", "correct") or (
+            e["action"] == "import" and e["item"] is not None
+        ):
+            labels[e["item"]] = e["value"]
+        elif e["action"] == "undo" and e["value"] == "label":
+            del labels[e["item"]]
+        elif e["action"] == "undo" and e["value"] == "correct":
+            labels[e["item"]] = e["previous"]
+    return labels
+
+
+def test_racing_label_undo_correct_skip_on_one_item_keep_the_log_true(
+    blobs_project,
+):
+    folder, _ = blobs_project
+    session = _session(folder)
+    rng = random.Random(0)
+    try:
+        for _ in range(12):
+            item = rng.choice([q["item"] for q in session.db.queue()])
+            undone: list[Any] = []
+            actions = [
+                lambda i=item: session.label(i, "neg"),
+                lambda i=item: session.label(i, "pos"),
+                lambda i=item: session.skip(i),
+                lambda i=item: session.correct(i, "pos"),
+                lambda u=undone: u.append(session.undo()),
+            ]
+            results = _race(actions)
+            assert all(r in ("ok", "refused") for r in results), results
+            # the item was open: one of label / label / skip wins, a second
+            # only when the undo reopened the item in between
+            reopened = bool(undone) and (undone[0] or {}).get("item") == item
+            assert 1 <= sum(r == "ok" for r in results[:3]) <= 1 + reopened, results
+        labels = session.db.labels()
+        assert _replayed(session.db.events()) == labels
+        done = {q["item"] for q in session.db.queue(status="done")}
+        assert done == set(labels)
+    finally:
+        session.db.close()
+
+
+def _race(actions: list[Any]) -> list[str]:
+    """Run ``actions`` on threads released together; "ok", "refused" or the error."""
+    barrier = threading.Barrier(len(actions))
+    results = [""] * len(actions)
+
+    def run(k: int) -> None:
+        barrier.wait()
+        try:
+            actions[k]()
+            results[k] = "ok"
+        except InvalidParameterError:
+            results[k] = "refused"
+        except Exception as exc:  # reported by the caller's assertion
+            results[k] = repr(exc)
+
+    threads = [threading.Thread(target=run, args=(k,)) for k in range(len(actions))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=60)
+    return results
