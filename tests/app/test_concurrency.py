@@ -195,3 +195,24 @@ def _race(actions: list[Any]) -> list[str]:
     for t in threads:
         t.join(timeout=60)
     return results
+
+
+def test_replayed_label_is_refused_and_says_which_label_landed(blobs_project):
+    folder, _ = blobs_project
+    session = _session(folder)
+    try:
+        c = TestClient(create_app(session, TOKEN))
+        c.headers["X-Labelwise-Token"] = TOKEN
+        item = session.db.queue()[0]["item"]
+        body = {"item": item, "value": "pos"}
+        assert c.post("/api/label", json=body).status_code == 200
+        # a client whose answer was lost sends it again: refused, nothing
+        # stored twice, and the answer names the stored label
+        r = c.post("/api/label", json={"item": item, "value": "neg"})
+        assert r.status_code == 400
+        assert "already done, labeled 'pos'" in r.json()["detail"]
+        events = [e for e in session.db.events() if e["action"] == "label"]
+        assert [(e["item"], e["value"]) for e in events] == [(item, "pos")]
+        assert session.db.labels() == {item: "pos"}
+    finally:
+        session.db.close()

@@ -31,6 +31,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from labelwise.app.checks import shown
 from labelwise.exceptions import InvalidParameterError, LabelwiseError
 
 
@@ -297,9 +298,15 @@ class LabelDB:
         with self._tx() as con:
             rnd, status = self._queued(con, item)
             if status != "open":
+                row = con.execute(
+                    "SELECT value FROM labels WHERE item = ?", (item,)
+                ).fetchone()
+                # a retried request (its answer lost) can tell whether it landed
+                has = "" if row is None else f", labeled {shown(row[0])}"
                 raise InvalidParameterError(
-                    f"Item {item} is already {status}; use correct to change a label "
-                    "or undo to reopen it."
+                    f"Item {item} is already {status}{has} (by an earlier request, "
+                    "perhaps another client's); use correct to change a label or "
+                    "undo to reopen it."
                 )
             self._event(con, item, "label", value, None, rnd)
             con.execute(
