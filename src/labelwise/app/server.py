@@ -23,7 +23,7 @@ from fastapi import Request
 
 from labelwise.app.checks import item_from_text, shown
 from labelwise.app.session import ImageMissingError, LabelSession
-from labelwise.app.store import UndoRefusedError
+from labelwise.app.store import DatabaseBusyError, UndoRefusedError
 from labelwise.exceptions import InvalidParameterError
 
 if TYPE_CHECKING:
@@ -52,15 +52,32 @@ def body_limit(path: str) -> int:
 
 
 async def read_body(request: Request) -> bytes:
-    """The request body, refused once it grows past `body_limit`."""
+    """The request body, refused once it grows past `body_limit`.
+
+    Raises:
+        BodyTooLargeError: the body grew past the limit (413).
+        InvalidParameterError: the client closed the connection before the
+            whole body arrived (400; nothing is changed, and the server logs
+            no traceback).
+    """
+    from starlette.requests import ClientDisconnect
+
     limit = body_limit(request.url.path)
     data = bytearray()
-    async for chunk in request.stream():
-        data += chunk
-        if len(data) > limit:
-            raise BodyTooLargeError(
-                f"Request bodies to {request.url.path} are limited to {limit} bytes."
-            )
+    try:
+        async for chunk in request.stream():
+            data += chunk
+            if len(data) > limit:
+                raise BodyTooLargeError(
+                    f"Request bodies to {request.url.path} are limited to {limit} "
+                    "bytes."
+                )
+    except ClientDisconnect:
+        raise InvalidParameterError(
+            f"The client closed the connection after {len(data)} bytes of the "
+            f"request body to {request.url.path}, before the whole body "
+            "arrived; nothing was changed. Send the request again."
+        ) from None
     return bytes(data)
 
 
@@ -193,6 +210,13 @@ def _add_guards(app: FastAPI, token: str) -> None:
         elif isinstance(exc, ImageMissingError):
             status = 410
         return JSONResponse({"detail": str(exc)}, status_code=status)
+
+    @app.exception_handler(DatabaseBusyError)
+    async def busy(request: Request, exc: DatabaseBusyError) -> Any:
+        # not bad input: the project's file is locked by another program
+        return JSONResponse(
+            {"detail": str(exc)}, status_code=503, headers={"Retry-After": "1"}
+        )
 
     @app.exception_handler(RequestValidationError)
     async def bad_request(request: Request, exc: RequestValidationError) -> Any:

@@ -31,11 +31,24 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from labelwise.exceptions import InvalidParameterError
+from labelwise.app.checks import shown
+from labelwise.exceptions import InvalidParameterError, LabelwiseError
 
 
 class UndoRefusedError(InvalidParameterError):
     """Undo cannot take back the newest action (an import); nothing changed."""
+
+
+BUSY_TIMEOUT_S = 5.0
+"""How long a write waits for another program's lock on the database."""
+
+
+class DatabaseBusyError(LabelwiseError, RuntimeError):
+    """Another program held the database's write lock too long; nothing changed.
+
+    The server answers it with 503 and ``Retry-After``: the request was
+    fine, the project's file was busy.
+    """
 
 
 SCHEMA = """
@@ -87,14 +100,33 @@ class LabelDB:
     Args:
         path: The SQLite file; created with the schema when missing.
         strategy: Strategy name recorded with every event.
+        busy_timeout: Seconds a write waits while another program (a second
+            server, ``labelwise label import``, a SQLite tool) holds the write
+            lock; then `DatabaseBusyError`, and nothing changes.
     """
 
-    def __init__(self, path: str | Path, *, strategy: str = ""):
+    def __init__(
+        self,
+        path: str | Path,
+        *,
+        strategy: str = "",
+        busy_timeout: float = BUSY_TIMEOUT_S,
+    ):
+        if isinstance(busy_timeout, bool) or not (
+            isinstance(busy_timeout, (int, float)) and 0 < busy_timeout < 3600
+        ):
+            raise InvalidParameterError(
+                f"busy_timeout must be seconds in (0, 3600); got {busy_timeout!r}."
+            )
         self.path = Path(path)
         self.strategy = strategy
+        self.busy_timeout = float(busy_timeout)
         self._lock = threading.RLock()
         self._con = sqlite3.connect(
-            self.path, check_same_thread=False, isolation_level=None
+            self.path,
+            check_same_thread=False,
+            isolation_level=None,
+            timeout=self.busy_timeout,
         )
         self._con.execute("PRAGMA journal_mode=WAL")
         self._con.execute("PRAGMA synchronous=NORMAL")
@@ -109,7 +141,18 @@ class LabelDB:
     def _tx(self) -> Iterator[sqlite3.Connection]:
         """One ``BEGIN IMMEDIATE`` transaction; rolled back on any error."""
         with self._lock:
-            self._con.execute("BEGIN IMMEDIATE")
+            try:
+                self._con.execute("BEGIN IMMEDIATE")
+            except sqlite3.OperationalError as exc:
+                if "locked" not in str(exc) and "busy" not in str(exc):
+                    raise
+                raise DatabaseBusyError(
+                    f"The project's database {self.path} stayed locked by another "
+                    f"program for {self.busy_timeout:g} s ({exc}): a second `labelwise "
+                    "label serve` or `label import` on the same project, or a SQLite "
+                    "tool with an open transaction. Nothing was changed; finish or "
+                    "close the other program's transaction and try again."
+                ) from None
             try:
                 yield self._con
             except BaseException:
@@ -255,9 +298,15 @@ class LabelDB:
         with self._tx() as con:
             rnd, status = self._queued(con, item)
             if status != "open":
+                row = con.execute(
+                    "SELECT value FROM labels WHERE item = ?", (item,)
+                ).fetchone()
+                # a retried request (its answer lost) can tell whether it landed
+                has = "" if row is None else f", labeled {shown(row[0])}"
                 raise InvalidParameterError(
-                    f"Item {item} is already {status}; use correct to change a label "
-                    "or undo to reopen it."
+                    f"Item {item} is already {status}{has} (by an earlier request, "
+                    "perhaps another client's); use correct to change a label or "
+                    "undo to reopen it."
                 )
             self._event(con, item, "label", value, None, rnd)
             con.execute(
