@@ -92,7 +92,7 @@ def test_body_cut_off_by_a_disconnect_is_a_4xx_not_an_asgi_exception(
         session.db.close()
 
 
-def test_write_while_another_program_holds_the_lock_is_a_503_that_says_why(
+def test_write_while_another_program_holds_the_lock_is_a_423_that_says_why(
     blobs_project,
 ):
     folder, _ = blobs_project
@@ -108,7 +108,7 @@ def test_write_while_another_program_holds_the_lock_is_a_503_that_says_why(
         other.execute("BEGIN IMMEDIATE")  # e.g. a SQLite tool's open transaction
         # before the fix: sqlite3.OperationalError, a bare 500
         r = c.post("/api/label", json={"item": item, "value": "neg"})
-        assert r.status_code == 503 and r.headers["Retry-After"] == "1"
+        assert r.status_code == 423 and r.headers["Retry-After"] == "1"
         assert "locked by another program" in r.json()["detail"]
         assert c.get("/api/state").status_code == 200  # reads go on
         with pytest.raises(DatabaseBusyError, match="Nothing was changed"):

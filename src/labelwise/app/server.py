@@ -213,9 +213,10 @@ def _add_guards(app: FastAPI, token: str) -> None:
 
     @app.exception_handler(DatabaseBusyError)
     async def busy(request: Request, exc: DatabaseBusyError) -> Any:
-        # not bad input: the project's file is locked by another program
+        # the project's file is locked by another program: 423 Locked (a 4xx, as
+        # every refused request here), with when to try again
         return JSONResponse(
-            {"detail": str(exc)}, status_code=503, headers={"Retry-After": "1"}
+            {"detail": str(exc)}, status_code=423, headers={"Retry-After": "1"}
         )
 
     @app.exception_handler(RequestValidationError)

@@ -46,8 +46,8 @@ BUSY_TIMEOUT_S = 5.0
 class DatabaseBusyError(LabelwiseError, RuntimeError):
     """Another program held the database's write lock too long; nothing changed.
 
-    The server answers it with 503 and ``Retry-After``: the request was
-    fine, the project's file was busy.
+    The server answers it with 423 (Locked) and ``Retry-After``: the request
+    was fine, the project's file was busy.
     """
 
 
