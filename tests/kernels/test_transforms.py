@@ -213,3 +213,17 @@ def test_available_bytes_reads_this_machine_and_skips_unknown_devices():
     if sys.platform.startswith("linux"):
         assert 0 < free < math.inf
     assert available_bytes(torch.device("meta")) == math.inf
+
+
+def test_available_bytes_on_cuda_counts_the_allocators_cached_blocks(monkeypatch):
+    # PyTorch keeps freed blocks reserved: the driver reports them as used,
+    # yet the next allocation reuses them. After a round of training the
+    # cache can hold most of the device, and a valid width was refused.
+    gib = 2**30
+    monkeypatch.setattr(torch.cuda, "mem_get_info", lambda device=None: (gib, 80 * gib))
+    monkeypatch.setattr(torch.cuda, "memory_reserved", lambda device=None: 10 * gib)
+    monkeypatch.setattr(torch.cuda, "memory_allocated", lambda device=None: 2 * gib)
+
+    from labelwise.kernels._inputs import available_bytes
+
+    assert available_bytes(torch.device("cuda")) == 9 * gib

@@ -80,12 +80,17 @@ Cholesky factor and a product or solve beside them)."""
 def available_bytes(device: torch.device) -> float:
     """Memory free for new tensors on ``device``; ``inf`` when unknown.
 
-    CUDA: ``torch.cuda.mem_get_info``'s free bytes. CPU: Linux's
+    CUDA: ``torch.cuda.mem_get_info``'s free bytes plus the blocks PyTorch's
+    caching allocator holds unused (reserved but not allocated: the driver
+    counts them as used, yet new tensors reuse them). CPU: Linux's
     ``MemAvailable`` (``/proc/meminfo``); other systems are not checked.
     """
     if device.type == "cuda":
         free, _ = torch.cuda.mem_get_info(device)
-        return float(free)
+        cached = torch.cuda.memory_reserved(device) - torch.cuda.memory_allocated(
+            device
+        )
+        return float(free + max(cached, 0))
     if device.type != "cpu":
         return math.inf
     try:
