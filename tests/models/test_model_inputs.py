@@ -341,6 +341,45 @@ def test_scikit_learn_adapters_refuse_estimator_classes_and_unweighted_fits():
             )
 
 
+class _KwargsWrapper:
+    """A wrapper whose ``fit(X, y, **kwargs)`` passes sample weights on."""
+
+    def __init__(self, C=1.0):
+        self.C = C
+
+    def get_params(self, deep=True):
+        return {"C": self.C}
+
+    def set_params(self, **params):
+        self.C = params.get("C", self.C)
+        return self
+
+    def fit(self, X, y, **kwargs):
+        from sklearn.linear_model import LogisticRegression
+
+        self.inner_ = LogisticRegression(C=self.C).fit(X, y, **kwargs)
+        self.classes_ = self.inner_.classes_
+        return self
+
+    def predict_proba(self, X):
+        return self.inner_.predict_proba(X)
+
+
+def test_sample_weights_pass_through_a_fit_that_takes_kwargs():
+    # has_fit_parameter alone refused a fit(X, y, **kwargs) that worked before
+    from sklearn.linear_model import LogisticRegression
+
+    x, y = _data()
+    w = np.linspace(0.2, 3.0, 24)
+    got = SklearnClassifier(_KwargsWrapper()).fit(
+        x, y, n_classes=2, rng=0, sample_weight=w
+    )
+    ref = LogisticRegression().fit(x.reshape(24, -1), y, sample_weight=w)
+    np.testing.assert_allclose(
+        got.predict_proba(x), ref.predict_proba(x.reshape(24, -1)), rtol=1e-5
+    )
+
+
 def test_nan_in_a_tensor_input_is_refused_not_trained_into_nan():
     # arrays were checked, tensors not: one NaN made every prediction NaN
     import torch

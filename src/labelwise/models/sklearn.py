@@ -182,9 +182,22 @@ def _seed_estimator(est: Any, rng: np.random.Generator, modulus: int) -> None:
 
 
 def _check_takes_weights(est: Any) -> None:
-    from sklearn.utils.validation import has_fit_parameter
+    """Refuse an estimator whose ``fit`` cannot take ``sample_weight``.
 
-    if not has_fit_parameter(est, "sample_weight"):
+    A ``fit(X, y, **kwargs)`` (a wrapper around another estimator) may pass
+    them on, so only a `Pipeline` (which wants ``step__sample_weight``) and a
+    ``fit`` with neither parameter are refused.
+    """
+    import inspect
+
+    from sklearn.pipeline import Pipeline
+
+    params = inspect.signature(est.fit).parameters.values()
+    takes = any(p.name == "sample_weight" for p in params) or (
+        not isinstance(est, Pipeline)
+        and any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params)
+    )
+    if not takes:
         raise InvalidParameterError(
             f"{type(est).__name__}.fit takes no sample_weight, so sample weights "
             "(class weights) cannot be used with it; leave them out, or use an "
