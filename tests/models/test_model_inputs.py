@@ -399,6 +399,33 @@ def test_nan_in_a_tensor_input_is_refused_not_trained_into_nan():
     assert torch.isfinite(clf.tensor_outputs(torch.from_numpy(x), "proba")).all()
 
 
+def test_the_tensor_finiteness_check_works_in_chunks_without_a_pool_sized_mask(
+    monkeypatch,
+):
+    # a pool tensor on the GPU got a boolean mask of its own size beside it
+    import torch
+
+    from labelwise.models import _placement
+
+    monkeypatch.setattr(_placement, "CHECK_ELEMENTS", 40, raising=False)
+    seen = []
+    real = torch.isfinite
+
+    def spy(t):
+        seen.append(t.numel())
+        return real(t)
+
+    monkeypatch.setattr(torch, "isfinite", spy)
+    x = torch.zeros(50, 2, 3)
+    _placement.check_finite_tensor(x)
+    assert max(seen) <= 40 and sum(seen) == x.numel()
+    for row in (0, 6, 49):  # first chunk, a chunk's first row, the last row
+        bad = x.clone()
+        bad[row, 1, 2] = float("inf")
+        with pytest.raises(InvalidParameterError, match=rf"first at rows \[{row}\]"):
+            _placement.check_finite_tensor(bad)
+
+
 def test_a_network_instance_or_a_name_is_refused_where_a_factory_belongs():
     # died in the module's forward: "forward() takes 2 positional arguments but 3
     # were given", or "'str' object is not callable"
