@@ -183,6 +183,22 @@ def test_damaged_cache_is_a_clear_error(tmp_path):
             ds.fetch_raw("digits", root=tmp_path)
 
 
+def test_out_of_memory_reading_the_cache_does_not_call_it_damaged(
+    tmp_path, monkeypatch
+):
+    """Too little memory is not a damaged file: no advice to delete it."""
+    from labelwise.datasets import loading
+
+    ds.fetch_raw("digits", root=tmp_path)
+
+    def no_memory(*args, **kwargs):
+        raise MemoryError("Unable to allocate 40.0 GiB")
+
+    monkeypatch.setattr(loading.np, "load", no_memory)
+    with pytest.raises(MemoryError):
+        ds.fetch_raw("digits", root=tmp_path)
+
+
 def test_cached_dataset_reads_without_the_lock(tmp_path, monkeypatch):
     """A read-only cache holding the dataset works (no lock file is opened)."""
     ds.fetch_raw("digits", root=tmp_path)

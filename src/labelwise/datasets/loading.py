@@ -151,6 +151,8 @@ def _read_cached(cached: Path) -> Raw:
     try:
         with np.load(cached) as data:
             return (data["X_train"], data["y_train"], data["X_test"], data["y_test"])
+    except MemoryError:  # a sound file too large for this machine: keep it
+        raise
     except Exception as exc:  # a truncated or damaged file fails in many ways
         raise ChecksumError(
             f"The cached file {cached} is unreadable ({type(exc).__name__}: "
