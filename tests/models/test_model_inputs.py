@@ -405,9 +405,10 @@ def test_the_tensor_finiteness_check_works_in_chunks_without_a_pool_sized_mask(
     # a pool tensor on the GPU got a boolean mask of its own size beside it
     import torch
 
+    from labelwise.kernels import _inputs
     from labelwise.models import _placement
 
-    monkeypatch.setattr(_placement, "CHECK_ELEMENTS", 40, raising=False)
+    monkeypatch.setattr(_inputs, "CHECK_ELEMENTS", 40)
     seen = []
     real = torch.isfinite
 

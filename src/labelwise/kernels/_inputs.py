@@ -16,22 +16,37 @@ import torch
 from labelwise._validation import check_features
 from labelwise.exceptions import InvalidParameterError
 
-_CHECK_ROWS = 1 << 16
+CHECK_ELEMENTS = 1 << 24
+"""Values per chunk of `nonfinite_rows` (a 16 MiB boolean mask)."""
+
+
+def nonfinite_rows(t: torch.Tensor) -> torch.Tensor | None:
+    """Host indices ``(m,)`` of the rows of ``t`` holding NaN or ±inf, else ``None``.
+
+    Scans row chunks of about `CHECK_ELEMENTS` values on ``t``'s device (no
+    boolean mask the size of ``t`` beside it) with one host synchronisation;
+    only a tensor that fails is scanned again for its rows.
+    """
+    rows = t.reshape(t.shape[0], -1)
+    step = max(1, CHECK_ELEMENTS // max(rows.shape[1], 1))
+    ok = torch.ones((), dtype=torch.bool, device=t.device)
+    for s in range(0, rows.shape[0], step):
+        ok &= torch.isfinite(rows[s : s + step]).all()
+    if bool(ok):
+        return None
+    return (~torch.isfinite(rows)).any(dim=1).nonzero()[:, 0].cpu()
 
 
 def check_finite_tensor(t: torch.Tensor, name: str) -> None:
-    """Raise unless every entry of ``t`` is finite (row chunks, on ``t``'s device)."""
+    """Raise unless every entry of ``t`` is finite (on ``t``'s device)."""
     if not t.is_floating_point():
         return
-    rows = t.reshape(t.shape[0], -1)
-    for s in range(0, rows.shape[0], _CHECK_ROWS):
-        ok = torch.isfinite(rows[s : s + _CHECK_ROWS]).all(1)
-        if not bool(ok.all()):
-            first = s + int(torch.nonzero(~ok)[0, 0])
-            raise InvalidParameterError(
-                f"{name} contains NaN or infinite values, first at row {first}. "
-                "Impute or drop them before active learning."
-            )
+    bad = nonfinite_rows(t)
+    if bad is not None:
+        raise InvalidParameterError(
+            f"{name} contains NaN or infinite values, first at row {int(bad[0])}. "
+            "Impute or drop them before active learning."
+        )
 
 
 def as_float_tensor(

@@ -23,6 +23,7 @@ from torch import nn
 from labelwise._device import resolve_device
 from labelwise._validation import check_features
 from labelwise.exceptions import InvalidParameterError
+from labelwise.kernels._inputs import nonfinite_rows
 
 PRECISIONS = ("fp32", "bf16")
 """Valid ``precision=`` values."""
@@ -134,26 +135,16 @@ def as_float_tensor(
         return torch.as_tensor(arr, dtype=torch.float32)
 
 
-CHECK_ELEMENTS = 1 << 24
-"""Values per chunk of `check_finite_tensor` (a 16 MiB boolean mask)."""
-
-
 def check_finite_tensor(x: torch.Tensor, *, name: str = "X") -> None:
     """Refuse NaN or infinite values in a tensor (on any device), naming rows.
 
     A single NaN in a training set turns every weight into NaN, and every
-    prediction after it, without an error. Checked in row chunks of about
-    `CHECK_ELEMENTS` values (no pool-sized mask beside the pool on the
-    device), with one host sync at the end.
+    prediction after it, without an error. Scanned by
+    `labelwise.kernels._inputs.nonfinite_rows` (chunks, one host sync).
     """
-    rows = x.reshape(x.shape[0], -1)
-    step = max(1, CHECK_ELEMENTS // max(rows.shape[1], 1))
-    ok = torch.ones((), dtype=torch.bool, device=x.device)
-    for s in range(0, rows.shape[0], step):
-        ok &= torch.isfinite(rows[s : s + step]).all()
-    if bool(ok):
+    bad = nonfinite_rows(x)
+    if bad is None:
         return
-    bad = (~torch.isfinite(x.reshape(x.shape[0], -1))).any(dim=1).nonzero()[:, 0]
     raise InvalidParameterError(
         f"{name} contains NaN or infinite values in {bad.numel()} row(s), first at "
         f"rows {bad[:5].tolist()}. Impute or drop them before active learning."
