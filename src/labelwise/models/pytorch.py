@@ -782,28 +782,9 @@ class TorchClassifier:
         head: nn.Module = net.head  # type: ignore[assignment]
         for chunk in input_chunks(x, self.predict_batch_size, self._device):
             with self._autocast():
-                try:
-                    h = features(self._layout(chunk))
-                except RuntimeError as exc:
-                    err = self._shape_error(x, exc)
-                    if err is None:
-                        raise
-                    raise err from exc
+                h = features(self._layout(chunk))
                 out = h if what == "embed" else torch.softmax(head(h).float(), dim=1)
             yield out.float()
-
-    def _shape_error(
-        self, x: torch.Tensor, exc: RuntimeError
-    ) -> InvalidParameterError | None:
-        """An error naming both shapes when ``x``'s items differ from the fit's."""
-        fitted = self.input_shape_
-        if fitted is None or tuple(x.shape[1:]) == fitted:
-            return None
-        return InvalidParameterError(
-            f"The network was fitted on items of shape {fitted} and cannot take "
-            f"items of shape {tuple(x.shape[1:])} ({exc}). Pass inputs shaped as "
-            "in fit."
-        )
 
     def _layout(self, x: torch.Tensor) -> torch.Tensor:
         if self._device.type == "cuda" and x.ndim == 4:
